@@ -1,0 +1,143 @@
+// Package commands is tug's command line: one file per verb or verb
+// group. Each verb parses its flags, makes one library call and prints
+// the result; the work happens in run, net, pull and store.
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"tug/config"
+	"tug/store"
+)
+
+// Version is tug's version, set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+// App returns the tug command line.
+func App() *cli.App {
+	app := &cli.App{
+		Name:                 "tug",
+		Usage:                "a daemonless container engine",
+		Version:              Version,
+		EnableBashCompletion: true,
+		HideVersion:          true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Usage: "store directory (default /var/lib/tug, rootless ~/.local/share/tug)"},
+			&cli.StringFlag{Name: "runroot", Usage: "runtime state directory (default /run/tug, rootless $XDG_RUNTIME_DIR/tug)"},
+			&cli.StringFlag{Name: "config", EnvVars: []string{"TUG_CONFIG"}, Usage: "config file (default /etc/tug/config.toml, rootless ~/.config/tug/config.toml)"},
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
+		},
+		Before: setLogLevel,
+		Commands: []*cli.Command{
+			pullCommand(),
+			pushCommand(),
+			imagesCommand(),
+			rmiCommand(),
+			tagCommand(),
+			inspectCommand(),
+			historyCommand(),
+			saveCommand(),
+			loadCommand(),
+			imageCommand(),
+			loginCommand(),
+			logoutCommand(),
+			infoCommand(),
+			versionCommand(),
+			completionCommand(),
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // main decides exit codes
+		OnUsageError:   usageError,
+	}
+	for _, c := range app.Commands {
+		setUsageError(c)
+	}
+	return app
+}
+
+func setUsageError(c *cli.Command) {
+	c.OnUsageError = usageError
+	for _, sub := range c.Subcommands {
+		setUsageError(sub)
+	}
+}
+
+// usageError turns a flag error into tug's one-line form with a hint.
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := "tug"
+	if c.Command != nil && c.Command.Name != "" {
+		name = strings.TrimSpace(c.Command.HelpName)
+	}
+	return fmt.Errorf("%s: %w (see '%s --help')", name, err, name)
+}
+
+func setLogLevel(c *cli.Context) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	return nil
+}
+
+// loadConfig reads the config file named by --config, TUG_CONFIG or the
+// default path, then applies --root and --runroot over it.
+func loadConfig(c *cli.Context) (config.Config, error) {
+	env := config.OSEnv()
+	path, explicit := c.String("config"), true
+	if path == "" {
+		path, explicit = config.DefaultPath(env), false
+	}
+	cfg, err := config.Load(path, explicit, env)
+	if err != nil {
+		return cfg, err
+	}
+	if r := c.String("root"); r != "" {
+		cfg.Storage.Root = r
+	}
+	if r := c.String("runroot"); r != "" {
+		cfg.Storage.RunRoot = r
+	}
+	return cfg, nil
+}
+
+// openStore loads the config and opens the store it names.
+func openStore(c *cli.Context) (*store.Store, config.Config, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, cfg, err
+	}
+	s, err := store.Open(cfg.Storage.Root, cfg.Storage.RunRoot)
+	return s, cfg, err
+}
+
+// ExitCode maps an error from App to the process exit code: 125 when tug
+// itself failed.
+func ExitCode(err error) int {
+	var coder interface{ ExitCode() int }
+	if errors.As(err, &coder) {
+		return coder.ExitCode()
+	}
+	return 125
+}
+
+// needArgs checks the number of positional arguments.
+func needArgs(c *cli.Context, min, max int) error {
+	n := c.NArg()
+	if n >= min && (max < 0 || n <= max) {
+		return nil
+	}
+	want := fmt.Sprintf("%d", min)
+	switch {
+	case max < 0:
+		want = fmt.Sprintf("at least %d", min)
+	case max != min:
+		want = fmt.Sprintf("%d to %d", min, max)
+	}
+	return fmt.Errorf("%s: wants %s argument(s), got %d (see '%s --help')", c.Command.HelpName, want, n, c.Command.HelpName)
+}

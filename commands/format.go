@@ -1,0 +1,133 @@
+package commands
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+
+	"golang.org/x/term"
+)
+
+// templateFuncs returns the functions docker offers in --format templates.
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"json": func(v any) (string, error) {
+			b, err := json.Marshal(v)
+			return string(b), err
+		},
+		"upper": strings.ToUpper,
+		"lower": strings.ToLower,
+		"join":  strings.Join,
+		"title": func(s string) string {
+			if s == "" {
+				return s
+			}
+			return strings.ToUpper(s[:1]) + s[1:]
+		},
+		"truncate": func(s string, n int) string {
+			if len(s) > n {
+				return s[:n]
+			}
+			return s
+		},
+	}
+}
+
+// parseTemplate parses a user's --format template.
+func parseTemplate(format string) (*template.Template, error) {
+	t, err := template.New("format").Funcs(templateFuncs()).Parse(format)
+	if err != nil {
+		return nil, fmt.Errorf("--format: %w", err)
+	}
+	return t, nil
+}
+
+// listing prints rows the way docker's list verbs do. format is:
+// "" for the default table, "json" for one JSON object per line,
+// "table TEMPLATE" for a table with headers, or a template per row.
+type listing struct {
+	format  string
+	table   string            // the default "table …" format
+	headers map[string]string // field name → column header
+}
+
+func (l listing) print(w io.Writer, rows []any) error {
+	format := l.format
+	if format == "" {
+		format = l.table
+	}
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	body, isTable := strings.CutPrefix(format, "table")
+	if !isTable {
+		body = format
+	}
+	body = strings.TrimSpace(unescape(body))
+	t, err := parseTemplate(body)
+	if err != nil {
+		return err
+	}
+	out := w
+	var tw *tabwriter.Writer
+	if isTable {
+		tw = tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+		out = tw
+		if err := t.Execute(out, l.headers); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(out)
+	}
+	for _, r := range rows {
+		if err := t.Execute(out, r); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(out)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+// unescape turns the \t and \n people type in a shell into the real thing.
+func unescape(s string) string {
+	return strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(s)
+}
+
+// printJSON writes v as indented JSON, as docker's inspect does.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "    ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// isTerminal tells whether f is a terminal: decoration only goes there.
+func isTerminal(f *os.File) bool {
+	return term.IsTerminal(int(f.Fd()))
+}
+
+// humanSize formats bytes as docker does: 1000-based, 3 significant digits.
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	f := float64(n)
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	return fmt.Sprintf("%.3g", f) + units[i]
+}

@@ -1,0 +1,250 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"tug/store"
+)
+
+// imageCommand is `tug image …`, docker's management form of the image
+// verbs.
+func imageCommand() *cli.Command {
+	ls := imagesCommand()
+	ls.Name, ls.Aliases = "ls", []string{"list"}
+	rm := rmiCommand()
+	rm.Name = "rm"
+	return &cli.Command{
+		Name:  "image",
+		Usage: "manage images",
+		Subcommands: []*cli.Command{
+			ls, pullCommand(), pushCommand(), rm, tagCommand(), imageInspectCommand(),
+			historyCommand(), saveCommand(), loadCommand(), imagePruneCommand(),
+		},
+	}
+}
+
+func rmiCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rmi",
+		Usage:     "remove images",
+		ArgsUsage: "IMAGE [IMAGE...]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the image even if it has other names or a container uses it"},
+		},
+		Action: rmi,
+	}
+}
+
+func rmi(c *cli.Context) error {
+	if err := needArgs(c, 1, -1); err != nil {
+		return err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ref := range c.Args().Slice() {
+		res, err := s.RemoveImage(ref, c.Bool("force"), nil)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, n := range res.Untagged {
+			fmt.Printf("Untagged: %s\n", n)
+		}
+		if res.Deleted != nil {
+			fmt.Printf("Deleted: %s\n", res.Deleted.ID)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func tagCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "tag",
+		Usage:     "give an image another name",
+		ArgsUsage: "SOURCE_IMAGE TARGET_IMAGE[:TAG]",
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 2, 2); err != nil {
+				return err
+			}
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			return s.Tag(c.Args().Get(0), c.Args().Get(1))
+		},
+	}
+}
+
+func inspectFlags() []cli.Flag {
+	return []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "Go template applied to each object"}}
+}
+
+func imageInspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "show details of images as JSON",
+		ArgsUsage: "IMAGE [IMAGE...]",
+		Flags:     inspectFlags(),
+		Action:    inspect,
+	}
+}
+
+// inspectCommand is `tug inspect`; for now it knows images.
+func inspectCommand() *cli.Command {
+	cmd := imageInspectCommand()
+	cmd.Usage = "show details of images or containers as JSON"
+	cmd.ArgsUsage = "NAME|ID [NAME|ID...]"
+	return cmd
+}
+
+func inspect(c *cli.Context) error {
+	if err := needArgs(c, 1, -1); err != nil {
+		return err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	var views []any
+	var errs []error
+	for _, ref := range c.Args().Slice() {
+		img, err := s.LookupImage(ref)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		v, err := s.Inspect(img)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		views = append(views, v)
+	}
+	if f := c.String("format"); f != "" {
+		t, err := parseTemplate(unescape(f))
+		if err != nil {
+			return err
+		}
+		for _, v := range views {
+			if err := t.Execute(os.Stdout, v); err != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
+			fmt.Println()
+		}
+	} else if err := printJSON(os.Stdout, append([]any{}, views...)); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// historyRow is one line of `tug history`.
+type historyRow struct {
+	ID           string
+	CreatedSince string
+	CreatedAt    string
+	CreatedBy    string
+	Size         string
+	Comment      string
+}
+
+func historyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "history",
+		Usage:     "show how an image was built",
+		ArgsUsage: "IMAGE",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show IDs"},
+			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"},
+			&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
+		},
+		Action: history,
+	}
+}
+
+func history(c *cli.Context) error {
+	if err := needArgs(c, 1, 1); err != nil {
+		return err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	img, err := s.LookupImage(c.Args().First())
+	if err != nil {
+		return err
+	}
+	entries, err := s.History(img)
+	if err != nil {
+		return err
+	}
+	var rows []any
+	for _, e := range entries {
+		r := historyRow{ID: e.ID, CreatedSince: timeAgo(e.Created), CreatedAt: e.Created.Format("2006-01-02T15:04:05Z07:00"),
+			CreatedBy: e.CreatedBy, Size: humanSize(e.Size), Comment: e.Comment}
+		if !c.Bool("no-trunc") {
+			if strings.HasPrefix(r.ID, "sha256:") {
+				r.ID = r.ID[7:19]
+			}
+			if len(r.CreatedBy) > 45 {
+				r.CreatedBy = r.CreatedBy[:44] + "…"
+			}
+		}
+		if c.Bool("quiet") {
+			fmt.Println(r.ID)
+			continue
+		}
+		rows = append(rows, r)
+	}
+	if c.Bool("quiet") {
+		return nil
+	}
+	l := listing{format: c.String("format"),
+		table: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+		headers: map[string]string{"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+			"CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}}
+	return l.print(os.Stdout, rows)
+}
+
+func imagePruneCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "prune",
+		Usage: "remove dangling images (with -a, every image no container uses)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all unused images, not just dangling ones"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts; accepted for docker's sake)"},
+		},
+		Action: func(c *cli.Context) error {
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			gone, err := s.PruneImages(c.Bool("all"), nil)
+			var total int64
+			for _, img := range gone {
+				for _, n := range img.Names {
+					fmt.Printf("untagged: %s\n", n)
+				}
+				fmt.Printf("deleted: %s\n", img.ID)
+				total += img.Size
+			}
+			fmt.Printf("Total reclaimed space: %s\n", humanSize(total))
+			return err
+		},
+	}
+}
+
+// imageName returns how to show an image: its first name, else its ID.
+func imageName(img *store.Image) string {
+	if len(img.Names) > 0 {
+		return img.Names[0]
+	}
+	return img.ID.Hex[:12]
+}

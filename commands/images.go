@@ -1,0 +1,164 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"tug/store"
+)
+
+// imageRow is one line of `tug images`; its fields are what --format
+// templates and json see, named as docker names them.
+type imageRow struct {
+	Repository   string
+	Tag          string
+	ID           string
+	Digest       string
+	CreatedSince string
+	CreatedAt    string
+	Size         string
+}
+
+func imagesCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "images",
+		Usage:     "list images",
+		ArgsUsage: "[REPOSITORY[:TAG]]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all images (tug keeps no intermediate images, so this is the default list)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show image IDs"},
+			&cli.BoolFlag{Name: "digests", Usage: "show digests"},
+			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate IDs"},
+			&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
+		},
+		Action: images,
+	}
+}
+
+func images(c *cli.Context) error {
+	if err := needArgs(c, 0, 1); err != nil {
+		return err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	imgs, err := s.Images()
+	if err != nil {
+		return err
+	}
+	rows := imageRows(imgs, c.Args().First(), c.Bool("no-trunc"))
+	if c.Bool("quiet") {
+		var seen []string
+		for _, r := range rows {
+			if !slices.Contains(seen, r.ID) {
+				seen = append(seen, r.ID)
+				fmt.Println(r.ID)
+			}
+		}
+		return nil
+	}
+	table := "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+	if c.Bool("digests") {
+		table = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+	}
+	l := listing{format: c.String("format"), table: table, headers: map[string]string{
+		"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
+		"CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+	}}
+	out := make([]any, len(rows))
+	for i, r := range rows {
+		out[i] = r
+	}
+	return l.print(os.Stdout, out)
+}
+
+// imageRows makes one row per name, as docker does, and one <none> row
+// for a dangling image. filter, if set, keeps one repository (and tag).
+func imageRows(imgs []*store.Image, filter string, noTrunc bool) []imageRow {
+	var wantRepo, wantTag string
+	if filter != "" {
+		if canon, err := store.NormalizeName(filter); err == nil {
+			wantRepo, wantTag = store.SplitName(canon)
+			if !hasTag(filter) {
+				wantTag = ""
+			}
+		}
+	}
+	var rows []imageRow
+	for _, img := range imgs {
+		base := imageRow{
+			ID:           img.ID.Hex[:12],
+			Digest:       "<none>",
+			CreatedSince: timeAgo(img.Created),
+			CreatedAt:    img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
+			Size:         humanSize(img.Size),
+		}
+		if noTrunc {
+			base.ID = img.ID.String()
+		}
+		if len(img.Digests) > 0 {
+			base.Digest = img.Digests[0][strings.LastIndex(img.Digests[0], "@")+1:]
+		}
+		names := img.Names
+		if len(names) == 0 {
+			names = []string{""}
+		}
+		for _, n := range names {
+			r := base
+			r.Repository, r.Tag = "<none>", "<none>"
+			if n != "" {
+				r.Repository, r.Tag = store.SplitName(n)
+			}
+			if wantRepo != "" && (r.Repository != wantRepo || (wantTag != "" && r.Tag != wantTag)) {
+				continue
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// hasTag tells whether a reference the user typed names a tag.
+func hasTag(ref string) bool {
+	i := strings.LastIndex(ref, ":")
+	return i >= 0 && !strings.Contains(ref[i:], "/")
+}
+
+// timeAgo says how long ago t was, as docker's CREATED column does.
+func timeAgo(t time.Time) string {
+	if t.IsZero() {
+		return "N/A"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "Less than a minute ago"
+	case d < time.Hour:
+		return plural(int(d.Minutes()), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d.Hours()), "hour") + " ago"
+	case d < 14*24*time.Hour:
+		return plural(int(d.Hours()/24), "day") + " ago"
+	case d < 60*24*time.Hour:
+		return plural(int(d.Hours()/24/7), "week") + " ago"
+	case d < 2*365*24*time.Hour:
+		return plural(int(d.Hours()/24/30), "month") + " ago"
+	}
+	return plural(int(d.Hours()/24/365), "year") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		if unit == "hour" {
+			return "About an hour"
+		}
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}

@@ -1,0 +1,109 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"tug/config"
+	"tug/pull"
+	"tug/store"
+)
+
+// registries turns the config's registry section into pull's form.
+func registries(cfg config.Config) pull.Registries {
+	return pull.Registries{
+		Insecure:  cfg.Registries.Insecure,
+		Mirrors:   cfg.Registries.Mirrors,
+		UserAgent: "tug/" + Version,
+	}
+}
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "download an image from a registry",
+		ArgsUsage: "NAME[:TAG|@DIGEST]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
+			&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from a multi-arch image (default: this host's)"},
+		},
+		Action: pullAction,
+	}
+}
+
+func pullAction(c *cli.Context) error {
+	if err := needArgs(c, 1, 1); err != nil {
+		return err
+	}
+	s, cfg, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	opt := pull.Options{Registries: registries(cfg)}
+	if p := c.String("platform"); p != "" {
+		if opt.Platform, err = pull.ParsePlatform(p); err != nil {
+			return err
+		}
+	}
+	ref := c.Args().First()
+	canon, err := store.NormalizeName(ref)
+	if err != nil {
+		return err
+	}
+	before, _ := s.LookupImage(canon)
+	prog := newProgress(os.Stdout, c.Bool("quiet"), "Pull complete")
+	if prog != nil {
+		fmt.Printf("Pulling %s\n", canon)
+	}
+	opt.Reporter = prog.reporter()
+	img, err := pull.Pull(c.Context, s, ref, opt)
+	prog.wait()
+	if err != nil {
+		return err
+	}
+	if prog == nil {
+		fmt.Println(img.ID)
+		return nil
+	}
+	if len(img.Digests) > 0 {
+		d := img.Digests[0]
+		fmt.Printf("Digest: %s\n", d[strings.LastIndex(d, "@")+1:])
+	}
+	status := "Downloaded newer image for "
+	if before != nil && before.ID == img.ID {
+		status = "Image is up to date for "
+	}
+	fmt.Printf("Status: %s%s\n%s\n", status, canon, canon)
+	return nil
+}
+
+func pushCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "push",
+		Usage:     "upload an image to a registry",
+		ArgsUsage: "NAME[:TAG] [DESTINATION]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, 2); err != nil {
+				return err
+			}
+			s, cfg, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			d, err := pull.Push(c.Context, s, c.Args().Get(0), c.Args().Get(1), registries(cfg))
+			if err != nil {
+				return err
+			}
+			if !c.Bool("quiet") {
+				fmt.Printf("Digest: %s\n", d)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,124 @@
+// Package config loads tug's TOML configuration and works out the default
+// paths for root and rootless users. config.toml.example documents every
+// key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Storage    Storage    `toml:"storage"`
+	Registries Registries `toml:"registries"`
+}
+
+// Storage says where tug keeps its state.
+type Storage struct {
+	Root    string `toml:"root"`
+	RunRoot string `toml:"runroot"`
+}
+
+// Registries configures registry access.
+type Registries struct {
+	// Insecure lists registries reached over plain HTTP or with TLS
+	// verification off.
+	Insecure []string `toml:"insecure"`
+	// Mirrors maps a registry to mirrors tried in order before it.
+	Mirrors map[string][]string `toml:"mirrors"`
+}
+
+// Env is what the defaults depend on; Getenv and Geteuid in production.
+type Env struct {
+	Getenv  func(string) string
+	Geteuid func() int
+}
+
+// OSEnv is the process environment.
+func OSEnv() Env { return Env{Getenv: os.Getenv, Geteuid: os.Geteuid} }
+
+// Defaults returns the built-in configuration: /var/lib/tug and /run/tug
+// for root; XDG data and runtime dirs otherwise.
+func Defaults(env Env) Config {
+	if env.Geteuid() == 0 {
+		return Config{Storage: Storage{Root: "/var/lib/tug", RunRoot: "/run/tug"}}
+	}
+	return Config{Storage: Storage{Root: filepath.Join(dataHome(env), "tug"), RunRoot: RuntimeDir(env)}}
+}
+
+func dataHome(env Env) string {
+	if d := env.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return d
+	}
+	return filepath.Join(env.Getenv("HOME"), ".local", "share")
+}
+
+// RuntimeDir is a rootless user's run root: $XDG_RUNTIME_DIR/tug, or
+// /tmp/tug-UID when XDG_RUNTIME_DIR is unset.
+func RuntimeDir(env Env) string {
+	if d := env.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) {
+		return filepath.Join(d, "tug")
+	}
+	return filepath.Join(os.TempDir(), "tug-"+strconv.Itoa(env.Geteuid()))
+}
+
+// DefaultPath is where the config file is looked for when neither
+// --config nor TUG_CONFIG names one.
+func DefaultPath(env Env) string {
+	if env.Geteuid() == 0 {
+		return "/etc/tug/config.toml"
+	}
+	if d := env.Getenv("XDG_CONFIG_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "tug", "config.toml")
+	}
+	return filepath.Join(env.Getenv("HOME"), ".config", "tug", "config.toml")
+}
+
+// Load reads the file at path over the defaults. A missing file is fine
+// unless the user named it (explicit). Errors name the file and line.
+func Load(path string, explicit bool, env Env) (Config, error) {
+	cfg := Defaults(env)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !explicit {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, unwrapPath(err))
+	}
+	md, err := toml.Decode(string(b), &cfg)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return cfg, fmt.Errorf("config %s: line %d: %s", path, perr.Position.Line, perr.Message)
+		}
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return cfg, fmt.Errorf("config %s: unknown key %s (config.toml.example lists the keys)", path, strings.Join(keys, ", "))
+	}
+	for _, p := range []string{cfg.Storage.Root, cfg.Storage.RunRoot} {
+		if !filepath.IsAbs(p) {
+			return cfg, fmt.Errorf("config %s: storage paths must be absolute, got %q", path, p)
+		}
+	}
+	return cfg, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

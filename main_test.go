@@ -1,0 +1,207 @@
+package main
+
+import (
+	"archive/tar"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/crypto/bcrypt"
+
+	"tug/internal/fixture"
+	"tug/internal/registrytest"
+)
+
+// e2e is what every end-to-end test shares: the built binary and two
+// docker-registry servers, one open and seeded with fixtures, one with
+// basic auth.
+type e2e struct {
+	bin      string // dir holding the built tug
+	registry string // 127.0.0.1:PORT, the docker.io mirror
+	authReg  string // 127.0.0.1:PORT, needs tester:secret
+}
+
+func setupE2E(t testing.TB) *e2e {
+	t.Helper()
+	dir := t.TempDir()
+	env := &e2e{bin: filepath.Join(dir, "bin")}
+	build := exec.Command("go", "build", "-o", filepath.Join(env.bin, "tug"), ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build tug: %v\n%s", err, out)
+	}
+	reg, err := registrytest.Start(mkdir(t, dir, "registry"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Stop)
+	env.registry = reg.Addr
+	hash, _ := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	htpasswd := filepath.Join(dir, "htpasswd")
+	if err := os.WriteFile(htpasswd, []byte("tester:"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	authReg, err := registrytest.Start(mkdir(t, dir, "auth-registry"), htpasswd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(authReg.Stop)
+	env.authReg = authReg.Addr
+	seed(t, env.registry)
+	return env
+}
+
+func mkdir(t testing.TB, parts ...string) string {
+	d := filepath.Join(parts...)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func push(t testing.TB, ref string, img v1.Image) {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+}
+
+func pushIndex(t testing.TB, ref string, imgs map[string]v1.Image) {
+	t.Helper()
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for p, img := range imgs {
+		plat, _ := v1.ParsePlatform(p)
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: plat}})
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+}
+
+// seed pushes the fixtures the scripts pull.
+func seed(t testing.TB, reg string) {
+	bb, err := fixture.Busybox()
+	if err != nil {
+		t.Fatalf("busybox fixture (apt-get install busybox-static): %v", err)
+	}
+	host := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	bbHost := fixture.Image(mustLayers(t, bb), []string{"sh"}, host)
+	armHello := fixture.Image([]v1.Layer{fixture.Layer(fixture.Tar([]fixture.Entry{{Name: "hello", Body: "arm64\n"}}), fixture.Gzip)}, nil,
+		v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
+	armv7 := fixture.Image([]v1.Layer{fixture.Layer(fixture.Tar([]fixture.Entry{{Name: "hello", Body: "armv7\n"}}), fixture.Gzip)}, nil,
+		v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"})
+	// docker.io/library/busybox is a multi-arch index, as on Docker Hub.
+	pushIndex(t, reg+"/library/busybox:latest", map[string]v1.Image{
+		"linux/" + runtime.GOARCH: bbHost, "linux/arm64/v8": armHello, "linux/arm/v7": armv7,
+	})
+	push(t, reg+"/library/busybox:single", bbHost)
+	pushIndex(t, reg+"/library/armonly:latest", map[string]v1.Image{"linux/arm64/v8": armHello, "linux/arm/v7": armv7})
+	push(t, reg+"/library/layered:latest", mutate.MediaType(layered(), types.OCIManifestSchema1))
+	push(t, reg+"/someuser/app:1", bbHost)
+}
+
+func mustLayers(t testing.TB, img v1.Image) []v1.Layer {
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
+}
+
+// layered has three layers, gzip, zstd and uncompressed, that cover
+// whiteouts, opaque dirs, links, ownership, setuid and xattrs.
+func layered() v1.Image {
+	base := fixture.Tar([]fixture.Entry{
+		{Name: "etc/", Type: tar.TypeDir},
+		{Name: "etc/keep", Body: "keep\n"},
+		{Name: "etc/gone", Body: "gone\n"},
+		{Name: "opq/", Type: tar.TypeDir},
+		{Name: "opq/old", Body: "old\n"},
+		{Name: "bin/", Type: tar.TypeDir},
+		{Name: "bin/suid", Body: "#!/bin/sh\n", Mode: 0o4755},
+		{Name: "owned", Body: "owned\n", UID: 1234, GID: 5678, Mode: 0o640},
+		{Name: "link-target", Body: "shared\n"},
+		{Name: "hard", Type: tar.TypeLink, Link: "link-target"},
+		{Name: "soft", Type: tar.TypeSymlink, Link: "/link-target"},
+		{Name: "attr", Body: "x\n", Xattrs: map[string]string{"user.tug": "yes", "trusted.overlay.opaque": "y"}},
+	})
+	middle := fixture.Tar([]fixture.Entry{
+		{Name: "etc/.wh.gone", Body: ""},
+		{Name: "opq/.wh..wh..opq", Body: ""},
+		{Name: "opq/new", Body: "new\n"},
+	})
+	top := fixture.Tar([]fixture.Entry{{Name: "etc/keep", Body: "kept and changed\n"}})
+	return fixture.Image([]v1.Layer{
+		fixture.Layer(base, fixture.Gzip),
+		fixture.Layer(middle, fixture.Zstd),
+		fixture.Layer(top, fixture.None),
+	}, []string{"/bin/sh"}, v1.Platform{})
+}
+
+func TestScripts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("end-to-end tests run as root (CI does)")
+	}
+	env := setupE2E(t)
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("PATH", env.bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+			e.Setenv("REGISTRY", env.registry)
+			e.Setenv("AUTH_REGISTRY", env.authReg)
+			e.Setenv("DOCKER_CONFIG", filepath.Join(e.WorkDir, ".docker"))
+			e.Setenv("TUG_CONFIG", filepath.Join(e.WorkDir, "config.toml"))
+			e.Setenv("STORE", filepath.Join(e.WorkDir, "store"))
+			cfg := fmt.Sprintf(`[storage]
+root = %q
+runroot = %q
+
+[registries]
+insecure = [%q, %q]
+
+[registries.mirrors]
+# a dead mirror first: pulls must fall through to the next one
+"docker.io" = ["127.0.0.1:1", %q]
+`, filepath.Join(e.WorkDir, "store"), filepath.Join(e.WorkDir, "run"), env.registry, env.authReg, env.registry)
+			return os.WriteFile(filepath.Join(e.WorkDir, "config.toml"), []byte(cfg), 0o644)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"nostaging": cmdNoStaging,
+		},
+	})
+}
+
+// cmdNoStaging checks that no staging dir or temp blob is left in the
+// store named by $STORE.
+func cmdNoStaging(ts *testscript.TestScript, neg bool, args []string) {
+	root := ts.Getenv("STORE")
+	var left []string
+	for _, d := range []string{"layers/.staging", "blobs/.tmp"} {
+		entries, _ := os.ReadDir(filepath.Join(root, d))
+		for _, e := range entries {
+			left = append(left, d+"/"+e.Name())
+		}
+	}
+	if (len(left) > 0) != neg {
+		ts.Fatalf("staging left: %s", strings.Join(left, ", "))
+	}
+}

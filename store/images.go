@@ -1,0 +1,271 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Image is an image record. Its ID is the digest of its config, as in
+// docker, so the same image keeps its ID whichever way it arrived.
+type Image struct {
+	ID       v1.Hash   `json:"id"`
+	Names    []string  `json:"names,omitempty"`   // docker.io/library/alpine:latest
+	Digests  []string  `json:"digests,omitempty"` // docker.io/library/alpine@sha256:…
+	Manifest v1.Hash   `json:"manifest"`          // the stored manifest blob
+	Layers   []v1.Hash `json:"layers"`            // chain IDs, base first
+	Blobs    []v1.Hash `json:"blobs"`             // compressed layer digests
+	Size     int64     `json:"size"`              // unpacked bytes
+	Created  time.Time `json:"created"`           // from the config
+	Added    time.Time `json:"added"`
+}
+
+type imageFile struct {
+	Images []*Image `json:"images"`
+}
+
+func (s *Store) imagesPath() string { return filepath.Join(s.root, "images.json") }
+
+// Images returns every image record, newest first. It takes no lock:
+// images.json is only ever replaced whole by a rename.
+func (s *Store) Images() ([]*Image, error) {
+	b, err := os.ReadFile(s.imagesPath())
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read image records: %w", err)
+	}
+	var f imageFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("image records %s are corrupt: %w", s.imagesPath(), err)
+	}
+	sort.SliceStable(f.Images, func(i, j int) bool { return f.Images[i].Created.After(f.Images[j].Created) })
+	return f.Images, nil
+}
+
+// updateImages runs fn on the image records under the images lock and
+// writes the result atomically if fn succeeds.
+func (s *Store) updateImages(fn func(imgs []*Image) ([]*Image, error)) error {
+	lock, err := lockPath(s.lockFile("images"))
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	imgs, err := s.Images()
+	if err != nil {
+		return err
+	}
+	imgs, err = fn(imgs)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(imageFile{Images: imgs}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(s.imagesPath(), b, 0o600)
+}
+
+// LookupImage finds an image the way docker does: by name (normalized, so
+// "alpine" finds docker.io/library/alpine:latest), by name@digest, by full
+// ID or by a unique ID prefix.
+func (s *Store) LookupImage(ref string) (*Image, error) {
+	imgs, err := s.Images()
+	if err != nil {
+		return nil, err
+	}
+	return findImage(imgs, ref)
+}
+
+func findImage(imgs []*Image, ref string) (*Image, error) {
+	if canon, err := NormalizeName(ref); err == nil {
+		for _, img := range imgs {
+			if slices.Contains(img.Names, canon) || slices.Contains(img.Digests, canon) {
+				return img, nil
+			}
+		}
+	}
+	prefix := strings.TrimPrefix(ref, "sha256:")
+	if !isHex(prefix) {
+		return nil, fmt.Errorf("image %s: %w", ref, ErrNotFound)
+	}
+	var found *Image
+	for _, img := range imgs {
+		if strings.HasPrefix(img.ID.Hex, prefix) {
+			if found != nil {
+				return nil, fmt.Errorf("image ID prefix %s matches more than one image: %w", ref, ErrAmbiguous)
+			}
+			found = img
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("image %s: %w", ref, ErrNotFound)
+	}
+	return found, nil
+}
+
+func isHex(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// putImage inserts or merges rec and moves its names away from any other
+// image, which may leave that one dangling (nameless), as in docker.
+func putImage(imgs []*Image, rec *Image) []*Image {
+	for _, other := range imgs {
+		if other.ID == rec.ID {
+			continue
+		}
+		other.Names = slices.DeleteFunc(other.Names, func(n string) bool { return slices.Contains(rec.Names, n) })
+	}
+	for _, img := range imgs {
+		if img.ID == rec.ID {
+			img.Names = appendNew(img.Names, rec.Names...)
+			img.Digests = appendNew(img.Digests, rec.Digests...)
+			return imgs
+		}
+	}
+	return append(imgs, rec)
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+// Tag gives the image ref the extra name newName.
+func (s *Store) Tag(ref, newName string) error {
+	canon, err := NormalizeName(newName)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(canon, "@") {
+		return fmt.Errorf("tag %s: a tag cannot be a digest", newName)
+	}
+	return s.updateImages(func(imgs []*Image) ([]*Image, error) {
+		img, err := findImage(imgs, ref)
+		if err != nil {
+			return nil, err
+		}
+		return putImage(imgs, &Image{ID: img.ID, Names: []string{canon}}), nil
+	})
+}
+
+// RemoveResult says what RemoveImage did.
+type RemoveResult struct {
+	Untagged []string
+	Deleted  *Image // nil when only a name went
+}
+
+// RemoveImage removes ref as docker's rmi does: given a name of an image
+// with other names, only that name goes; otherwise the image goes, with
+// the layers and blobs no other image uses. inUse, if not nil, tells
+// whether a container needs the image; force overrides it and removes
+// the image with all its names.
+func (s *Store) RemoveImage(ref string, force bool, inUse func(*Image) bool) (*RemoveResult, error) {
+	var res RemoveResult
+	err := s.updateImages(func(imgs []*Image) ([]*Image, error) {
+		res = RemoveResult{}
+		img, err := findImage(imgs, ref)
+		if err != nil {
+			return nil, err
+		}
+		canon, nerr := NormalizeName(ref)
+		byName := nerr == nil && slices.Contains(img.Names, canon)
+		if byName && len(img.Names) > 1 {
+			img.Names = slices.DeleteFunc(img.Names, func(n string) bool { return n == canon })
+			res.Untagged = []string{canon}
+			return imgs, nil
+		}
+		if !force && len(img.Names) > 1 {
+			return nil, fmt.Errorf("image %s is referenced by %d names (%s): %w; remove them by name or use -f",
+				img.ID.Hex[:12], len(img.Names), strings.Join(img.Names, ", "), ErrInUse)
+		}
+		if inUse != nil && inUse(img) && !force {
+			return nil, fmt.Errorf("image %s is used by a container: %w; remove the container first or use -f", ref, ErrInUse)
+		}
+		res.Untagged = img.Names
+		res.Deleted = img
+		return slices.DeleteFunc(imgs, func(i *Image) bool { return i.ID == img.ID }), nil
+	})
+	if err != nil || res.Deleted == nil {
+		return &res, err
+	}
+	return &res, s.collect([]*Image{res.Deleted})
+}
+
+// PruneImages removes dangling images, or with all every image that
+// inUse does not claim, and returns what it removed.
+func (s *Store) PruneImages(all bool, inUse func(*Image) bool) ([]*Image, error) {
+	var gone []*Image
+	err := s.updateImages(func(imgs []*Image) ([]*Image, error) {
+		gone = nil
+		return slices.DeleteFunc(imgs, func(img *Image) bool {
+			if (all || len(img.Names) == 0) && (inUse == nil || !inUse(img)) {
+				gone = append(gone, img)
+				return true
+			}
+			return false
+		}), nil
+	})
+	if err != nil || len(gone) == 0 {
+		return gone, err
+	}
+	return gone, s.collect(gone)
+}
+
+// collect deletes the layers and blobs of removed images that no
+// remaining image refers to.
+func (s *Store) collect(removed []*Image) error {
+	lock, err := lockPath(s.lockFile("images"))
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	imgs, err := s.Images()
+	if err != nil {
+		return err
+	}
+	used := map[v1.Hash]bool{}
+	for _, img := range imgs {
+		for _, h := range append(append([]v1.Hash{img.ID, img.Manifest}, img.Layers...), img.Blobs...) {
+			used[h] = true
+		}
+	}
+	var errs []error
+	for _, img := range removed {
+		for _, chain := range img.Layers {
+			if !used[chain] {
+				errs = append(errs, s.removeLayer(chain))
+			}
+		}
+		for _, b := range append([]v1.Hash{img.ID, img.Manifest}, img.Blobs...) {
+			if !used[b] {
+				if err := os.Remove(s.BlobPath(b)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

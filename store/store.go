@@ -1,0 +1,99 @@
+// Package store is tug's content-addressed local store: blobs by digest,
+// unpacked layers by chain ID, and image records, all written atomically
+// and guarded by per-area file locks so that many tug processes can share
+// one store.
+//
+// Layout under the root:
+//
+//	blobs/sha256/<hex>          compressed blobs, manifests and configs
+//	blobs/.tmp/<hex>            a blob being fetched, under its layer lock
+//	layers/<chainid>/diff/      an unpacked layer, an overlayfs lower dir
+//	layers/<chainid>/layer.json its record; the dir exists only when complete
+//	layers/.staging/<chainid>/  a layer being unpacked, under its layer lock
+//	images.json                 image records, under locks/images.lock
+//	locks/                      flock files, one per area
+//	tmp/                        scratch space for load and save
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"tug/store/archive"
+)
+
+// ErrNotFound is returned when an image, layer or blob is not in the store.
+var ErrNotFound = errors.New("not found")
+
+// ErrAmbiguous is returned when a short ID matches more than one image.
+var ErrAmbiguous = errors.New("ambiguous")
+
+// ErrInUse is returned when something still needed would be removed.
+var ErrInUse = errors.New("in use")
+
+// Store is an open store rooted at one directory.
+type Store struct {
+	root    string
+	runRoot string
+	unpack  archive.Options
+}
+
+// Open creates the store layout under root (if missing) and returns the
+// store. runRoot holds runtime state that a reboot clears.
+func Open(root, runRoot string) (*Store, error) {
+	if !filepath.IsAbs(root) || !filepath.IsAbs(runRoot) {
+		return nil, fmt.Errorf("open store: root %q and runroot %q must be absolute paths", root, runRoot)
+	}
+	for _, d := range []string{
+		root,
+		filepath.Join(root, "blobs", "sha256"),
+		filepath.Join(root, "blobs", ".tmp"),
+		filepath.Join(root, "layers", ".staging"),
+		filepath.Join(root, "locks"),
+		filepath.Join(root, "tmp"),
+	} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", root, err)
+		}
+	}
+	if err := os.MkdirAll(runRoot, 0o700); err != nil {
+		return nil, fmt.Errorf("open runroot %s: %w", runRoot, err)
+	}
+	// Read the umask once: unpacking creates files with exact modes and
+	// needs to know which bits the kernel will strip.
+	mask := unix.Umask(0o022)
+	unix.Umask(mask)
+	return &Store{
+		root:    root,
+		runRoot: runRoot,
+		unpack: archive.Options{
+			Umask:       uint32(mask),
+			SkipDevices: os.Geteuid() != 0,
+			Chown:       os.Geteuid() == 0,
+		},
+	}, nil
+}
+
+// Root returns the store's root directory.
+func (s *Store) Root() string { return s.root }
+
+// RunRoot returns the runtime state directory.
+func (s *Store) RunRoot() string { return s.runRoot }
+
+func (s *Store) lockFile(name string) string {
+	return filepath.Join(s.root, "locks", name+".lock")
+}
+
+// TempDir makes a scratch directory inside the store, on the same
+// filesystem as the blobs so that renames out of it are atomic.
+func (s *Store) TempDir() (string, error) {
+	d, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "t")
+	if err != nil {
+		return "", fmt.Errorf("make temp dir: %w", err)
+	}
+	return d, nil
+}
