@@ -134,8 +134,17 @@ func (s *Store) fetchLayer(src layerSource, rep LayerReporter, haveLayer, haveBl
 	defer bw.discard()
 	staging := filepath.Join(s.root, "layers", ".staging", src.chainID.Hex)
 	defer os.RemoveAll(staging)
-	size, err := s.unpackStream(io.TeeReader(countingReader{rc, rep}, bw), src, staging, !haveLayer)
+	compressed := io.TeeReader(countingReader{rc, rep}, bw)
+	size, err := s.unpackStream(compressed, src, staging, !haveLayer)
 	if err != nil {
+		// A corrupt download shows up as a broken stream first; name
+		// the root cause when the digest says so.
+		if _, cerr := io.Copy(io.Discard, io.LimitReader(compressed, max(src.size-bw.n, 0)+1)); cerr != nil {
+			return fmt.Errorf("layer %s: %w", src.digest, cerr)
+		}
+		if verr := bw.verify(src.size); verr != nil {
+			return verr
+		}
 		return fmt.Errorf("layer %s: %w", src.digest, err)
 	}
 	if err := bw.verify(src.size); err != nil {

@@ -1,0 +1,37 @@
+# tug: a daemonless container engine.
+GO      ?= go
+PREFIX  ?= /usr/local
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X tug/commands.Version=$(VERSION)
+
+.PHONY: build test bench install demo clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o tug .
+
+# Unit and end-to-end tests; the end-to-end ones need root and Debian's
+# docker-registry and busybox-static (.ci/run installs them).
+test: build
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Pull throughput and peak RSS against a local docker-registry; compared
+# with podman when podman is installed.
+bench: build
+	$(GO) run ./internal/bench
+
+install: build
+	install -D -m 0755 tug $(DESTDIR)$(PREFIX)/bin/tug
+
+# Build tug and show it at work. With no internet, the image is built
+# locally from busybox-static and loaded instead of pulled.
+demo: build
+	@set -e; \
+	if ./tug pull -q busybox >/dev/null 2>&1; then echo "pulled busybox from Docker Hub"; \
+	else $(GO) run ./internal/cmd/mkbusybox -o busybox.tar && ./tug load -i busybox.tar && rm -f busybox.tar; fi; \
+	./tug images; \
+	./tug image inspect --format '{{.Os}}/{{.Architecture}} cmd={{.Config.Cmd}}' busybox
+
+clean:
+	rm -f tug busybox.tar
