@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sys/unix"
 
 	"tug/internal/fixture"
 	"tug/internal/registrytest"
@@ -186,6 +187,7 @@ insecure = [%q, %q]
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"nostaging": cmdNoStaging,
+			"xattr":     cmdXattr,
 		},
 	})
 }
@@ -203,5 +205,24 @@ func cmdNoStaging(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if (len(left) > 0) != neg {
 		ts.Fatalf("staging left: %s", strings.Join(left, ", "))
+	}
+}
+
+// cmdXattr checks that some file matching a glob has an xattr value:
+// xattr GLOB NAME VALUE.
+func cmdXattr(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: xattr GLOB NAME VALUE")
+	}
+	matches, _ := filepath.Glob(args[0])
+	found := false
+	buf := make([]byte, 256)
+	for _, m := range matches {
+		if n, err := unix.Lgetxattr(m, args[1], buf); err == nil && string(buf[:n]) == args[2] {
+			found = true
+		}
+	}
+	if found == neg {
+		ts.Fatalf("xattr %s=%s on %s (%d files): found %v", args[1], args[2], args[0], len(matches), found)
 	}
 }

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -130,4 +131,18 @@ func humanSize(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.3g", f) + units[i]
+}
+
+// asJSONValue turns v into the generic value its JSON decodes to, so that
+// templates use the names JSON output shows.
+func asJSONValue(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // sizes print as 1982365, not 1.982365e+06
+	var out any
+	err = dec.Decode(&out)
+	return out, err
 }

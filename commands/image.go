@@ -134,7 +134,12 @@ func inspect(c *cli.Context) error {
 			return err
 		}
 		for _, v := range views {
-			if err := t.Execute(os.Stdout, v); err != nil {
+			// Templates see the JSON fields, as docker's do: {{.Id}}.
+			m, err := asJSONValue(v)
+			if err != nil {
+				return err
+			}
+			if err := t.Execute(os.Stdout, m); err != nil {
 				return fmt.Errorf("--format: %w", err)
 			}
 			fmt.Println()

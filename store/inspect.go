@@ -75,7 +75,7 @@ func (s *Store) Inspect(img *Image) (*ImageInspect, error) {
 
 // HistoryEntry is one line of an image's history, newest first.
 type HistoryEntry struct {
-	ID        string    // the image ID on the newest entry, "<missing>" on the rest
+	ID        string // the image ID on the newest entry, "<missing>" on the rest
 	Created   time.Time
 	CreatedBy string
 	Size      int64

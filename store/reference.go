@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -17,23 +18,37 @@ func ParseReference(s string) (name.Reference, error) {
 	if s == "" {
 		return nil, fmt.Errorf("invalid reference format: empty name")
 	}
-	if strings.ToLower(s) != s && !strings.Contains(s, "@") {
-		// docker refuses upper case in the repository; ggcr would accept
-		// some of it in the tag only, so check the repository part.
-		repo := s
-		if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
-			repo = s[:i]
-		}
-		if strings.ToLower(repo) != repo {
-			return nil, fmt.Errorf("invalid reference format %q: repository name must be lowercase", s)
-		}
+	if repo := repositoryPart(s); strings.ToLower(repo) != repo {
+		return nil, fmt.Errorf("invalid reference format %q: repository name must be lowercase", s)
 	}
 	ref, err := name.ParseReference(s, name.WithDefaultRegistry(dockerHub))
 	if err != nil {
 		return nil, fmt.Errorf("invalid reference format %q: %s", s, strings.TrimPrefix(err.Error(), "could not parse reference: "))
 	}
+	for _, part := range strings.Split(ref.Context().RepositoryStr(), "/") {
+		if !pathComponent.MatchString(part) {
+			return nil, fmt.Errorf("invalid reference format %q: %q must start and end with a letter or digit, with only '.', '_' or '-' between", s, part)
+		}
+	}
 	return ref, nil
 }
+
+// repositoryPart strips the registry host, tag and digest from a
+// reference as typed.
+func repositoryPart(s string) string {
+	s, _, _ = strings.Cut(s, "@")
+	if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
+		s = s[:i]
+	}
+	if host, rest, ok := strings.Cut(s, "/"); ok && (strings.ContainsAny(host, ".:") || host == "localhost") {
+		return rest
+	}
+	return s
+}
+
+// pathComponent is one element of a repository path, as the distribution
+// spec defines it.
+var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 
 // RepositoryName returns the canonical repository of ref, with docker.io
 // for Docker Hub: docker.io/library/alpine.

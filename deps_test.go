@@ -1,0 +1,55 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// forbidden lists, for each package tree, the tug packages it must not
+// import: imports point one way, commands → run, net, pull → store.
+var forbidden = map[string][]string{
+	"store":    {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/config"},
+	"pull":     {"tug/commands", "tug/run", "tug/net", "tug/config"},
+	"run":      {"tug/commands", "tug/pull", "tug/config"},
+	"net":      {"tug/commands", "tug/pull", "tug/config"},
+	"config":   {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/store"},
+	"internal": {"tug/commands"},
+}
+
+// TestImportDirection reads the imports of every non-test Go file and
+// fails on an arrow in the wrong direction.
+func TestImportDirection(t *testing.T) {
+	checked := 0
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		top := strings.Split(filepath.ToSlash(path), "/")[0]
+		bad := forbidden[top]
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			for _, b := range bad {
+				if p == b || strings.HasPrefix(p, b+"/") {
+					t.Errorf("%s imports %s: imports must point commands → run, net, pull → store", path, p)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 10 {
+		t.Fatalf("only %d files checked", checked)
+	}
+}
