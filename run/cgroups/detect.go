@@ -13,11 +13,11 @@ import (
 type Layout struct {
 	// Version is "v2" (unified), "v1" (legacy) or "hybrid" (v1
 	// controllers plus a v2 tree without controllers).
-	Version string
+	Version string `json:"version"`
 	// Mount is the cgroup root, /sys/fs/cgroup.
-	Mount string
+	Mount string `json:"mount"`
 	// Unified is the v2 tree: Mount on v2, Mount/unified on hybrid.
-	Unified string
+	Unified string `json:"unified,omitempty"`
 }
 
 // Detect reads the cgroup layout under mount (normally /sys/fs/cgroup).
