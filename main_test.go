@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -224,5 +225,106 @@ func cmdXattr(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if found == neg {
 		ts.Fatalf("xattr %s=%s on %s (%d files): found %v", args[1], args[2], args[0], len(matches), found)
+	}
+}
+
+// TestPullKilled kills tug with SIGKILL at several points of a pull,
+// each in a fresh store: right away, while a layer is being unpacked,
+// once the first layer is committed, and while two processes pull at
+// once. After each kill the store must be usable and show no half layer;
+// the next pull must complete and leave no staging behind.
+func TestPullKilled(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("end-to-end tests run as root (CI does)")
+	}
+	env := setupE2E(t)
+	push(t, env.registry+"/library/big:latest", fixture.Big(6, 16<<20, 1))
+	count := func(dir string) int {
+		entries, _ := os.ReadDir(dir)
+		n := 0
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), ".") {
+				n++
+			}
+		}
+		return n
+	}
+	points := map[string]func(root string) bool{
+		"at once":                  func(string) bool { return true },
+		"mid-unpack":               func(root string) bool { return count(filepath.Join(root, "layers", ".staging"))+count(filepath.Join(root, "blobs", ".tmp")) > 0 },
+		"after the first layer":    func(root string) bool { return count(filepath.Join(root, "layers")) > 0 },
+		"after the first blob":     func(root string) bool { return count(filepath.Join(root, "blobs", "sha256")) > 0 },
+		"with a second puller too": func(root string) bool { return count(filepath.Join(root, "layers")) > 1 },
+	}
+	for point, ready := range points {
+		t.Run(point, func(t *testing.T) {
+			work := t.TempDir()
+			root := filepath.Join(work, "store")
+			cfg := fmt.Sprintf("[storage]\nroot = %q\nrunroot = %q\n[registries.mirrors]\n\"docker.io\" = [%q]\n",
+				root, filepath.Join(work, "run"), env.registry)
+			if err := os.WriteFile(filepath.Join(work, "config.toml"), []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tug := func(args ...string) *exec.Cmd {
+				cmd := exec.Command(filepath.Join(env.bin, "tug"), args...)
+				cmd.Env = append(os.Environ(), "TUG_CONFIG="+filepath.Join(work, "config.toml"))
+				return cmd
+			}
+			victim := tug("pull", "-q", "big")
+			if err := victim.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var other *exec.Cmd
+			if strings.Contains(point, "second") {
+				other = tug("pull", "-q", "big")
+				other.Start()
+			}
+			done := make(chan error, 1)
+			go func() { done <- victim.Wait() }()
+			killed := false
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !killed; time.Sleep(time.Millisecond) {
+				if ready(root) {
+					victim.Process.Kill()
+					killed = true
+				}
+				select {
+				case err := <-done:
+					if !killed {
+						t.Logf("pull ended (%v) before the kill point", err)
+						killed = true
+						done <- err
+					}
+				default:
+				}
+			}
+			<-done
+			if other != nil {
+				if err := other.Wait(); err != nil {
+					t.Errorf("the other puller failed when its peer was killed: %v", err)
+				}
+			}
+			t.Logf("killed %s: %d layers committed", point, count(filepath.Join(root, "layers")))
+			if out, err := tug("images").CombinedOutput(); err != nil {
+				t.Fatalf("store unusable after the kill: %v\n%s", err, out)
+			}
+			layers, _ := os.ReadDir(filepath.Join(root, "layers"))
+			for _, l := range layers {
+				if _, err := os.Stat(filepath.Join(root, "layers", l.Name(), "layer.json")); err != nil && l.Name() != ".staging" {
+					t.Errorf("layer %s visible without its record", l.Name())
+				}
+			}
+			if out, err := tug("pull", "-q", "big").CombinedOutput(); err != nil {
+				t.Fatalf("pull after the kill: %v\n%s", err, out)
+			}
+			out, err := tug("images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}").Output()
+			if err != nil || !strings.Contains(string(out), "docker.io/library/big:latest 101MB") {
+				t.Errorf("image after the kill: %q %v", out, err)
+			}
+			for _, d := range []string{"layers/.staging", "blobs/.tmp"} {
+				if left, _ := os.ReadDir(filepath.Join(root, d)); len(left) > 0 {
+					t.Errorf("%s still has %d entries", d, len(left))
+				}
+			}
+		})
 	}
 }
