@@ -250,8 +250,10 @@ func TestPullKilled(t *testing.T) {
 		return n
 	}
 	points := map[string]func(root string) bool{
-		"at once":                  func(string) bool { return true },
-		"mid-unpack":               func(root string) bool { return count(filepath.Join(root, "layers", ".staging"))+count(filepath.Join(root, "blobs", ".tmp")) > 0 },
+		"at once": func(string) bool { return true },
+		"mid-unpack": func(root string) bool {
+			return count(filepath.Join(root, "layers", ".staging"))+count(filepath.Join(root, "blobs", ".tmp")) > 0
+		},
 		"after the first layer":    func(root string) bool { return count(filepath.Join(root, "layers")) > 0 },
 		"after the first blob":     func(root string) bool { return count(filepath.Join(root, "blobs", "sha256")) > 0 },
 		"with a second puller too": func(root string) bool { return count(filepath.Join(root, "layers")) > 1 },
