@@ -105,12 +105,15 @@ func (w *blobWriter) verify(size int64) error {
 }
 
 // commit makes the blob visible; it must follow a successful verify.
-func (w *blobWriter) commit() error {
+// With sync false the caller has made the data durable already.
+func (w *blobWriter) commit(sync bool) error {
 	if w.f == nil {
 		return nil
 	}
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("sync blob %s: %w", w.want, err)
+	if sync {
+		if err := w.f.Sync(); err != nil {
+			return fmt.Errorf("sync blob %s: %w", w.want, err)
+		}
 	}
 	if err := w.f.Close(); err != nil {
 		return fmt.Errorf("close blob %s: %w", w.want, err)
@@ -120,7 +123,7 @@ func (w *blobWriter) commit() error {
 	if err := os.Rename(tmp, w.s.BlobPath(w.want)); err != nil {
 		return fmt.Errorf("commit blob %s: %w", w.want, err)
 	}
-	return nil
+	return syncDir(filepath.Dir(w.s.BlobPath(w.want)))
 }
 
 // discard drops a blob that failed or was not needed.
