@@ -330,3 +330,46 @@ func TestPullKilled(t *testing.T) {
 		})
 	}
 }
+
+// TestPullDiskFull pulls into a store on a 40 MiB tmpfs: the pull of a
+// larger image must fail with one clear line, leave no staging, and keep
+// the images already there usable.
+func TestPullDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("end-to-end tests run as root (CI does)")
+	}
+	env := setupE2E(t)
+	push(t, env.registry+"/library/big:latest", fixture.Big(2, 32<<20, 2))
+	root := t.TempDir()
+	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=40m"); err != nil {
+		t.Skipf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[storage]\nroot = %q\nrunroot = %q\n[registries.mirrors]\n\"docker.io\" = [%q]\n",
+		filepath.Join(root, "store"), filepath.Join(root, "run"), env.registry)), 0o644)
+	tug := func(args ...string) ([]byte, error) {
+		cmd := exec.Command(filepath.Join(env.bin, "tug"), args...)
+		cmd.Env = append(os.Environ(), "TUG_CONFIG="+cfg)
+		return cmd.CombinedOutput()
+	}
+	if out, err := tug("pull", "-q", "busybox"); err != nil {
+		t.Fatalf("small pull: %v\n%s", err, out)
+	}
+	out, err := tug("pull", "-q", "big")
+	if err == nil {
+		t.Fatal("pull into a full disk succeeded")
+	}
+	t.Logf("%s", out)
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "no space left on device") {
+		t.Errorf("want one line naming the full disk, got:\n%s", out)
+	}
+	for _, d := range []string{"store/layers/.staging", "store/blobs/.tmp"} {
+		if left, _ := os.ReadDir(filepath.Join(root, d)); len(left) > 0 {
+			t.Errorf("%s has %d entries after the failed pull", d, len(left))
+		}
+	}
+	if out, err := tug("images", "--format", "{{.Repository}}"); err != nil || strings.TrimSpace(string(out)) != "docker.io/library/busybox" {
+		t.Errorf("images after the failed pull: %q %v", out, err)
+	}
+}

@@ -378,3 +378,27 @@ func TestMatchPlatform(t *testing.T) {
 		}
 	}
 }
+
+// TestInsecureTLS: a registry with a self-signed certificate is refused
+// until the config lists it as insecure.
+func TestInsecureTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	tlsHost := strings.TrimPrefix(srv.URL, "https://")
+	ref := tlsHost + "/lib/tls:1"
+	tag, _ := name.NewTag(ref)
+	if err := remote.Write(tag, twoLayerImage(t), remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t)
+	regs := Registries{}
+	if _, err := Pull(context.Background(), s, ref, Options{Registries: regs}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("self-signed registry accepted without insecure: %v", err)
+	}
+	regs.Insecure = []string{tlsHost}
+	if _, err := Pull(context.Background(), s, ref, Options{Registries: regs}); err != nil {
+		t.Fatalf("insecure registry: %v", err)
+	}
+}
