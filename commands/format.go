@@ -146,3 +146,23 @@ func asJSONValue(v any) (any, error) {
 	err = dec.Decode(&out)
 	return out, err
 }
+
+// printOne prints one object: as indented JSON for "json", through a Go
+// template for any other format, and with plain when there is none.
+func printOne(w io.Writer, format string, v any, plain func() error) error {
+	switch format {
+	case "":
+		return plain()
+	case "json":
+		return printJSON(w, v)
+	}
+	t, err := parseTemplate(unescape(format))
+	if err != nil {
+		return err
+	}
+	if err := t.Execute(w, v); err != nil {
+		return fmt.Errorf("--format: %w", err)
+	}
+	_, err = fmt.Fprintln(w)
+	return err
+}

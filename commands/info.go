@@ -57,22 +57,7 @@ func info(c *cli.Context) error {
 		StorageDriver: "overlay", Images: len(imgs), Host: host,
 		Insecure: cfg.Registries.Insecure, Mirrors: cfg.Registries.Mirrors,
 	}
-	switch f := c.String("format"); f {
-	case "json":
-		return printJSON(os.Stdout, v)
-	case "":
-		return printInfo(v)
-	default:
-		t, err := parseTemplate(unescape(f))
-		if err != nil {
-			return err
-		}
-		if err := t.Execute(os.Stdout, v); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-		fmt.Println()
-		return nil
-	}
+	return printOne(os.Stdout, c.String("format"), v, func() error { return printInfo(v) })
 }
 
 func configPath(c *cli.Context) string {

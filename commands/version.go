@@ -21,23 +21,10 @@ func versionCommand() *cli.Command {
 				OS        string `json:"os"`
 				Arch      string `json:"arch"`
 			}{Version, runtime.Version(), runtime.GOOS, runtime.GOARCH}
-			switch f := c.String("format"); f {
-			case "json":
-				return printJSON(c.App.Writer, v)
-			case "":
-				fmt.Fprintf(c.App.Writer, "tug version %s (%s, %s/%s)\n", v.Version, v.GoVersion, v.OS, v.Arch)
-				return nil
-			default:
-				t, err := parseTemplate(unescape(f))
-				if err != nil {
-					return err
-				}
-				if err := t.Execute(c.App.Writer, v); err != nil {
-					return fmt.Errorf("--format: %w", err)
-				}
-				fmt.Fprintln(c.App.Writer)
-				return nil
-			}
+			return printOne(c.App.Writer, c.String("format"), v, func() error {
+				_, err := fmt.Fprintf(c.App.Writer, "tug version %s (%s, %s/%s)\n", v.Version, v.GoVersion, v.OS, v.Arch)
+				return err
+			})
 		},
 	}
 }

@@ -55,15 +55,11 @@ func (s *Store) Images() ([]*Image, error) {
 // updateImages runs fn on the image records under the images lock and
 // writes the result atomically if fn succeeds.
 func (s *Store) updateImages(fn func(imgs []*Image) ([]*Image, error)) error {
-	lock, err := lockPath(s.lockFile("images"))
+	lock, imgs, err := s.lockImages()
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	imgs, err := s.Images()
-	if err != nil {
-		return err
-	}
 	imgs, err = fn(imgs)
 	if err != nil {
 		return err
@@ -73,6 +69,20 @@ func (s *Store) updateImages(fn func(imgs []*Image) ([]*Image, error)) error {
 		return err
 	}
 	return WriteFileAtomic(s.imagesPath(), b, 0o600)
+}
+
+// lockImages takes the images lock and reads the records under it.
+func (s *Store) lockImages() (*Lock, []*Image, error) {
+	lock, err := lockPath(s.lockFile("images"))
+	if err != nil {
+		return nil, nil, err
+	}
+	imgs, err := s.Images()
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, err
+	}
+	return lock, imgs, nil
 }
 
 // LookupImage finds an image the way docker does: by name (normalized, so
@@ -237,15 +247,11 @@ func (s *Store) PruneImages(all bool, inUse func(*Image) bool) ([]*Image, error)
 // collect deletes the layers and blobs of removed images that no
 // remaining image refers to.
 func (s *Store) collect(removed []*Image) error {
-	lock, err := lockPath(s.lockFile("images"))
+	lock, imgs, err := s.lockImages()
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	imgs, err := s.Images()
-	if err != nil {
-		return err
-	}
 	used := map[v1.Hash]bool{}
 	for _, img := range imgs {
 		for _, h := range append(append([]v1.Hash{img.ID, img.Manifest}, img.Layers...), img.Blobs...) {
