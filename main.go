@@ -9,14 +9,21 @@ import (
 	"syscall"
 
 	"tug/commands"
+	"tug/run"
 )
 
 func main() {
+	// A re-exec of tug in a container role never reaches the CLI.
+	if os.Args[0] == run.InitRole {
+		run.Init()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := commands.App().RunContext(ctx, os.Args)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "tug: %s\n", err)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintf(os.Stderr, "tug: %s\n", msg)
+		}
 		os.Exit(commands.ExitCode(err))
 	}
 }

@@ -35,6 +35,9 @@ func App() *cli.App {
 		},
 		Before: setLogLevel,
 		Commands: []*cli.Command{
+			runCommand(),
+			createCommand(),
+			startCommand(),
 			pullCommand(),
 			pushCommand(),
 			imagesCommand(),

@@ -50,7 +50,7 @@ func rmi(c *cli.Context) error {
 	}
 	var errs []error
 	for _, ref := range c.Args().Slice() {
-		res, err := s.RemoveImage(ref, c.Bool("force"), nil)
+		res, err := s.RemoveImage(ref, c.Bool("force"))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -231,7 +231,7 @@ func imagePruneCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			gone, err := s.PruneImages(c.Bool("all"), nil)
+			gone, err := s.PruneImages(c.Bool("all"))
 			var total int64
 			for _, img := range gone {
 				for _, n := range img.Names {

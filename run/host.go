@@ -1,5 +1,3 @@
-// Package run creates and runs containers. For now it describes the host
-// that containers will run on.
 package run
 
 import (

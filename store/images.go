@@ -189,10 +189,11 @@ type RemoveResult struct {
 
 // RemoveImage removes ref as docker's rmi does: given a name of an image
 // with other names, only that name goes; otherwise the image goes, with
-// the layers and blobs no other image uses. inUse, if not nil, tells
-// whether a container needs the image; force overrides it and removes
-// the image with all its names.
-func (s *Store) RemoveImage(ref string, force bool, inUse func(*Image) bool) (*RemoveResult, error) {
+// the layers and blobs no other image uses. An image with several names,
+// or one a container was created from, is refused without force. With
+// force, an image a container needs loses its names but stays, dangling,
+// so that the container keeps its layers.
+func (s *Store) RemoveImage(ref string, force bool) (*RemoveResult, error) {
 	var res RemoveResult
 	err := s.updateImages(func(imgs []*Image) ([]*Image, error) {
 		res = RemoveResult{}
@@ -201,8 +202,7 @@ func (s *Store) RemoveImage(ref string, force bool, inUse func(*Image) bool) (*R
 			return nil, err
 		}
 		canon, nerr := NormalizeName(ref)
-		byName := nerr == nil && slices.Contains(img.Names, canon)
-		if byName && len(img.Names) > 1 {
+		if nerr == nil && slices.Contains(img.Names, canon) && len(img.Names) > 1 {
 			img.Names = slices.DeleteFunc(img.Names, func(n string) bool { return n == canon })
 			res.Untagged = []string{canon}
 			return imgs, nil
@@ -211,10 +211,18 @@ func (s *Store) RemoveImage(ref string, force bool, inUse func(*Image) bool) (*R
 			return nil, fmt.Errorf("image %s is referenced by %d names (%s): %w; remove them by name or use -f",
 				img.ID.Hex[:12], len(img.Names), strings.Join(img.Names, ", "), ErrInUse)
 		}
-		if inUse != nil && inUse(img) && !force {
-			return nil, fmt.Errorf("image %s is used by a container: %w; remove the container first or use -f", ref, ErrInUse)
+		used, err := s.imageInUse(img.ID)
+		if err != nil {
+			return nil, err
 		}
 		res.Untagged = img.Names
+		if used {
+			if !force {
+				return nil, fmt.Errorf("image %s is used by a container: %w; remove the container first, or use -f to untag it", ref, ErrInUse)
+			}
+			img.Names = nil
+			return imgs, nil
+		}
 		res.Deleted = img
 		return slices.DeleteFunc(imgs, func(i *Image) bool { return i.ID == img.ID }), nil
 	})
@@ -224,19 +232,25 @@ func (s *Store) RemoveImage(ref string, force bool, inUse func(*Image) bool) (*R
 	return &res, s.collect([]*Image{res.Deleted})
 }
 
-// PruneImages removes dangling images, or with all every image that
-// inUse does not claim, and returns what it removed.
-func (s *Store) PruneImages(all bool, inUse func(*Image) bool) ([]*Image, error) {
+// PruneImages removes dangling images, or with all every image, except
+// those a container was created from, and returns what it removed.
+func (s *Store) PruneImages(all bool) ([]*Image, error) {
 	var gone []*Image
 	err := s.updateImages(func(imgs []*Image) ([]*Image, error) {
 		gone = nil
-		return slices.DeleteFunc(imgs, func(img *Image) bool {
-			if (all || len(img.Names) == 0) && (inUse == nil || !inUse(img)) {
-				gone = append(gone, img)
-				return true
+		var keep []*Image
+		for _, img := range imgs {
+			used, err := s.imageInUse(img.ID)
+			if err != nil {
+				return nil, err
 			}
-			return false
-		}), nil
+			if (all || len(img.Names) == 0) && !used {
+				gone = append(gone, img)
+			} else {
+				keep = append(keep, img)
+			}
+		}
+		return keep, nil
 	})
 	if err != nil || len(gone) == 0 {
 		return gone, err

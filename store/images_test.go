@@ -71,7 +71,7 @@ func TestRemoveKeepsSharedLayers(t *testing.T) {
 	if n := countDir(t, filepath.Join(s.Root(), "layers")); n != 3 {
 		t.Fatalf("%d layers unpacked, want 3 (base shared)", n)
 	}
-	if _, err := s.RemoveImage("a", false, nil); err != nil {
+	if _, err := s.RemoveImage("a", false); err != nil {
 		t.Fatal(err)
 	}
 	if n := countDir(t, filepath.Join(s.Root(), "layers")); n != 2 {
@@ -80,7 +80,7 @@ func TestRemoveKeepsSharedLayers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.LayerDiff(b.Layers[0]), "base")); err != nil {
 		t.Errorf("shared layer gone: %v", err)
 	}
-	if _, err := s.RemoveImage(b.ID.Hex[:6], false, nil); err != nil {
+	if _, err := s.RemoveImage(b.ID.Hex[:6], false); err != nil {
 		t.Fatal(err)
 	}
 	if n := countDir(t, filepath.Join(s.Root(), "layers")) + countDir(t, filepath.Join(s.Root(), "blobs", "sha256")); n != 0 {
@@ -98,7 +98,7 @@ func TestTagUntagAndDangling(t *testing.T) {
 		t.Error("bad tag accepted")
 	}
 	// rmi of one name of two only untags
-	res, err := s.RemoveImage("app:latest", false, nil)
+	res, err := s.RemoveImage("app:latest", false)
 	if err != nil || res.Deleted != nil || len(res.Untagged) != 1 {
 		t.Fatalf("untag: %+v %v", res, err)
 	}
@@ -108,14 +108,18 @@ func TestTagUntagAndDangling(t *testing.T) {
 	if err != nil || len(old.Names) != 0 {
 		t.Fatalf("old image: %+v %v", old, err)
 	}
-	gone, err := s.PruneImages(false, nil)
+	gone, err := s.PruneImages(false)
 	if err != nil || len(gone) != 1 || gone[0].ID != one.ID {
 		t.Fatalf("prune: %v %v", gone, err)
 	}
 	if _, err := s.LookupImage("app:1"); err != nil {
 		t.Errorf("named image pruned: %v", err)
 	}
-	gone, err = s.PruneImages(true, func(*Image) bool { return true })
+	used, _ := s.LookupImage("app:1")
+	if err := s.CreateContainer(&Container{ID: strings.Repeat("c", 64), Name: "user", Image: used.ID}); err != nil {
+		t.Fatal(err)
+	}
+	gone, err = s.PruneImages(true)
 	if err != nil || len(gone) != 0 {
 		t.Errorf("prune -a removed an image in use: %v %v", gone, err)
 	}
@@ -147,14 +151,46 @@ func TestLookupErrors(t *testing.T) {
 func TestMultiNameNeedsForce(t *testing.T) {
 	s := testStore(t)
 	img := add(t, s, fixture.Image([]v1.Layer{layer("m")}, nil, v1.Platform{}), "m:1", "m:2")
-	if _, err := s.RemoveImage(img.ID.Hex[:12], false, nil); !errors.Is(err, ErrInUse) {
+	if _, err := s.RemoveImage(img.ID.Hex[:12], false); !errors.Is(err, ErrInUse) {
 		t.Errorf("removed by ID despite two names: %v", err)
 	}
-	if _, err := s.RemoveImage(img.ID.Hex[:12], false, func(*Image) bool { return true }); err == nil {
-		t.Errorf("removed an image in use")
-	}
-	res, err := s.RemoveImage(img.ID.Hex[:12], true, nil)
+	res, err := s.RemoveImage(img.ID.Hex[:12], true)
 	if err != nil || res.Deleted == nil || len(res.Untagged) != 2 {
 		t.Errorf("forced: %+v %v", res, err)
+	}
+}
+
+// TestImageUsedByContainer: rmi refuses an image a container needs; -f
+// only untags it, and its layers stay.
+func TestImageUsedByContainer(t *testing.T) {
+	s := testStore(t)
+	img := add(t, s, fixture.Image([]v1.Layer{layer("c")}, nil, v1.Platform{}), "c:1")
+	if err := s.CreateContainer(&Container{ID: strings.Repeat("a", 64), Name: "c1", Image: img.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateContainer(&Container{ID: strings.Repeat("b", 64), Name: "c1", Image: img.ID}); !errors.Is(err, ErrNameInUse) {
+		t.Errorf("duplicate name: %v", err)
+	}
+	if err := s.CreateContainer(&Container{ID: strings.Repeat("b", 64), Name: "-bad", Image: img.ID}); err == nil {
+		t.Errorf("bad name accepted")
+	}
+	if _, err := s.RemoveImage("c:1", false); !errors.Is(err, ErrInUse) {
+		t.Fatalf("removed an image in use: %v", err)
+	}
+	res, err := s.RemoveImage("c:1", true)
+	if err != nil || res.Deleted != nil || len(res.Untagged) != 1 {
+		t.Fatalf("forced: %+v %v", res, err)
+	}
+	if _, err := os.Stat(s.LayerDiff(img.Layers[0])); err != nil {
+		t.Errorf("layer of a container's image removed: %v", err)
+	}
+	if c, err := s.LookupContainer("aaaa"); err != nil || c.Name != "c1" {
+		t.Errorf("lookup by prefix: %v", err)
+	}
+	if err := s.RemoveContainer(strings.Repeat("a", 64)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RemoveImage(img.ID.Hex, false); err != nil {
+		t.Errorf("remove after the container went: %v", err)
 	}
 }

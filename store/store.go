@@ -55,6 +55,7 @@ func Open(root, runRoot string) (*Store, error) {
 		filepath.Join(root, "layers", ".staging"),
 		filepath.Join(root, "locks"),
 		filepath.Join(root, "tmp"),
+		filepath.Join(root, "containers"),
 	} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open store %s: %w", root, err)

@@ -1,0 +1,215 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"tug/pull"
+	"tug/run"
+	"tug/store"
+)
+
+// exitStatus is a container's own non-zero exit code: tug exits with it
+// and prints nothing.
+type exitStatus int
+
+func (e exitStatus) Error() string { return "" }
+func (e exitStatus) ExitCode() int { return int(e) }
+
+// containerFlags are the flags run and create share.
+func containerFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "name", Usage: "container name (default: generated)"},
+		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
+		&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set K=V, or copy K from this environment"},
+		&cli.StringSliceFlag{Name: "env-file", Usage: "read K=V lines from a file"},
+		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory (created if missing)"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "USER[:GROUP] or UID[:GID], resolved in the image"},
+		&cli.StringFlag{Name: "entrypoint", Usage: "replace the image's entrypoint (\"\" clears it)"},
+		&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "container host name (default: short ID)"},
+		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind mount HOST:CONTAINER[:ro|rw]"},
+		&cli.StringSliceFlag{Name: "mount", Usage: "type=bind,src=HOST,dst=CONTAINER[,readonly]"},
+		&cli.BoolFlag{Name: "init", Usage: "run tug's init as pid 1: it reaps zombies and forwards signals"},
+		&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root filesystem read-only"},
+		&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges"},
+		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network: none (a fresh namespace with lo)"},
+		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pull"},
+		// -h is docker's --hostname here, so help is --help alone.
+		&cli.BoolFlag{Name: "help", Usage: "show help"},
+	}
+}
+
+// withHelp shows the command's help for --help, else runs action.
+func withHelp(action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.Bool("help") {
+			return cli.ShowCommandHelp(c, c.Command.Name)
+		}
+		return action(c)
+	}
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a command in a new container",
+		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
+		Flags:     containerFlags(),
+		HideHelp:  true,
+		// -it is -i -t, as in docker
+		UseShortOptionHandling: true,
+		Action:                 withHelp(runAction),
+	}
+}
+
+func createCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "create a container without starting it",
+		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
+		Flags:     containerFlags(),
+		HideHelp:  true,
+		// -it is -i -t, as in docker
+		UseShortOptionHandling: true,
+		Action: withHelp(func(c *cli.Context) error {
+			_, ctr, err := create(c)
+			if err != nil {
+				return err
+			}
+			fmt.Println(ctr.ID)
+			return nil
+		}),
+	}
+}
+
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:                   "start",
+		Usage:                  "start a created container in the foreground",
+		ArgsUsage:              "CONTAINER",
+		UseShortOptionHandling: true,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach stdout and stderr (detached starts come with the monitor)"},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, 1); err != nil {
+				return err
+			}
+			if !c.Bool("attach") {
+				return fmt.Errorf("start: detached start is not supported yet; use start -a")
+			}
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			ctr, err := s.LookupContainer(c.Args().First())
+			if err != nil {
+				return err
+			}
+			return foreground(s, ctr, c.Bool("interactive"))
+		},
+	}
+}
+
+func runAction(c *cli.Context) error {
+	s, ctr, err := create(c)
+	if err != nil {
+		return err
+	}
+	return foreground(s, ctr, c.Bool("interactive"))
+}
+
+// foreground runs a container attached to tug's stdio and turns its exit
+// code into tug's.
+func foreground(s *store.Store, ctr *store.Container, interactive bool) error {
+	stdio := run.IO{Stdout: os.Stdout, Stderr: os.Stderr}
+	if interactive {
+		stdio.Stdin = os.Stdin
+	}
+	code, err := run.Start(s, ctr, stdio)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitStatus(code)
+	}
+	return nil
+}
+
+// create resolves the image (pulling it as --pull says) and records the
+// container.
+func create(c *cli.Context) (*store.Store, *store.Container, error) {
+	if err := needArgs(c, 1, -1); err != nil {
+		return nil, nil, err
+	}
+	s, cfg, err := openStore(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	ref := c.Args().First()
+	img, err := image(c, s, registries(cfg), ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	opt := run.Options{
+		Name: c.String("name"), Cmd: c.Args().Tail(), Env: c.StringSlice("env"), EnvFiles: c.StringSlice("env-file"),
+		Workdir: c.String("workdir"), User: c.String("user"), Hostname: c.String("hostname"),
+		Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), AutoRemove: c.Bool("rm"), Init: c.Bool("init"),
+		ReadOnly: c.Bool("read-only"), Volumes: c.StringSlice("volume"), Mounts: c.StringSlice("mount"),
+		Network: c.String("network"),
+	}
+	if c.IsSet("entrypoint") {
+		opt.EntrypointSet, opt.Entrypoint = true, []string{c.String("entrypoint")}
+	}
+	for _, so := range c.StringSlice("security-opt") {
+		switch so {
+		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
+			opt.NoNewPrivs = true
+		default:
+			return nil, nil, fmt.Errorf("--security-opt %q: not supported (no-new-privileges is)", so)
+		}
+	}
+	ctr, err := run.Create(s, img, ref, opt)
+	return s, ctr, err
+}
+
+// image finds ref in the store, pulling it as --pull says: missing (the
+// default) pulls only when absent, with docker's notice on stderr.
+func image(c *cli.Context, s *store.Store, regs pull.Registries, ref string) (*store.Image, error) {
+	policy := c.String("pull")
+	if policy != "missing" && policy != "always" && policy != "never" {
+		return nil, fmt.Errorf("--pull %q: want missing, always or never", policy)
+	}
+	img, err := s.LookupImage(ref)
+	if err == nil && policy != "always" {
+		return img, nil
+	}
+	if err != nil && (!errors.Is(err, store.ErrNotFound) || policy == "never") {
+		return nil, err
+	}
+	opt := pull.Options{Registries: regs}
+	if p := c.String("platform"); p != "" {
+		if opt.Platform, err = pull.ParsePlatform(p); err != nil {
+			return nil, err
+		}
+	}
+	if policy == "missing" {
+		canon, err := store.NormalizeName(ref)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", canon)
+	}
+	prog := newProgress(os.Stderr, !isTerminal(os.Stderr), "Pull complete")
+	opt.Reporter = prog.reporter()
+	img, err = pull.Pull(c.Context, s, ref, opt)
+	prog.wait()
+	return img, err
+}

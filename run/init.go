@@ -1,0 +1,699 @@
+package run
+
+// This file is the re-exec child: the only privileged code in tug. The
+// parent starts it in new mnt, pid, uts, ipc, net and cgroup namespaces
+// (clone flags, so it never runs a single instruction outside them), with
+//
+//	fd 3  the Spec, as JSON; the parent closes its end once written
+//	fd 4  the sync pipe: the child writes one JSON initError and exits if
+//	      anything fails; a successful execve closes it (CLOEXEC), so the
+//	      parent reads EOF and knows the entrypoint runs
+//
+// The child builds the rootfs, pivots into it, drops privileges and execs
+// the entrypoint as pid 1. It runs on one locked OS thread throughout:
+// credentials, capabilities and the working directory set here must be
+// those of the thread that calls execve.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitRole is the argv[0] that makes tug's main run Init.
+const InitRole = "tug-init"
+
+const (
+	specFD = 3
+	syncFD = 4
+)
+
+// initError is what the child reports before it exits on failure.
+type initError struct {
+	Code int    `json:"code"` // exit code for tug: 125, 126 or 127
+	Msg  string `json:"msg"`
+}
+
+func (e *initError) Error() string { return e.Msg }
+
+// ExitCode returns the exit code tug should end with.
+func (e *initError) ExitCode() int { return e.Code }
+
+func fail(code int, format string, args ...any) error {
+	return &initError{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Init is the main of the re-exec child. It never returns: it execs the
+// entrypoint or, with --init, stays as pid 1 until the entrypoint exits.
+func Init() {
+	runtime.LockOSThread()
+	err := initContainer()
+	var ie *initError
+	if !errors.As(err, &ie) {
+		ie = &initError{Code: 125, Msg: err.Error()}
+	}
+	b, _ := json.Marshal(ie)
+	unix.Write(syncFD, b)
+	os.Exit(ie.Code)
+}
+
+func initContainer() error {
+	spec, err := readSpec()
+	if err != nil {
+		return err
+	}
+	// Nothing but stdio and the sync pipe may cross into the container:
+	// mark every other fd close-on-exec, the sync pipe included.
+	if err := unix.CloseRange(syncFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
+	// File modes below are exact; the container gets docker's umask.
+	unix.Umask(0)
+	if err := buildRootfs(spec); err != nil {
+		return err
+	}
+	unix.Umask(0o022)
+	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+		return fmt.Errorf("set hostname: %w", err)
+	}
+	if err := loopbackUp(); err != nil {
+		return err
+	}
+	return execEntrypoint(spec)
+}
+
+func readSpec() (*Spec, error) {
+	f := os.NewFile(specFD, "spec")
+	defer f.Close()
+	var spec Spec
+	if err := json.NewDecoder(f).Decode(&spec); err != nil {
+		return nil, fmt.Errorf("read container spec: %w", err)
+	}
+	return &spec, nil
+}
+
+// buildRootfs mounts the overlay and the container's filesystems, then
+// pivots into it.
+func buildRootfs(spec *Spec) error {
+	// Make every mount in this namespace private first, so that nothing
+	// mounted below propagates back to the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	if err := mountOverlay(spec); err != nil {
+		return err
+	}
+	root, err := unix.Open(spec.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer unix.Close(root)
+	for _, m := range standardMounts() {
+		if err := mountIn(root, m); err != nil {
+			return err
+		}
+	}
+	if err := populateDev(root, spec.Tty); err != nil {
+		return err
+	}
+	for _, m := range spec.Mounts {
+		if err := bindIn(root, m.Source, m.Destination, m.ReadOnly); err != nil {
+			return fmt.Errorf("mount %s: %w", m.Destination, err)
+		}
+	}
+	for _, p := range spec.MaskedPaths {
+		if err := maskPath(root, p); err != nil {
+			return err
+		}
+	}
+	for _, p := range spec.ReadonlyPaths {
+		if err := readonlyPath(root, p); err != nil {
+			return err
+		}
+	}
+	if err := pivotRoot(root); err != nil {
+		return err
+	}
+	if spec.ReadOnly {
+		// Only the rootfs itself: /dev, /proc and the binds keep their
+		// own flags, as with docker's --read-only.
+		if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+			return fmt.Errorf("make rootfs read-only: %w", err)
+		}
+	}
+	return nil
+}
+
+// mountOverlay mounts the image layers (read-only lowers, top first) and
+// the container's upper dir on spec.Rootfs. The lowers are given relative
+// to the layer dir, so that the option string stays under the kernel's
+// one-page limit for images with many layers.
+func mountOverlay(spec *Spec) error {
+	if err := unix.Chdir(spec.LayerDir); err != nil {
+		return fmt.Errorf("chdir to layers: %w", err)
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(spec.Lower, ":"), spec.Upper, spec.Work)
+	if len(opts) >= unix.Getpagesize() {
+		return fmt.Errorf("image has too many layers (%d) for one overlay mount", len(spec.Lower))
+	}
+	if err := unix.Mount("overlay", spec.Rootfs, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount overlay: %w", err)
+	}
+	return nil
+}
+
+// fsMount is a filesystem mounted inside the rootfs.
+type fsMount struct {
+	target, fstype, source string
+	flags                  uintptr
+	data                   string
+}
+
+// standardMounts are the filesystems every container gets, in order.
+func standardMounts() []fsMount {
+	const nodevs = unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV
+	return []fsMount{
+		{"proc", "proc", "proc", nodevs, ""},
+		{"dev", "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_STRICTATIME, "mode=755,size=65536k"},
+		{"dev/pts", "devpts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+		{"dev/shm", "tmpfs", "shm", nodevs, "mode=1777,size=65536k"},
+		{"dev/mqueue", "mqueue", "mqueue", nodevs, ""},
+		{"sys", "sysfs", "sysfs", nodevs | unix.MS_RDONLY, ""},
+	}
+}
+
+// openIn opens rel inside the rootfs with openat2(RESOLVE_IN_ROOT): a
+// symlink in the image (a /proc or /dev that is a link to a host path)
+// resolves inside the rootfs, never outside it.
+func openIn(root int, rel string, flags uint64) (int, error) {
+	how := unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	return unix.Openat2(root, rel, &how)
+}
+
+// mkdirIn makes the directory rel and its parents inside the rootfs, each
+// step resolved inside it, and returns an O_PATH fd of it.
+func mkdirIn(root int, rel string) (int, error) {
+	rel = strings.Trim(path.Clean("/"+rel), "/")
+	if rel == "" {
+		rel = "."
+	}
+	fd, err := openIn(root, rel, unix.O_PATH|unix.O_DIRECTORY)
+	if err == nil || rel == "." || !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	parent, base := path.Split(rel)
+	pfd, err := mkdirIn(root, parent)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pfd)
+	if err := unix.Mkdirat(pfd, base, 0o755); err != nil && err != unix.EEXIST {
+		return -1, err
+	}
+	return openIn(root, rel, unix.O_PATH|unix.O_DIRECTORY)
+}
+
+// touchIn makes the file rel inside the rootfs if missing, as a mount
+// point for a file bind, and returns an O_PATH fd of it.
+func touchIn(root int, rel string) (int, error) {
+	rel = strings.Trim(path.Clean("/"+rel), "/")
+	fd, err := openIn(root, rel, unix.O_PATH)
+	if err == nil || !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	parent, base := path.Split(rel)
+	pfd, err := mkdirIn(root, parent)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pfd)
+	f, err := unix.Openat(pfd, base, unix.O_CREAT|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil && err != unix.EEXIST {
+		return -1, err
+	}
+	if err == nil {
+		unix.Close(f)
+	}
+	return openIn(root, rel, unix.O_PATH)
+}
+
+// fdPath names an open fd for mount(2), which follows the magic link to
+// the very inode that was resolved inside the rootfs.
+func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
+
+func mountIn(root int, m fsMount) error {
+	fd, err := mkdirIn(root, m.target)
+	if err != nil {
+		return fmt.Errorf("mount point /%s: %w", m.target, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount(m.source, fdPath(fd), m.fstype, m.flags, m.data); err != nil {
+		return fmt.Errorf("mount %s on /%s: %w", m.fstype, m.target, err)
+	}
+	return nil
+}
+
+// populateDev fills the fresh /dev tmpfs with docker's standard nodes and
+// links. The image's own /dev is hidden under the tmpfs, so a /dev/null
+// that is a symlink in the image redirects nothing.
+func populateDev(root int, tty bool) error {
+	dev, err := openIn(root, "dev", unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("open /dev: %w", err)
+	}
+	defer unix.Close(dev)
+	for _, n := range []struct {
+		name         string
+		major, minor uint32
+	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}} {
+		if err := unix.Mknodat(dev, n.name, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {
+			return fmt.Errorf("mknod /dev/%s: %w", n.name, err)
+		}
+	}
+	for name, target := range map[string]string{
+		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
+	} {
+		if err := unix.Symlinkat(target, dev, name); err != nil {
+			return fmt.Errorf("link /dev/%s: %w", name, err)
+		}
+	}
+	if !tty {
+		return nil
+	}
+	// The console is the pty the parent gave as stdin. Its fd belongs to
+	// the parent's mount namespace, which a bind cannot take from, so
+	// bind the same pty by its path in this namespace's copy of /dev.
+	pts, err := os.Readlink("/proc/self/fd/0")
+	if err != nil {
+		return fmt.Errorf("find the console pty: %w", err)
+	}
+	fd, err := touchIn(root, "dev/console")
+	if err != nil {
+		return fmt.Errorf("mount point /dev/console: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount(pts, fdPath(fd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind /dev/console: %w", err)
+	}
+	return nil
+}
+
+// bindIn bind-mounts the host path src (recursively) on dst inside the
+// rootfs, read-only if asked, submounts included, with private
+// propagation. It uses the fd-based mount API: the tree is cloned from
+// src, its attributes set, and moved onto the fd of dst resolved inside
+// the rootfs.
+func bindIn(root int, src, dst string, readOnly bool) error {
+	tree, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", src, err)
+	}
+	defer unix.Close(tree)
+	var st unix.Stat_t
+	if err := unix.Fstat(tree, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", src, err)
+	}
+	var target int
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		target, err = mkdirIn(root, dst)
+	} else {
+		target, err = touchIn(root, dst)
+	}
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", dst, err)
+	}
+	defer unix.Close(target)
+	return moveTree(tree, target, readOnly)
+}
+
+// moveTree sets a detached tree's attributes and moves it onto target.
+func moveTree(tree, target int, readOnly bool) error {
+	attr := unix.MountAttr{Propagation: unix.MS_PRIVATE}
+	if readOnly {
+		attr.Attr_set = unix.MOUNT_ATTR_RDONLY
+	}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return fmt.Errorf("set mount attributes: %w", err)
+	}
+	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move mount: %w", err)
+	}
+	return nil
+}
+
+// maskPath hides p: an empty read-only tmpfs over a directory, /dev/null
+// over a file. A path the kernel does not have is skipped.
+func maskPath(root int, p string) error {
+	fd, err := openIn(root, strings.TrimPrefix(p, "/"), unix.O_PATH)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = unix.Mount("tmpfs", fdPath(fd), "tmpfs", unix.MS_RDONLY, "size=0")
+	} else {
+		err = unix.Mount("/dev/null", fdPath(fd), "", unix.MS_BIND, "")
+	}
+	if err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	return nil
+}
+
+// readonlyPath makes p read-only by binding it onto itself read-only.
+func readonlyPath(root int, p string) error {
+	fd, err := openIn(root, strings.TrimPrefix(p, "/"), unix.O_PATH)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("make %s read-only: %w", p, err)
+	}
+	defer unix.Close(fd)
+	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return fmt.Errorf("make %s read-only: %w", p, err)
+	}
+	defer unix.Close(tree)
+	if err := moveTree(tree, fd, true); err != nil {
+		return fmt.Errorf("make %s read-only: %w", p, err)
+	}
+	return nil
+}
+
+// pivotRoot makes the rootfs the root of this mount namespace and
+// detaches the old root, so that no host path stays reachable.
+func pivotRoot(root int) error {
+	if err := unix.Fchdir(root); err != nil {
+		return fmt.Errorf("chdir to rootfs: %w", err)
+	}
+	// pivot_root(".", ".") stacks the old root on top of the new one;
+	// the umount below then removes it, with no temp dir needed.
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	// The old root is still mounted with shared or slave peers; make it
+	// private before detaching it, so the unmount cannot propagate.
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root slave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// loopbackUp brings lo up in the container's fresh network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	return nil
+}
+
+// execEntrypoint resolves the user and the command inside the container,
+// drops privileges and execs (or, with --init, starts and reaps) it.
+func execEntrypoint(spec *Spec) error {
+	id, err := containerUser(spec.User)
+	if err != nil {
+		return fail(125, "%s", err)
+	}
+	env := withHome(spec.Env, id.Home)
+	if err := enterWorkdir(spec.Cwd); err != nil {
+		return err
+	}
+	exe, err := lookPath(spec.Args[0], env)
+	if err != nil {
+		return err
+	}
+	if err := dropCapabilities(spec.Caps); err != nil {
+		return err
+	}
+	if spec.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	if spec.Init {
+		// tug's init stays root, with the allowed set only; the
+		// entrypoint gets the user through the fork's credentials.
+		if err := setCaps(spec.Caps, true); err != nil {
+			return err
+		}
+		return runInit(exe, spec, env, id)
+	}
+	if err := setIdentity(id, spec.Caps); err != nil {
+		return err
+	}
+	err = unix.Exec(exe, spec.Args, env)
+	return execError(spec.Args[0], err)
+}
+
+// containerUser resolves -u with the container's own /etc/passwd and
+// /etc/group: after pivot_root they cannot lead outside the rootfs.
+func containerUser(user string) (Identity, error) {
+	var passwd, group io.Reader
+	if f, err := os.Open("/etc/passwd"); err == nil {
+		defer f.Close()
+		passwd = f
+	}
+	if f, err := os.Open("/etc/group"); err == nil {
+		defer f.Close()
+		group = f
+	}
+	return resolveUser(user, passwd, group)
+}
+
+// withHome adds HOME from the passwd entry unless the env sets it.
+func withHome(env []string, home string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	return append(env, "HOME="+home)
+}
+
+// enterWorkdir changes to the working dir, creating it if missing, as
+// docker does for -w.
+func enterWorkdir(dir string) error {
+	if dir == "" {
+		dir = "/"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(125, "working directory %s: %s", dir, errors.Unwrap(err))
+	}
+	if err := unix.Chdir(dir); err != nil {
+		return fail(125, "working directory %s: %s", dir, err)
+	}
+	return nil
+}
+
+// lookPath finds the command in the container's PATH; not found is 127
+// and not executable is 126, as in docker.
+func lookPath(cmd string, env []string) (string, error) {
+	if strings.Contains(cmd, "/") {
+		return cmd, checkExecutable(cmd)
+	}
+	pathVar := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(pathVar) {
+		p := filepath.Join(dir, cmd)
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		var ie *initError
+		if errors.As(err, &ie) && ie.Code == 126 && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", denied
+	}
+	return "", fail(127, "exec %q: executable file not found in $PATH", cmd)
+}
+
+func checkExecutable(p string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return fail(127, "exec %q: no such file or directory", p)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return fail(126, "exec %q: is a directory", p)
+	}
+	if st.Mode&0o111 == 0 {
+		return fail(126, "exec %q: permission denied", p)
+	}
+	return nil
+}
+
+func execError(cmd string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return fail(127, "exec %q: no such file or directory", cmd)
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOEXEC), errors.Is(err, unix.EISDIR):
+		return fail(126, "exec %q: %s", cmd, err)
+	}
+	return fail(126, "exec %q: %s", cmd, err)
+}
+
+// dropCapabilities removes every capability outside caps from the
+// bounding set and clears the ambient set; the process can never regain
+// them, whatever it execs.
+func dropCapabilities(caps []string) error {
+	mask, err := capMask(caps)
+	if err != nil {
+		return fail(125, "%s", err)
+	}
+	for c := uintptr(0); c <= lastCap(); c++ {
+		if mask&(1<<c) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil {
+			return fmt.Errorf("drop capability %d: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	return nil
+}
+
+// setIdentity switches to the container user on this thread and sets the
+// capabilities it keeps: the allowed set, effective and permitted, for
+// root; none for anyone else (setresuid away from 0 clears them). The
+// inheritable set is always empty.
+func setIdentity(id Identity, caps []string) error {
+	groups := id.Groups
+	if groups == nil {
+		groups = []int{}
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	// The raw syscalls change only this thread, the one that execs.
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(id.GID), uintptr(id.GID), uintptr(id.GID)); e != 0 {
+		return fmt.Errorf("setresgid %d: %w", id.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(id.UID), uintptr(id.UID), uintptr(id.UID)); e != 0 {
+		return fmt.Errorf("setresuid %d: %w", id.UID, e)
+	}
+	return setCaps(caps, id.UID == 0)
+}
+
+// setCaps sets this thread's effective and permitted capabilities to the
+// allowed set (root) or to nothing, and its inheritable set to nothing.
+func setCaps(caps []string, root bool) error {
+	var mask uint64
+	if root {
+		mask, _ = capMask(caps)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: uint32(mask), Permitted: uint32(mask)},
+		{Effective: uint32(mask >> 32), Permitted: uint32(mask >> 32)},
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}
+
+// runInit is tug's built-in init for --init: it starts the entrypoint as
+// its child, forwards every signal it gets to it, reaps all zombies, and
+// exits with the entrypoint's status.
+func runInit(exe string, spec *Spec, env []string, id Identity) error {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	groups := make([]uint32, len(id.Groups))
+	for i, g := range id.Groups {
+		groups[i] = uint32(g)
+	}
+	attr := &syscall.ProcAttr{
+		Env:   env,
+		Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(id.UID), Gid: uint32(id.GID), Groups: groups},
+			Setsid:     spec.Tty,
+			Setctty:    spec.Tty,
+		},
+	}
+	pid, err := syscall.ForkExec(exe, spec.Args, attr)
+	if err != nil {
+		return execError(spec.Args[0], err)
+	}
+	unix.Close(syncFD) // the entrypoint runs: tell the parent
+	os.Exit(reap(pid, sigs))
+	return nil
+}
+
+// reap waits for children until the entrypoint exits, forwarding signals.
+func reap(child int, sigs chan os.Signal) int {
+	exited := make(chan int, 1)
+	go func() {
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, 0, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || pid == child {
+				exited <- exitStatus(ws)
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case code := <-exited:
+			return code
+		case s := <-sigs:
+			if s == unix.SIGCHLD || s == unix.SIGURG { // SIGURG: Go's own preemption
+				continue
+			}
+			unix.Kill(child, s.(unix.Signal))
+		}
+	}
+}
+
+// exitStatus maps a wait status to a shell-style code: 128+N for signal N.
+func exitStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

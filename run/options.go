@@ -1,0 +1,207 @@
+package run
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Options are the flags shared by run and create.
+type Options struct {
+	Name          string
+	Entrypoint    []string // with EntrypointSet: replaces the image's ("" clears it)
+	EntrypointSet bool
+	Cmd           []string // replaces the image's Cmd when not empty
+	Env           []string // -e K=V, or -e K to copy K from tug's environment
+	EnvFiles      []string
+	Workdir       string
+	User          string
+	Hostname      string
+	Tty           bool
+	Interactive   bool
+	AutoRemove    bool
+	Init          bool
+	ReadOnly      bool
+	NoNewPrivs    bool
+	Volumes       []string // -v HOST:CONTAINER[:ro|rw]
+	Mounts        []string // --mount type=bind,src=…,dst=…[,readonly]
+	Network       string
+}
+
+// ErrUsage marks an error in what the user asked for.
+var ErrUsage = errors.New("invalid option")
+
+// defaultPath is docker's PATH for images that set none.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// command combines entrypoint and cmd as docker does: a new entrypoint
+// drops the image's Cmd, and arguments replace Cmd.
+func command(img v1.Config, opt Options) ([]string, error) {
+	entry, cmd := img.Entrypoint, img.Cmd
+	if opt.EntrypointSet {
+		entry, cmd = nil, nil
+		if len(opt.Entrypoint) > 0 && opt.Entrypoint[0] != "" {
+			entry = opt.Entrypoint
+		}
+	}
+	if len(opt.Cmd) > 0 {
+		cmd = opt.Cmd
+	}
+	args := append(append([]string{}, entry...), cmd...)
+	if len(args) == 0 {
+		return nil, fmt.Errorf("%w: no command specified: the image has no Cmd or Entrypoint", ErrUsage)
+	}
+	return args, nil
+}
+
+// environment is the image's env, then --env-file, then -e, plus a default
+// PATH, HOSTNAME and, with a tty, TERM=xterm. Later settings win.
+func environment(img v1.Config, opt Options, hostname string, getenv func(string) (string, bool)) ([]string, error) {
+	var env []string
+	set := func(kv string) {
+		k, _, _ := strings.Cut(kv, "=")
+		for i, old := range env {
+			if ok, _, _ := strings.Cut(old, "="); ok == k {
+				env[i] = kv
+				return
+			}
+		}
+		env = append(env, kv)
+	}
+	set(defaultPath)
+	set("HOSTNAME=" + hostname)
+	if opt.Tty {
+		set("TERM=xterm")
+	}
+	for _, kv := range img.Env {
+		set(kv)
+	}
+	for _, f := range opt.EnvFiles {
+		lines, err := readEnvFile(f)
+		if err != nil {
+			return nil, err
+		}
+		opt.Env = append(lines, opt.Env...)
+	}
+	for _, kv := range opt.Env {
+		k, _, hasValue := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%w: -e %q: no variable name", ErrUsage, kv)
+		}
+		if !hasValue {
+			v, ok := getenv(k)
+			if !ok {
+				continue
+			}
+			kv = k + "=" + v
+		}
+		set(kv)
+	}
+	return env, nil
+}
+
+// readEnvFile reads K=V lines; blank lines and # comments are skipped,
+// and a bare K takes its value from tug's environment, as in docker.
+func readEnvFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --env-file: %s", ErrUsage, err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimLeft(sc.Text(), " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out, sc.Err()
+}
+
+// binds parses -v and --mount into bind mounts. -v makes a missing host
+// dir; --mount refuses a missing source; both refuse relative paths.
+func binds(opt Options) ([]Mount, error) {
+	var out []Mount
+	for _, v := range opt.Volumes {
+		m, err := parseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(m.Source); os.IsNotExist(err) {
+			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				return nil, fmt.Errorf("-v %s: create host dir: %w", v, err)
+			}
+		}
+		out = append(out, m)
+	}
+	for _, s := range opt.Mounts {
+		m, err := parseMount(s)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(m.Source); err != nil {
+			return nil, fmt.Errorf("%w: --mount %s: bind source path does not exist: %s", ErrUsage, s, m.Source)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func parseVolume(v string) (Mount, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Mount{}, fmt.Errorf("%w: -v %s: want HOST:CONTAINER[:ro|rw]", ErrUsage, v)
+	}
+	m := Mount{Source: parts[0], Destination: parts[1]}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			m.ReadOnly = true
+		case "rw":
+		default:
+			return Mount{}, fmt.Errorf("%w: -v %s: unknown mode %q (want ro or rw)", ErrUsage, v, parts[2])
+		}
+	}
+	return m, checkBind("-v "+v, m)
+}
+
+func parseMount(s string) (Mount, error) {
+	var m Mount
+	typ := ""
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "type":
+			typ = v
+		case "source", "src":
+			m.Source = v
+		case "destination", "dst", "target":
+			m.Destination = v
+		case "readonly", "ro":
+			m.ReadOnly = v == "" || v == "true" || v == "1"
+		default:
+			return Mount{}, fmt.Errorf("%w: --mount %s: unknown key %q", ErrUsage, s, k)
+		}
+	}
+	if typ != "bind" {
+		return Mount{}, fmt.Errorf("%w: --mount %s: only type=bind is supported for now", ErrUsage, s)
+	}
+	return m, checkBind("--mount "+s, m)
+}
+
+func checkBind(flag string, m Mount) error {
+	if !filepath.IsAbs(m.Source) {
+		return fmt.Errorf("%w: %s: host path %q is not absolute (named volumes are not supported yet)", ErrUsage, flag, m.Source)
+	}
+	if !filepath.IsAbs(m.Destination) || filepath.Clean(m.Destination) == "/" {
+		return fmt.Errorf("%w: %s: container path %q must be absolute and not /", ErrUsage, flag, m.Destination)
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+// Package run creates and runs containers: it turns options and an image
+// into a Spec, starts the re-exec child that builds the container from
+// it (init.go, the only privileged code), and proxies its terminal,
+// signals and exit code.
+package run
+
+// Spec is everything the re-exec child needs to build the container. The
+// parent sends it as JSON over an inherited pipe, never as argv.
+type Spec struct {
+	Rootfs   string   `json:"rootfs"`   // where the overlay is mounted
+	LayerDir string   `json:"layerdir"` // lower dirs are relative to it
+	Lower    []string `json:"lower"`    // layer diff dirs, top first
+	Upper    string   `json:"upper"`
+	Work     string   `json:"work"`
+
+	Args     []string `json:"args"`
+	Env      []string `json:"env"`
+	Cwd      string   `json:"cwd"`
+	User     string   `json:"user"` // name, uid, name:group or uid:gid; "" is root
+	Hostname string   `json:"hostname"`
+	Tty      bool     `json:"tty"`
+	Init     bool     `json:"init"`
+
+	ReadOnly      bool     `json:"read_only"`
+	NoNewPrivs    bool     `json:"no_new_privs"`
+	Caps          []string `json:"caps"` // bounding, effective and permitted for root
+	Mounts        []Mount  `json:"mounts"`
+	MaskedPaths   []string `json:"masked_paths"`
+	ReadonlyPaths []string `json:"readonly_paths"`
+}
+
+// Mount is a bind mount from the host into the container.
+type Mount struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	ReadOnly    bool   `json:"read_only"`
+}
+
+// DefaultCaps is docker's default capability set.
+func DefaultCaps() []string {
+	return []string{
+		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+		"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+		"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+	}
+}
+
+// DefaultMaskedPaths are hidden in the container, as docker hides them.
+func DefaultMaskedPaths() []string {
+	return []string{
+		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+}
+
+// DefaultReadonlyPaths are read-only in the container, as in docker.
+func DefaultReadonlyPaths() []string {
+	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+}

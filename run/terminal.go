@@ -1,0 +1,96 @@
+package run
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// session connects a container's stdio to tug's: through pipes, or with
+// -t through a pty whose master tug proxies.
+type session struct {
+	master, slave *os.File      // -t only
+	restore       func()        // puts the host terminal back
+	output        chan struct{} // closed when the output copy ends
+	winch         chan os.Signal
+}
+
+// attach wires cmd's stdio. Without a tty the container gets pipes,
+// never tug's own fds: a terminal fd would let it inject input into the
+// user's shell (TIOCSTI).
+func attach(cmd *exec.Cmd, stdio IO, tty bool) (*session, error) {
+	s := &session{restore: func() {}}
+	if !tty {
+		if stdio.Stdin != nil {
+			cmd.Stdin = struct{ io.Reader }{stdio.Stdin}
+		}
+		cmd.Stdout = struct{ io.Writer }{stdio.Stdout}
+		cmd.Stderr = struct{ io.Writer }{stdio.Stderr}
+		return s, nil
+	}
+	master, slave, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	s.master, s.slave = master, slave
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr.Setsid = true
+	cmd.SysProcAttr.Setctty = true
+	cmd.SysProcAttr.Ctty = 0
+	if stdio.Stdin != nil && term.IsTerminal(int(stdio.Stdin.Fd())) {
+		pty.InheritSize(stdio.Stdin, master)
+		old, err := term.MakeRaw(int(stdio.Stdin.Fd()))
+		if err == nil {
+			s.restore = func() { term.Restore(int(stdio.Stdin.Fd()), old) }
+		}
+		s.winch = make(chan os.Signal, 1)
+		signal.Notify(s.winch, unix.SIGWINCH)
+		go func() {
+			for range s.winch {
+				pty.InheritSize(stdio.Stdin, master)
+			}
+		}()
+	}
+	s.output = make(chan struct{})
+	go func() {
+		io.Copy(stdio.Stdout, master) // ends with EIO once the container is gone
+		close(s.output)
+	}()
+	if stdio.Stdin != nil {
+		go io.Copy(master, stdio.Stdin)
+	}
+	return s, nil
+}
+
+// started drops tug's copy of the pty slave, so that the master reads EOF
+// when the container's side closes.
+func (s *session) started() {
+	if s.slave != nil {
+		s.slave.Close()
+	}
+}
+
+// drain waits for the container's last output.
+func (s *session) drain() {
+	if s.output != nil {
+		<-s.output
+	}
+}
+
+// close restores the host terminal; it runs on every exit path.
+func (s *session) close() {
+	if s.winch != nil {
+		signal.Stop(s.winch)
+		close(s.winch)
+	}
+	if s.master != nil {
+		s.master.Close()
+		s.slave.Close()
+	}
+	s.restore()
+}

@@ -1,0 +1,47 @@
+package run
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const passwd = `root:x:0:0:root:/root:/bin/sh
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+app:x:1000:1000:App:/home/app:/bin/sh
+broken line
+`
+
+const group = `root:x:0:
+wheel:x:10:app,other
+app:x:1000:
+audio:x:29:app
+`
+
+func TestResolveUser(t *testing.T) {
+	cases := map[string]Identity{
+		"":          {UID: 0, GID: 0, Home: "/root"},
+		"root":      {UID: 0, GID: 0, Home: "/root"},
+		"app":       {UID: 1000, GID: 1000, Groups: []int{10, 29}, Home: "/home/app"},
+		"1000":      {UID: 1000, GID: 1000, Groups: []int{10, 29}, Home: "/home/app"},
+		"app:wheel": {UID: 1000, GID: 10, Groups: []int{29}, Home: "/home/app"},
+		"1000:50":   {UID: 1000, GID: 50, Groups: []int{10, 29}, Home: "/home/app"},
+		"4242":      {UID: 4242, GID: 0, Home: "/"},
+		"4242:4242": {UID: 4242, GID: 4242, Home: "/"},
+		"daemon":    {UID: 1, GID: 1, Home: "/usr/sbin"},
+	}
+	for spec, want := range cases {
+		got, err := resolveUser(spec, strings.NewReader(passwd), strings.NewReader(group))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %+v, %v; want %+v", spec, got, err, want)
+		}
+	}
+	for _, bad := range []string{"nobody", "app:nogroup", "-1", "1:-1"} {
+		if _, err := resolveUser(bad, strings.NewReader(passwd), strings.NewReader(group)); err == nil {
+			t.Errorf("%q resolved", bad)
+		}
+	}
+	if got, err := resolveUser("7:8", nil, nil); err != nil || got.UID != 7 || got.GID != 8 {
+		t.Errorf("no passwd file: %+v %v", got, err)
+	}
+}

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Container is a container's record: what it was created from and with.
+// Spec is run's business; the store keeps it opaque.
+type Container struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Image     v1.Hash         `json:"image"`
+	ImageName string          `json:"image_name"`
+	Created   time.Time       `json:"created"`
+	Spec      json.RawMessage `json:"spec"`
+}
+
+// ContainerState is what happened to a container since it was created.
+type ContainerState struct {
+	Status     string    `json:"status"` // created, running, exited
+	Pid        int       `json:"pid,omitempty"`
+	ExitCode   int       `json:"exit_code"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// Container statuses.
+const (
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+// ErrNameInUse is returned when a container name is taken.
+var ErrNameInUse = errors.New("name already in use")
+
+// containerName is docker's rule for container names.
+var containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// ContainerDir returns the directory of container id: config.json,
+// state.json, and the overlay's upper and work dirs.
+func (s *Store) ContainerDir(id string) string {
+	return filepath.Join(s.root, "containers", id)
+}
+
+// NewContainerID returns a random 64-hex-digit ID.
+func NewContainerID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// CreateContainer records c and makes its directory, with upper and work
+// dirs for the overlay. A name that is taken or malformed is refused.
+func (s *Store) CreateContainer(c *Container) error {
+	if !containerName.MatchString(c.Name) {
+		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]* are allowed", c.Name)
+	}
+	lock, err := lockPath(s.lockFile("containers"))
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	all, err := s.Containers()
+	if err != nil {
+		return err
+	}
+	for _, o := range all {
+		if o.Name == c.Name {
+			return fmt.Errorf("container name %q is used by container %s: %w; remove it or pick another name", c.Name, o.ID[:12], ErrNameInUse)
+		}
+	}
+	// Build the dir under a temp name and rename it into place, so a
+	// crash never leaves a container dir without its record.
+	parent := filepath.Join(s.root, "containers")
+	tmp, err := os.MkdirTemp(parent, ".new-")
+	if err != nil {
+		return fmt.Errorf("create container: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	for _, d := range []string{"upper", "work"} {
+		if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
+			return fmt.Errorf("create container: %w", err)
+		}
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(filepath.Join(tmp, "config.json"), b, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, s.ContainerDir(c.ID)); err != nil {
+		return fmt.Errorf("create container: %w", err)
+	}
+	return syncDir(parent)
+}
+
+// Containers returns every container record, newest first.
+func (s *Store) Containers() ([]*Container, error) {
+	entries, err := os.ReadDir(filepath.Join(s.root, "containers"))
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	var out []*Container
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		c, err := s.readContainer(e.Name())
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+func (s *Store) readContainer(id string) (*Container, error) {
+	b, err := os.ReadFile(filepath.Join(s.ContainerDir(id), "config.json"))
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read container %s: %w", id, err)
+	}
+	var c Container
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("container %s: corrupt record: %w", id, err)
+	}
+	return &c, nil
+}
+
+// LookupContainer finds a container by exact name, full ID or unique ID
+// prefix.
+func (s *Store) LookupContainer(ref string) (*Container, error) {
+	all, err := s.Containers()
+	if err != nil {
+		return nil, err
+	}
+	var found *Container
+	for _, c := range all {
+		if c.Name == ref || c.ID == ref {
+			return c, nil
+		}
+		if isHex(ref) && strings.HasPrefix(c.ID, ref) {
+			if found != nil {
+				return nil, fmt.Errorf("container ID prefix %s matches more than one container: %w", ref, ErrAmbiguous)
+			}
+			found = c
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("no such container: %s: %w", ref, ErrNotFound)
+	}
+	return found, nil
+}
+
+// State reads a container's state; a container never started is
+// "created".
+func (s *Store) State(id string) (*ContainerState, error) {
+	b, err := os.ReadFile(filepath.Join(s.ContainerDir(id), "state.json"))
+	if os.IsNotExist(err) {
+		return &ContainerState{Status: StatusCreated}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	var st ContainerState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
+	}
+	return &st, nil
+}
+
+// SetState records a container's state atomically.
+func (s *Store) SetState(id string, st *ContainerState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(s.ContainerDir(id), "state.json"), b, 0o600)
+}
+
+// RemoveContainer deletes a container's record and files: a rename makes
+// it vanish at once, then the tree goes.
+func (s *Store) RemoveContainer(id string) error {
+	lock, err := lockPath(s.lockFile("containers"))
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	trash := filepath.Join(s.root, "containers", ".rm-"+id)
+	if err := os.Rename(s.ContainerDir(id), trash); err != nil {
+		if os.IsNotExist(err) {
+			return fmt.Errorf("no such container: %s: %w", id, ErrNotFound)
+		}
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	return nil
+}
+
+// imageInUse tells whether some container was created from image id.
+func (s *Store) imageInUse(id v1.Hash) (bool, error) {
+	all, err := s.Containers()
+	if err != nil {
+		return false, err
+	}
+	for _, c := range all {
+		if c.Image == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}
