@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -34,57 +35,89 @@ type e2e struct {
 	authReg  string // 127.0.0.1:PORT, needs tester:secret
 }
 
-func setupE2E(t testing.TB) *e2e {
-	t.Helper()
-	dir := t.TempDir()
+// shared is the end-to-end environment, set up once by TestMain when the
+// tests run as root.
+var shared *e2e
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	if os.Geteuid() == 0 {
+		dir, err := os.MkdirTemp("", "tug-e2e")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		var stop []func()
+		shared, stop, err = setupE2E(dir)
+		for _, f := range stop {
+			defer f()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "end-to-end setup:", err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// needE2E skips a test that needs root and the shared environment.
+func needE2E(t *testing.T) *e2e {
+	if shared == nil {
+		t.Skip("end-to-end tests run as root (CI does)")
+	}
+	return shared
+}
+
+func setupE2E(dir string) (*e2e, []func(), error) {
 	env := &e2e{bin: filepath.Join(dir, "bin")}
+	var stop []func()
 	build := exec.Command("go", "build", "-o", filepath.Join(env.bin, "tug"), ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build tug: %v\n%s", err, out)
+		return nil, stop, fmt.Errorf("build tug: %v\n%s", err, out)
 	}
-	reg, err := registrytest.Start(mkdir(t, dir, "registry"), "")
+	reg, err := registrytest.Start(mkdir(dir, "registry"), "")
 	if err != nil {
-		t.Fatal(err)
+		return nil, stop, err
 	}
-	t.Cleanup(reg.Stop)
+	stop = append(stop, reg.Stop)
 	env.registry = reg.Addr
 	hash, _ := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
 	htpasswd := filepath.Join(dir, "htpasswd")
 	if err := os.WriteFile(htpasswd, []byte("tester:"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, stop, err
 	}
-	authReg, err := registrytest.Start(mkdir(t, dir, "auth-registry"), htpasswd)
+	authReg, err := registrytest.Start(mkdir(dir, "auth-registry"), htpasswd)
 	if err != nil {
-		t.Fatal(err)
+		return nil, stop, err
 	}
-	t.Cleanup(authReg.Stop)
+	stop = append(stop, authReg.Stop)
 	env.authReg = authReg.Addr
-	seed(t, env.registry)
-	return env
+	return env, stop, seed(env.registry)
 }
 
-func mkdir(t testing.TB, parts ...string) string {
+func mkdir(parts ...string) string {
 	d := filepath.Join(parts...)
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	os.MkdirAll(d, 0o755)
 	return d
 }
 
-func push(t testing.TB, ref string, img v1.Image) {
-	t.Helper()
+func push(ref string, img v1.Image) error {
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := remote.Write(r, img); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
+		return fmt.Errorf("push %s: %w", ref, err)
 	}
+	return nil
 }
 
-func pushIndex(t testing.TB, ref string, imgs map[string]v1.Image) {
-	t.Helper()
+func pushIndex(ref string, imgs map[string]v1.Image) error {
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for p, img := range imgs {
 		plat, _ := v1.ParsePlatform(p)
@@ -92,41 +125,61 @@ func pushIndex(t testing.TB, ref string, imgs map[string]v1.Image) {
 	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := remote.WriteIndex(r, idx); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
+		return fmt.Errorf("push %s: %w", ref, err)
 	}
+	return nil
 }
 
 // seed pushes the fixtures the scripts pull.
-func seed(t testing.TB, reg string) {
+func seed(reg string) error {
 	bb, err := fixture.Busybox()
 	if err != nil {
-		t.Fatalf("busybox fixture (apt-get install busybox-static): %v", err)
+		return fmt.Errorf("busybox fixture (apt-get install busybox-static): %w", err)
+	}
+	bbLayers, err := bb.Layers()
+	if err != nil {
+		return err
 	}
 	host := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	bbHost := fixture.Image(mustLayers(t, bb), []string{"sh"}, host)
+	bbHost := fixture.Image(bbLayers, []string{"sh"}, host)
 	armHello := fixture.Image([]v1.Layer{fixture.Layer(fixture.Tar([]fixture.Entry{{Name: "hello", Body: "arm64\n"}}), fixture.Gzip)}, nil,
 		v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
 	armv7 := fixture.Image([]v1.Layer{fixture.Layer(fixture.Tar([]fixture.Entry{{Name: "hello", Body: "armv7\n"}}), fixture.Gzip)}, nil,
 		v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"})
-	// docker.io/library/busybox is a multi-arch index, as on Docker Hub.
-	pushIndex(t, reg+"/library/busybox:latest", map[string]v1.Image{
-		"linux/" + runtime.GOARCH: bbHost, "linux/arm64/v8": armHello, "linux/arm/v7": armv7,
-	})
-	push(t, reg+"/library/busybox:single", bbHost)
-	pushIndex(t, reg+"/library/armonly:latest", map[string]v1.Image{"linux/arm64/v8": armHello, "linux/arm/v7": armv7})
-	push(t, reg+"/library/layered:latest", mutate.MediaType(layered(), types.OCIManifestSchema1))
-	push(t, reg+"/someuser/app:1", bbHost)
+	return errors.Join(
+		// docker.io/library/busybox is a multi-arch index, as on Docker Hub.
+		pushIndex(reg+"/library/busybox:latest", map[string]v1.Image{
+			"linux/" + runtime.GOARCH: bbHost, "linux/arm64/v8": armHello, "linux/arm/v7": armv7,
+		}),
+		push(reg+"/library/busybox:single", bbHost),
+		pushIndex(reg+"/library/armonly:latest", map[string]v1.Image{"linux/arm64/v8": armHello, "linux/arm/v7": armv7}),
+		push(reg+"/library/layered:latest", mutate.MediaType(layered(), types.OCIManifestSchema1)),
+		push(reg+"/someuser/app:1", bbHost),
+		push(reg+"/library/hostile:latest", hostile(bbHost)),
+	)
 }
 
-func mustLayers(t testing.TB, img v1.Image) []v1.Layer {
-	ls, err := img.Layers()
+// OutsidePath is a host path that the hostile image's symlinks point at;
+// no container may write there.
+const OutsidePath = "/tmp/tug-e2e-outside"
+
+// hostile is busybox plus symlinks aimed at a host path: /dev/null and a
+// directory that a test bind-mounts over.
+func hostile(bb v1.Image) v1.Image {
+	extra := fixture.Layer(fixture.Tar([]fixture.Entry{
+		{Name: "dev/", Type: tar.TypeDir},
+		{Name: "dev/null", Type: tar.TypeSymlink, Link: OutsidePath + "/null"},
+		{Name: "proc-link", Type: tar.TypeSymlink, Link: OutsidePath},
+		{Name: "mnt-out", Type: tar.TypeSymlink, Link: OutsidePath},
+	}), fixture.Gzip)
+	img, err := mutate.AppendLayers(bb, extra)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
-	return ls
+	return img
 }
 
 // layered has three layers, gzip, zstd and uncompressed, that cover
@@ -160,10 +213,7 @@ func layered() v1.Image {
 }
 
 func TestScripts(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("end-to-end tests run as root (CI does)")
-	}
-	env := setupE2E(t)
+	env := needE2E(t)
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
@@ -173,6 +223,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("DOCKER_CONFIG", filepath.Join(e.WorkDir, ".docker"))
 			e.Setenv("TUG_CONFIG", filepath.Join(e.WorkDir, "config.toml"))
 			e.Setenv("STORE", filepath.Join(e.WorkDir, "store"))
+			e.Setenv("OUTSIDE", OutsidePath)
 			cfg := fmt.Sprintf(`[storage]
 root = %q
 runroot = %q
@@ -234,11 +285,10 @@ func cmdXattr(ts *testscript.TestScript, neg bool, args []string) {
 // once. After each kill the store must be usable and show no half layer;
 // the next pull must complete and leave no staging behind.
 func TestPullKilled(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("end-to-end tests run as root (CI does)")
+	env := needE2E(t)
+	if err := push(env.registry+"/library/big:latest", fixture.Big(6, 16<<20, 1)); err != nil {
+		t.Fatal(err)
 	}
-	env := setupE2E(t)
-	push(t, env.registry+"/library/big:latest", fixture.Big(6, 16<<20, 1))
 	count := func(dir string) int {
 		entries, _ := os.ReadDir(dir)
 		n := 0
@@ -335,11 +385,10 @@ func TestPullKilled(t *testing.T) {
 // larger image must fail with one clear line, leave no staging, and keep
 // the images already there usable.
 func TestPullDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("end-to-end tests run as root (CI does)")
+	env := needE2E(t)
+	if err := push(env.registry+"/library/bigger:latest", fixture.Big(2, 32<<20, 2)); err != nil {
+		t.Fatal(err)
 	}
-	env := setupE2E(t)
-	push(t, env.registry+"/library/big:latest", fixture.Big(2, 32<<20, 2))
 	root := t.TempDir()
 	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=40m"); err != nil {
 		t.Skipf("mount tmpfs: %v", err)
@@ -356,7 +405,7 @@ func TestPullDiskFull(t *testing.T) {
 	if out, err := tug("pull", "-q", "busybox"); err != nil {
 		t.Fatalf("small pull: %v\n%s", err, out)
 	}
-	out, err := tug("pull", "-q", "big")
+	out, err := tug("pull", "-q", "bigger")
 	if err == nil {
 		t.Fatal("pull into a full disk succeeded")
 	}

@@ -26,7 +26,9 @@ func App() *cli.App {
 		Usage:                "a daemonless container engine",
 		Version:              Version,
 		EnableBashCompletion: true,
-		HideVersion:          true,
+		// --mount type=bind,src=… and -e A=1,2 keep their commas.
+		DisableSliceFlagSeparator: true,
+		HideVersion:               true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Usage: "store directory (default /var/lib/tug, rootless ~/.local/share/tug)"},
 			&cli.StringFlag{Name: "runroot", Usage: "runtime state directory (default /run/tug, rootless $XDG_RUNTIME_DIR/tug)"},

@@ -32,7 +32,7 @@ func ContainerConfig(c *store.Container) (*Config, error) {
 // Create records a new container from img with opt, ready to start.
 func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*store.Container, error) {
 	if opt.Network != "" && opt.Network != "none" {
-		return nil, fmt.Errorf("%w: --network %s: only none is supported for now", ErrUsage, opt.Network)
+		return nil, fmt.Errorf("--network %s: only none is supported for now", opt.Network)
 	}
 	ic, err := s.Config(img)
 	if err != nil {
@@ -66,7 +66,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		MaskedPaths: DefaultMaskedPaths(), ReadonlyPaths: DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {
-		return nil, fmt.Errorf("%w: working directory %q is not absolute", ErrUsage, spec.Cwd)
+		return nil, fmt.Errorf("working directory %q is not absolute", spec.Cwd)
 	}
 	raw, err := json.Marshal(Config{Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: firstNonEmpty(opt.Network, "none")})
 	if err != nil {

@@ -201,8 +201,16 @@ func openIn(root int, rel string, flags uint64) (int, error) {
 }
 
 // mkdirIn makes the directory rel and its parents inside the rootfs, each
-// step resolved inside it, and returns an O_PATH fd of it.
+// step resolved inside it, and returns an O_PATH fd of it. A dangling
+// symlink on the way is followed, inside the rootfs, as a chroot would.
 func mkdirIn(root int, rel string) (int, error) {
+	return mkdirInDepth(root, rel, 0)
+}
+
+func mkdirInDepth(root int, rel string, depth int) (int, error) {
+	if depth > 40 {
+		return -1, unix.ELOOP
+	}
 	rel = strings.Trim(path.Clean("/"+rel), "/")
 	if rel == "" {
 		rel = "."
@@ -212,12 +220,24 @@ func mkdirIn(root int, rel string) (int, error) {
 		return fd, err
 	}
 	parent, base := path.Split(rel)
-	pfd, err := mkdirIn(root, parent)
+	pfd, err := mkdirInDepth(root, parent, depth+1)
 	if err != nil {
 		return -1, err
 	}
 	defer unix.Close(pfd)
-	if err := unix.Mkdirat(pfd, base, 0o755); err != nil && err != unix.EEXIST {
+	if err := unix.Mkdirat(pfd, base, 0o755); err == unix.EEXIST {
+		// a dangling symlink: make what it points at, inside the rootfs
+		buf := make([]byte, unix.PathMax)
+		n, rerr := unix.Readlinkat(pfd, base, buf)
+		if rerr != nil {
+			return -1, err
+		}
+		target := string(buf[:n])
+		if !path.IsAbs(target) {
+			target = path.Join(parent, target)
+		}
+		return mkdirInDepth(root, target, depth+1)
+	} else if err != nil {
 		return -1, err
 	}
 	return openIn(root, rel, unix.O_PATH|unix.O_DIRECTORY)

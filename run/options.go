@@ -2,7 +2,6 @@ package run
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,9 +32,6 @@ type Options struct {
 	Network       string
 }
 
-// ErrUsage marks an error in what the user asked for.
-var ErrUsage = errors.New("invalid option")
-
 // defaultPath is docker's PATH for images that set none.
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -54,7 +50,7 @@ func command(img v1.Config, opt Options) ([]string, error) {
 	}
 	args := append(append([]string{}, entry...), cmd...)
 	if len(args) == 0 {
-		return nil, fmt.Errorf("%w: no command specified: the image has no Cmd or Entrypoint", ErrUsage)
+		return nil, fmt.Errorf("no command specified: the image has no Cmd or Entrypoint")
 	}
 	return args, nil
 }
@@ -91,7 +87,7 @@ func environment(img v1.Config, opt Options, hostname string, getenv func(string
 	for _, kv := range opt.Env {
 		k, _, hasValue := strings.Cut(kv, "=")
 		if k == "" {
-			return nil, fmt.Errorf("%w: -e %q: no variable name", ErrUsage, kv)
+			return nil, fmt.Errorf("-e %q: no variable name", kv)
 		}
 		if !hasValue {
 			v, ok := getenv(k)
@@ -110,7 +106,7 @@ func environment(img v1.Config, opt Options, hostname string, getenv func(string
 func readEnvFile(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: --env-file: %s", ErrUsage, err)
+		return nil, fmt.Errorf("--env-file: %s", err)
 	}
 	defer f.Close()
 	var out []string
@@ -147,7 +143,7 @@ func binds(opt Options) ([]Mount, error) {
 			return nil, err
 		}
 		if _, err := os.Stat(m.Source); err != nil {
-			return nil, fmt.Errorf("%w: --mount %s: bind source path does not exist: %s", ErrUsage, s, m.Source)
+			return nil, fmt.Errorf("--mount %s: bind source path does not exist: %s", s, m.Source)
 		}
 		out = append(out, m)
 	}
@@ -157,7 +153,7 @@ func binds(opt Options) ([]Mount, error) {
 func parseVolume(v string) (Mount, error) {
 	parts := strings.Split(v, ":")
 	if len(parts) < 2 || len(parts) > 3 {
-		return Mount{}, fmt.Errorf("%w: -v %s: want HOST:CONTAINER[:ro|rw]", ErrUsage, v)
+		return Mount{}, fmt.Errorf("-v %s: want HOST:CONTAINER[:ro|rw]", v)
 	}
 	m := Mount{Source: parts[0], Destination: parts[1]}
 	if len(parts) == 3 {
@@ -166,7 +162,7 @@ func parseVolume(v string) (Mount, error) {
 			m.ReadOnly = true
 		case "rw":
 		default:
-			return Mount{}, fmt.Errorf("%w: -v %s: unknown mode %q (want ro or rw)", ErrUsage, v, parts[2])
+			return Mount{}, fmt.Errorf("-v %s: unknown mode %q (want ro or rw)", v, parts[2])
 		}
 	}
 	return m, checkBind("-v "+v, m)
@@ -187,21 +183,21 @@ func parseMount(s string) (Mount, error) {
 		case "readonly", "ro":
 			m.ReadOnly = v == "" || v == "true" || v == "1"
 		default:
-			return Mount{}, fmt.Errorf("%w: --mount %s: unknown key %q", ErrUsage, s, k)
+			return Mount{}, fmt.Errorf("--mount %s: unknown key %q", s, k)
 		}
 	}
 	if typ != "bind" {
-		return Mount{}, fmt.Errorf("%w: --mount %s: only type=bind is supported for now", ErrUsage, s)
+		return Mount{}, fmt.Errorf("--mount %s: only type=bind is supported for now", s)
 	}
 	return m, checkBind("--mount "+s, m)
 }
 
 func checkBind(flag string, m Mount) error {
 	if !filepath.IsAbs(m.Source) {
-		return fmt.Errorf("%w: %s: host path %q is not absolute (named volumes are not supported yet)", ErrUsage, flag, m.Source)
+		return fmt.Errorf("%s: host path %q is not absolute (named volumes are not supported yet)", flag, m.Source)
 	}
 	if !filepath.IsAbs(m.Destination) || filepath.Clean(m.Destination) == "/" {
-		return fmt.Errorf("%w: %s: container path %q must be absolute and not /", ErrUsage, flag, m.Destination)
+		return fmt.Errorf("%s: container path %q must be absolute and not /", flag, m.Destination)
 	}
 	return nil
 }

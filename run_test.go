@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// tugCmd runs the built tug against a fresh store that pulls from the
+// shared registry.
+func tugCmd(t *testing.T, env *e2e, args ...string) *exec.Cmd {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[storage]\nroot = %q\nrunroot = %q\n[registries.mirrors]\n\"docker.io\" = [%q]\n",
+		filepath.Join(dir, "store"), filepath.Join(dir, "run"), env.registry)), 0o644)
+	cmd := exec.Command(filepath.Join(env.bin, "tug"), args...)
+	cmd.Env = append(os.Environ(), "TUG_CONFIG="+cfg)
+	return cmd
+}
+
+// expect reads from r until want shows up, or fails after 10 seconds.
+func expect(t *testing.T, r io.Reader, want string) string {
+	t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		var seen bytes.Buffer
+		buf := make([]byte, 1024)
+		for {
+			n, err := r.Read(buf)
+			seen.Write(buf[:n])
+			if strings.Contains(seen.String(), want) || err != nil {
+				got <- seen.String()
+				return
+			}
+		}
+	}()
+	select {
+	case s := <-got:
+		if !strings.Contains(s, want) {
+			t.Fatalf("want %q, got %q", want, s)
+		}
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %q", want)
+		return ""
+	}
+}
+
+// TestInteractiveShell drives `tug run -it busybox sh` from a pty as a
+// user at a terminal would: a command, a window resize, exit 3.
+func TestInteractiveShell(t *testing.T) {
+	env := needE2E(t)
+	if out, err := tugCmd(t, env, "pull", "-q", "busybox").CombinedOutput(); err != nil {
+		t.Fatalf("pull: %v\n%s", err, out)
+	}
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	pty.Setsize(master, &pty.Winsize{Rows: 24, Cols: 80})
+	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := tugCmd(t, env, "run", "-it", "--rm", "busybox", "sh")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, master, "# ")
+	io.WriteString(master, "echo sum=$((40+2)); tty\r")
+	expect(t, master, "sum=42")
+	pty.Setsize(master, &pty.Winsize{Rows: 50, Cols: 132})
+	time.Sleep(200 * time.Millisecond) // SIGWINCH reaches tug, which resizes the container's pty
+	io.WriteString(master, "stty size\r")
+	expect(t, master, "50 132")
+	io.WriteString(master, "exit 3\r")
+	err = cmd.Wait()
+	if cmd.ProcessState.ExitCode() != 3 {
+		t.Errorf("exit code %d (%v), want 3", cmd.ProcessState.ExitCode(), err)
+	}
+	after, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *before != *after {
+		t.Errorf("terminal not restored: %+v, was %+v", after, before)
+	}
+}
+
+// TestSignalsReachContainer: signals sent to a foreground tug reach the
+// container's process, with and without --init.
+func TestSignalsReachContainer(t *testing.T) {
+	env := needE2E(t)
+	for _, extra := range [][]string{nil, {"--init"}} {
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP} {
+			t.Run(fmt.Sprintf("%v%v", extra, sig), func(t *testing.T) {
+				name := strings.TrimPrefix(unix.SignalName(sig), "SIG")
+				script := fmt.Sprintf(`trap "echo got-%s; exit 7" %s; echo ready; while :; do sleep 0.05; done`, name, name)
+				args := append(append([]string{"run", "--rm"}, extra...), "busybox", "sh", "-c", script)
+				cmd := tugCmd(t, env, args...)
+				out, _ := cmd.StdoutPipe()
+				cmd.Stderr = os.Stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				r := bufio.NewReader(out)
+				expect(t, r, "ready")
+				cmd.Process.Signal(sig)
+				expect(t, r, "got-"+name)
+				cmd.Wait()
+				if code := cmd.ProcessState.ExitCode(); code != 7 {
+					t.Errorf("exit code %d, want 7", code)
+				}
+			})
+		}
+	}
+}
+
+// TestInitReapsZombies: with --init, orphans are reaped; without, pid 1
+// is the entrypoint itself.
+func TestInitReapsZombies(t *testing.T) {
+	env := needE2E(t)
+	// sh forks a child that forks a grandchild and exits: the grandchild
+	// is reparented to pid 1, which must reap it when it exits.
+	script := `(sleep 0.2 & exit 0); sleep 0.6; ps -o stat,comm | grep -c '^Z' || true`
+	out, err := tugCmd(t, env, "run", "--rm", "--init", "busybox", "sh", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if strings.TrimSpace(string(out)) != "0" {
+		t.Errorf("zombies left under --init: %q", out)
+	}
+}
