@@ -2,36 +2,41 @@ package run
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
 )
 
-// sealedSelf copies tug's own binary into a sealed memfd, which the
-// re-exec child runs instead of the file on disk (CVE-2019-5736): a
-// process in the container that reaches /proc/PID/exe of a tug process
-// finds a copy that no one can write to, never the host binary. The copy
-// is in-kernel (copy_file_range or sendfile).
-func sealedSelf() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
+// protectedSelf returns an fd through which the re-exec child runs tug
+// without exposing a writable host binary (CVE-2019-5736). A container
+// can reach a tug process's /proc/PID/exe, for instance by making its
+// entrypoint exec /proc/self/exe, then hold it open and write the binary
+// once tug exits. So the child is exec'd through a detached, read-only
+// bind mount of the binary: open_tree clones a mount of just this file,
+// mount_setattr makes it read-only, and the exec goes through the fd.
+// Every path to the binary from the child then refuses writes (EROFS),
+// and nothing is mounted anywhere a process can see. It costs two
+// syscalls, where a sealed memfd copy costs a copy of the whole binary
+// (about 5 ms for 11 MB here) on every start.
+func protectedSelf() (*os.File, error) {
+	f, err := readOnlyMount("/proc/self/exe")
 	if err != nil {
-		return nil, fmt.Errorf("open own binary: %w", err)
+		return nil, fmt.Errorf("protect own binary: %w", err)
 	}
-	defer src.Close()
-	fd, err := unix.MemfdCreate("tug", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	return f, nil
+}
+
+// readOnlyMount returns an fd of file through a detached read-only bind
+// mount of it alone.
+func readOnlyMount(file string) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, file, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
+		return nil, fmt.Errorf("open_tree: %w", err)
 	}
-	mem := os.NewFile(uintptr(fd), "tug-memfd")
-	if _, err := io.Copy(mem, src); err != nil {
-		mem.Close()
-		return nil, fmt.Errorf("copy own binary: %w", err)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mount_setattr: %w", err)
 	}
-	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
-		mem.Close()
-		return nil, fmt.Errorf("seal own binary: %w", err)
-	}
-	return mem, nil
+	return os.NewFile(uintptr(fd), file), nil
 }
