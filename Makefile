@@ -24,14 +24,16 @@ bench: build
 install: build
 	install -D -m 0755 tug $(DESTDIR)$(PREFIX)/bin/tug
 
-# Build tug and show it at work. With no internet, the image is built
-# locally from busybox-static and loaded instead of pulled.
+# Build tug and run a container (as root: rootless comes later). With no
+# internet, the image is built locally from busybox-static and loaded
+# instead of pulled.
 demo: build
 	@set -e; \
 	if ./tug pull -q busybox >/dev/null 2>&1; then echo "pulled busybox from Docker Hub"; \
 	else $(GO) run ./internal/cmd/mkbusybox -o busybox.tar && ./tug load -i busybox.tar && rm -f busybox.tar; fi; \
-	./tug images; \
-	./tug image inspect --format '{{.Os}}/{{.Architecture}} cmd={{.Config.Cmd}}' busybox
+	./tug images busybox; \
+	./tug run --rm busybox sh -c 'echo "hello from $$(hostname), pid $$$$ in its own namespaces"; uname -sr'; \
+	echo "now try: sudo ./tug run -it --rm busybox sh"
 
 clean:
 	rm -f tug busybox.tar
