@@ -14,8 +14,11 @@ import (
 
 func main() {
 	// A re-exec of tug in a container role never reaches the CLI.
-	if os.Args[0] == run.InitRole {
+	switch os.Args[0] {
+	case run.InitRole:
 		run.Init()
+	case run.MonitorRole:
+		run.Monitor()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := commands.App().RunContext(ctx, os.Args)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"tug/run"
 	"tug/store"
 )
 
@@ -93,19 +94,21 @@ func imageInspectCommand() *cli.Command {
 		Usage:     "show details of images as JSON",
 		ArgsUsage: "IMAGE [IMAGE...]",
 		Flags:     inspectFlags(),
-		Action:    inspect,
+		Action:    func(c *cli.Context) error { return inspect(c, false, true) },
 	}
 }
 
-// inspectCommand is `tug inspect`; for now it knows images.
+// inspectCommand is `tug inspect`: containers first, then images, as
+// docker looks them up.
 func inspectCommand() *cli.Command {
 	cmd := imageInspectCommand()
-	cmd.Usage = "show details of images or containers as JSON"
+	cmd.Usage = "show details of containers or images as JSON"
 	cmd.ArgsUsage = "NAME|ID [NAME|ID...]"
+	cmd.Action = func(c *cli.Context) error { return inspect(c, true, true) }
 	return cmd
 }
 
-func inspect(c *cli.Context) error {
+func inspect(c *cli.Context, containers, images bool) error {
 	if err := needArgs(c, 1, -1); err != nil {
 		return err
 	}
@@ -116,12 +119,7 @@ func inspect(c *cli.Context) error {
 	var views []any
 	var errs []error
 	for _, ref := range c.Args().Slice() {
-		img, err := s.LookupImage(ref)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		v, err := s.Inspect(img)
+		v, err := inspectOne(s, ref, containers, images)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -148,6 +146,26 @@ func inspect(c *cli.Context) error {
 		return err
 	}
 	return errors.Join(errs...)
+}
+
+func inspectOne(s *store.Store, ref string, containers, images bool) (any, error) {
+	if containers {
+		ctr, err := s.LookupContainer(ref)
+		if err == nil {
+			return run.Inspect(s, ctr)
+		}
+		if !images || !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	img, err := s.LookupImage(ref)
+	if err != nil {
+		if containers {
+			return nil, fmt.Errorf("no such object: %s", ref)
+		}
+		return nil, err
+	}
+	return s.Inspect(img)
 }
 
 // historyRow is one line of `tug history`.
@@ -244,12 +262,4 @@ func imagePruneCommand() *cli.Command {
 			return err
 		},
 	}
-}
-
-// imageName returns how to show an image: its first name, else its ID.
-func imageName(img *store.Image) string {
-	if len(img.Names) > 0 {
-		return img.Names[0]
-	}
-	return img.ID.Hex[:12]
 }

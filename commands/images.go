@@ -137,8 +137,10 @@ func timeAgo(t time.Time) string {
 	}
 	d := time.Since(t)
 	switch {
+	case d < time.Second:
+		return "Less than a second ago"
 	case d < time.Minute:
-		return "Less than a minute ago"
+		return plural(int(d.Seconds()), "second") + " ago"
 	case d < time.Hour:
 		return plural(int(d.Minutes()), "minute") + " ago"
 	case d < 48*time.Hour:
@@ -155,8 +157,11 @@ func timeAgo(t time.Time) string {
 
 func plural(n int, unit string) string {
 	if n == 1 {
-		if unit == "hour" {
+		switch unit {
+		case "hour":
 			return "About an hour"
+		case "minute":
+			return "About a minute"
 		}
 		return "1 " + unit
 	}

@@ -40,6 +40,10 @@ func containerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network: none (a fresh namespace with lo)"},
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pull"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background under a monitor and print the container ID"},
+		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label K=V"},
+		&cli.StringFlag{Name: "restart", Value: "no", Usage: "no, on-failure[:N], always or unless-stopped"},
+		&cli.StringSliceFlag{Name: "log-opt", Usage: "max-size=SIZE: rotate the log at SIZE"},
 		// -h is docker's --hostname here, so help is --help alone.
 		&cli.BoolFlag{Name: "help", Usage: "show help"},
 	}
@@ -91,29 +95,38 @@ func createCommand() *cli.Command {
 func startCommand() *cli.Command {
 	return &cli.Command{
 		Name:                   "start",
-		Usage:                  "start a created container in the foreground",
-		ArgsUsage:              "CONTAINER",
+		Usage:                  "start created or stopped containers",
+		ArgsUsage:              "CONTAINER [CONTAINER...]",
 		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach stdout and stderr (detached starts come with the monitor)"},
-			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin"},
+			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "run in the foreground, attached to its output"},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin (with -a)"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, 1); err != nil {
+			if err := needArgs(c, 1, -1); err != nil {
 				return err
-			}
-			if !c.Bool("attach") {
-				return fmt.Errorf("start: detached start is not supported yet; use start -a")
 			}
 			s, _, err := openStore(c)
 			if err != nil {
 				return err
 			}
-			ctr, err := s.LookupContainer(c.Args().First())
-			if err != nil {
-				return err
+			if c.Bool("attach") {
+				if err := needArgs(c, 1, 1); err != nil {
+					return err
+				}
+				ctr, err := s.LookupContainer(c.Args().First())
+				if err != nil {
+					return err
+				}
+				return foreground(s, ctr, c.Bool("interactive"))
 			}
-			return foreground(s, ctr, c.Bool("interactive"))
+			return eachContainer(s, c.Args().Slice(), func(ref string, ctr *store.Container) error {
+				if err := run.StartDetached(s, ctr); err != nil {
+					return err
+				}
+				fmt.Println(ref)
+				return nil
+			})
 		},
 	}
 }
@@ -122,6 +135,13 @@ func runAction(c *cli.Context) error {
 	s, ctr, err := create(c)
 	if err != nil {
 		return err
+	}
+	if c.Bool("detach") {
+		if err := run.StartDetached(s, ctr); err != nil {
+			return err
+		}
+		fmt.Println(ctr.ID)
+		return nil
 	}
 	return foreground(s, ctr, c.Bool("interactive"))
 }
@@ -163,7 +183,8 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		Workdir: c.String("workdir"), User: c.String("user"), Hostname: c.String("hostname"),
 		Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), AutoRemove: c.Bool("rm"), Init: c.Bool("init"),
 		ReadOnly: c.Bool("read-only"), Volumes: c.StringSlice("volume"), Mounts: c.StringSlice("mount"),
-		Network: c.String("network"),
+		Network: c.String("network"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
+		Labels: c.StringSlice("label"),
 	}
 	if c.IsSet("entrypoint") {
 		opt.EntrypointSet, opt.Entrypoint = true, []string{c.String("entrypoint")}

@@ -14,10 +14,13 @@ import (
 
 // Config is what run keeps in a container's record.
 type Config struct {
-	Spec        Spec   `json:"spec"`
-	AutoRemove  bool   `json:"auto_remove"`
-	Interactive bool   `json:"interactive"`
-	Network     string `json:"network"`
+	Spec        Spec          `json:"spec"`
+	AutoRemove  bool          `json:"auto_remove"`
+	Interactive bool          `json:"interactive"`
+	Network     string        `json:"network"`
+	StopSignal  string        `json:"stop_signal,omitempty"` // the image's, or SIGTERM
+	Restart     RestartPolicy `json:"restart"`
+	LogMaxSize  int64         `json:"log_max_size,omitempty"` // bytes; 0 never rotates
 }
 
 // ContainerConfig decodes the run config of a container record.
@@ -68,11 +71,29 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if !filepath.IsAbs(spec.Cwd) {
 		return nil, fmt.Errorf("working directory %q is not absolute", spec.Cwd)
 	}
-	raw, err := json.Marshal(Config{Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: firstNonEmpty(opt.Network, "none")})
+	restart, err := ParseRestart(opt.Restart)
 	if err != nil {
 		return nil, err
 	}
-	c := &store.Container{ID: id, Name: opt.Name, Image: img.ID, ImageName: imageName, Created: time.Now().UTC(), Spec: raw}
+	if restart.Name != "no" && opt.AutoRemove {
+		return nil, fmt.Errorf("--restart %s and --rm cannot go together", opt.Restart)
+	}
+	logMax, err := parseLogOpts(opt.LogOpts)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := parseLabels(opt.Labels)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(Config{
+		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: firstNonEmpty(opt.Network, "none"),
+		StopSignal: firstNonEmpty(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &store.Container{ID: id, Name: opt.Name, Image: img.ID, ImageName: imageName, Created: time.Now().UTC(), Labels: labels, Spec: raw}
 	if c.Name == "" {
 		return createWithRandomName(s, c)
 	}

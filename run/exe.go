@@ -18,12 +18,21 @@ import (
 // and nothing is mounted anywhere a process can see. It costs two
 // syscalls, where a sealed memfd copy costs a copy of the whole binary
 // (about 5 ms for 11 MB here) on every start.
+//
+// The fd is moved to 100 or above: the child is exec'd by the path
+// /proc/self/fd/N after its inherited fds are laid out at 3, 4…, and N
+// must not be one of them.
 func protectedSelf() (*os.File, error) {
 	f, err := readOnlyMount("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("protect own binary: %w", err)
 	}
-	return f, nil
+	defer f.Close()
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 100)
+	if err != nil {
+		return nil, fmt.Errorf("protect own binary: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "tug-ro"), nil
 }
 
 // readOnlyMount returns an fd of file through a detached read-only bind

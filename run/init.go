@@ -58,13 +58,12 @@ func fail(code int, format string, args ...any) error {
 func Init() {
 	runtime.LockOSThread()
 	err := initContainer()
-	var ie *initError
-	if !errors.As(err, &ie) {
-		ie = &initError{Code: 125, Msg: err.Error()}
+	writeStatus(os.NewFile(syncFD, "sync"), err)
+	var coder interface{ ExitCode() int }
+	if errors.As(err, &coder) {
+		os.Exit(coder.ExitCode())
 	}
-	b, _ := json.Marshal(ie)
-	unix.Write(syncFD, b)
-	os.Exit(ie.Code)
+	os.Exit(125)
 }
 
 func initContainer() error {

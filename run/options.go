@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	units "github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -30,6 +32,89 @@ type Options struct {
 	Volumes       []string // -v HOST:CONTAINER[:ro|rw]
 	Mounts        []string // --mount type=bind,src=…,dst=…[,readonly]
 	Network       string
+	Restart       string   // no, on-failure[:N], always, unless-stopped
+	LogOpts       []string // max-size=SIZE
+	Labels        []string // K=V
+}
+
+// RestartPolicy says when the monitor starts a container again.
+type RestartPolicy struct {
+	Name       string `json:"name"` // no, on-failure, always, unless-stopped
+	MaxRetries int    `json:"max_retries,omitempty"`
+}
+
+// ParseRestart parses --restart as docker does.
+func ParseRestart(s string) (RestartPolicy, error) {
+	name, count, hasCount := strings.Cut(s, ":")
+	p := RestartPolicy{Name: name}
+	switch name {
+	case "", "no":
+		p.Name = "no"
+	case "always", "unless-stopped":
+	case "on-failure":
+		if hasCount {
+			n, err := strconv.Atoi(count)
+			if err != nil || n < 0 {
+				return p, fmt.Errorf("--restart %s: the retry count must be a whole number", s)
+			}
+			p.MaxRetries = n
+		}
+		return p, nil
+	default:
+		return p, fmt.Errorf("--restart %q: want no, on-failure[:N], always or unless-stopped", s)
+	}
+	if hasCount {
+		return p, fmt.Errorf("--restart %s: only on-failure takes a retry count", s)
+	}
+	return p, nil
+}
+
+// again tells whether the monitor restarts a container that exited with
+// code after restarts restarts, unless someone asked it to stop.
+func (p RestartPolicy) again(code, restarts int, stopRequested bool) bool {
+	if stopRequested {
+		return false
+	}
+	switch p.Name {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (p.MaxRetries == 0 || restarts < p.MaxRetries)
+	}
+	return false
+}
+
+// parseLogOpts reads --log-opt max-size=SIZE (512k, 10m, 1g).
+func parseLogOpts(opts []string) (int64, error) {
+	var max int64
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		if k != "max-size" {
+			return 0, fmt.Errorf("--log-opt %s: only max-size is supported", o)
+		}
+		n, err := units.RAMInBytes(v)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("--log-opt %s: invalid size (want e.g. 512k, 10m, 1g)", o)
+		}
+		max = n
+	}
+	return max, nil
+}
+
+// parseLabels reads --label K=V (or K, with an empty value).
+func parseLabels(ls []string) (map[string]string, error) {
+	if len(ls) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, l := range ls {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return nil, fmt.Errorf("--label %q: no key", l)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // defaultPath is docker's PATH for images that set none.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -27,60 +28,106 @@ type IO struct {
 // ErrRunning is returned when starting a container that runs already.
 var ErrRunning = errors.New("container is running")
 
-// forwarded are the signals a foreground tug passes on to the container.
+// forwarded are the signals a foreground tug (or a monitor) passes on to
+// the container.
 func forwarded() []os.Signal {
 	return []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
 }
 
-// Start runs container c in the foreground, attached to stdio, and
-// returns its entrypoint's exit code (128+N when killed by signal N).
-// An error means the container could not start; it carries the exit code
-// tug should end with (125, 126 or 127) when it has an ExitCode method.
+// LogPath is where a container's log lives.
+func LogPath(s *store.Store, c *store.Container) string {
+	return filepath.Join(s.ContainerDir(c.ID), "ctr.log")
+}
+
+// Start runs container c in the foreground, attached to stdio (and
+// logged), and returns its entrypoint's exit code (128+N when killed by
+// signal N). An error means the container could not start; it carries
+// the exit code tug should end with (125, 126 or 127) when it has an
+// ExitCode method.
 func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	cfg, err := ContainerConfig(c)
 	if err != nil {
 		return 0, err
 	}
-	if st, err := s.State(c.ID); err != nil {
-		return 0, err
-	} else if st.Status == store.StatusRunning && processAlive(st.Pid) {
-		return 0, fmt.Errorf("start %s: %w", c.Name, ErrRunning)
-	}
-	code, err := start(s, c, cfg, stdio)
-	if cfg.AutoRemove {
-		if rerr := s.RemoveContainer(c.ID); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	return code, err
-}
-
-func processAlive(pid int) bool {
-	return pid > 0 && unix.Kill(pid, 0) == nil
-}
-
-func start(s *store.Store, c *store.Container, cfg *Config, stdio IO) (int, error) {
-	spec := cfg.Spec
-	if err := prepare(s, c, &spec); err != nil {
+	if err := claimStart(s, c); err != nil {
 		return 0, err
 	}
+	log, err := openLog(LogPath(s, c), cfg.LogMaxSize)
+	if err != nil {
+		return 0, err
+	}
+	defer log.Close()
 	if !cfg.Interactive {
 		stdio.Stdin = nil
 	}
+	// Pdeathsig fires when the thread that forked exits: keep it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded()...)
+	defer signal.Stop(sigs)
+	p, err := launch(s, c, cfg, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, stdio, cfg.Spec.Tty, log) })
+	if err != nil {
+		recordFailure(s, c, err)
+		autoRemove(s, c, cfg)
+		return 0, err
+	}
+	code := p.wait(sigs)
+	err = p.finish(s, c)
+	autoRemove(s, c, cfg)
+	return code, err
+}
+
+// claimStart refuses to start a container that runs already.
+func claimStart(s *store.Store, c *store.Container) error {
+	st, err := State(s, c)
+	if err != nil {
+		return err
+	}
+	if st.Status == store.StatusRunning {
+		return fmt.Errorf("start %s: %w", c.Name, ErrRunning)
+	}
+	return nil
+}
+
+func autoRemove(s *store.Store, c *store.Container, cfg *Config) {
+	if cfg.AutoRemove {
+		if err := s.RemoveContainer(c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			fmt.Fprintf(os.Stderr, "tug: remove %s: %s\n", c.Name, err)
+		}
+	}
+}
+
+// process is a container whose entrypoint runs.
+type process struct {
+	cmd   *exec.Cmd
+	term  *session
+	state store.ContainerState
+}
+
+// launch starts the re-exec child with stdio wired by wire, hands it the
+// spec, and returns once the entrypoint runs, with the running state
+// recorded. The calling goroutine must be locked to its thread until the
+// process is waited for (Pdeathsig).
+func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd) (*session, error)) (*process, error) {
+	spec := cfg.Spec
+	if err := prepare(s, c, &spec); err != nil {
+		return nil, err
+	}
 	exe, err := protectedSelf()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer exe.Close()
 	specR, specW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer specR.Close()
 	defer specW.Close()
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer syncR.Close()
 	defer syncW.Close()
@@ -94,50 +141,80 @@ func start(s *store.Store, c *store.Container, cfg *Config, stdio IO) (int, erro
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS |
 				unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP,
-			// The container dies with the foreground tug.
+			// The container dies with whoever started it: a foreground
+			// tug or the monitor. No container outlives its keeper.
 			Pdeathsig: unix.SIGKILL,
 		},
 		WaitDelay: time.Second,
 	}
-	term, err := attach(cmd, stdio, spec.Tty)
+	term, err := wire(cmd)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer term.close()
-	// Pdeathsig fires when the thread that forked exits: keep it.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwarded()...)
-	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start container: %w", err)
+		term.close()
+		return nil, fmt.Errorf("start container: %w", err)
 	}
 	specR.Close()
 	syncW.Close()
 	term.started()
-	if err := handshake(cmd, specW, syncR, &spec); err != nil {
+	p := &process{cmd: cmd, term: term}
+	if err := handshake(specW, syncR, &spec); err != nil {
 		cmd.Wait()
-		return 0, err
+		term.close()
+		return nil, err
 	}
-	started := time.Now().UTC()
-	if err := s.SetState(c.ID, &store.ContainerState{Status: store.StatusRunning, Pid: cmd.Process.Pid, StartedAt: started}); err != nil {
+	if err := p.recordRunning(s, c); err != nil {
 		cmd.Process.Kill()
+		p.wait(nil)
+		term.close()
+		return nil, err
 	}
-	code := wait(cmd, sigs)
-	term.drain()
-	st := &store.ContainerState{Status: store.StatusExited, ExitCode: code, StartedAt: started, FinishedAt: time.Now().UTC()}
-	return code, s.SetState(c.ID, st)
+	return p, nil
+}
+
+// recordRunning writes the running state, with both pids and their start
+// times, under the container's lock.
+func (p *process) recordRunning(s *store.Store, c *store.Container) error {
+	pid, self := p.cmd.Process.Pid, os.Getpid()
+	pidStart, err := procStart(pid)
+	if err != nil {
+		return fmt.Errorf("container process: %w", err)
+	}
+	selfStart, err := procStart(self)
+	if err != nil {
+		return err
+	}
+	lock, err := s.LockContainer(c.ID)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	old, err := s.State(c.ID)
+	if err != nil {
+		return err
+	}
+	p.state = store.ContainerState{
+		Status: store.StatusRunning, Pid: pid, PidStart: pidStart, MonitorPid: self, MonitorStart: selfStart,
+		BootID: bootID(), StartedAt: time.Now().UTC(), Restarts: old.Restarts,
+	}
+	return s.SetState(c.ID, &p.state)
 }
 
 // handshake sends the spec and waits for the child to exec: EOF on the
 // sync pipe means the entrypoint runs; a message means it failed.
-func handshake(cmd *exec.Cmd, specW, syncR *os.File, spec *Spec) error {
+func handshake(specW, syncR *os.File, spec *Spec) error {
 	if err := json.NewEncoder(specW).Encode(spec); err != nil {
 		return fmt.Errorf("send container spec: %w", err)
 	}
 	specW.Close()
-	msg, err := io.ReadAll(syncR)
+	return readStatus(syncR)
+}
+
+// readStatus reads a start report: EOF with nothing said means success;
+// an initError says what failed.
+func readStatus(r io.Reader) error {
+	msg, err := io.ReadAll(r)
 	if err != nil {
 		return fmt.Errorf("wait for container: %w", err)
 	}
@@ -151,25 +228,69 @@ func handshake(cmd *exec.Cmd, specW, syncR *os.File, spec *Spec) error {
 	return &ie
 }
 
-// wait forwards signals to the container until it exits and returns its
-// exit code.
-func wait(cmd *exec.Cmd, sigs chan os.Signal) int {
+// writeStatus reports a failed start in readStatus's form.
+func writeStatus(w io.Writer, err error) {
+	var ie *initError
+	if !errors.As(err, &ie) {
+		ie = &initError{Code: 125, Msg: err.Error()}
+	}
+	b, _ := json.Marshal(ie)
+	w.Write(b)
+}
+
+// wait forwards signals to the container until it exits, lets its last
+// output drain, and returns its exit code.
+func (p *process) wait(sigs chan os.Signal) int {
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case s := <-sigs:
-				cmd.Process.Signal(s)
+				p.cmd.Process.Signal(s)
 			case <-done:
 				return
 			}
 		}
 	}()
-	cmd.Wait()
+	p.cmd.Wait()
 	close(done)
-	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	p.term.drain()
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !ok {
 		return 125
 	}
-	return exitStatus(unix.WaitStatus(ws))
+	p.state.ExitCode = exitStatus(unix.WaitStatus(ws))
+	return p.state.ExitCode
+}
+
+// finish records the exit, unless the container is gone already (rm -f).
+func (p *process) finish(s *store.Store, c *store.Container) error {
+	p.term.close()
+	lock, err := s.LockContainer(c.ID)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	old, err := s.State(c.ID)
+	if err != nil {
+		return nil // removed meanwhile
+	}
+	st := p.state
+	st.Status, st.FinishedAt, st.StopRequested = store.StatusExited, time.Now().UTC(), old.StopRequested
+	st.OOMKilled = false
+	if err := s.SetState(c.ID, &st); err != nil && !os.IsNotExist(errors.Unwrap(err)) {
+		return err
+	}
+	return nil
+}
+
+// recordFailure records a start that failed before the entrypoint ran.
+func recordFailure(s *store.Store, c *store.Container, err error) {
+	code := 125
+	var coder interface{ ExitCode() int }
+	if errors.As(err, &coder) {
+		code = coder.ExitCode()
+	}
+	now := time.Now().UTC()
+	s.SetState(c.ID, &store.ContainerState{Status: store.StatusExited, ExitCode: code, Error: err.Error(), StartedAt: now, FinishedAt: now})
 }

@@ -18,19 +18,23 @@ type session struct {
 	restore       func()        // puts the host terminal back
 	output        chan struct{} // closed when the output copy ends
 	winch         chan os.Signal
+	logs          []*lineWriter
 }
 
-// attach wires cmd's stdio. Without a tty the container gets pipes,
-// never tug's own fds: a terminal fd would let it inject input into the
-// user's shell (TIOCSTI).
-func attach(cmd *exec.Cmd, stdio IO, tty bool) (*session, error) {
+// attach wires cmd's stdio to stdio (nil parts, as for the monitor, are
+// left out) and to the container's log. Without a tty the container gets
+// pipes, never tug's own fds: a terminal fd would let it inject input
+// into the user's shell (TIOCSTI).
+func attach(cmd *exec.Cmd, stdio IO, tty bool, log *logFile) (*session, error) {
 	s := &session{restore: func() {}}
+	out, errw := log.stream("stdout"), log.stream("stderr")
+	s.logs = []*lineWriter{out, errw}
 	if !tty {
 		if stdio.Stdin != nil {
 			cmd.Stdin = struct{ io.Reader }{stdio.Stdin}
 		}
-		cmd.Stdout = struct{ io.Writer }{stdio.Stdout}
-		cmd.Stderr = struct{ io.Writer }{stdio.Stderr}
+		cmd.Stdout = tee(stdio.Stdout, out)
+		cmd.Stderr = tee(stdio.Stderr, errw)
 		return s, nil
 	}
 	master, slave, err := pty.Open()
@@ -42,7 +46,7 @@ func attach(cmd *exec.Cmd, stdio IO, tty bool) (*session, error) {
 	cmd.SysProcAttr.Setsid = true
 	cmd.SysProcAttr.Setctty = true
 	cmd.SysProcAttr.Ctty = 0
-	if stdio.Stdin != nil && term.IsTerminal(int(stdio.Stdin.Fd())) {
+	if stdio.Stdin != nil && term.IsTerminal(int(stdio.Stdin.Fd())) && stdio.Stdout != nil {
 		pty.InheritSize(stdio.Stdin, master)
 		old, err := term.MakeRaw(int(stdio.Stdin.Fd()))
 		if err == nil {
@@ -58,7 +62,7 @@ func attach(cmd *exec.Cmd, stdio IO, tty bool) (*session, error) {
 	}
 	s.output = make(chan struct{})
 	go func() {
-		io.Copy(stdio.Stdout, master) // ends with EIO once the container is gone
+		io.Copy(tee(stdio.Stdout, out), master) // ends with EIO once the container is gone
 		close(s.output)
 	}()
 	if stdio.Stdin != nil {
@@ -75,11 +79,24 @@ func (s *session) started() {
 	}
 }
 
-// drain waits for the container's last output.
+// drain waits for the container's last output and logs any last line
+// without a newline.
 func (s *session) drain() {
 	if s.output != nil {
 		<-s.output
 	}
+	for _, l := range s.logs {
+		l.flush()
+	}
+}
+
+// tee writes to the log and, if there is one, to w as well. It is never
+// an *os.File, so exec gives the container a pipe.
+func tee(w *os.File, log io.Writer) io.Writer {
+	if w == nil {
+		return log
+	}
+	return io.MultiWriter(w, log)
 }
 
 // close restores the host terminal; it runs on every exit path.
@@ -87,10 +104,12 @@ func (s *session) close() {
 	if s.winch != nil {
 		signal.Stop(s.winch)
 		close(s.winch)
+		s.winch = nil
 	}
 	if s.master != nil {
 		s.master.Close()
 		s.slave.Close()
 	}
 	s.restore()
+	s.restore = func() {}
 }

@@ -19,22 +19,32 @@ import (
 // Container is a container's record: what it was created from and with.
 // Spec is run's business; the store keeps it opaque.
 type Container struct {
-	ID        string          `json:"id"`
-	Name      string          `json:"name"`
-	Image     v1.Hash         `json:"image"`
-	ImageName string          `json:"image_name"`
-	Created   time.Time       `json:"created"`
-	Spec      json.RawMessage `json:"spec"`
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Image     v1.Hash           `json:"image"`
+	ImageName string            `json:"image_name"`
+	Created   time.Time         `json:"created"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Spec      json.RawMessage   `json:"spec"`
 }
 
 // ContainerState is what happened to a container since it was created.
+// Pids come with their start times (clock ticks after boot) and the boot
+// ID, so that a reused pid is never taken for the container.
 type ContainerState struct {
-	Status     string    `json:"status"` // created, running, exited
-	Pid        int       `json:"pid,omitempty"`
-	ExitCode   int       `json:"exit_code"`
-	StartedAt  time.Time `json:"started_at,omitzero"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
-	Error      string    `json:"error,omitempty"`
+	Status        string    `json:"status"` // created, running, exited
+	Pid           int       `json:"pid,omitempty"`
+	PidStart      uint64    `json:"pid_start,omitempty"`
+	MonitorPid    int       `json:"monitor_pid,omitempty"`
+	MonitorStart  uint64    `json:"monitor_start,omitempty"`
+	BootID        string    `json:"boot_id,omitempty"`
+	ExitCode      int       `json:"exit_code"`
+	OOMKilled     bool      `json:"oom_killed,omitempty"`
+	StartedAt     time.Time `json:"started_at,omitzero"`
+	FinishedAt    time.Time `json:"finished_at,omitzero"`
+	Error         string    `json:"error,omitempty"`
+	Restarts      int       `json:"restarts,omitempty"`
+	StopRequested bool      `json:"stop_requested,omitempty"`
 }
 
 // Container statuses.
@@ -205,6 +215,46 @@ func (s *Store) SetState(id string, st *ContainerState) error {
 		return err
 	}
 	return replaceFile(filepath.Join(s.ContainerDir(id), "state.json"), b, 0o600, false)
+}
+
+// LockContainer takes container id's lock, which orders its state
+// changes: start, stop, rm, and the monitor's records.
+func (s *Store) LockContainer(id string) (*Lock, error) {
+	return lockPath(s.lockFile("container-" + id))
+}
+
+// RenameContainer gives container id a new, unused name.
+func (s *Store) RenameContainer(id, name string) error {
+	if !containerName.MatchString(name) {
+		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]* are allowed", name)
+	}
+	lock, err := lockPath(s.lockFile("containers"))
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	all, err := s.Containers()
+	if err != nil {
+		return err
+	}
+	var c *Container
+	for _, o := range all {
+		if o.Name == name && o.ID != id {
+			return fmt.Errorf("container name %q is used by container %s: %w", name, o.ID[:12], ErrNameInUse)
+		}
+		if o.ID == id {
+			c = o
+		}
+	}
+	if c == nil {
+		return fmt.Errorf("no such container: %s: %w", id, ErrNotFound)
+	}
+	c.Name = name
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return replaceFile(filepath.Join(s.ContainerDir(id), "config.json"), b, 0o600, false)
 }
 
 // RemoveContainer deletes a container's record and files: a rename makes

@@ -1,0 +1,421 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"tug/run"
+	"tug/store"
+)
+
+// eachContainer runs fn on every container named, going on after a
+// failure; the errors come back together.
+func eachContainer(s *store.Store, refs []string, fn func(ref string, c *store.Container) error) error {
+	var errs []error
+	for _, ref := range refs {
+		c, err := s.LookupContainer(ref)
+		if err == nil {
+			err = fn(ref, c)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// containerVerb is a verb that acts on each named container and prints
+// its name, as docker's stop, kill and rm do.
+func containerVerb(name, usage string, flags []cli.Flag, fn func(c *cli.Context, s *store.Store, ctr *store.Container) error) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: "CONTAINER [CONTAINER...]",
+		Flags:     flags,
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, -1); err != nil {
+				return err
+			}
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			return eachContainer(s, c.Args().Slice(), func(ref string, ctr *store.Container) error {
+				if err := fn(c, s, ctr); err != nil {
+					return err
+				}
+				fmt.Println(ref)
+				return nil
+			})
+		},
+	}
+}
+
+func stopCommand() *cli.Command {
+	return containerVerb("stop", "stop containers: the stop signal, then SIGKILL after the timeout",
+		[]cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"}},
+		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
+			return run.Stop(s, ctr, time.Duration(c.Int("time"))*time.Second)
+		})
+}
+
+func killCommand() *cli.Command {
+	return containerVerb("kill", "send a signal to containers (SIGKILL by default)",
+		[]cli.Flag{&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"}},
+		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
+			sig, err := run.ParseSignal(c.String("signal"))
+			if err != nil {
+				return err
+			}
+			return run.Signal(s, ctr, sig)
+		})
+}
+
+func rmCommand() *cli.Command {
+	return containerVerb("rm", "remove containers",
+		[]cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"},
+			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove anonymous volumes (tug has none yet)"},
+		},
+		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
+			return run.Remove(s, ctr, c.Bool("force"))
+		})
+}
+
+func restartCommand() *cli.Command {
+	return containerVerb("restart", "stop and start containers again",
+		[]cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"}},
+		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
+			if err := run.Stop(s, ctr, time.Duration(c.Int("time"))*time.Second); err != nil {
+				return err
+			}
+			return run.StartDetached(s, ctr)
+		})
+}
+
+func waitCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "wait",
+		Usage:     "wait for containers to stop and print their exit codes",
+		ArgsUsage: "CONTAINER [CONTAINER...]",
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, -1); err != nil {
+				return err
+			}
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			return eachContainer(s, c.Args().Slice(), func(_ string, ctr *store.Container) error {
+				code, err := run.Wait(s, ctr)
+				if err != nil {
+					return err
+				}
+				fmt.Println(code)
+				return nil
+			})
+		},
+	}
+}
+
+func logsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "logs",
+		Usage:     "show a container's output",
+		ArgsUsage: "CONTAINER",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep streaming new output until the container stops"},
+			&cli.StringFlag{Name: "tail", Aliases: []string{"n"}, Value: "all", Usage: "lines from the end, or all"},
+			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "show timestamps"},
+			&cli.StringFlag{Name: "since", Usage: "only lines since a time (RFC 3339) or a duration ago (10m)"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, 1); err != nil {
+				return err
+			}
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			ctr, err := s.LookupContainer(c.Args().First())
+			if err != nil {
+				return err
+			}
+			opt := run.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Tail: -1}
+			if t := c.String("tail"); t != "all" {
+				if _, err := fmt.Sscan(t, &opt.Tail); err != nil || opt.Tail < 0 {
+					return fmt.Errorf("--tail %q: want a number of lines or all", t)
+				}
+			}
+			if since := c.String("since"); since != "" {
+				if opt.Since, err = parseSince(since); err != nil {
+					return err
+				}
+			}
+			return run.Logs(s, ctr, opt, os.Stdout, os.Stderr)
+		},
+	}
+}
+
+// parseSince reads an RFC 3339 time, a Unix time or a duration ago.
+func parseSince(s string) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	var secs int64
+	if _, err := fmt.Sscan(s, &secs); err == nil {
+		return time.Unix(secs, 0), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time, Unix seconds or a duration such as 10m", s)
+}
+
+func renameCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rename",
+		Usage:     "rename a container",
+		ArgsUsage: "CONTAINER NEW_NAME",
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 2, 2); err != nil {
+				return err
+			}
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			ctr, err := s.LookupContainer(c.Args().Get(0))
+			if err != nil {
+				return err
+			}
+			return s.RenameContainer(ctr.ID, c.Args().Get(1))
+		},
+	}
+}
+
+// psRow is one line of `tug ps`; --format templates see these fields.
+type psRow struct {
+	ID           string
+	Image        string
+	Command      string
+	CreatedAt    string
+	RunningFor   string
+	Status       string
+	State        string
+	Ports        string
+	Names        string
+	Labels       string
+	labels       map[string]string
+	imageID      string
+	containerRef *store.Container
+}
+
+func psCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "ps",
+		Aliases: []string{},
+		Usage:   "list containers",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers, not only running ones"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show IDs"},
+			&cli.BoolFlag{Name: "latest", Aliases: []string{"l"}, Usage: "only the latest created container"},
+			&cli.IntFlag{Name: "last", Aliases: []string{"n"}, Value: -1, Usage: "only the N latest created containers"},
+			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "status=, name=, id=, ancestor=, label=K[=V]"},
+			&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
+		},
+		Action: ps,
+	}
+}
+
+func ps(c *cli.Context) error {
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	all, err := s.Containers()
+	if err != nil {
+		return err
+	}
+	filters, err := parseFilters(c.StringSlice("filter"))
+	if err != nil {
+		return err
+	}
+	n := c.Int("last")
+	if c.Bool("latest") {
+		n = 1
+	}
+	showAll := c.Bool("all") || n > 0 || filters["status"] != nil
+	var rows []any
+	for _, ctr := range all {
+		if n >= 0 && len(rows) >= n {
+			break
+		}
+		r, err := psRowOf(s, ctr, c.Bool("no-trunc"))
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if (!showAll && r.State != store.StatusRunning) || !filters.match(s, r) {
+			continue
+		}
+		if c.Bool("quiet") {
+			fmt.Println(r.ID)
+			continue
+		}
+		rows = append(rows, r)
+	}
+	if c.Bool("quiet") {
+		return nil
+	}
+	l := listing{format: c.String("format"),
+		table: "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+		headers: map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+			"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES", "Labels": "LABELS"}}
+	return l.print(os.Stdout, rows)
+}
+
+func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (psRow, error) {
+	st, err := run.State(s, ctr)
+	if err != nil {
+		return psRow{}, err
+	}
+	cfg, err := run.ContainerConfig(ctr)
+	if err != nil {
+		return psRow{}, err
+	}
+	r := psRow{
+		ID: ctr.ID, Image: ctr.ImageName, Names: ctr.Name, State: st.Status,
+		CreatedAt: ctr.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: timeAgo(ctr.Created),
+		Status: statusText(st), labels: ctr.Labels, imageID: ctr.Image.Hex, containerRef: ctr,
+		Command: fmt.Sprintf("%q", strings.Join(cfg.Spec.Args, " ")),
+	}
+	var labels []string
+	for k, v := range ctr.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	r.Labels = strings.Join(labels, ",")
+	if !noTrunc {
+		r.ID = r.ID[:12]
+		if len(r.Command) > 22 {
+			r.Command = r.Command[:20] + "…\""
+		}
+	}
+	return r, nil
+}
+
+// statusText says what a container is doing, as docker's STATUS does.
+func statusText(st *store.ContainerState) string {
+	switch st.Status {
+	case store.StatusRunning:
+		return "Up " + strings.TrimSuffix(timeAgo(st.StartedAt), " ago")
+	case store.StatusExited:
+		return fmt.Sprintf("Exited (%d) %s", st.ExitCode, timeAgo(st.FinishedAt))
+	}
+	return "Created"
+}
+
+// psFilters are --filter key=value pairs; values of one key are ORed.
+type psFilters map[string][]string
+
+func parseFilters(fs []string) (psFilters, error) {
+	out := psFilters{}
+	for _, f := range fs {
+		k, v, ok := strings.Cut(f, "=")
+		switch k {
+		case "status", "name", "id", "ancestor", "label":
+		default:
+			ok = false
+		}
+		if !ok {
+			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor= or label=", f)
+		}
+		out[k] = append(out[k], v)
+	}
+	return out, nil
+}
+
+func (f psFilters) match(s *store.Store, r psRow) bool {
+	anyOf := func(key string, ok func(v string) bool) bool {
+		vs := f[key]
+		if len(vs) == 0 {
+			return true
+		}
+		for _, v := range vs {
+			if ok(v) {
+				return true
+			}
+		}
+		return false
+	}
+	return anyOf("status", func(v string) bool { return v == r.State }) &&
+		anyOf("name", func(v string) bool { return strings.Contains(r.Names, v) }) &&
+		anyOf("id", func(v string) bool { return strings.HasPrefix(r.containerRef.ID, v) }) &&
+		anyOf("ancestor", func(v string) bool {
+			img, err := s.LookupImage(v)
+			return err == nil && img.ID.Hex == r.imageID
+		}) &&
+		anyOf("label", func(v string) bool {
+			k, want, hasValue := strings.Cut(v, "=")
+			got, ok := r.labels[k]
+			return ok && (!hasValue || got == want)
+		})
+}
+
+func containerPruneCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "prune",
+		Usage: "remove all stopped containers",
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts)"}},
+		Action: func(c *cli.Context) error {
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			all, err := s.Containers()
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, ctr := range all {
+				st, err := run.State(s, ctr)
+				if err != nil || st.Status == store.StatusRunning {
+					continue
+				}
+				if err := run.Remove(s, ctr, false); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Println(ctr.ID)
+			}
+			return errors.Join(errs...)
+		},
+	}
+}
+
+// containerCommand is `tug container …`, docker's management form.
+func containerCommand() *cli.Command {
+	ls := psCommand()
+	ls.Name, ls.Aliases = "ls", []string{"list"}
+	return &cli.Command{
+		Name:  "container",
+		Usage: "manage containers",
+		Subcommands: []*cli.Command{
+			ls, runCommand(), createCommand(), startCommand(), stopCommand(), killCommand(), rmCommand(),
+			restartCommand(), waitCommand(), logsCommand(), renameCommand(), containerPruneCommand(), containerInspectCommand(),
+		},
+	}
+}
+
+func containerInspectCommand() *cli.Command {
+	cmd := inspectCommand()
+	cmd.Usage = "show details of containers as JSON"
+	cmd.ArgsUsage = "CONTAINER [CONTAINER...]"
+	cmd.Action = func(c *cli.Context) error { return inspect(c, true, false) }
+	return cmd
+}

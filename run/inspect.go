@@ -1,0 +1,135 @@
+package run
+
+import (
+	"time"
+
+	"tug/store"
+)
+
+// ContainerInspect is the docker-shaped view of a container that inspect
+// prints.
+type ContainerInspect struct {
+	ID              string           `json:"Id"`
+	Name            string           `json:"Name"`
+	Created         string           `json:"Created"`
+	Path            string           `json:"Path"`
+	Args            []string         `json:"Args"`
+	State           InspectState     `json:"State"`
+	Image           string           `json:"Image"`
+	LogPath         string           `json:"LogPath"`
+	RestartCount    int              `json:"RestartCount"`
+	HostConfig      InspectHost      `json:"HostConfig"`
+	Mounts          []InspectMount   `json:"Mounts"`
+	Config          InspectConfig    `json:"Config"`
+	NetworkSettings InspectNetSettng `json:"NetworkSettings"`
+}
+
+// InspectState is the State part of ContainerInspect.
+type InspectState struct {
+	Status     string `json:"Status"`
+	Running    bool   `json:"Running"`
+	Paused     bool   `json:"Paused"`
+	Restarting bool   `json:"Restarting"`
+	OOMKilled  bool   `json:"OOMKilled"`
+	Dead       bool   `json:"Dead"`
+	Pid        int    `json:"Pid"`
+	ExitCode   int    `json:"ExitCode"`
+	Error      string `json:"Error"`
+	StartedAt  string `json:"StartedAt"`
+	FinishedAt string `json:"FinishedAt"`
+}
+
+// InspectHost is the HostConfig part of ContainerInspect.
+type InspectHost struct {
+	AutoRemove    bool `json:"AutoRemove"`
+	RestartPolicy struct {
+		Name              string `json:"Name"`
+		MaximumRetryCount int    `json:"MaximumRetryCount"`
+	} `json:"RestartPolicy"`
+	ReadonlyRootfs bool   `json:"ReadonlyRootfs"`
+	Init           bool   `json:"Init"`
+	NetworkMode    string `json:"NetworkMode"`
+}
+
+// InspectMount is one entry of Mounts.
+type InspectMount struct {
+	Type        string `json:"Type"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	Mode        string `json:"Mode"`
+	RW          bool   `json:"RW"`
+}
+
+// InspectConfig is the Config part of ContainerInspect.
+type InspectConfig struct {
+	Hostname   string            `json:"Hostname"`
+	User       string            `json:"User"`
+	Tty        bool              `json:"Tty"`
+	OpenStdin  bool              `json:"OpenStdin"`
+	Env        []string          `json:"Env"`
+	Cmd        []string          `json:"Cmd"`
+	Image      string            `json:"Image"`
+	WorkingDir string            `json:"WorkingDir"`
+	Labels     map[string]string `json:"Labels"`
+	StopSignal string            `json:"StopSignal"`
+}
+
+// InspectNetSettng is the NetworkSettings part of ContainerInspect.
+type InspectNetSettng struct {
+	IPAddress  string              `json:"IPAddress"`
+	Gateway    string              `json:"Gateway"`
+	MacAddress string              `json:"MacAddress"`
+	Ports      map[string][]string `json:"Ports"`
+}
+
+// timeString formats a time as docker does, or its zero value.
+func timeString(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// Inspect returns the docker-shaped view of a container, with its state
+// reconciled.
+func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	st, err := State(s, c)
+	if err != nil {
+		return nil, err
+	}
+	spec := cfg.Spec
+	v := &ContainerInspect{
+		ID: c.ID, Name: "/" + c.Name, Created: timeString(c.Created), Path: spec.Args[0], Args: spec.Args[1:],
+		Image: c.Image.String(), LogPath: LogPath(s, c), RestartCount: st.Restarts, Mounts: []InspectMount{},
+		State: InspectState{
+			Status: st.Status, Running: st.Status == store.StatusRunning, OOMKilled: st.OOMKilled,
+			ExitCode: st.ExitCode, Error: st.Error, StartedAt: timeString(st.StartedAt), FinishedAt: timeString(st.FinishedAt),
+		},
+		Config: InspectConfig{
+			Hostname: spec.Hostname, User: spec.User, Tty: spec.Tty, OpenStdin: cfg.Interactive, Env: spec.Env,
+			Cmd: spec.Args, Image: c.ImageName, WorkingDir: spec.Cwd, Labels: c.Labels, StopSignal: cfg.StopSignal,
+		},
+		NetworkSettings: InspectNetSettng{Ports: map[string][]string{}},
+	}
+	if v.State.Running {
+		v.State.Pid = st.Pid
+	}
+	if v.Config.Labels == nil {
+		v.Config.Labels = map[string]string{}
+	}
+	v.HostConfig.AutoRemove, v.HostConfig.ReadonlyRootfs, v.HostConfig.Init = cfg.AutoRemove, spec.ReadOnly, spec.Init
+	v.HostConfig.NetworkMode = cfg.Network
+	v.HostConfig.RestartPolicy.Name, v.HostConfig.RestartPolicy.MaximumRetryCount = cfg.Restart.Name, cfg.Restart.MaxRetries
+	for _, m := range spec.Mounts {
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		v.Mounts = append(v.Mounts, InspectMount{Type: "bind", Source: m.Source, Destination: m.Destination, Mode: mode, RW: !m.ReadOnly})
+	}
+	return v, nil
+}

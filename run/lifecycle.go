@@ -1,0 +1,241 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tug/store"
+)
+
+// ErrNotRunning is returned when a verb needs a running container.
+var ErrNotRunning = errors.New("container is not running")
+
+// State returns a container's state, reconciled with the processes it
+// names: a container whose keeper (monitor or foreground tug) is gone is
+// recorded as exited with what is known, and never shown as running. A
+// pid is trusted only with its start time and boot ID.
+func State(s *store.Store, c *store.Container) (*store.ContainerState, error) {
+	st, err := s.State(c.ID)
+	if err != nil || st.Status != store.StatusRunning || sameProcess(st.MonitorPid, st.MonitorStart, st.BootID) {
+		return st, err
+	}
+	lock, err := s.LockContainer(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	st, err = s.State(c.ID)
+	if err != nil || st.Status != store.StatusRunning || sameProcess(st.MonitorPid, st.MonitorStart, st.BootID) {
+		return st, err
+	}
+	// The keeper died. Its death signal took the container along; make
+	// sure of it, then record the end.
+	if fd, err := pidfd(st.Pid, st.PidStart, st.BootID); err == nil {
+		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		waitExit(fd, 5*time.Second)
+		unix.Close(fd)
+	}
+	st.Status, st.ExitCode, st.FinishedAt = store.StatusExited, 137, time.Now().UTC()
+	st.Error = "the container's monitor exited unexpectedly"
+	if st.BootID != bootID() {
+		st.Error = "the machine rebooted"
+	}
+	return st, s.SetState(c.ID, st)
+}
+
+// Signal sends sig to a running container's pid 1, through a pidfd that
+// cannot reach a process that reused the pid.
+func Signal(s *store.Store, c *store.Container, sig unix.Signal) error {
+	st, err := State(s, c)
+	if err != nil {
+		return err
+	}
+	if st.Status != store.StatusRunning {
+		return fmt.Errorf("%s: %w", c.Name, ErrNotRunning)
+	}
+	fd, err := pidfd(st.Pid, st.PidStart, st.BootID)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Name, ErrNotRunning)
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Stop asks a container to stop with its stop signal, then kills it
+// after timeout, and returns once its exit is recorded. A restart policy
+// does not start it again.
+func Stop(s *store.Store, c *store.Container, timeout time.Duration) error {
+	st, err := requestStop(s, c)
+	if err != nil || st.Status != store.StatusRunning {
+		return err
+	}
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return err
+	}
+	sig, err := ParseSignal(cfg.StopSignal)
+	if err != nil {
+		sig = unix.SIGTERM
+	}
+	if fd, err := pidfd(st.Pid, st.PidStart, st.BootID); err == nil {
+		unix.PidfdSendSignal(fd, sig, nil, 0)
+		if !waitExit(fd, timeout) {
+			unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+			waitExit(fd, 10*time.Second)
+		}
+		unix.Close(fd)
+	}
+	_, err = waitRecorded(s, c, 10*time.Second)
+	return err
+}
+
+// requestStop marks a stop request, so that the monitor does not restart
+// the container, and returns the state.
+func requestStop(s *store.Store, c *store.Container) (*store.ContainerState, error) {
+	st, err := State(s, c)
+	if err != nil || st.Status != store.StatusRunning {
+		return st, err
+	}
+	lock, err := s.LockContainer(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	st, err = s.State(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	st.StopRequested = true
+	return st, s.SetState(c.ID, st)
+}
+
+// waitRecorded waits until the container's exit is on record (its keeper
+// writes it when it has reaped the container).
+func waitRecorded(s *store.Store, c *store.Container, timeout time.Duration) (*store.ContainerState, error) {
+	deadline := time.Now().Add(timeout)
+	for delay := time.Millisecond; ; delay = min(delay*2, 50*time.Millisecond) {
+		st, err := State(s, c)
+		if err != nil || st.Status != store.StatusRunning {
+			return st, err
+		}
+		if timeout >= 0 && time.Now().After(deadline) {
+			return st, fmt.Errorf("%s: its exit was not recorded within %s", c.Name, timeout)
+		}
+		time.Sleep(delay)
+	}
+}
+
+// Wait blocks until a container is not running and returns its exit code.
+func Wait(s *store.Store, c *store.Container) (int, error) {
+	for {
+		st, err := State(s, c)
+		if err != nil {
+			return 0, err
+		}
+		if st.Status != store.StatusRunning {
+			return st.ExitCode, nil
+		}
+		if fd, err := pidfd(st.Pid, st.PidStart, st.BootID); err == nil {
+			waitExit(fd, -1)
+			unix.Close(fd)
+		}
+		st, err = waitRecorded(s, c, 10*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		if st.Status != store.StatusRunning && !(st.Status == store.StatusExited && restarting(c, st)) {
+			return st.ExitCode, nil
+		}
+	}
+}
+
+// restarting tells whether the monitor will start the container again.
+func restarting(c *store.Container, st *store.ContainerState) bool {
+	cfg, err := ContainerConfig(c)
+	return err == nil && cfg.Restart.again(st.ExitCode, st.Restarts, st.StopRequested) &&
+		sameProcess(st.MonitorPid, st.MonitorStart, st.BootID)
+}
+
+// Remove deletes a container. A running one is refused unless force,
+// which kills it first.
+func Remove(s *store.Store, c *store.Container, force bool) error {
+	st, err := State(s, c)
+	if err != nil {
+		return err
+	}
+	if st.Status == store.StatusRunning {
+		if !force {
+			return fmt.Errorf("cannot remove running container %s: stop it first, or use rm -f", c.Name)
+		}
+		if err := Stop(s, c, 0); err != nil {
+			return err
+		}
+	}
+	lock, err := s.LockContainer(c.ID)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if err := s.RemoveContainer(c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// ParseSignal reads a signal as docker takes it: KILL, SIGKILL or 9.
+func ParseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q", s)
+}
+
+// MonitorRole is the argv[0] that makes tug's main run Monitor.
+const MonitorRole = "tug-monitor"
+
+// StartDetached starts a container under a monitor of its own and
+// returns once the entrypoint runs (or failed to).
+func StartDetached(s *store.Store, c *store.Container) error {
+	if err := claimStart(s, c); err != nil {
+		return err
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer readyR.Close()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{MonitorRole, s.Root(), s.RunRoot(), c.ID},
+		Env:        []string{"GOMAXPROCS=1", "GOGC=50"},
+		ExtraFiles: []*os.File{readyW},
+		// its own session: the monitor outlives this CLI, the terminal
+		// and the user's logout
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		readyW.Close()
+		return fmt.Errorf("start monitor: %w", err)
+	}
+	readyW.Close()
+	defer cmd.Process.Release()
+	return readStatus(readyR)
+}

@@ -1,0 +1,269 @@
+package run
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tug/store"
+)
+
+// Logs are kept in podman's k8s-file format, one line per output line:
+//
+//	2024-01-02T03:04:05.123456789Z stdout F hello
+//
+// with the stream, and F for a full line or P for part of a longer one.
+// At maxSize the file is renamed to .1 (replacing the older one) and a
+// new one begun.
+
+const maxLogLine = 16 << 10
+
+// logFile is a container's log, shared by its streams.
+type logFile struct {
+	mu      sync.Mutex
+	path    string
+	f       *os.File
+	size    int64
+	maxSize int64 // 0: no rotation
+}
+
+func openLog(path string, maxSize int64) (*logFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	return &logFile{path: path, f: f, size: fi.Size(), maxSize: maxSize}, nil
+}
+
+func (l *logFile) writeLine(stream, tag string, content []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	line := make([]byte, 0, len(content)+48)
+	line = time.Now().UTC().AppendFormat(line, time.RFC3339Nano)
+	line = append(line, ' ')
+	line = append(line, stream...)
+	line = append(line, ' ')
+	line = append(line, tag...)
+	line = append(line, ' ')
+	line = append(line, content...)
+	line = append(line, '\n')
+	if l.maxSize > 0 && l.size+int64(len(line)) > l.maxSize && l.size > 0 {
+		l.rotate()
+	}
+	n, _ := l.f.Write(line)
+	l.size += int64(n)
+}
+
+// rotate keeps one old file, as docker's max-file=1 … 2 would.
+func (l *logFile) rotate() {
+	if err := os.Rename(l.path, l.path+".1"); err != nil {
+		return
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return
+	}
+	l.f.Close()
+	l.f, l.size = f, 0
+}
+
+func (l *logFile) Close() error { return l.f.Close() }
+
+// stream returns a writer that logs what it gets as lines of stream.
+func (l *logFile) stream(name string) *lineWriter {
+	return &lineWriter{log: l, stream: name}
+}
+
+// lineWriter cuts a stream into log lines.
+type lineWriter struct {
+	log     *logFile
+	stream  string
+	pending []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.pending = append(w.pending, p...)
+			for len(w.pending) >= maxLogLine {
+				w.log.writeLine(w.stream, "P", w.pending[:maxLogLine])
+				w.pending = append(w.pending[:0], w.pending[maxLogLine:]...)
+			}
+			break
+		}
+		line := p[:i]
+		if len(w.pending) > 0 {
+			line = append(w.pending, line...)
+			w.pending = w.pending[:0]
+		}
+		w.log.writeLine(w.stream, "F", line)
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// flush logs a last line that had no newline.
+func (w *lineWriter) flush() {
+	if len(w.pending) > 0 {
+		w.log.writeLine(w.stream, "F", w.pending)
+		w.pending = nil
+	}
+}
+
+// LogEntry is one parsed log line.
+type LogEntry struct {
+	Time    time.Time
+	Stream  string // stdout or stderr
+	Partial bool
+	Content string
+}
+
+// parseLogLine reads one k8s-file line.
+func parseLogLine(line string) (LogEntry, error) {
+	parts := strings.SplitN(line, " ", 4)
+	if len(parts) < 3 {
+		return LogEntry{}, errors.New("malformed log line")
+	}
+	t, err := time.Parse(time.RFC3339Nano, parts[0])
+	if err != nil {
+		return LogEntry{}, err
+	}
+	e := LogEntry{Time: t, Stream: parts[1], Partial: parts[2] == "P"}
+	if len(parts) == 4 {
+		e.Content = parts[3]
+	}
+	return e, nil
+}
+
+// LogOptions select and shape log output.
+type LogOptions struct {
+	Follow     bool
+	Tail       int // lines from the end; negative means all
+	Timestamps bool
+	Since      time.Time
+}
+
+// readLogLines returns the parsed lines of the rotated and current files.
+func readLogLines(path string) ([]LogEntry, int64, error) {
+	var out []LogEntry
+	var offset int64
+	for _, p := range []string{path + ".1", path} {
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		r := bufio.NewReaderSize(f, 64<<10)
+		offset = 0
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				break // a partial last line is read again when complete
+			}
+			offset += int64(len(line))
+			if e, perr := parseLogLine(strings.TrimSuffix(line, "\n")); perr == nil {
+				out = append(out, e)
+			}
+		}
+		f.Close()
+	}
+	return out, offset, nil
+}
+
+// writeEntry prints an entry to the stream it came from.
+func writeEntry(stdout, stderr io.Writer, e LogEntry, timestamps bool) {
+	w := stdout
+	if e.Stream == "stderr" {
+		w = stderr
+	}
+	if timestamps {
+		fmt.Fprintf(w, "%s ", e.Time.Format(time.RFC3339Nano))
+	}
+	io.WriteString(w, e.Content)
+	if !e.Partial {
+		io.WriteString(w, "\n")
+	}
+}
+
+// Logs writes a container's log to stdout and stderr, by stream. With
+// Follow it keeps reading as lines come until the container stops.
+func Logs(s *store.Store, c *store.Container, opt LogOptions, stdout, stderr io.Writer) error {
+	path := LogPath(s, c)
+	entries, offset, err := readLogLines(path)
+	if err != nil {
+		return fmt.Errorf("logs of %s: %w", c.Name, err)
+	}
+	entries = slices.DeleteFunc(entries, func(e LogEntry) bool { return e.Time.Before(opt.Since) })
+	if opt.Tail >= 0 && len(entries) > opt.Tail {
+		entries = entries[len(entries)-opt.Tail:]
+	}
+	for _, e := range entries {
+		writeEntry(stdout, stderr, e, opt.Timestamps)
+	}
+	if !opt.Follow {
+		return nil
+	}
+	return follow(s, c, path, offset, opt, stdout, stderr)
+}
+
+// follow reads new lines from offset on, as tail -F does (a rotation
+// starts the new file from its beginning), until the container is not
+// running and everything it wrote has been read.
+func follow(s *store.Store, c *store.Container, path string, offset int64, opt LogOptions, stdout, stderr io.Writer) error {
+	var pending string
+	var ino uint64
+	for {
+		f, err := os.Open(path)
+		if err == nil {
+			var st unix.Stat_t
+			if unix.Fstat(int(f.Fd()), &st) == nil && ino != 0 && st.Ino != ino {
+				offset = 0 // rotated
+			}
+			ino = st.Ino
+			f.Seek(offset, io.SeekStart)
+			b, _ := io.ReadAll(f)
+			f.Close()
+			offset += int64(len(b))
+			pending += string(b)
+			for {
+				i := strings.IndexByte(pending, '\n')
+				if i < 0 {
+					break
+				}
+				if e, perr := parseLogLine(pending[:i]); perr == nil && !e.Time.Before(opt.Since) {
+					writeEntry(stdout, stderr, e, opt.Timestamps)
+				}
+				pending = pending[i+1:]
+			}
+		}
+		st, err := State(s, c)
+		if err != nil {
+			return nil // removed: nothing more will come
+		}
+		if st.Status != store.StatusRunning {
+			if fi, err := os.Stat(path); err != nil || fi.Size() <= offset {
+				return nil
+			}
+			continue // read what came before the end
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

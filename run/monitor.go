@@ -1,0 +1,142 @@
+package run
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tug/store"
+)
+
+// The monitor keeps a detached container: it is tug re-executed as
+// `tug-monitor ROOT RUNROOT ID` in a session of its own, with
+//
+//	fd 3  the ready pipe: nothing and EOF once the entrypoint runs, or
+//	      one JSON initError if the start failed
+//
+// It is the container's parent: it writes its output to the log, reaps
+// it, records its exit, applies the restart policy, and removes it with
+// --rm. It holds no lock while it waits.
+
+const readyFD = 3
+
+// Monitor is the main of the monitor role. It never returns.
+func Monitor() {
+	ready := os.NewFile(readyFD, "ready")
+	unix.CloseOnExec(readyFD)
+	err := monitor(os.Args[1:], ready)
+	if err != nil && ready != nil {
+		writeStatus(ready, err)
+	}
+	os.Exit(0)
+}
+
+func monitor(args []string, ready *os.File) error {
+	if len(args) != 3 {
+		return fmt.Errorf("monitor: want ROOT RUNROOT ID")
+	}
+	s, err := store.Open(args[0], args[1])
+	if err != nil {
+		return err
+	}
+	c, err := s.LookupContainer(args[2])
+	if err != nil {
+		return err
+	}
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return err
+	}
+	log, err := openLog(LogPath(s, c), cfg.LogMaxSize)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	// Pdeathsig ties the container to this thread.
+	runtime.LockOSThread()
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded()...)
+	signal.Ignore(unix.SIGPIPE)
+	for delay := 100 * time.Millisecond; ; delay = min(delay*2, 10*time.Second) {
+		p, err := launch(s, c, cfg, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, IO{}, cfg.Spec.Tty, log) })
+		if ready != nil {
+			if err != nil {
+				recordFailure(s, c, err)
+				autoRemove(s, c, cfg)
+				return err
+			}
+			ready.Close()
+			ready = nil
+			// Everything from here on only waits: give memory back.
+			debug.FreeOSMemory()
+			dropTextPages()
+		}
+		if err != nil {
+			recordFailure(s, c, err)
+			break
+		}
+		code := p.wait(sigs)
+		if err := p.finish(s, c); err != nil {
+			break
+		}
+		st, err := s.State(c.ID)
+		if err != nil || !cfg.Restart.again(code, st.Restarts, st.StopRequested) {
+			break
+		}
+		time.Sleep(delay)
+		if !countRestart(s, c) {
+			break
+		}
+	}
+	autoRemove(s, c, cfg)
+	return nil
+}
+
+// countRestart records one more restart, unless a stop came meanwhile.
+func countRestart(s *store.Store, c *store.Container) bool {
+	lock, err := s.LockContainer(c.ID)
+	if err != nil {
+		return false
+	}
+	defer lock.Unlock()
+	st, err := s.State(c.ID)
+	if err != nil || st.StopRequested {
+		return false
+	}
+	st.Restarts++
+	return s.SetState(c.ID, st) == nil
+}
+
+// dropTextPages lets go of the pages of tug's binary that start-up
+// touched: the monitor then keeps only the few it needs to wait. They are
+// clean, read-only file pages, so MADV_DONTNEED only unmaps them from
+// this process (the page cache keeps them, shared with every other tug)
+// and the kernel faults back any that are used again.
+func dropTextPages() {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return
+	}
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[5] != exe || (f[1] != "r-xp" && f[1] != "r--p") {
+			continue
+		}
+		var start, end uintptr
+		if _, err := fmt.Sscanf(f[0], "%x-%x", &start, &end); err != nil {
+			continue
+		}
+		unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_DONTNEED)
+	}
+}
