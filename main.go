@@ -19,6 +19,8 @@ func main() {
 		run.Init()
 	case run.MonitorRole:
 		run.Monitor()
+	case run.ExecRole:
+		run.ExecHelper()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := commands.App().RunContext(ctx, os.Args)

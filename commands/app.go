@@ -47,6 +47,7 @@ func App() *cli.App {
 			restartCommand(),
 			waitCommand(),
 			logsCommand(),
+			execCommand(),
 			renameCommand(),
 			containerCommand(),
 			pullCommand(),

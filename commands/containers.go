@@ -407,7 +407,7 @@ func containerCommand() *cli.Command {
 		Usage: "manage containers",
 		Subcommands: []*cli.Command{
 			ls, runCommand(), createCommand(), startCommand(), stopCommand(), killCommand(), rmCommand(),
-			restartCommand(), waitCommand(), logsCommand(), renameCommand(), containerPruneCommand(), containerInspectCommand(),
+			restartCommand(), waitCommand(), logsCommand(), execCommand(), renameCommand(), containerPruneCommand(), containerInspectCommand(),
 		},
 	}
 }
@@ -418,4 +418,46 @@ func containerInspectCommand() *cli.Command {
 	cmd.ArgsUsage = "CONTAINER [CONTAINER...]"
 	cmd.Action = func(c *cli.Context) error { return inspect(c, true, false) }
 	return cmd
+}
+
+func execCommand() *cli.Command {
+	return &cli.Command{
+		Name:                   "exec",
+		Usage:                  "run a command in a running container",
+		ArgsUsage:              "CONTAINER COMMAND [ARG...]",
+		UseShortOptionHandling: true,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run the command in the background"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set K=V, or copy K from this environment"},
+			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory in the container"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "USER[:GROUP] or UID[:GID]"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 2, -1); err != nil {
+				return err
+			}
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			ctr, err := s.LookupContainer(c.Args().First())
+			if err != nil {
+				return err
+			}
+			opt := run.ExecOptions{
+				Args: c.Args().Tail(), Env: c.StringSlice("env"), Workdir: c.String("workdir"), User: c.String("user"),
+				Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), Detach: c.Bool("detach"),
+			}
+			code, err := run.Exec(s, ctr, opt, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitStatus(code)
+			}
+			return nil
+		},
+	}
 }

@@ -22,13 +22,16 @@ type session struct {
 }
 
 // attach wires cmd's stdio to stdio (nil parts, as for the monitor, are
-// left out) and to the container's log. Without a tty the container gets
-// pipes, never tug's own fds: a terminal fd would let it inject input
-// into the user's shell (TIOCSTI).
+// left out) and to the container's log, if any (exec has none). Without
+// a tty the container gets pipes, never tug's own fds: a terminal fd
+// would let it inject input into the user's shell (TIOCSTI).
 func attach(cmd *exec.Cmd, stdio IO, tty bool, log *logFile) (*session, error) {
 	s := &session{restore: func() {}}
-	out, errw := log.stream("stdout"), log.stream("stderr")
-	s.logs = []*lineWriter{out, errw}
+	var out, errw io.Writer = io.Discard, io.Discard
+	if log != nil {
+		o, e := log.stream("stdout"), log.stream("stderr")
+		s.logs, out, errw = []*lineWriter{o, e}, o, e
+	}
 	if !tty {
 		if stdio.Stdin != nil {
 			cmd.Stdin = struct{ io.Reader }{stdio.Stdin}
