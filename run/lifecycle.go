@@ -136,25 +136,26 @@ func waitRecorded(s *store.Store, c *store.Container, timeout time.Duration) (*s
 	}
 }
 
-// Wait blocks until a container is not running and returns its exit code.
+// Wait blocks until a container is not running, and will not be
+// restarted by its monitor, and returns its exit code.
 func Wait(s *store.Store, c *store.Container) (int, error) {
 	for {
 		st, err := State(s, c)
 		if err != nil {
 			return 0, err
 		}
-		if st.Status != store.StatusRunning {
-			return st.ExitCode, nil
-		}
-		if fd, err := pidfd(st.Pid, st.PidStart, st.BootID); err == nil {
-			waitExit(fd, -1)
-			unix.Close(fd)
-		}
-		st, err = waitRecorded(s, c, 10*time.Second)
-		if err != nil {
-			return 0, err
-		}
-		if st.Status != store.StatusRunning && !(st.Status == store.StatusExited && restarting(c, st)) {
+		switch {
+		case st.Status == store.StatusRunning:
+			if fd, err := pidfd(st.Pid, st.PidStart, st.BootID); err == nil {
+				waitExit(fd, -1)
+				unix.Close(fd)
+			}
+			if _, err := waitRecorded(s, c, 10*time.Second); err != nil {
+				return 0, err
+			}
+		case restarting(c, st):
+			time.Sleep(20 * time.Millisecond)
+		default:
 			return st.ExitCode, nil
 		}
 	}
