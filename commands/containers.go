@@ -407,7 +407,8 @@ func containerCommand() *cli.Command {
 		Usage: "manage containers",
 		Subcommands: []*cli.Command{
 			ls, runCommand(), createCommand(), startCommand(), stopCommand(), killCommand(), rmCommand(),
-			restartCommand(), waitCommand(), logsCommand(), execCommand(), renameCommand(), containerPruneCommand(), containerInspectCommand(),
+			restartCommand(), waitCommand(), logsCommand(), execCommand(), topCommand(), cpCommand(),
+			exportCommand(), diffCommand(), commitCommand(), portCommand(), renameCommand(), containerPruneCommand(), containerInspectCommand(),
 		},
 	}
 }

@@ -126,6 +126,27 @@ func firstNonEmpty(ss ...string) string {
 // prepare fills in the parts of the spec that depend on where the store
 // is: the overlay's dirs and the generated /etc files.
 func prepare(s *store.Store, c *store.Container, spec *Spec) error {
+	if err := overlayPaths(s, c, spec); err != nil {
+		return err
+	}
+	dir := s.ContainerDir(c.ID)
+	files := map[string]string{
+		"hostname":    spec.Hostname + "\n",
+		"hosts":       fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", spec.Hostname),
+		"resolv.conf": resolvConf(),
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return fmt.Errorf("prepare container: %w", err)
+		}
+		spec.Mounts = append([]Mount{{Source: p, Destination: "/etc/" + name}}, spec.Mounts...)
+	}
+	return nil
+}
+
+// overlayPaths fills in the overlay's lower, upper, work and mount dirs.
+func overlayPaths(s *store.Store, c *store.Container, spec *Spec) error {
 	img, err := s.LookupImage(c.Image.Hex)
 	if err != nil {
 		return fmt.Errorf("image of container %s: %w", c.Name, err)
@@ -146,18 +167,6 @@ func prepare(s *store.Store, c *store.Container, spec *Spec) error {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("prepare container: %w", err)
 		}
-	}
-	files := map[string]string{
-		"hostname":    spec.Hostname + "\n",
-		"hosts":       fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", spec.Hostname),
-		"resolv.conf": resolvConf(),
-	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			return fmt.Errorf("prepare container: %w", err)
-		}
-		spec.Mounts = append([]Mount{{Source: p, Destination: "/etc/" + name}}, spec.Mounts...)
 	}
 	return nil
 }

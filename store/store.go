@@ -79,6 +79,9 @@ func Open(root, runRoot string) (*Store, error) {
 	}, nil
 }
 
+// Umask returns the process umask, read when the store was opened.
+func (s *Store) Umask() uint32 { return s.unpack.Umask }
+
 // Root returns the store's root directory.
 func (s *Store) Root() string { return s.root }
 

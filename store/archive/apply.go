@@ -30,6 +30,9 @@ type Options struct {
 	// "trusted.overlay.opaque" when empty ("user.overlay.opaque" for
 	// overlayfs mounted with userxattr).
 	OpaqueXattr string
+	// Literal takes .wh. names as ordinary files (tug cp), not as
+	// whiteouts (layers).
+	Literal bool
 }
 
 const (
@@ -106,10 +109,10 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if base == opaqueMarker {
+	if base == opaqueMarker && !a.opt.Literal {
 		return a.setOpaque(parent)
 	}
-	if strings.HasPrefix(base, whiteoutPrefix) {
+	if strings.HasPrefix(base, whiteoutPrefix) && !a.opt.Literal {
 		return a.whiteout(pfd, base[len(whiteoutPrefix):])
 	}
 	switch hdr.Typeflag {

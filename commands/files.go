@@ -1,0 +1,240 @@
+package commands
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"tug/run"
+	"tug/store"
+	"tug/store/archive"
+)
+
+// oneContainer opens the store and looks up the first argument.
+func oneContainer(c *cli.Context, min, max int) (*store.Store, *store.Container, error) {
+	if err := needArgs(c, min, max); err != nil {
+		return nil, nil, err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctr, err := s.LookupContainer(c.Args().First())
+	return s, ctr, err
+}
+
+func topCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "top",
+		Usage:     "list a container's processes",
+		ArgsUsage: "CONTAINER",
+		Action: func(c *cli.Context) error {
+			s, ctr, err := oneContainer(c, 1, 1)
+			if err != nil {
+				return err
+			}
+			procs, err := run.Top(s, ctr)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "UID\tPID\tPPID\tCMD")
+			for _, p := range procs {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", p.UID, p.PID, p.PPID, p.Cmd)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func cpCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "cp",
+		Usage:     "copy files between a container and the host",
+		ArgsUsage: "CONTAINER:SRC DEST|-  or  SRC|- CONTAINER:DEST",
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 2, 2); err != nil {
+				return err
+			}
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			src, dst := c.Args().Get(0), c.Args().Get(1)
+			if ref, p, ok := containerPath(src); ok {
+				ctr, err := s.LookupContainer(ref)
+				if err != nil {
+					return err
+				}
+				return copyOut(s, ctr, p, dst)
+			}
+			if ref, p, ok := containerPath(dst); ok {
+				ctr, err := s.LookupContainer(ref)
+				if err != nil {
+					return err
+				}
+				return copyIn(s, ctr, src, p)
+			}
+			return fmt.Errorf("cp: one of the two paths must be CONTAINER:PATH")
+		},
+	}
+}
+
+// containerPath splits CONTAINER:PATH; a host path has no colon before
+// its first slash.
+func containerPath(arg string) (string, string, bool) {
+	ref, p, ok := strings.Cut(arg, ":")
+	if !ok || ref == "" || strings.Contains(ref, "/") {
+		return "", "", false
+	}
+	return ref, p, true
+}
+
+// copyOut copies a container path to the host as docker does: into DEST
+// if it is a directory, else as DEST itself; "-" writes a tar to stdout.
+func copyOut(s *store.Store, ctr *store.Container, src, dst string) error {
+	if dst == "-" {
+		return run.CopyOut(s, ctr, src, filepath.Base(filepath.Clean("/"+src)), os.Stdout)
+	}
+	dir, name := dst, filepath.Base(filepath.Clean("/"+src))
+	if fi, err := os.Stat(dst); err != nil || !fi.IsDir() {
+		dir, name = filepath.Dir(dst), filepath.Base(dst)
+	}
+	if name == "/" {
+		name = "."
+	}
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := archive.Apply(dir, pr, archive.Options{Umask: s.Umask(), Chown: os.Geteuid() == 0, Literal: true})
+		pr.CloseWithError(err)
+		errc <- err
+	}()
+	err := run.CopyOut(s, ctr, src, name, pw)
+	pw.CloseWithError(err)
+	if aerr := <-errc; err == nil {
+		err = aerr
+	}
+	return err
+}
+
+// copyIn copies a host path (or a tar on stdin, "-") into a container.
+func copyIn(s *store.Store, ctr *store.Container, src, dst string) error {
+	if src == "-" {
+		return run.CopyIn(s, ctr, dst, os.Stdin)
+	}
+	info, err := run.Stat(s, ctr, dst)
+	if err != nil {
+		return err
+	}
+	dir, name := dst, filepath.Base(src)
+	if !info.IsDir {
+		dir, name = filepath.Dir(dst), filepath.Base(dst)
+	}
+	parent, err := unix.Open(filepath.Dir(src), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("cp: %s: %w", src, err)
+	}
+	defer unix.Close(parent)
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(archive.Write(parent, filepath.Base(src), pw, archive.WriteOptions{Prefix: name}))
+	}()
+	err = run.CopyIn(s, ctr, dir, pr)
+	pr.CloseWithError(err)
+	return err
+}
+
+func exportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "write a container's filesystem as a tar archive",
+		ArgsUsage: "CONTAINER",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to FILE instead of stdout"}},
+		Action: func(c *cli.Context) error {
+			s, ctr, err := oneContainer(c, 1, 1)
+			if err != nil {
+				return err
+			}
+			out := os.Stdout
+			if p := c.String("output"); p != "" {
+				f, err := os.Create(p)
+				if err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				defer f.Close()
+				out = f
+			} else if isTerminal(os.Stdout) {
+				return fmt.Errorf("export: refusing to write an archive to a terminal; use -o FILE or redirect stdout")
+			}
+			return run.Export(s, ctr, out)
+		},
+	}
+}
+
+func diffCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "diff",
+		Usage:     "list what a container changed in its filesystem",
+		ArgsUsage: "CONTAINER",
+		Action: func(c *cli.Context) error {
+			s, ctr, err := oneContainer(c, 1, 1)
+			if err != nil {
+				return err
+			}
+			changes, err := run.Diff(s, ctr)
+			for _, ch := range changes {
+				fmt.Printf("%s %s\n", ch.Kind, ch.Path)
+			}
+			return err
+		},
+	}
+}
+
+func commitCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "commit",
+		Usage:     "make an image from a container's changes",
+		ArgsUsage: "CONTAINER [REPOSITORY[:TAG]]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "author", Aliases: []string{"a"}, Usage: "author"},
+			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit message"},
+		},
+		Action: func(c *cli.Context) error {
+			s, ctr, err := oneContainer(c, 1, 2)
+			if err != nil {
+				return err
+			}
+			opt := run.CommitOptions{Author: c.String("author"), Message: c.String("message")}
+			if n := c.Args().Get(1); n != "" {
+				if opt.Name, err = store.NormalizeName(n); err != nil {
+					return err
+				}
+			}
+			img, err := run.Commit(c.Context, s, ctr, opt)
+			if err != nil {
+				return err
+			}
+			fmt.Println(img.ID)
+			return nil
+		},
+	}
+}
+
+func portCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "port",
+		Usage:     "list a container's published ports (none until networking lands)",
+		ArgsUsage: "CONTAINER",
+		Action: func(c *cli.Context) error {
+			_, _, err := oneContainer(c, 1, 2)
+			return err
+		},
+	}
+}

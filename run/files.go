@@ -1,0 +1,241 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
+
+	"tug/store"
+	"tug/store/archive"
+)
+
+// PathInfo says what a path in a container is.
+type PathInfo struct {
+	Exists bool
+	IsDir  bool
+}
+
+// Stat tells whether p exists in the container and is a directory.
+func Stat(s *store.Store, c *store.Container, p string) (PathInfo, error) {
+	var info PathInfo
+	err := withRootfs(s, c, func(root int) error {
+		fd, err := openIn(root, strings.TrimPrefix(path.Clean("/"+p), "/"), unix.O_PATH)
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		info = PathInfo{Exists: true, IsDir: st.Mode&unix.S_IFMT == unix.S_IFDIR}
+		return nil
+	})
+	return info, err
+}
+
+// CopyOut writes the file or tree at src in the container to w as a tar
+// whose top entry is named name. src is resolved inside the container: a
+// symlink on the way, absolute or not, never leads outside it, and links
+// in the tree are written as links, never followed.
+func CopyOut(s *store.Store, c *store.Container, src, name string, w io.Writer) error {
+	return withRootfs(s, c, func(root int) error {
+		clean := strings.TrimPrefix(path.Clean("/"+src), "/")
+		dir, base := path.Split(clean)
+		if base == "" {
+			base = "."
+		}
+		pfd, err := openIn(root, dirOrDot(dir), unix.O_PATH|unix.O_DIRECTORY)
+		if err != nil {
+			return fmt.Errorf("%s:%s: %w", c.Name, src, err)
+		}
+		defer unix.Close(pfd)
+		return archive.Write(pfd, base, w, archive.WriteOptions{Prefix: name})
+	})
+}
+
+func dirOrDot(d string) string {
+	if d = strings.Trim(d, "/"); d == "" {
+		return "."
+	}
+	return d
+}
+
+// CopyIn unpacks the tar r into the directory dst of the container,
+// resolved inside it; entries are confined to it, and owned by the
+// container's root.
+func CopyIn(s *store.Store, c *store.Container, dst string, r io.Reader) error {
+	return withRootfs(s, c, func(root int) error {
+		fd, err := openIn(root, dirOrDot(path.Clean("/"+dst)), unix.O_PATH|unix.O_DIRECTORY)
+		if err != nil {
+			return fmt.Errorf("%s:%s: %w", c.Name, dst, err)
+		}
+		defer unix.Close(fd)
+		_, err = archive.Apply(fdPath(fd), r, archive.Options{Umask: s.Umask(), Literal: true})
+		return err
+	})
+}
+
+// Export writes the container's root filesystem to w as a tar, without
+// what is mounted on it (/proc, /sys, /dev, binds).
+func Export(s *store.Store, c *store.Container, w io.Writer) error {
+	return withRootfs(s, c, func(root int) error {
+		return archive.Write(root, ".", w, archive.WriteOptions{OneFilesystem: true})
+	})
+}
+
+// Change is one line of tug diff.
+type Change struct {
+	Kind string // A added, C changed, D deleted
+	Path string
+}
+
+// Diff lists what the container changed against its image, from its
+// upper dir: whiteouts are deletions, paths the image has are changes,
+// the rest additions.
+func Diff(s *store.Store, c *store.Container) ([]Change, error) {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	spec := cfg.Spec
+	if err := overlayPaths(s, c, &spec); err != nil {
+		return nil, err
+	}
+	var out []Change
+	err = filepath.WalkDir(spec.Upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == spec.Upper {
+			return err
+		}
+		rel := "/" + strings.TrimPrefix(p, spec.Upper+"/")
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		if mountPoint(rel[1:], &st) {
+			return nil
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+			out = append(out, Change{"D", rel})
+			return nil
+		}
+		kind := "A"
+		if inLayers(&spec, rel) {
+			kind = "C"
+		}
+		out = append(out, Change{kind, rel})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, err
+}
+
+// mountPoint tells whether name (relative to the root) is one of the
+// mount points tug makes in every container, still empty: such paths are
+// tug's, not changes the container made.
+func mountPoint(name string, st *unix.Stat_t) bool {
+	switch strings.TrimSuffix(name, "/") {
+	case "proc", "sys", "dev", "etc/hosts", "etc/hostname", "etc/resolv.conf":
+		return st.Size == 0 || st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Nlink <= 2
+	}
+	return false
+}
+
+// inLayers tells whether rel exists in one of the image's layers.
+func inLayers(spec *Spec, rel string) bool {
+	for _, l := range spec.Lower {
+		if _, err := os.Lstat(filepath.Join(spec.LayerDir, l, rel)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// CommitOptions describe the image commit makes.
+type CommitOptions struct {
+	Name    string // canonical name, or "" for a dangling image
+	Author  string
+	Message string
+}
+
+// Commit makes a new image from the container: its image's layers plus
+// one layer from its upper dir, with overlay whiteouts turned back into
+// the .wh. entries of image layers.
+func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitOptions) (*store.Image, error) {
+	base, err := s.LookupImage(c.Image.Hex)
+	if err != nil {
+		return nil, err
+	}
+	baseImg, err := s.V1Image(base)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := s.TempDir()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	layerTar := filepath.Join(tmp, "layer.tar")
+	if err := writeUpper(s, c, layerTar); err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromFile(layerTar)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	img, err := mutate.Append(baseImg, mutate.Addendum{Layer: layer, History: v1.History{
+		Created: v1.Time{Time: now}, CreatedBy: "tug commit " + c.Name, Author: opt.Author, Comment: opt.Message,
+	}})
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.Created, cf.Author = v1.Time{Time: now}, opt.Author
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return nil, err
+	}
+	add := store.AddOptions{}
+	if opt.Name != "" {
+		add.Names = []string{opt.Name}
+	}
+	return s.AddImage(ctx, img, add)
+}
+
+// writeUpper writes the container's upper dir as an image layer tar.
+func writeUpper(s *store.Store, c *store.Container, out string) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	upper, err := unix.Open(filepath.Join(s.ContainerDir(c.ID), "upper"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open upper dir: %w", err)
+	}
+	defer unix.Close(upper)
+	if err := archive.Write(upper, ".", f, archive.WriteOptions{OverlayWhiteouts: true, Exclude: mountPoint}); err != nil {
+		return fmt.Errorf("write layer: %w", err)
+	}
+	return f.Close()
+}

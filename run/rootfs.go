@@ -1,0 +1,72 @@
+package run
+
+import (
+	"fmt"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"tug/store"
+)
+
+// withRootfs calls fn with an O_PATH fd of the container's root
+// filesystem. For a running container that is /proc/PID/root (its mounts
+// included, pid checked through a pidfd); otherwise the overlay is
+// mounted in a mount namespace private to one locked OS thread, which
+// fn runs on and which dies afterwards, so the mount can never leak to
+// the host or outlive tug.
+func withRootfs(s *store.Store, c *store.Container, fn func(root int) error) error {
+	st, err := State(s, c)
+	if err != nil {
+		return err
+	}
+	if st.Status == store.StatusRunning {
+		fd, err := pidfd(st.Pid, st.PidStart, st.BootID)
+		if err == nil {
+			defer unix.Close(fd)
+			root, err := unix.Open(fmt.Sprintf("/proc/%d/root", st.Pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("open the root of %s: %w", c.Name, err)
+			}
+			defer unix.Close(root)
+			if !sameProcess(st.Pid, st.PidStart, st.BootID) {
+				return fmt.Errorf("%s: %w", c.Name, ErrNotRunning)
+			}
+			return fn(root)
+		}
+	}
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return err
+	}
+	spec := cfg.Spec
+	if err := overlayPaths(s, c, &spec); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread exits with this goroutine, and its
+		// private namespace with it.
+		runtime.LockOSThread()
+		errc <- onPrivateMount(&spec, fn)
+	}()
+	return <-errc
+}
+
+func onPrivateMount(spec *Spec, fn func(root int) error) error {
+	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("private mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	if err := mountOverlay(spec); err != nil {
+		return err
+	}
+	root, err := unix.Open(spec.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer unix.Close(root)
+	return fn(root)
+}
