@@ -3,12 +3,15 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -144,5 +147,161 @@ func TestInitReapsZombies(t *testing.T) {
 	}
 	if strings.TrimSpace(string(out)) != "0" {
 		t.Errorf("zombies left under --init: %q", out)
+	}
+}
+
+// storeEnv is a tug command factory on one shared store.
+type storeEnv struct {
+	t    *testing.T
+	env  *e2e
+	root string
+	cfg  string
+}
+
+func newStoreEnv(t *testing.T, env *e2e) *storeEnv {
+	dir := t.TempDir()
+	se := &storeEnv{t: t, env: env, root: filepath.Join(dir, "store"), cfg: filepath.Join(dir, "config.toml")}
+	os.WriteFile(se.cfg, []byte(fmt.Sprintf("[storage]\nroot = %q\nrunroot = %q\n[registries.mirrors]\n\"docker.io\" = [%q]\n",
+		se.root, filepath.Join(dir, "run"), env.registry)), 0o644)
+	if out, err := se.tug("pull", "-q", "busybox").CombinedOutput(); err != nil {
+		t.Fatalf("pull: %v\n%s", err, out)
+	}
+	return se
+}
+
+func (se *storeEnv) tug(args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(se.env.bin, "tug"), args...)
+	cmd.Env = append(os.Environ(), "TUG_CONFIG="+se.cfg)
+	return cmd
+}
+
+// leftovers lists what of this store outlives its containers: mounts,
+// processes (monitors, init children) and container dirs.
+func (se *storeEnv) leftovers() []string {
+	var out []string
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(mi), "\n") {
+		if strings.Contains(line, se.root) {
+			out = append(out, "mount: "+line)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), se.root) {
+			out = append(out, "process: "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	dirs, _ := os.ReadDir(filepath.Join(se.root, "containers"))
+	for _, d := range dirs {
+		out = append(out, "dir: "+d.Name())
+	}
+	return out
+}
+
+// checkStates parses every state.json of the store; a half-written one
+// fails the test.
+func (se *storeEnv) checkStates() int {
+	files, _ := filepath.Glob(filepath.Join(se.root, "containers", "*", "state.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			se.t.Errorf("corrupt state %s: %v: %q", f, err, b)
+		}
+	}
+	return len(files)
+}
+
+// TestManyDetached starts 20 detached containers at once, then removes
+// them all at once.
+func TestManyDetached(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := se.tug("run", "-d", "--name", fmt.Sprintf("c%d", i), "busybox", "sleep", "1000").CombinedOutput(); err != nil {
+				t.Errorf("run -d c%d: %v\n%s", i, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	out, err := se.tug("ps", "-q").Output()
+	if n := len(strings.Fields(string(out))); err != nil || n != 20 {
+		t.Fatalf("ps shows %d running containers (%v), want 20", n, err)
+	}
+	args := []string{"rm", "-f"}
+	for i := 0; i < 20; i++ {
+		args = append(args, fmt.Sprintf("c%d", i))
+	}
+	if out, err := se.tug(args...).CombinedOutput(); err != nil {
+		t.Fatalf("rm -f: %v\n%s", err, out)
+	}
+	if left := se.leftovers(); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// TestStress runs 8 loops of run -d, exec, stop and rm on one store at
+// once (60 s, or TUG_STRESS_SECONDS), with ps and a state checker running
+// alongside: no command may fail, no state file may ever be seen half
+// written, and nothing may be left behind.
+func TestStress(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	secs := 60
+	if v := os.Getenv("TUG_STRESS_SECONDS"); v != "" {
+		fmt.Sscan(v, &secs)
+	}
+	deadline := time.Now().Add(time.Duration(secs) * time.Second)
+	var wg sync.WaitGroup
+	var cycles atomic.Int32
+	step := func(args ...string) bool {
+		if out, err := se.tug(args...).CombinedOutput(); err != nil {
+			t.Errorf("tug %s: %v\n%s", strings.Join(args, " "), err, out)
+			return false
+		}
+		return true
+	}
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				name := fmt.Sprintf("w%d-%d", w, i)
+				ok := step("run", "-d", "--name", name, "busybox", "sh", "-c", `trap "exit 0" TERM; while :; do sleep 0.05; done`) &&
+					step("exec", name, "true") && step("stop", "-t", "5", name) && step("rm", name)
+				if !ok {
+					se.tug("rm", "-f", name).Run()
+					return
+				}
+				cycles.Add(1)
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				se.checkStates()
+				se.tug("ps", "-a").Run()
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	t.Logf("%d run/exec/stop/rm cycles in %d s", cycles.Load(), secs)
+	if cycles.Load() == 0 {
+		t.Error("no cycle completed")
+	}
+	if left := se.leftovers(); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
 	}
 }
