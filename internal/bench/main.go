@@ -4,7 +4,9 @@
 //     seconds, MB/s of unpacked data and peak RSS;
 //   - start: the latency of `tug run --rm --network none busybox true`
 //     with the image local, median of 20, next to a plain fork+exec of
-//     the tug binary, the floor.
+//     the tug binary, the floor;
+//   - fleet: with 50 detached containers running, the latency of `ps`
+//     and of `exec CONTAINER true`, and the monitor's RSS per container.
 //
 // When podman is installed it does the same with podman in the same run
 // and prints the ratios. `make bench` runs it.
@@ -35,8 +37,9 @@ func main() {
 	tug := flag.String("tug", "./tug", "the tug binary")
 	runs := flag.Int("runs", 3, "pulls per tool")
 	starts := flag.Int("starts", 20, "container starts per tool")
+	fleet := flag.Int("fleet", 50, "detached containers for the ps and exec figures")
 	flag.Parse()
-	if err := run(*tug, *layers, *layerMiB<<20, *runs, *starts); err != nil {
+	if err := run(*tug, *layers, *layerMiB<<20, *runs, *starts, *fleet); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %s\n", err)
 		os.Exit(1)
 	}
@@ -48,7 +51,7 @@ type result struct {
 	rssMB float64
 }
 
-func run(tug string, layers int, layerBytes int64, runs, starts int) error {
+func run(tug string, layers int, layerBytes int64, runs, starts, fleet int) error {
 	tug, err := filepath.Abs(tug)
 	if err != nil {
 		return err
@@ -63,7 +66,7 @@ func run(tug string, layers int, layerBytes int64, runs, starts int) error {
 		return err
 	}
 	defer reg.Stop()
-	if err := benchStart(tug, dir, reg.Addr, starts); err != nil {
+	if err := benchContainers(tug, dir, reg.Addr, starts, fleet); err != nil {
 		return err
 	}
 	fmt.Printf("building a %d-layer image of %d MiB and pushing it to docker-registry at %s…\n", layers, int64(layers)*layerBytes>>20, reg.Addr)
@@ -109,77 +112,6 @@ func run(tug string, layers int, layerBytes int64, runs, starts int) error {
 	fmt.Printf("podman pull: %6.2f s  %7.1f MB/s unpacked  peak RSS %6.1f MB  (median of %d)\n", p.secs, unpackedMB/p.secs, p.rssMB, runs)
 	fmt.Printf("tug/podman:  %.2f× the throughput, %.2f× the peak RSS (targets: ≥ 2×, and RSS < 150 MB)\n", p.secs/t.secs, t.rssMB/p.rssMB)
 	return nil
-}
-
-// benchStart times container starts with the image already local.
-func benchStart(tug, dir, reg string, n int) error {
-	bb, err := fixture.Busybox()
-	if err != nil {
-		return fmt.Errorf("busybox image (apt-get install busybox-static): %w", err)
-	}
-	ref := reg + "/library/busybox:latest"
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		return err
-	}
-	if err := remote.Write(tag, bb); err != nil {
-		return fmt.Errorf("push: %w", err)
-	}
-	root := mkdir(dir, "start")
-	tugArgs := []string{"--root", mkdir(root, "tug-root"), "--runroot", mkdir(root, "tug-run")}
-	if out, err := exec.Command(tug, append(tugArgs, "pull", "-q", ref)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("tug pull: %v: %s", err, out)
-	}
-	floor, err := latency(n, tug, "version")
-	if err != nil {
-		return err
-	}
-	t, err := latency(n, tug, append(tugArgs, "run", "--rm", "--network", "none", ref, "true")...)
-	if err != nil {
-		return fmt.Errorf("tug run: %w", err)
-	}
-	fmt.Printf("fork+exec of tug (floor): %7.1f ms  (median of %d)\n", floor*1000, n)
-	fmt.Printf("tug run --rm true:        %7.1f ms\n", t*1000)
-	if _, err := exec.LookPath("podman"); err != nil {
-		fmt.Println("podman:                   not installed; no comparison")
-		return nil
-	}
-	podArgs := []string{"--root", mkdir(root, "podman-root"), "--runroot", mkdir(root, "podman-run"), "--storage-driver", "overlay"}
-	if out, err := exec.Command("podman", append(podArgs, "pull", "-q", "--tls-verify=false", ref)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("podman pull: %v: %s", err, out)
-	}
-	// podman raises RLIMIT_NOFILE and RLIMIT_NPROC by default, past the
-	// hard limits of a machine without CAP_SYS_RESOURCE: ask for less.
-	// crun refuses hybrid cgroup hosts; runc, where installed, does not.
-	nofile := hardLimit(syscall.RLIMIT_NOFILE)
-	runArgs := append(podArgs, "run", "--rm", "--network", "none",
-		"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile, nofile), "--ulimit", "nproc=4096:4096")
-	p, err := latency(n, "podman", append(runArgs, ref, "true")...)
-	if err != nil {
-		if _, lerr := exec.LookPath("runc"); lerr != nil {
-			return fmt.Errorf("podman run: %w (on a hybrid cgroup host, apt-get install runc)", err)
-		}
-		fmt.Printf("podman with its default runtime failed (%v); using runc\n", firstLine(err.Error()))
-		if p, err = latency(n, "podman", append(runArgs, "--runtime", "runc", ref, "true")...); err != nil {
-			return fmt.Errorf("podman run: %w", err)
-		}
-	}
-	fmt.Printf("podman run --rm true:     %7.1f ms\n", p*1000)
-	fmt.Printf("tug/podman:               %.3f of podman's time (target: ≤ 0.1)\n", t/p)
-	exec.Command("podman", append(podArgs, "system", "reset", "-f")...).Run()
-	return nil
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
-}
-
-// hardLimit is this process's hard limit of resource r.
-func hardLimit(r int) uint64 {
-	var rl syscall.Rlimit
-	syscall.Getrlimit(r, &rl)
-	return rl.Max
 }
 
 // latency runs a command n times and returns the median wall time.
@@ -229,7 +161,7 @@ func timed(cmd *exec.Cmd) (result, error) {
 	go func() {
 		var hwm float64
 		for {
-			if kb := vmHWM(cmd.Process.Pid); kb > hwm {
+			if kb := vmField(cmd.Process.Pid, "VmHWM:"); kb > hwm {
 				hwm = kb
 			}
 			select {
@@ -250,14 +182,14 @@ func timed(cmd *exec.Cmd) (result, error) {
 	return result{secs: secs, rssMB: rss}, nil
 }
 
-// vmHWM reads a process's peak resident set size in KiB.
-func vmHWM(pid int) float64 {
+// vmField reads a size field of /proc/PID/status (VmHWM:, VmRSS:) in KiB.
+func vmField(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			var kb float64
 			fmt.Sscanf(strings.TrimSpace(rest), "%f", &kb)
 			return kb

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"tug/internal/fixture"
+)
+
+// engine is tug or podman, with the flags that give it a store of its
+// own and the ones its run needs here.
+type engine struct {
+	name    string
+	bin     string
+	global  []string
+	runArgs []string // after "run"
+}
+
+func (e engine) cmd(args ...string) *exec.Cmd {
+	return exec.Command(e.bin, append(append([]string{}, e.global...), args...)...)
+}
+
+func (e engine) run(args ...string) []string {
+	return append(append(append(append([]string{}, e.global...), "run"), e.runArgs...), args...)
+}
+
+// benchContainers times starts, then ps and exec among a fleet of
+// detached containers, for tug and, when installed, podman.
+func benchContainers(tug, dir, reg string, starts, fleet int) error {
+	ref := reg + "/library/busybox:latest"
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return err
+	}
+	bb, err := fixture.Busybox()
+	if err != nil {
+		return fmt.Errorf("busybox image (apt-get install busybox-static): %w", err)
+	}
+	if err := remote.Write(tag, bb); err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	root := mkdir(dir, "containers")
+	t := engine{name: "tug", bin: tug, global: []string{"--root", mkdir(root, "tug-root"), "--runroot", mkdir(root, "tug-run")}}
+	if out, err := t.cmd("pull", "-q", ref).CombinedOutput(); err != nil {
+		return fmt.Errorf("tug pull: %v: %s", err, out)
+	}
+	floor, err := latency(starts, tug, "version")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("fork+exec of tug (floor): %7.1f ms  (median of %d)\n", floor*1000, starts)
+	tr, err := measure(t, ref, starts, fleet)
+	if err != nil {
+		return err
+	}
+	p, err := podmanEngine(root, ref)
+	if err != nil {
+		fmt.Printf("podman:                   %s; no comparison\n", err)
+		return nil
+	}
+	pr, err := measure(p, ref, starts, fleet)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tug/podman: start %.3f (target ≤ 0.1), ps %.3f, exec %.3f (target ≤ 0.25), keeper RSS %.2f\n",
+		tr.start/pr.start, tr.ps/pr.ps, tr.exec/pr.exec, tr.rss/pr.rss)
+	p.cmd("system", "reset", "-f").Run()
+	return nil
+}
+
+// podmanEngine sets podman up with a store of its own. podman raises
+// RLIMIT_NOFILE and RLIMIT_NPROC past the hard limits of a machine
+// without CAP_SYS_RESOURCE, so ask for less; crun refuses hybrid cgroup
+// hosts, so fall back to runc where it is installed.
+func podmanEngine(root, ref string) (engine, error) {
+	bin, err := exec.LookPath("podman")
+	if err != nil {
+		return engine{}, fmt.Errorf("not installed")
+	}
+	nofile := hardLimit(syscall.RLIMIT_NOFILE)
+	p := engine{name: "podman", bin: bin,
+		global:  []string{"--root", mkdir(root, "podman-root"), "--runroot", mkdir(root, "podman-run"), "--storage-driver", "overlay"},
+		runArgs: []string{"--network", "none", "--ulimit", fmt.Sprintf("nofile=%d:%d", nofile, nofile), "--ulimit", "nproc=4096:4096"},
+	}
+	if out, err := p.cmd("pull", "-q", "--tls-verify=false", ref).CombinedOutput(); err != nil {
+		return p, fmt.Errorf("pull failed: %v: %s", err, firstLine(string(out)))
+	}
+	if out, err := exec.Command(bin, p.run("--rm", ref, "true")...).CombinedOutput(); err != nil {
+		if _, lerr := exec.LookPath("runc"); lerr != nil {
+			return p, fmt.Errorf("run failed (%s); on a hybrid cgroup host, apt-get install runc", firstLine(string(out)))
+		}
+		fmt.Printf("podman's default runtime failed (%s); using runc\n", firstLine(string(out)))
+		p.runArgs = append(p.runArgs, "--runtime", "runc")
+	}
+	return p, nil
+}
+
+// figures are one engine's medians, in seconds, and its keeper's RSS.
+type figures struct {
+	start, ps, exec, rss float64
+}
+
+// measure times starts, then starts a fleet of detached containers and
+// times ps and exec among them, and sums its keepers' memory.
+func measure(e engine, ref string, starts, fleet int) (figures, error) {
+	var f figures
+	var err error
+	if f.start, err = latency(starts, e.bin, e.run("--rm", ref, "true")...); err != nil {
+		return f, fmt.Errorf("%s run: %w", e.name, err)
+	}
+	for i := 0; i < fleet; i++ {
+		if out, err := exec.Command(e.bin, e.run("-d", "--name", fmt.Sprintf("fleet%d", i), ref, "sleep", "100000")...).CombinedOutput(); err != nil {
+			return f, fmt.Errorf("%s run -d: %v: %s", e.name, err, out)
+		}
+	}
+	defer func() {
+		args := []string{"rm", "-f"}
+		for i := 0; i < fleet; i++ {
+			args = append(args, fmt.Sprintf("fleet%d", i))
+		}
+		e.cmd(args...).Run()
+	}()
+	if f.ps, err = latency(starts, e.bin, append(e.global, "ps")...); err != nil {
+		return f, fmt.Errorf("%s ps: %w", e.name, err)
+	}
+	if f.exec, err = latency(starts, e.bin, append(e.global, "exec", "fleet0", "true")...); err != nil {
+		return f, fmt.Errorf("%s exec: %w", e.name, err)
+	}
+	f.rss = keeperRSS(e, fleet)
+	fmt.Printf("%-7s run --rm true %7.1f ms | with %d running: ps %6.1f ms, exec %6.1f ms | RSS per container's keeper %5.2f MB\n",
+		e.name, f.start*1000, fleet, f.ps*1000, f.exec*1000, f.rss)
+	return f, nil
+}
+
+// keeperRSS is the mean RSS in MB of the processes that keep each
+// container: tug's monitors, podman's conmons.
+func keeperRSS(e engine, n int) float64 {
+	want := "tug-monitor"
+	if e.name == "podman" {
+		want = "conmon"
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var kb float64
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		args := strings.Split(string(b), "\x00")
+		// tug's monitors name their store; podman's conmons do not, so
+		// no other podman should run during the benchmark
+		if !strings.HasSuffix(args[0], want) || e.name == "tug" && !strings.Contains(string(b), e.global[1]) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		kb += vmField(pid, "VmRSS:")
+	}
+	return kb / 1024 / float64(n)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+// hardLimit is this process's hard limit of resource r.
+func hardLimit(r int) uint64 {
+	var rl syscall.Rlimit
+	syscall.Getrlimit(r, &rl)
+	return rl.Max
+}
