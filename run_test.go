@@ -305,3 +305,62 @@ func TestStress(t *testing.T) {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
 	}
 }
+
+// TestStopEscalates: a pid 1 that ignores SIGTERM (sleep installs no
+// handler, and pid 1 gets no default ones) is killed after the timeout.
+func TestStopEscalates(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	if out, err := se.tug("run", "-d", "--name", "stubborn", "busybox", "sleep", "1000").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	start := time.Now()
+	if out, err := se.tug("stop", "-t", "1", "stubborn").CombinedOutput(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, out)
+	}
+	if took := time.Since(start); took < time.Second || took > 2*time.Second {
+		t.Errorf("stop -t 1 took %v, want between 1 s and 2 s", took)
+	}
+	out, _ := se.tug("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "stubborn").Output()
+	if strings.TrimSpace(string(out)) != "exited 137" {
+		t.Errorf("after stop: %q, want exited 137", out)
+	}
+}
+
+// TestMonitorKilled: kill -9 of a monitor takes its container along; ps
+// -a then shows it exited, never running, and rm -f cleans everything.
+func TestMonitorKilled(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	out, err := se.tug("run", "-d", "--name", "orphan", "busybox", "sleep", "1000").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(string(out))
+	b, err := os.ReadFile(filepath.Join(se.root, "containers", id, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Pid        int `json:"pid"`
+		MonitorPid int `json:"monitor_pid"`
+	}
+	json.Unmarshal(b, &st)
+	if err := syscall.Kill(st.MonitorPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	out, _ = se.tug("ps", "-a", "--format", "{{.Names}} {{.State}} {{.Status}}").Output()
+	if !strings.HasPrefix(string(out), "orphan exited Exited (137)") {
+		t.Errorf("ps -a after kill -9 of the monitor: %q", out)
+	}
+	if err := syscall.Kill(st.Pid, 0); err == nil {
+		if stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.Pid)); !strings.Contains(string(stat), ") Z") {
+			t.Errorf("the container's process %d outlived its monitor", st.Pid)
+		}
+	}
+	if out, err := se.tug("rm", "-f", "orphan").CombinedOutput(); err != nil {
+		t.Fatalf("rm -f: %v\n%s", err, out)
+	}
+	if left := se.leftovers(); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+}

@@ -48,6 +48,7 @@ func App() *cli.App {
 			waitCommand(),
 			logsCommand(),
 			execCommand(),
+			attachCommand(),
 			topCommand(),
 			cpCommand(),
 			exportCommand(),

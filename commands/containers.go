@@ -407,7 +407,7 @@ func containerCommand() *cli.Command {
 		Usage: "manage containers",
 		Subcommands: []*cli.Command{
 			ls, runCommand(), createCommand(), startCommand(), stopCommand(), killCommand(), rmCommand(),
-			restartCommand(), waitCommand(), logsCommand(), execCommand(), topCommand(), cpCommand(),
+			restartCommand(), waitCommand(), logsCommand(), execCommand(), attachCommand(), topCommand(), cpCommand(),
 			exportCommand(), diffCommand(), commitCommand(), portCommand(), renameCommand(), containerPruneCommand(), containerInspectCommand(),
 		},
 	}
@@ -452,6 +452,28 @@ func execCommand() *cli.Command {
 				Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), Detach: c.Bool("detach"),
 			}
 			code, err := run.Exec(s, ctr, opt, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitStatus(code)
+			}
+			return nil
+		},
+	}
+}
+
+func attachCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "attach",
+		Usage:     "connect to a detached container's output (and input, with -i); ctrl-p ctrl-q detaches on a terminal",
+		ArgsUsage: "CONTAINER",
+		Action: func(c *cli.Context) error {
+			s, ctr, err := oneContainer(c, 1, 1)
+			if err != nil {
+				return err
+			}
+			code, err := run.Attach(s, ctr, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			if err != nil {
 				return err
 			}

@@ -129,7 +129,7 @@ func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO) (int, error) 
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
 		WaitDelay:   time.Second,
 	}
-	term, err := attach(cmd, stdio, spec.Tty, nil)
+	term, err := attach(cmd, stdio, spec.Tty, nil, nil)
 	if err != nil {
 		return 0, err
 	}

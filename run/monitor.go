@@ -59,13 +59,18 @@ func monitor(args []string, ready *os.File) error {
 		return err
 	}
 	defer log.Close()
+	h, err := serveAttach(s, c, cfg.Interactive)
+	if err != nil {
+		return err
+	}
+	defer h.close()
 	// Pdeathsig ties the container to this thread.
 	runtime.LockOSThread()
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded()...)
 	signal.Ignore(unix.SIGPIPE)
 	for delay := 100 * time.Millisecond; ; delay = min(delay*2, 10*time.Second) {
-		p, err := launch(s, c, cfg, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, IO{}, cfg.Spec.Tty, log) })
+		p, err := launch(s, c, cfg, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, IO{}, cfg.Spec.Tty, log, h) })
 		if ready != nil {
 			if err != nil {
 				recordFailure(s, c, err)

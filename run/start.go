@@ -66,7 +66,7 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded()...)
 	defer signal.Stop(sigs)
-	p, err := launch(s, c, cfg, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, stdio, cfg.Spec.Tty, log) })
+	p, err := launch(s, c, cfg, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, stdio, cfg.Spec.Tty, log, nil) })
 	if err != nil {
 		recordFailure(s, c, err)
 		autoRemove(s, c, cfg)

@@ -22,19 +22,30 @@ type session struct {
 }
 
 // attach wires cmd's stdio to stdio (nil parts, as for the monitor, are
-// left out) and to the container's log, if any (exec has none). Without
-// a tty the container gets pipes, never tug's own fds: a terminal fd
-// would let it inject input into the user's shell (TIOCSTI).
-func attach(cmd *exec.Cmd, stdio IO, tty bool, log *logFile) (*session, error) {
+// left out), to the container's log, if any (exec has none), and to the
+// clients of tug attach, if any (a monitor's hub). Without a tty the
+// container gets pipes, never tug's own fds: a terminal fd would let it
+// inject input into the user's shell (TIOCSTI).
+func attach(cmd *exec.Cmd, stdio IO, tty bool, log *logFile, h *hub) (*session, error) {
 	s := &session{restore: func() {}}
 	var out, errw io.Writer = io.Discard, io.Discard
 	if log != nil {
 		o, e := log.stream("stdout"), log.stream("stderr")
 		s.logs, out, errw = []*lineWriter{o, e}, o, e
 	}
+	if h != nil {
+		out, errw = io.MultiWriter(out, h.stream(frameStdout)), io.MultiWriter(errw, h.stream(frameStderr))
+	}
 	if !tty {
 		if stdio.Stdin != nil {
 			cmd.Stdin = struct{ io.Reader }{stdio.Stdin}
+		} else if h != nil && h.interactive {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			cmd.Stdin, s.slave = r, r // the child's end, closed once it runs
+			h.setInput(w, nil)
 		}
 		cmd.Stdout = tee(stdio.Stdout, out)
 		cmd.Stderr = tee(stdio.Stderr, errw)
@@ -70,6 +81,13 @@ func attach(cmd *exec.Cmd, stdio IO, tty bool, log *logFile) (*session, error) {
 	}()
 	if stdio.Stdin != nil {
 		go io.Copy(master, stdio.Stdin)
+	}
+	if h != nil {
+		var in io.Writer
+		if h.interactive {
+			in = master
+		}
+		h.setInput(in, func(rows, cols uint16) { pty.Setsize(master, &pty.Winsize{Rows: rows, Cols: cols}) })
 	}
 	return s, nil
 }
@@ -111,6 +129,8 @@ func (s *session) close() {
 	}
 	if s.master != nil {
 		s.master.Close()
+	}
+	if s.slave != nil {
 		s.slave.Close()
 	}
 	s.restore()

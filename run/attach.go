@@ -1,0 +1,260 @@
+package run
+
+// A detached container's monitor serves its stdio on a unix socket,
+// <runroot>/attach/<short id>.sock, for tug attach. Both ways the socket
+// carries frames:
+//
+//	[1 byte kind][4 bytes big-endian length][payload]
+//
+// From the monitor: kind 1 is stdout, 2 stderr. From a client: kind 0 is
+// stdin, 3 a window size (two big-endian uint16: rows, cols). A slow
+// client is dropped rather than allowed to stall the container.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/creack/pty"
+	"golang.org/x/term"
+
+	"tug/store"
+)
+
+const (
+	frameStdin  = 0
+	frameStdout = 1
+	frameStderr = 2
+	frameResize = 3
+)
+
+// attachSocket is where a container's monitor listens.
+func attachSocket(s *store.Store, c *store.Container) string {
+	return filepath.Join(s.RunRoot(), "attach", c.ID[:12]+".sock")
+}
+
+func writeFrame(w io.Writer, kind byte, p []byte) error {
+	hdr := [5]byte{kind}
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(p)))
+	if _, err := w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(p)
+	return err
+}
+
+func readFrame(r io.Reader) (byte, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > 1<<20 {
+		return 0, nil, errors.New("attach: frame too large")
+	}
+	p := make([]byte, n)
+	_, err := io.ReadFull(r, p)
+	return hdr[0], p, err
+}
+
+// hub fans a container's output out to attached clients and takes their
+// input.
+type hub struct {
+	mu          sync.Mutex
+	clients     map[chan []byte]struct{}
+	interactive bool      // the container keeps stdin open (-i)
+	stdin       io.Writer // nil when the container has no stdin
+	resize      func(rows, cols uint16)
+	ln          net.Listener
+	path        string
+}
+
+// setInput points client input at the container's current run.
+func (h *hub) setInput(stdin io.Writer, resize func(rows, cols uint16)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stdin, h.resize = stdin, resize
+}
+
+// serveAttach listens on the container's attach socket.
+func serveAttach(s *store.Store, c *store.Container, interactive bool) (*hub, error) {
+	p := attachSocket(s, c)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, err
+	}
+	os.Remove(p)
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		return nil, fmt.Errorf("attach socket: %w", err)
+	}
+	h := &hub{clients: map[chan []byte]struct{}{}, ln: ln, path: p, interactive: interactive}
+	go h.accept()
+	return h, nil
+}
+
+func (h *hub) accept() {
+	for {
+		conn, err := h.ln.Accept()
+		if err != nil {
+			return
+		}
+		go h.serve(conn)
+	}
+}
+
+func (h *hub) serve(conn net.Conn) {
+	defer conn.Close()
+	out := make(chan []byte, 256)
+	h.mu.Lock()
+	h.clients[out] = struct{}{}
+	h.mu.Unlock()
+	go func() {
+		for {
+			kind, p, err := readFrame(conn)
+			if err != nil {
+				return
+			}
+			h.mu.Lock()
+			stdin, resize := h.stdin, h.resize
+			h.mu.Unlock()
+			switch {
+			case kind == frameStdin && stdin != nil:
+				stdin.Write(p)
+			case kind == frameResize && resize != nil && len(p) == 4:
+				resize(binary.BigEndian.Uint16(p), binary.BigEndian.Uint16(p[2:]))
+			}
+		}
+	}()
+	for frame := range out {
+		if _, err := conn.Write(frame); err != nil {
+			h.drop(out)
+			return
+		}
+	}
+}
+
+func (h *hub) drop(out chan []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.clients[out]; ok {
+		delete(h.clients, out)
+		close(out)
+	}
+}
+
+// stream returns a writer that sends what it gets to every client.
+func (h *hub) stream(kind byte) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		var frame []byte
+		frame = append(frame, kind, 0, 0, 0, 0)
+		binary.BigEndian.PutUint32(frame[1:5], uint32(len(p)))
+		frame = append(frame, p...)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for c := range h.clients {
+			select {
+			case c <- frame:
+			default: // too slow: let it go
+				delete(h.clients, c)
+				close(c)
+			}
+		}
+		return len(p), nil
+	})
+}
+
+// close ends every attachment: the container is gone.
+func (h *hub) close() {
+	h.ln.Close()
+	os.Remove(h.path)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		delete(h.clients, c)
+		close(c)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Attach connects tug's stdio to a running detached container until it
+// exits (then its exit code is returned) or, on a terminal, the user
+// types ctrl-p ctrl-q.
+func Attach(s *store.Store, c *store.Container, stdio IO) (int, error) {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return 0, err
+	}
+	conn, err := net.Dial("unix", attachSocket(s, c))
+	if err != nil {
+		return 0, fmt.Errorf("attach %s: %w (is it running detached?)", c.Name, ErrNotRunning)
+	}
+	defer conn.Close()
+	tty := cfg.Spec.Tty && term.IsTerminal(int(stdio.Stdin.Fd()))
+	if tty {
+		old, err := term.MakeRaw(int(stdio.Stdin.Fd()))
+		if err == nil {
+			defer term.Restore(int(stdio.Stdin.Fd()), old)
+		}
+		if size, err := pty.GetsizeFull(stdio.Stdin); err == nil {
+			p := make([]byte, 4)
+			binary.BigEndian.PutUint16(p, size.Rows)
+			binary.BigEndian.PutUint16(p[2:], size.Cols)
+			writeFrame(conn, frameResize, p)
+		}
+	}
+	detached := make(chan struct{})
+	if cfg.Interactive {
+		go sendInput(conn, stdio.Stdin, tty, detached)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			kind, p, err := readFrame(conn)
+			if err != nil {
+				return
+			}
+			if kind == frameStderr {
+				stdio.Stderr.Write(p)
+			} else {
+				stdio.Stdout.Write(p)
+			}
+		}
+	}()
+	select {
+	case <-detached:
+		return 0, nil
+	case <-done:
+	}
+	return Wait(s, c)
+}
+
+// sendInput forwards stdin; on a terminal, ctrl-p ctrl-q detaches.
+func sendInput(conn net.Conn, in io.Reader, tty bool, detached chan struct{}) {
+	buf := make([]byte, 4096)
+	var last byte
+	for {
+		n, err := in.Read(buf)
+		for i := 0; tty && i < n; i++ {
+			if last == 0x10 && buf[i] == 0x11 {
+				close(detached)
+				return
+			}
+			last = buf[i]
+		}
+		if n > 0 && writeFrame(conn, frameStdin, buf[:n]) != nil {
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
