@@ -257,24 +257,28 @@ func (s *Store) RenameContainer(id, name string) error {
 	return replaceFile(filepath.Join(s.ContainerDir(id), "config.json"), b, 0o600, false)
 }
 
-// RemoveContainer deletes a container's record and files: a rename makes
-// it vanish at once, then the tree goes.
+// RemoveContainer deletes a container's record and files: a rename,
+// under the short containers lock, makes it vanish at once; the tree is
+// removed after the lock is let go, so that no other container's create
+// waits on a large delete.
 func (s *Store) RemoveContainer(id string) error {
+	trash := filepath.Join(s.root, "containers", ".rm-"+id)
 	lock, err := lockPath(s.lockFile("containers"))
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
-	trash := filepath.Join(s.root, "containers", ".rm-"+id)
-	if err := os.Rename(s.ContainerDir(id), trash); err != nil {
-		if os.IsNotExist(err) {
-			return fmt.Errorf("no such container: %s: %w", id, ErrNotFound)
-		}
+	err = os.Rename(s.ContainerDir(id), trash)
+	lock.Unlock()
+	if os.IsNotExist(err) {
+		return fmt.Errorf("no such container: %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
 	if err := os.RemoveAll(trash); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
+	os.Remove(s.lockFile("container-" + id))
 	return nil
 }
 
