@@ -44,6 +44,17 @@ func containerFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label K=V"},
 		&cli.StringFlag{Name: "restart", Value: "no", Usage: "no, on-failure[:N], always or unless-stopped"},
 		&cli.StringSliceFlag{Name: "log-opt", Usage: "max-size=SIZE: rotate the log at SIZE"},
+		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (512m, 1g)"},
+		&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit"},
+		&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit; -1 for unlimited swap"},
+		&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (0.5 is half of one)"},
+		&cli.Int64Flag{Name: "cpu-shares", Aliases: []string{"c"}, Usage: "relative CPU weight (1024 is the default)"},
+		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to run on (0-2, 0,1)"},
+		&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to use"},
+		&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes; -1 for unlimited"},
+		&cli.Int64Flag{Name: "blkio-weight", Usage: "block I/O weight, 10 to 1000"},
+		&cli.StringSliceFlag{Name: "device-read-bps", Usage: "read rate limit DEVICE:RATE (/dev/sda:1mb)"},
+		&cli.StringSliceFlag{Name: "device-write-bps", Usage: "write rate limit DEVICE:RATE"},
 		// -h is docker's --hostname here, so help is --help alone.
 		&cli.BoolFlag{Name: "help", Usage: "show help"},
 	}
@@ -185,6 +196,12 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		ReadOnly: c.Bool("read-only"), Volumes: c.StringSlice("volume"), Mounts: c.StringSlice("mount"),
 		Network: c.String("network"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
 		Labels: c.StringSlice("label"),
+		Limits: run.Limits{
+			Memory: c.String("memory"), MemoryReservation: c.String("memory-reservation"), MemorySwap: c.String("memory-swap"),
+			Cpus: c.String("cpus"), CPUShares: c.Int64("cpu-shares"), CpusetCpus: c.String("cpuset-cpus"),
+			CpusetMems: c.String("cpuset-mems"), PidsLimit: c.Int64("pids-limit"), BlkioWeight: c.Int64("blkio-weight"),
+			DeviceReadBps: c.StringSlice("device-read-bps"), DeviceWriteBps: c.StringSlice("device-write-bps"),
+		},
 	}
 	if c.IsSet("entrypoint") {
 		opt.EntrypointSet, opt.Entrypoint = true, []string{c.String("entrypoint")}

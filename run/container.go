@@ -9,18 +9,20 @@ import (
 	"strings"
 	"time"
 
+	"tug/run/cgroups"
 	"tug/store"
 )
 
 // Config is what run keeps in a container's record.
 type Config struct {
-	Spec        Spec          `json:"spec"`
-	AutoRemove  bool          `json:"auto_remove"`
-	Interactive bool          `json:"interactive"`
-	Network     string        `json:"network"`
-	StopSignal  string        `json:"stop_signal,omitempty"` // the image's, or SIGTERM
-	Restart     RestartPolicy `json:"restart"`
-	LogMaxSize  int64         `json:"log_max_size,omitempty"` // bytes; 0 never rotates
+	Spec        Spec              `json:"spec"`
+	AutoRemove  bool              `json:"auto_remove"`
+	Interactive bool              `json:"interactive"`
+	Network     string            `json:"network"`
+	StopSignal  string            `json:"stop_signal,omitempty"` // the image's, or SIGTERM
+	Restart     RestartPolicy     `json:"restart"`
+	LogMaxSize  int64             `json:"log_max_size,omitempty"` // bytes; 0 never rotates
+	Resources   cgroups.Resources `json:"resources"`
 }
 
 // ContainerConfig decodes the run config of a container record.
@@ -86,9 +88,13 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	res, err := resources(opt.Limits)
+	if err != nil {
+		return nil, err
+	}
 	raw, err := json.Marshal(Config{
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: firstNonEmpty(opt.Network, "none"),
-		StopSignal: firstNonEmpty(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax,
+		StopSignal: firstNonEmpty(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, Resources: res,
 	})
 	if err != nil {
 		return nil, err

@@ -71,6 +71,13 @@ func initContainer() error {
 	if err != nil {
 		return err
 	}
+	// The parent has placed this process in its cgroup by now: make that
+	// the root of the container's cgroup namespace.
+	if spec.UnshareCgroup {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("new cgroup namespace: %w", err)
+		}
+	}
 	// Nothing but stdio and the sync pipe may cross into the container:
 	// mark every other fd close-on-exec, the sync pipe included.
 	if err := unix.CloseRange(syncFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {

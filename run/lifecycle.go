@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/run/cgroups"
 	"tug/store"
 )
 
@@ -188,6 +189,12 @@ func Remove(s *store.Store, c *store.Container, force bool) error {
 		return err
 	}
 	defer lock.Unlock()
+	// A keeper that died left its cgroup behind.
+	if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && os.Geteuid() == 0 {
+		if err := cgroups.Open(layout, c.ID).Remove(); err != nil {
+			return err
+		}
+	}
 	if err := s.RemoveContainer(c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
 	units "github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"tug/run/cgroups"
 )
 
 // Options are the flags shared by run and create.
@@ -32,6 +36,7 @@ type Options struct {
 	Volumes       []string // -v HOST:CONTAINER[:ro|rw]
 	Mounts        []string // --mount type=bind,src=…,dst=…[,readonly]
 	Network       string
+	Limits        Limits
 	Restart       string   // no, on-failure[:N], always, unless-stopped
 	LogOpts       []string // max-size=SIZE
 	Labels        []string // K=V
@@ -285,4 +290,93 @@ func checkBind(flag string, m Mount) error {
 		return fmt.Errorf("%s: container path %q must be absolute and not /", flag, m.Destination)
 	}
 	return nil
+}
+
+// Limits are the resource flags as typed: sizes as docker takes them
+// (512m, 1g), --cpus as a decimal.
+type Limits struct {
+	Memory, MemoryReservation, MemorySwap string
+	Cpus                                  string
+	CPUShares                             int64
+	CpusetCpus, CpusetMems                string
+	PidsLimit                             int64
+	BlkioWeight                           int64
+	DeviceReadBps, DeviceWriteBps         []string // PATH:RATE
+}
+
+// resources checks limits and turns them into cgroup values.
+func resources(l Limits) (cgroups.Resources, error) {
+	var r cgroups.Resources
+	var err error
+	size := func(flag, v string) int64 {
+		if v == "" || err != nil {
+			return 0
+		}
+		if v == "-1" {
+			return -1
+		}
+		n, perr := units.RAMInBytes(v)
+		if perr != nil || n <= 0 {
+			err = fmt.Errorf("%s %q: invalid size (want e.g. 512m or 1g)", flag, v)
+		}
+		return n
+	}
+	r.Memory = size("--memory", l.Memory)
+	r.MemoryReservation = size("--memory-reservation", l.MemoryReservation)
+	r.MemorySwap = size("--memory-swap", l.MemorySwap)
+	if err != nil {
+		return r, err
+	}
+	if r.Memory > 0 && r.Memory < 6<<20 {
+		return r, fmt.Errorf("--memory %s: the minimum is 6m", l.Memory)
+	}
+	if r.MemorySwap > 0 && r.MemorySwap < r.Memory {
+		return r, fmt.Errorf("--memory-swap %s must be at least --memory %s", l.MemorySwap, l.Memory)
+	}
+	if r.MemorySwap != 0 && r.Memory == 0 {
+		return r, fmt.Errorf("--memory-swap needs --memory")
+	}
+	if l.Cpus != "" {
+		cpus, perr := strconv.ParseFloat(l.Cpus, 64)
+		if perr != nil || cpus <= 0 || cpus > float64(runtime.NumCPU()) {
+			return r, fmt.Errorf("--cpus %q: want a number above 0 and at most %d (the CPUs here)", l.Cpus, runtime.NumCPU())
+		}
+		r.CPUPeriod, r.CPUQuota = 100000, int64(cpus*100000)
+	}
+	if l.CPUShares < 0 || l.CPUShares == 1 || l.CPUShares > 262144 {
+		return r, fmt.Errorf("--cpu-shares %d: want 2 to 262144", l.CPUShares)
+	}
+	r.CPUShares = uint64(l.CPUShares)
+	r.CpusetCpus, r.CpusetMems = l.CpusetCpus, l.CpusetMems
+	r.PidsLimit = l.PidsLimit
+	if l.BlkioWeight != 0 && (l.BlkioWeight < 10 || l.BlkioWeight > 1000) {
+		return r, fmt.Errorf("--blkio-weight %d: want 10 to 1000", l.BlkioWeight)
+	}
+	r.BlkioWeight = uint16(l.BlkioWeight)
+	if r.DeviceReadBps, err = rates("--device-read-bps", l.DeviceReadBps); err != nil {
+		return r, err
+	}
+	r.DeviceWriteBps, err = rates("--device-write-bps", l.DeviceWriteBps)
+	return r, err
+}
+
+// rates parses PATH:RATE device limits.
+func rates(flag string, vs []string) ([]cgroups.Rate, error) {
+	var out []cgroups.Rate
+	for _, v := range vs {
+		dev, rate, ok := strings.Cut(v, ":")
+		if !ok {
+			return nil, fmt.Errorf("%s %q: want DEVICE_PATH:RATE", flag, v)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(dev, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
+			return nil, fmt.Errorf("%s %q: %s is not a block device", flag, v, dev)
+		}
+		n, err := units.RAMInBytes(rate)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%s %q: invalid rate", flag, v)
+		}
+		out = append(out, cgroups.Rate{Major: unix.Major(st.Rdev), Minor: unix.Minor(st.Rdev), Bytes: uint64(n)})
+	}
+	return out, nil
 }

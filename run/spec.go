@@ -20,6 +20,10 @@ type Spec struct {
 	Hostname string   `json:"hostname"`
 	Tty      bool     `json:"tty"`
 	Init     bool     `json:"init"`
+	// UnshareCgroup: the child makes its cgroup namespace itself, once
+	// the parent has moved it into its cgroup (v1 hosts, where it cannot
+	// be cloned straight into it).
+	UnshareCgroup bool `json:"unshare_cgroup,omitempty"`
 
 	ReadOnly      bool     `json:"read_only"`
 	NoNewPrivs    bool     `json:"no_new_privs"`

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/run/cgroups"
 	"tug/store"
 )
 
@@ -102,6 +103,7 @@ func autoRemove(s *store.Store, c *store.Container, cfg *Config) {
 type process struct {
 	cmd   *exec.Cmd
 	term  *session
+	group *cgroups.Group // nil when tug cannot make cgroups (rootless)
 	state store.ContainerState
 }
 
@@ -147,30 +149,91 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 		},
 		WaitDelay: time.Second,
 	}
-	term, err := wire(cmd)
+	group, cleanup, err := placeInCgroup(c, cfg, cmd, &spec)
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	defer cleanup()
+	term, err := wire(cmd)
+	if err != nil {
+		group.Remove()
+		return nil, err
+	}
+	p := &process{cmd: cmd, term: term, group: group}
+	fail := func(err error) (*process, error) {
+		cmd.Wait()
 		term.close()
-		return nil, fmt.Errorf("start container: %w", err)
+		p.removeGroup()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return fail(fmt.Errorf("start container: %w", err))
 	}
 	specR.Close()
 	syncW.Close()
 	term.started()
-	p := &process{cmd: cmd, term: term}
+	// On v1 the child is moved into its cgroup here, before it gets its
+	// spec: it has run nothing of the container yet.
+	if group != nil && spec.UnshareCgroup {
+		if err := group.Enter(cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			return fail(err)
+		}
+	}
 	if err := handshake(specW, syncR, &spec); err != nil {
-		cmd.Wait()
-		term.close()
-		return nil, err
+		return fail(err)
 	}
 	if err := p.recordRunning(s, c); err != nil {
 		cmd.Process.Kill()
-		p.wait(nil)
-		term.close()
-		return nil, err
+		return fail(err)
 	}
 	return p, nil
+}
+
+// placeInCgroup makes the container's cgroup with its limits. On a v2
+// host the child is cloned straight into it (CLONE_INTO_CGROUP), so it
+// never runs an instruction outside its limits; on v1 the caller moves it
+// in before it gets its spec. Without the rights to make cgroups
+// (rootless, for now) the limits are refused, or skipped with a warning
+// when there are none.
+func placeInCgroup(c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (*cgroups.Group, func(), error) {
+	noop := func() {}
+	if os.Geteuid() != 0 {
+		if !cfg.Resources.Empty() {
+			fmt.Fprintln(os.Stderr, "tug: warning: resource limits are not enforced: rootless cgroups are not supported yet")
+		}
+		return nil, noop, nil
+	}
+	layout, err := cgroups.Detect("/sys/fs/cgroup")
+	if err != nil {
+		return nil, noop, err
+	}
+	g := cgroups.Open(layout, c.ID)
+	if err := g.Create(cfg.Resources); err != nil {
+		g.Remove()
+		return nil, noop, err
+	}
+	fd, err := g.DirFD()
+	if err != nil {
+		g.Remove()
+		return nil, noop, err
+	}
+	if fd < 0 {
+		spec.UnshareCgroup = true
+		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWCGROUP
+		return g, noop, nil
+	}
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	return g, func() { unix.Close(fd) }, nil
+}
+
+// removeGroup removes the container's cgroup, if it has one.
+func (p *process) removeGroup() {
+	if p.group != nil {
+		if err := p.group.Remove(); err != nil {
+			fmt.Fprintf(os.Stderr, "tug: %s\n", err)
+		}
+	}
 }
 
 // recordRunning writes the running state, with both pids and their start
@@ -266,6 +329,8 @@ func (p *process) wait(sigs chan os.Signal) int {
 // finish records the exit, unless the container is gone already (rm -f).
 func (p *process) finish(s *store.Store, c *store.Container) error {
 	p.term.close()
+	oom := p.group != nil && p.group.OOMKilled()
+	p.removeGroup()
 	lock, err := s.LockContainer(c.ID)
 	if err != nil {
 		return err
@@ -277,7 +342,7 @@ func (p *process) finish(s *store.Store, c *store.Container) error {
 	}
 	st := p.state
 	st.Status, st.FinishedAt, st.StopRequested = store.StatusExited, time.Now().UTC(), old.StopRequested
-	st.OOMKilled = false
+	st.OOMKilled = oom
 	if err := s.SetState(c.ID, &st); err != nil && !os.IsNotExist(errors.Unwrap(err)) {
 		return err
 	}

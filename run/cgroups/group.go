@@ -1,0 +1,355 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Resources are a container's limits; zero values are unset.
+type Resources struct {
+	Memory            int64  `json:"memory,omitempty"`             // bytes
+	MemoryReservation int64  `json:"memory_reservation,omitempty"` // bytes, a soft limit
+	MemorySwap        int64  `json:"memory_swap,omitempty"`        // memory+swap bytes; -1 unlimited
+	CPUQuota          int64  `json:"cpu_quota,omitempty"`          // µs per period
+	CPUPeriod         int64  `json:"cpu_period,omitempty"`         // µs
+	CPUShares         uint64 `json:"cpu_shares,omitempty"`
+	CpusetCpus        string `json:"cpuset_cpus,omitempty"`
+	CpusetMems        string `json:"cpuset_mems,omitempty"`
+	PidsLimit         int64  `json:"pids_limit,omitempty"` // -1 unlimited
+	BlkioWeight       uint16 `json:"blkio_weight,omitempty"`
+	DeviceReadBps     []Rate `json:"device_read_bps,omitempty"`
+	DeviceWriteBps    []Rate `json:"device_write_bps,omitempty"`
+}
+
+// Empty tells whether no limit is set.
+func (r Resources) Empty() bool {
+	return r.Memory == 0 && r.MemoryReservation == 0 && r.MemorySwap == 0 && r.CPUQuota == 0 && r.CPUShares == 0 &&
+		r.CpusetCpus == "" && r.CpusetMems == "" && r.PidsLimit == 0 && r.BlkioWeight == 0 &&
+		len(r.DeviceReadBps) == 0 && len(r.DeviceWriteBps) == 0
+}
+
+// Rate is a per-device I/O limit.
+type Rate struct {
+	Major, Minor uint32
+	Bytes        uint64
+}
+
+// parent is the cgroup all of tug's containers live under.
+const parent = "tug"
+
+// Group is one container's cgroup: a dir in the v2 tree, or one per v1
+// controller hierarchy.
+type Group struct {
+	Layout Layout
+	Name   string            // the container ID
+	dirs   map[string]string // v1 controller → dir; "" → the v2 dir
+}
+
+// v1Controllers are the hierarchies a container gets a dir in on v1.
+func v1Controllers() []string {
+	return []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "devices", "freezer"}
+}
+
+// Open names a container's group; it touches nothing.
+func Open(l Layout, name string) *Group {
+	g := &Group{Layout: l, Name: name, dirs: map[string]string{}}
+	if l.Version == "v2" {
+		g.dirs[""] = filepath.Join(l.Unified, parent, name)
+		return g
+	}
+	for _, c := range v1Controllers() {
+		g.dirs[c] = filepath.Join(l.Mount, c, parent, name)
+	}
+	return g
+}
+
+// Create makes the group's dirs (and tug's parent, with the controllers
+// enabled on v2) and applies r.
+func (g *Group) Create(r Resources) error {
+	if g.Layout.Version == "v2" {
+		if err := enableV2(g.Layout.Unified); err != nil {
+			return err
+		}
+	}
+	for ctrl, dir := range g.dirs {
+		if _, err := os.Stat(filepath.Dir(filepath.Dir(dir))); err != nil {
+			delete(g.dirs, ctrl) // this host does not mount that hierarchy
+			continue
+		}
+		if ctrl == "cpuset" {
+			if err := prepareCpuset(filepath.Dir(dir)); err != nil {
+				return err
+			}
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create cgroup %s: %w", dir, err)
+		}
+		if ctrl == "cpuset" {
+			if err := inheritCpuset(dir); err != nil {
+				return err
+			}
+		}
+	}
+	return g.Set(r)
+}
+
+// enableV2 creates tug's parent and delegates the controllers to it and
+// to its children.
+func enableV2(root string) error {
+	want := "+cpu +cpuset +io +memory +pids"
+	if err := writeControllers(filepath.Join(root, "cgroup.subtree_control"), want); err != nil {
+		return err
+	}
+	dir := filepath.Join(root, parent)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	return writeControllers(filepath.Join(dir, "cgroup.subtree_control"), want)
+}
+
+// writeControllers enables what the kernel offers of want, one by one.
+func writeControllers(file, want string) error {
+	avail, err := os.ReadFile(filepath.Join(filepath.Dir(file), "cgroup.controllers"))
+	if err != nil {
+		return fmt.Errorf("read controllers: %w", err)
+	}
+	have := strings.Fields(string(avail))
+	for _, c := range strings.Fields(want) {
+		if slices.Contains(have, c[1:]) {
+			os.WriteFile(file, []byte(c), 0) // a busy parent may refuse; limits then say so
+		}
+	}
+	return nil
+}
+
+// prepareCpuset gives tug's v1 cpuset parent the root's cpus and mems:
+// a v1 cpuset with none cannot take tasks.
+func prepareCpuset(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return inheritCpuset(dir)
+}
+
+func inheritCpuset(dir string) error {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, _ := os.ReadFile(filepath.Join(dir, f))
+		if strings.TrimSpace(string(cur)) != "" {
+			continue
+		}
+		up, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+		if err != nil {
+			return fmt.Errorf("cpuset: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), up, 0); err != nil {
+			return fmt.Errorf("cpuset %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// ErrUnsupported marks a limit the host cannot enforce.
+var ErrUnsupported = errors.New("not supported by this host")
+
+// Set writes the limits of r that are set.
+func (g *Group) Set(r Resources) error {
+	for _, w := range g.writes(r) {
+		dir, ok := g.dirs[w.ctrl]
+		if !ok {
+			return fmt.Errorf("%s: the %s controller is %w", w.what, ctrlName(w.ctrl), ErrUnsupported)
+		}
+		if err := os.WriteFile(filepath.Join(dir, w.file), []byte(w.value), 0); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("%s: %s is %w", w.what, w.file, ErrUnsupported)
+			}
+			return fmt.Errorf("%s: write %s: %w", w.what, w.file, err)
+		}
+	}
+	return nil
+}
+
+func ctrlName(c string) string {
+	if c == "" {
+		return "v2"
+	}
+	return c
+}
+
+// write is one value to write for a limit.
+type write struct {
+	what, ctrl, file, value string
+}
+
+// writes maps r onto the files of this layout.
+func (g *Group) writes(r Resources) []write {
+	v2 := g.Layout.Version == "v2"
+	var out []write
+	add := func(what, ctrl1, file1, file2, value string) {
+		if v2 {
+			out = append(out, write{what, "", file2, value})
+		} else {
+			out = append(out, write{what, ctrl1, file1, value})
+		}
+	}
+	if r.Memory > 0 {
+		add("--memory", "memory", "memory.limit_in_bytes", "memory.max", strconv.FormatInt(r.Memory, 10))
+	}
+	if r.MemoryReservation > 0 {
+		add("--memory-reservation", "memory", "memory.soft_limit_in_bytes", "memory.low", strconv.FormatInt(r.MemoryReservation, 10))
+	}
+	if r.MemorySwap != 0 {
+		switch {
+		case v2 && r.MemorySwap < 0:
+			out = append(out, write{"--memory-swap", "", "memory.swap.max", "max"})
+		case v2:
+			out = append(out, write{"--memory-swap", "", "memory.swap.max", strconv.FormatInt(max(r.MemorySwap-r.Memory, 0), 10)})
+		default:
+			out = append(out, write{"--memory-swap", "memory", "memory.memsw.limit_in_bytes", strconv.FormatInt(r.MemorySwap, 10)})
+		}
+	}
+	if r.CPUQuota > 0 {
+		period := r.CPUPeriod
+		if period == 0 {
+			period = 100000
+		}
+		if v2 {
+			out = append(out, write{"--cpus", "", "cpu.max", fmt.Sprintf("%d %d", r.CPUQuota, period)})
+		} else {
+			out = append(out, write{"--cpus", "cpu", "cpu.cfs_period_us", strconv.FormatInt(period, 10)},
+				write{"--cpus", "cpu", "cpu.cfs_quota_us", strconv.FormatInt(r.CPUQuota, 10)})
+		}
+	}
+	if r.CPUShares > 0 {
+		add("--cpu-shares", "cpu", "cpu.shares", "cpu.weight", sharesValue(r.CPUShares, v2))
+	}
+	if r.CpusetCpus != "" {
+		add("--cpuset-cpus", "cpuset", "cpuset.cpus", "cpuset.cpus", r.CpusetCpus)
+	}
+	if r.CpusetMems != "" {
+		add("--cpuset-mems", "cpuset", "cpuset.mems", "cpuset.mems", r.CpusetMems)
+	}
+	if r.PidsLimit != 0 {
+		v := strconv.FormatInt(r.PidsLimit, 10)
+		if r.PidsLimit < 0 {
+			v = "max"
+		}
+		add("--pids-limit", "pids", "pids.max", "pids.max", v)
+	}
+	if r.BlkioWeight > 0 {
+		add("--blkio-weight", "blkio", "blkio.weight", "io.weight", strconv.Itoa(int(r.BlkioWeight)))
+	}
+	for _, rt := range r.DeviceReadBps {
+		dev := fmt.Sprintf("%d:%d", rt.Major, rt.Minor)
+		add("--device-read-bps", "blkio", "blkio.throttle.read_bps_device", "io.max", fmt.Sprintf("%s %d", dev, rt.Bytes))
+		if v2 {
+			out[len(out)-1].value = fmt.Sprintf("%s rbps=%d", dev, rt.Bytes)
+		}
+	}
+	for _, rt := range r.DeviceWriteBps {
+		dev := fmt.Sprintf("%d:%d", rt.Major, rt.Minor)
+		add("--device-write-bps", "blkio", "blkio.throttle.write_bps_device", "io.max", fmt.Sprintf("%s %d", dev, rt.Bytes))
+		if v2 {
+			out[len(out)-1].value = fmt.Sprintf("%s wbps=%d", dev, rt.Bytes)
+		}
+	}
+	return out
+}
+
+// sharesValue converts docker's cpu shares (2–262144) for v1, or to a v2
+// weight (1–10000) as runc does.
+func sharesValue(shares uint64, v2 bool) string {
+	if !v2 {
+		return strconv.FormatUint(shares, 10)
+	}
+	shares = min(max(shares, 2), 262144)
+	return strconv.FormatUint(1+((shares-2)*9999)/262142, 10)
+}
+
+// Enter moves pid into the group.
+func (g *Group) Enter(pid int) error {
+	for _, dir := range g.dirs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("enter cgroup %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// DirFD opens the v2 dir for CLONE_INTO_CGROUP; -1 on v1 and hybrid.
+func (g *Group) DirFD() (int, error) {
+	dir, ok := g.dirs[""]
+	if !ok {
+		return -1, nil
+	}
+	return unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
+// OOMKilled tells whether the kernel's OOM killer killed a process of the
+// group.
+func (g *Group) OOMKilled() bool {
+	if dir, ok := g.dirs[""]; ok {
+		return statValue(filepath.Join(dir, "memory.events"), "oom_kill") > 0
+	}
+	if dir, ok := g.dirs["memory"]; ok {
+		return statValue(filepath.Join(dir, "memory.oom_control"), "oom_kill") > 0
+	}
+	return false
+}
+
+// statValue reads "key value" lines and returns key's value.
+func statValue(file, key string) uint64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && k == key {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// Remove kills what is left in the group and removes its dirs.
+func (g *Group) Remove() error {
+	var errs []error
+	for _, dir := range g.dirs {
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		killAll(dir)
+		var err error
+		for i := 0; i < 100; i++ {
+			if err = unix.Rmdir(dir); err != unix.EBUSY {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil && err != unix.ENOENT {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// killAll sends SIGKILL to every process left in dir.
+func killAll(dir string) {
+	if os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0) == nil {
+		return
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
