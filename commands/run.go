@@ -36,7 +36,16 @@ func containerFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "mount", Usage: "type=bind,src=HOST,dst=CONTAINER[,readonly]"},
 		&cli.BoolFlag{Name: "init", Usage: "run tug's init as pid 1: it reaps zombies and forwards signals"},
 		&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root filesystem read-only"},
-		&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges"},
+		&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json"},
+		&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability (or ALL)"},
+		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a capability (or ALL)"},
+		&cli.BoolFlag{Name: "privileged", Usage: "all capabilities and devices, no seccomp, no masked paths"},
+		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs PATH[:OPTIONS]"},
+		&cli.StringSliceFlag{Name: "ulimit", Usage: "NAME=SOFT[:HARD], e.g. nofile=1024:2048"},
+		&cli.StringSliceFlag{Name: "sysctl", Usage: "set a namespaced sysctl NAME=VALUE"},
+		&cli.StringFlag{Name: "shm-size", Usage: "size of /dev/shm (64m by default)"},
+		&cli.IntFlag{Name: "oom-score-adj", Usage: "OOM killer preference, -1000 to 1000"},
+		&cli.StringSliceFlag{Name: "device", Usage: "add a host device HOST[:CONTAINER][:rwm]"},
 		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network: none (a fresh namespace with lo)"},
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pull"},
@@ -196,6 +205,12 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		ReadOnly: c.Bool("read-only"), Volumes: c.StringSlice("volume"), Mounts: c.StringSlice("mount"),
 		Network: c.String("network"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
 		Labels: c.StringSlice("label"),
+		Security: run.Security{
+			CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),
+			SecurityOpts: c.StringSlice("security-opt"), Tmpfs: c.StringSlice("tmpfs"), Ulimits: c.StringSlice("ulimit"),
+			Sysctls: c.StringSlice("sysctl"), ShmSize: c.String("shm-size"), OOMScoreAdj: c.Int("oom-score-adj"),
+			Devices: c.StringSlice("device"),
+		},
 		Limits: run.Limits{
 			Memory: c.String("memory"), MemoryReservation: c.String("memory-reservation"), MemorySwap: c.String("memory-swap"),
 			Cpus: c.String("cpus"), CPUShares: c.Int64("cpu-shares"), CpusetCpus: c.String("cpuset-cpus"),
@@ -205,14 +220,6 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 	}
 	if c.IsSet("entrypoint") {
 		opt.EntrypointSet, opt.Entrypoint = true, []string{c.String("entrypoint")}
-	}
-	for _, so := range c.StringSlice("security-opt") {
-		switch so {
-		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
-			opt.NoNewPrivs = true
-		default:
-			return nil, nil, fmt.Errorf("--security-opt %q: not supported (no-new-privileges is)", so)
-		}
 	}
 	ctr, err := run.Create(s, img, ref, opt)
 	return s, ctr, err

@@ -66,8 +66,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	spec := Spec{
 		Args: args, Env: env, Cwd: firstNonEmpty(opt.Workdir, ic.Config.WorkingDir, "/"),
 		User: firstNonEmpty(opt.User, ic.Config.User), Hostname: hostname,
-		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, NoNewPrivs: opt.NoNewPrivs,
-		Caps: DefaultCaps(), Mounts: mounts,
+		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts,
 		MaskedPaths: DefaultMaskedPaths(), ReadonlyPaths: DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {
@@ -90,6 +89,9 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	}
 	res, err := resources(opt.Limits)
 	if err != nil {
+		return nil, err
+	}
+	if err := applySecurity(&spec, &res, opt.Security); err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(Config{

@@ -56,14 +56,15 @@ type ExecOptions struct {
 
 // execSpec is what the helper needs, decided by the parent.
 type execSpec struct {
-	Args       []string `json:"args"`
-	Env        []string `json:"env"`
-	Cwd        string   `json:"cwd"`
-	User       string   `json:"user"`
-	Tty        bool     `json:"tty"`
-	Detach     bool     `json:"detach"`
-	Caps       []string `json:"caps"`
-	NoNewPrivs bool     `json:"no_new_privs"`
+	Args       []string          `json:"args"`
+	Env        []string          `json:"env"`
+	Cwd        string            `json:"cwd"`
+	User       string            `json:"user"`
+	Tty        bool              `json:"tty"`
+	Detach     bool              `json:"detach"`
+	Caps       []string          `json:"caps"`
+	NoNewPrivs bool              `json:"no_new_privs"`
+	Seccomp    []unix.SockFilter `json:"seccomp,omitempty"`
 }
 
 // Exec runs a command in a running container and returns its exit code.
@@ -92,7 +93,7 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 	}
 	spec := execSpec{
 		Args: opt.Args, Env: env, Cwd: firstNonEmpty(opt.Workdir, cfg.Spec.Cwd, "/"), User: firstNonEmpty(opt.User, cfg.Spec.User),
-		Tty: opt.Tty, Detach: opt.Detach, Caps: cfg.Spec.Caps, NoNewPrivs: cfg.Spec.NoNewPrivs,
+		Tty: opt.Tty, Detach: opt.Detach, Caps: cfg.Spec.Caps, NoNewPrivs: cfg.Spec.NoNewPrivs, Seccomp: cfg.Spec.Seccomp,
 	}
 	if !opt.Interactive {
 		stdio.Stdin = nil
@@ -224,6 +225,9 @@ func execHelper() (int, error) {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return 0, err
 		}
+	}
+	if err := loadSeccomp(spec.Seccomp); err != nil {
+		return 0, err
 	}
 	if err := setCaps(spec.Caps, true); err != nil {
 		return 0, err

@@ -24,6 +24,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -124,18 +125,27 @@ func buildRootfs(spec *Spec) error {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
 	defer unix.Close(root)
-	for _, m := range standardMounts() {
+	for _, m := range standardMounts(spec) {
 		if err := mountIn(root, m); err != nil {
 			return err
 		}
 	}
-	if err := populateDev(root, spec.Tty); err != nil {
+	if err := populateDev(root, spec); err != nil {
 		return err
 	}
 	for _, m := range spec.Mounts {
 		if err := bindIn(root, m.Source, m.Destination, m.ReadOnly); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
+	}
+	for _, t := range spec.Tmpfs {
+		m := fsMount{strings.TrimPrefix(t.Destination, "/"), "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, t.Options}
+		if err := mountIn(root, m); err != nil {
+			return err
+		}
+	}
+	if err := setSysctls(root, spec.Sysctls); err != nil {
+		return err
 	}
 	for _, p := range spec.MaskedPaths {
 		if err := maskPath(root, p); err != nil {
@@ -186,16 +196,41 @@ type fsMount struct {
 }
 
 // standardMounts are the filesystems every container gets, in order.
-func standardMounts() []fsMount {
+func standardMounts(spec *Spec) []fsMount {
 	const nodevs = unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV
+	shm := "mode=1777,size=65536k"
+	if spec.ShmSize > 0 {
+		shm = fmt.Sprintf("mode=1777,size=%d", spec.ShmSize)
+	}
+	sysFlags := uintptr(nodevs | unix.MS_RDONLY)
+	if spec.Privileged {
+		sysFlags = nodevs
+	}
 	return []fsMount{
 		{"proc", "proc", "proc", nodevs, ""},
 		{"dev", "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_STRICTATIME, "mode=755,size=65536k"},
 		{"dev/pts", "devpts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-		{"dev/shm", "tmpfs", "shm", nodevs, "mode=1777,size=65536k"},
+		{"dev/shm", "tmpfs", "shm", nodevs, shm},
 		{"dev/mqueue", "mqueue", "mqueue", nodevs, ""},
-		{"sys", "sysfs", "sysfs", nodevs | unix.MS_RDONLY, ""},
+		{"sys", "sysfs", "sysfs", sysFlags, ""},
 	}
+}
+
+// setSysctls writes the container's sysctls through its own /proc, which
+// belongs to its namespaces; create allowed only namespaced ones.
+func setSysctls(root int, sysctls map[string]string) error {
+	for k, v := range sysctls {
+		fd, err := openIn(root, "proc/sys/"+strings.ReplaceAll(k, ".", "/"), unix.O_WRONLY)
+		if err != nil {
+			return fail(125, "--sysctl %s: %s", k, err)
+		}
+		_, err = unix.Write(fd, []byte(v))
+		unix.Close(fd)
+		if err != nil {
+			return fail(125, "--sysctl %s=%s: %s", k, v, err)
+		}
+	}
+	return nil
 }
 
 // openIn opens rel inside the rootfs with openat2(RESOLVE_IN_ROOT): a
@@ -292,7 +327,7 @@ func mountIn(root int, m fsMount) error {
 // populateDev fills the fresh /dev tmpfs with docker's standard nodes and
 // links. The image's own /dev is hidden under the tmpfs, so a /dev/null
 // that is a symlink in the image redirects nothing.
-func populateDev(root int, tty bool) error {
+func populateDev(root int, spec *Spec) error {
 	dev, err := openIn(root, "dev", unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return fmt.Errorf("open /dev: %w", err)
@@ -314,7 +349,17 @@ func populateDev(root int, tty bool) error {
 			return fmt.Errorf("link /dev/%s: %w", name, err)
 		}
 	}
-	if !tty {
+	for _, d := range spec.Devices {
+		if err := makeDevice(root, d); err != nil {
+			return err
+		}
+	}
+	if spec.Privileged {
+		if err := hostDevices(dev); err != nil {
+			return err
+		}
+	}
+	if !spec.Tty {
 		return nil
 	}
 	// The console is the pty the parent gave as stdin. Its fd belongs to
@@ -331,6 +376,49 @@ func populateDev(root int, tty bool) error {
 	defer unix.Close(fd)
 	if err := unix.Mount(pts, fdPath(fd), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind /dev/console: %w", err)
+	}
+	return nil
+}
+
+// makeDevice makes a --device node at its path in the container.
+func makeDevice(root int, d Device) error {
+	dir, base := path.Split(strings.TrimPrefix(path.Clean(d.Path), "/"))
+	pfd, err := mkdirIn(root, dir)
+	if err != nil {
+		return fmt.Errorf("--device %s: %w", d.Path, err)
+	}
+	defer unix.Close(pfd)
+	mode := d.Mode | unix.S_IFCHR
+	if d.Type == 'b' {
+		mode = d.Mode | unix.S_IFBLK
+	}
+	unix.Unlinkat(pfd, base, 0)
+	if err := unix.Mknodat(pfd, base, mode, int(unix.Mkdev(d.Major, d.Minor))); err != nil {
+		return fmt.Errorf("--device %s: %w", d.Path, err)
+	}
+	return nil
+}
+
+// hostDevices copies the host's top-level device nodes into /dev, for
+// --privileged, as docker does.
+func hostDevices(dev int) error {
+	entries, err := os.ReadDir("/dev")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		var st unix.Stat_t
+		if unix.Lstat("/dev/"+e.Name(), &st) != nil {
+			continue
+		}
+		if t := st.Mode & unix.S_IFMT; t != unix.S_IFCHR && t != unix.S_IFBLK {
+			continue
+		}
+		if e.Name() == "ptmx" || e.Name() == "console" || e.Name() == "tty" {
+			continue // the container's own
+		}
+		unix.Unlinkat(dev, e.Name(), 0)
+		unix.Mknodat(dev, e.Name(), st.Mode, int(st.Rdev))
 	}
 	return nil
 }
@@ -483,10 +571,19 @@ func execEntrypoint(spec *Spec) error {
 	if err := dropCapabilities(spec.Caps); err != nil {
 		return err
 	}
+	if err := processSettings(spec); err != nil {
+		return err
+	}
 	if spec.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
+	}
+	// Seccomp goes on last but for the user switch and the exec, which
+	// the profiles allow; with CAP_SYS_ADMIN still effective it needs no
+	// no_new_privs.
+	if err := loadSeccomp(spec.Seccomp); err != nil {
+		return err
 	}
 	if spec.Init {
 		// tug's init stays root, with the allowed set only; the
@@ -501,6 +598,24 @@ func execEntrypoint(spec *Spec) error {
 	}
 	err = unix.Exec(exe, spec.Args, env)
 	return execError(spec.Args[0], err)
+}
+
+// processSettings applies --ulimit and --oom-score-adj to this process,
+// which the entrypoint inherits.
+func processSettings(spec *Spec) error {
+	for _, r := range spec.Rlimits {
+		if err := unix.Setrlimit(r.Resource, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
+			var cur unix.Rlimit
+			unix.Getrlimit(r.Resource, &cur)
+			return fail(125, "--ulimit: cannot set limit %d to %d:%d (the hard limit here is %d): %s", r.Resource, r.Soft, r.Hard, cur.Max, err)
+		}
+	}
+	if spec.OOMScoreAdj != 0 {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(spec.OOMScoreAdj)), 0); err != nil {
+			return fail(125, "--oom-score-adj: %s", err)
+		}
+	}
+	return nil
 }
 
 // containerUser resolves -u with the container's own /etc/passwd and
@@ -649,6 +764,13 @@ func setCaps(caps []string, root bool) error {
 		mask, _ = capMask(caps)
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var cur [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &cur[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	// Nothing can grant what tug itself lacks (a host may withhold, say,
+	// CAP_SYS_RESOURCE even from root).
+	mask &= uint64(cur[0].Permitted) | uint64(cur[1].Permitted)<<32
 	data := [2]unix.CapUserData{
 		{Effective: uint32(mask), Permitted: uint32(mask)},
 		{Effective: uint32(mask >> 32), Permitted: uint32(mask >> 32)},

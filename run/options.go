@@ -32,7 +32,7 @@ type Options struct {
 	AutoRemove    bool
 	Init          bool
 	ReadOnly      bool
-	NoNewPrivs    bool
+	Security      Security
 	Volumes       []string // -v HOST:CONTAINER[:ro|rw]
 	Mounts        []string // --mount type=bind,src=…,dst=…[,readonly]
 	Network       string

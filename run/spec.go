@@ -4,6 +4,8 @@
 // signals and exit code.
 package run
 
+import "golang.org/x/sys/unix"
+
 // Spec is everything the re-exec child needs to build the container. The
 // parent sends it as JSON over an inherited pipe, never as argv.
 type Spec struct {
@@ -25,12 +27,20 @@ type Spec struct {
 	// be cloned straight into it).
 	UnshareCgroup bool `json:"unshare_cgroup,omitempty"`
 
-	ReadOnly      bool     `json:"read_only"`
-	NoNewPrivs    bool     `json:"no_new_privs"`
-	Caps          []string `json:"caps"` // bounding, effective and permitted for root
-	Mounts        []Mount  `json:"mounts"`
-	MaskedPaths   []string `json:"masked_paths"`
-	ReadonlyPaths []string `json:"readonly_paths"`
+	ReadOnly      bool              `json:"read_only"`
+	NoNewPrivs    bool              `json:"no_new_privs"`
+	Privileged    bool              `json:"privileged,omitempty"`
+	Caps          []string          `json:"caps"` // bounding, effective and permitted for root
+	Seccomp       []unix.SockFilter `json:"seccomp,omitempty"`
+	Mounts        []Mount           `json:"mounts"`
+	Tmpfs         []Tmpfs           `json:"tmpfs,omitempty"`
+	MaskedPaths   []string          `json:"masked_paths"`
+	ReadonlyPaths []string          `json:"readonly_paths"`
+	Devices       []Device          `json:"devices,omitempty"`
+	Rlimits       []Rlimit          `json:"rlimits,omitempty"`
+	Sysctls       map[string]string `json:"sysctls,omitempty"`
+	ShmSize       int64             `json:"shm_size,omitempty"`
+	OOMScoreAdj   int               `json:"oom_score_adj,omitempty"`
 }
 
 // Mount is a bind mount from the host into the container.

@@ -27,9 +27,35 @@ type Resources struct {
 	BlkioWeight       uint16 `json:"blkio_weight,omitempty"`
 	DeviceReadBps     []Rate `json:"device_read_bps,omitempty"`
 	DeviceWriteBps    []Rate `json:"device_write_bps,omitempty"`
+	// Devices is the allow list of the devices controller (v1); nil
+	// leaves the controller alone.
+	Devices []DeviceRule `json:"devices,omitempty"`
 }
 
-// Empty tells whether no limit is set.
+// DeviceRule allows access to devices: Type 'c', 'b' or 'a' (all),
+// Major and Minor -1 for any, Access a subset of "rwm".
+type DeviceRule struct {
+	Type   byte   `json:"type"`
+	Major  int64  `json:"major"`
+	Minor  int64  `json:"minor"`
+	Access string `json:"access"`
+}
+
+func (d DeviceRule) String() string {
+	num := func(n int64) string {
+		if n < 0 {
+			return "*"
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	if d.Type == 'a' {
+		return "a"
+	}
+	return fmt.Sprintf("%c %s:%s %s", d.Type, num(d.Major), num(d.Minor), d.Access)
+}
+
+// Empty tells whether no limit is set; device rules are policy, not
+// limits, and do not count.
 func (r Resources) Empty() bool {
 	return r.Memory == 0 && r.MemoryReservation == 0 && r.MemorySwap == 0 && r.CPUQuota == 0 && r.CPUShares == 0 &&
 		r.CpusetCpus == "" && r.CpusetMems == "" && r.PidsLimit == 0 && r.BlkioWeight == 0 &&
@@ -251,6 +277,12 @@ func (g *Group) writes(r Resources) []write {
 		add("--device-read-bps", "blkio", "blkio.throttle.read_bps_device", "io.max", fmt.Sprintf("%s %d", dev, rt.Bytes))
 		if v2 {
 			out[len(out)-1].value = fmt.Sprintf("%s rbps=%d", dev, rt.Bytes)
+		}
+	}
+	if r.Devices != nil && !v2 {
+		out = append(out, write{"device rules", "devices", "devices.deny", "a"})
+		for _, d := range r.Devices {
+			out = append(out, write{"device rules", "devices", "devices.allow", d.String()})
 		}
 	}
 	for _, rt := range r.DeviceWriteBps {
