@@ -91,7 +91,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
-	if err := applySecurity(&spec, &res, opt.Security); err != nil {
+	if err := applySecurity(&spec, &res, opt.Security, filepath.Join(s.Root(), "cache")); err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(Config{

@@ -56,15 +56,15 @@ type ExecOptions struct {
 
 // execSpec is what the helper needs, decided by the parent.
 type execSpec struct {
-	Args       []string          `json:"args"`
-	Env        []string          `json:"env"`
-	Cwd        string            `json:"cwd"`
-	User       string            `json:"user"`
-	Tty        bool              `json:"tty"`
-	Detach     bool              `json:"detach"`
-	Caps       []string          `json:"caps"`
-	NoNewPrivs bool              `json:"no_new_privs"`
-	Seccomp    []unix.SockFilter `json:"seccomp,omitempty"`
+	Args       []string   `json:"args"`
+	Env        []string   `json:"env"`
+	Cwd        string     `json:"cwd"`
+	User       string     `json:"user"`
+	Tty        bool       `json:"tty"`
+	Detach     bool       `json:"detach"`
+	Caps       []string   `json:"caps"`
+	NoNewPrivs bool       `json:"no_new_privs"`
+	Seccomp    bpfProgram `json:"seccomp,omitempty"`
 }
 
 // Exec runs a command in a running container and returns its exit code.

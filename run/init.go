@@ -4,7 +4,8 @@ package run
 // parent starts it in new mnt, pid, uts, ipc, net and cgroup namespaces
 // (clone flags, so it never runs a single instruction outside them), with
 //
-//	fd 3  the Spec, as JSON; the parent closes its end once written
+//	fd 3  the Spec, as JSON; on v1 hosts then one byte once the parent
+//	      has moved the child into its cgroup; then EOF
 //	fd 4  the sync pipe: the child writes one JSON initError and exits if
 //	      anything fails; a successful execve closes it (CLOEXEC), so the
 //	      parent reads EOF and knows the entrypoint runs
@@ -68,16 +69,9 @@ func Init() {
 }
 
 func initContainer() error {
-	spec, err := readSpec()
+	spec, placed, err := readSpec()
 	if err != nil {
 		return err
-	}
-	// The parent has placed this process in its cgroup by now: make that
-	// the root of the container's cgroup namespace.
-	if spec.UnshareCgroup {
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return fmt.Errorf("new cgroup namespace: %w", err)
-		}
 	}
 	// Nothing but stdio and the sync pipe may cross into the container:
 	// mark every other fd close-on-exec, the sync pipe included.
@@ -96,17 +90,42 @@ func initContainer() error {
 	if err := loopbackUp(); err != nil {
 		return err
 	}
+	if err := enterCgroupNamespace(spec, placed); err != nil {
+		return err
+	}
 	return execEntrypoint(spec)
 }
 
-func readSpec() (*Spec, error) {
+// readSpec reads the spec and returns it with the rest of the pipe, on
+// which the parent says when the child is in its cgroup.
+func readSpec() (*Spec, io.Reader, error) {
 	f := os.NewFile(specFD, "spec")
-	defer f.Close()
+	dec := json.NewDecoder(f)
 	var spec Spec
-	if err := json.NewDecoder(f).Decode(&spec); err != nil {
-		return nil, fmt.Errorf("read container spec: %w", err)
+	if err := dec.Decode(&spec); err != nil {
+		return nil, nil, fmt.Errorf("read container spec: %w", err)
 	}
-	return &spec, nil
+	return &spec, io.MultiReader(dec.Buffered(), f), nil
+}
+
+// enterCgroupNamespace waits, on v1 hosts, until the parent has moved
+// this process into its cgroup (a move costs an RCU grace period, which
+// the mounts above overlapped), then makes that cgroup the root of the
+// container's cgroup namespace. Nothing of the container has run yet.
+func enterCgroupNamespace(spec *Spec, placed io.Reader) error {
+	if !spec.UnshareCgroup {
+		return nil
+	}
+	// skip what follows the JSON (the encoder's newline) up to the byte
+	for b := [1]byte{}; b[0] != 1; {
+		if _, err := io.ReadFull(placed, b[:]); err != nil {
+			return fmt.Errorf("wait for the cgroup: %w", err)
+		}
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("new cgroup namespace: %w", err)
+	}
+	return nil
 }
 
 // buildRootfs mounts the overlay and the container's filesystems, then

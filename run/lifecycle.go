@@ -191,7 +191,7 @@ func Remove(s *store.Store, c *store.Container, force bool) error {
 	defer lock.Unlock()
 	// A keeper that died left its cgroup behind.
 	if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && os.Geteuid() == 0 {
-		if err := cgroups.Open(layout, c.ID).Remove(); err != nil {
+		if err := cgroups.Open(layout, c.ID, nil).Remove(); err != nil {
 			return err
 		}
 	}

@@ -52,7 +52,7 @@ type Device struct {
 
 // applySecurity fills in the spec's capabilities, seccomp program and
 // kernel settings from sec, and the device rules of res.
-func applySecurity(spec *Spec, res *cgroups.Resources, sec Security) error {
+func applySecurity(spec *Spec, res *cgroups.Resources, sec Security, cacheDir string) error {
 	caps, err := capabilities(sec)
 	if err != nil {
 		return err
@@ -78,7 +78,7 @@ func applySecurity(spec *Spec, res *cgroups.Resources, sec Security) error {
 		spec.Privileged, spec.MaskedPaths, spec.ReadonlyPaths = true, nil, nil
 		profile = "unconfined"
 	}
-	if spec.Seccomp, err = compileSeccomp(profile, caps); err != nil {
+	if spec.Seccomp, err = cachedSeccomp(cacheDir, profile, caps); err != nil {
 		return err
 	}
 	if spec.Tmpfs, err = tmpfsMounts(sec.Tmpfs, spec.ReadOnly); err != nil {

@@ -4,8 +4,6 @@
 // signals and exit code.
 package run
 
-import "golang.org/x/sys/unix"
-
 // Spec is everything the re-exec child needs to build the container. The
 // parent sends it as JSON over an inherited pipe, never as argv.
 type Spec struct {
@@ -31,7 +29,7 @@ type Spec struct {
 	NoNewPrivs    bool              `json:"no_new_privs"`
 	Privileged    bool              `json:"privileged,omitempty"`
 	Caps          []string          `json:"caps"` // bounding, effective and permitted for root
-	Seccomp       []unix.SockFilter `json:"seccomp,omitempty"`
+	Seccomp       bpfProgram        `json:"seccomp,omitempty"`
 	Mounts        []Mount           `json:"mounts"`
 	Tmpfs         []Tmpfs           `json:"tmpfs,omitempty"`
 	MaskedPaths   []string          `json:"masked_paths"`

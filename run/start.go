@@ -172,15 +172,15 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 	specR.Close()
 	syncW.Close()
 	term.started()
-	// On v1 the child is moved into its cgroup here, before it gets its
-	// spec: it has run nothing of the container yet.
+	// On v1 the child is moved into its cgroup while it builds the
+	// rootfs; it waits for the move before it runs anything of the
+	// container.
+	var enter func() error
 	if group != nil && spec.UnshareCgroup {
-		if err := group.Enter(cmd.Process.Pid); err != nil {
-			cmd.Process.Kill()
-			return fail(err)
-		}
+		enter = func() error { return group.Enter(cmd.Process.Pid) }
 	}
-	if err := handshake(specW, syncR, &spec); err != nil {
+	if err := handshake(specW, syncR, &spec, enter); err != nil {
+		cmd.Process.Kill()
 		return fail(err)
 	}
 	if err := p.recordRunning(s, c); err != nil {
@@ -208,7 +208,7 @@ func placeInCgroup(c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (
 	if err != nil {
 		return nil, noop, err
 	}
-	g := cgroups.Open(layout, c.ID)
+	g := cgroups.Open(layout, c.ID, &cfg.Resources)
 	if err := g.Create(cfg.Resources); err != nil {
 		g.Remove()
 		return nil, noop, err
@@ -264,11 +264,24 @@ func (p *process) recordRunning(s *store.Store, c *store.Container) error {
 	return s.SetState(c.ID, &p.state)
 }
 
-// handshake sends the spec and waits for the child to exec: EOF on the
-// sync pipe means the entrypoint runs; a message means it failed.
-func handshake(specW, syncR *os.File, spec *Spec) error {
+// handshake sends the spec, runs enter (if any) and tells the child it
+// is done, then waits for the child to exec: EOF on the sync pipe means
+// the entrypoint runs; a message means it failed.
+func handshake(specW, syncR *os.File, spec *Spec, enter func() error) error {
 	if err := json.NewEncoder(specW).Encode(spec); err != nil {
 		return fmt.Errorf("send container spec: %w", err)
+	}
+	if enter != nil {
+		if err := enter(); err != nil {
+			return err
+		}
+		if _, err := specW.Write([]byte{1}); err != nil {
+			// the child is gone: its report says why
+			if serr := readStatus(syncR); serr != nil {
+				return serr
+			}
+			return fmt.Errorf("release container: %w", err)
+		}
 	}
 	specW.Close()
 	return readStatus(syncR)

@@ -79,19 +79,38 @@ type Group struct {
 	dirs   map[string]string // v1 controller → dir; "" → the v2 dir
 }
 
-// v1Controllers are the hierarchies a container gets a dir in on v1.
-func v1Controllers() []string {
-	return []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "devices", "freezer"}
+// v1Controllers are the hierarchies a container gets a dir in on v1:
+// always those that police and account for it, the others only when a
+// limit needs them (each dir costs a mkdir, writes and an rmdir per start).
+func v1Controllers(r Resources) []string {
+	ctrls := []string{"memory", "pids", "cpu", "cpuacct", "devices"}
+	if r.CpusetCpus != "" || r.CpusetMems != "" {
+		ctrls = append(ctrls, "cpuset")
+	}
+	if r.BlkioWeight != 0 || len(r.DeviceReadBps) > 0 || len(r.DeviceWriteBps) > 0 {
+		ctrls = append(ctrls, "blkio")
+	}
+	return ctrls
 }
 
-// Open names a container's group; it touches nothing.
-func Open(l Layout, name string) *Group {
+// allV1Controllers are every hierarchy tug may use, for cleanup.
+func allV1Controllers() []string {
+	return []string{"memory", "pids", "cpu", "cpuacct", "devices", "cpuset", "blkio"}
+}
+
+// Open names a container's group for r's limits (nil for cleanup: every
+// hierarchy); it touches nothing.
+func Open(l Layout, name string, r *Resources) *Group {
 	g := &Group{Layout: l, Name: name, dirs: map[string]string{}}
 	if l.Version == "v2" {
 		g.dirs[""] = filepath.Join(l.Unified, parent, name)
 		return g
 	}
-	for _, c := range v1Controllers() {
+	ctrls := allV1Controllers()
+	if r != nil {
+		ctrls = v1Controllers(*r)
+	}
+	for _, c := range ctrls {
 		g.dirs[c] = filepath.Join(l.Mount, c, parent, name)
 	}
 	return g

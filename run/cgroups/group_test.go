@@ -29,7 +29,7 @@ func read(t *testing.T, p string) string {
 // TestV2Writes checks the files and values the v2 path writes.
 func TestV2Writes(t *testing.T) {
 	l := fakeV2(t)
-	g := Open(l, "c1")
+	g := Open(l, "c1", nil)
 	r := Resources{Memory: 32 << 20, MemoryReservation: 16 << 20, MemorySwap: 64 << 20, CPUQuota: 50000, CPUPeriod: 100000,
 		CPUShares: 512, CpusetCpus: "0", PidsLimit: 20, BlkioWeight: 300, DeviceReadBps: []Rate{{8, 0, 1 << 20}}}
 	if err := g.Create(r); err != nil {
@@ -71,7 +71,7 @@ func TestV1Writes(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(root, "cpuset", "cpuset.cpus"), []byte("0-1\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "cpuset", "cpuset.mems"), []byte("0\n"), 0o644)
-	g := Open(Layout{Version: "hybrid", Mount: root}, "c1")
+	g := Open(Layout{Version: "hybrid", Mount: root}, "c1", nil)
 	if err := g.Create(Resources{Memory: 32 << 20, CPUQuota: 50000, CPUShares: 512, PidsLimit: 20}); err != nil {
 		t.Fatal(err)
 	}
