@@ -50,6 +50,8 @@ func App() *cli.App {
 			execCommand(),
 			attachCommand(),
 			topCommand(),
+			statsCommand(),
+			updateCommand(),
 			cpCommand(),
 			exportCommand(),
 			diffCommand(),

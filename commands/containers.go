@@ -407,7 +407,7 @@ func containerCommand() *cli.Command {
 		Usage: "manage containers",
 		Subcommands: []*cli.Command{
 			ls, runCommand(), createCommand(), startCommand(), stopCommand(), killCommand(), rmCommand(),
-			restartCommand(), waitCommand(), logsCommand(), execCommand(), attachCommand(), topCommand(), cpCommand(),
+			restartCommand(), waitCommand(), logsCommand(), execCommand(), attachCommand(), topCommand(), statsCommand(), updateCommand(), cpCommand(),
 			exportCommand(), diffCommand(), commitCommand(), portCommand(), renameCommand(), containerPruneCommand(), containerInspectCommand(),
 		},
 	}

@@ -21,7 +21,7 @@ func (e exitStatus) ExitCode() int { return int(e) }
 
 // containerFlags are the flags run and create share.
 func containerFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "name", Usage: "container name (default: generated)"},
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
@@ -53,6 +53,14 @@ func containerFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label K=V"},
 		&cli.StringFlag{Name: "restart", Value: "no", Usage: "no, on-failure[:N], always or unless-stopped"},
 		&cli.StringSliceFlag{Name: "log-opt", Usage: "max-size=SIZE: rotate the log at SIZE"},
+		// -h is docker's --hostname here, so help is --help alone.
+		&cli.BoolFlag{Name: "help", Usage: "show help"},
+	}, limitFlags()...)
+}
+
+// limitFlags are the resource flags of run, create and update.
+func limitFlags() []cli.Flag {
+	return []cli.Flag{
 		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (512m, 1g)"},
 		&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit"},
 		&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit; -1 for unlimited swap"},
@@ -64,8 +72,6 @@ func containerFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "blkio-weight", Usage: "block I/O weight, 10 to 1000"},
 		&cli.StringSliceFlag{Name: "device-read-bps", Usage: "read rate limit DEVICE:RATE (/dev/sda:1mb)"},
 		&cli.StringSliceFlag{Name: "device-write-bps", Usage: "write rate limit DEVICE:RATE"},
-		// -h is docker's --hostname here, so help is --help alone.
-		&cli.BoolFlag{Name: "help", Usage: "show help"},
 	}
 }
 
@@ -211,12 +217,7 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 			Sysctls: c.StringSlice("sysctl"), ShmSize: c.String("shm-size"), OOMScoreAdj: c.Int("oom-score-adj"),
 			Devices: c.StringSlice("device"),
 		},
-		Limits: run.Limits{
-			Memory: c.String("memory"), MemoryReservation: c.String("memory-reservation"), MemorySwap: c.String("memory-swap"),
-			Cpus: c.String("cpus"), CPUShares: c.Int64("cpu-shares"), CpusetCpus: c.String("cpuset-cpus"),
-			CpusetMems: c.String("cpuset-mems"), PidsLimit: c.Int64("pids-limit"), BlkioWeight: c.Int64("blkio-weight"),
-			DeviceReadBps: c.StringSlice("device-read-bps"), DeviceWriteBps: c.StringSlice("device-write-bps"),
-		},
+		Limits: limits(c),
 	}
 	if c.IsSet("entrypoint") {
 		opt.EntrypointSet, opt.Entrypoint = true, []string{c.String("entrypoint")}
@@ -257,4 +258,21 @@ func image(c *cli.Context, s *store.Store, regs pull.Registries, ref string) (*s
 	img, err = pull.Pull(c.Context, s, ref, opt)
 	prog.wait()
 	return img, err
+}
+
+// limits reads the resource flags.
+func limits(c *cli.Context) run.Limits {
+	return run.Limits{
+		Memory: c.String("memory"), MemoryReservation: c.String("memory-reservation"), MemorySwap: c.String("memory-swap"),
+		Cpus: c.String("cpus"), CPUShares: c.Int64("cpu-shares"), CpusetCpus: c.String("cpuset-cpus"),
+		CpusetMems: c.String("cpuset-mems"), PidsLimit: c.Int64("pids-limit"), BlkioWeight: c.Int64("blkio-weight"),
+		DeviceReadBps: c.StringSlice("device-read-bps"), DeviceWriteBps: c.StringSlice("device-write-bps"),
+	}
+}
+
+func updateCommand() *cli.Command {
+	return containerVerb("update", "change the resource limits of containers", limitFlags(),
+		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
+			return run.Update(s, ctr, limits(c))
+		})
 }

@@ -223,6 +223,16 @@ func (s *Store) LockContainer(id string) (*Lock, error) {
 	return lockPath(s.lockFile("container-" + id))
 }
 
+// SaveContainer rewrites a container's record (its spec, after tug
+// update) atomically.
+func (s *Store) SaveContainer(c *Container) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return replaceFile(filepath.Join(s.ContainerDir(c.ID), "config.json"), b, 0o600, false)
+}
+
 // RenameContainer gives container id a new, unused name.
 func (s *Store) RenameContainer(id, name string) error {
 	if !containerName.MatchString(name) {
@@ -250,11 +260,7 @@ func (s *Store) RenameContainer(id, name string) error {
 		return fmt.Errorf("no such container: %s: %w", id, ErrNotFound)
 	}
 	c.Name = name
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	return replaceFile(filepath.Join(s.ContainerDir(id), "config.json"), b, 0o600, false)
+	return s.SaveContainer(c)
 }
 
 // RemoveContainer deletes a container's record and files: a rename,

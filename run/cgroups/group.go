@@ -62,6 +62,44 @@ func (r Resources) Empty() bool {
 		len(r.DeviceReadBps) == 0 && len(r.DeviceWriteBps) == 0
 }
 
+// Merge returns r with the limits set in n put over it.
+func (r Resources) Merge(n Resources) Resources {
+	if n.Memory != 0 {
+		r.Memory = n.Memory
+	}
+	if n.MemoryReservation != 0 {
+		r.MemoryReservation = n.MemoryReservation
+	}
+	if n.MemorySwap != 0 {
+		r.MemorySwap = n.MemorySwap
+	}
+	if n.CPUQuota != 0 {
+		r.CPUQuota, r.CPUPeriod = n.CPUQuota, n.CPUPeriod
+	}
+	if n.CPUShares != 0 {
+		r.CPUShares = n.CPUShares
+	}
+	if n.CpusetCpus != "" {
+		r.CpusetCpus = n.CpusetCpus
+	}
+	if n.CpusetMems != "" {
+		r.CpusetMems = n.CpusetMems
+	}
+	if n.PidsLimit != 0 {
+		r.PidsLimit = n.PidsLimit
+	}
+	if n.BlkioWeight != 0 {
+		r.BlkioWeight = n.BlkioWeight
+	}
+	if len(n.DeviceReadBps) > 0 {
+		r.DeviceReadBps = n.DeviceReadBps
+	}
+	if len(n.DeviceWriteBps) > 0 {
+		r.DeviceWriteBps = n.DeviceWriteBps
+	}
+	return r
+}
+
 // Rate is a per-device I/O limit.
 type Rate struct {
 	Major, Minor uint32

@@ -1,0 +1,89 @@
+package run
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"tug/run/cgroups"
+	"tug/store"
+)
+
+// Usage is one container's resource use, as docker stats shows it.
+type Usage struct {
+	Container   *store.Container
+	CPUPercent  float64 // of one CPU: 200 is two CPUs busy
+	Memory      uint64
+	MemoryLimit uint64 // the cgroup's, or the host's memory when unlimited
+	NetRx       uint64
+	NetTx       uint64
+	BlockRead   uint64
+	BlockWrite  uint64
+	Pids        uint64
+	at          time.Time
+	cpu         uint64
+}
+
+// MemoryPercent is memory use against its limit.
+func (u Usage) MemoryPercent() float64 {
+	if u.MemoryLimit == 0 {
+		return 0
+	}
+	return float64(u.Memory) * 100 / float64(u.MemoryLimit)
+}
+
+// Sample reads a container's counters now; with prev (an earlier
+// sample of the same container) it also works out the CPU percentage.
+func Sample(s *store.Store, c *store.Container, prev *Usage) (Usage, error) {
+	u := Usage{Container: c, at: time.Now()}
+	st, err := State(s, c)
+	if err != nil || st.Status != store.StatusRunning {
+		return u, err
+	}
+	layout, err := cgroups.Detect("/sys/fs/cgroup")
+	if err != nil {
+		return u, err
+	}
+	cs := cgroups.Open(layout, c.ID, nil).Stats()
+	u.cpu, u.Memory, u.MemoryLimit, u.Pids = cs.CPUNanos, cs.Memory, cs.MemoryLimit, cs.Pids
+	u.BlockRead, u.BlockWrite = cs.BlockRead, cs.BlockWritten
+	if u.MemoryLimit == 0 {
+		u.MemoryLimit = hostMemory()
+	}
+	u.NetRx, u.NetTx = netDev(st.Pid)
+	if prev != nil && u.at.After(prev.at) && u.cpu >= prev.cpu {
+		u.CPUPercent = float64(u.cpu-prev.cpu) * 100 / float64(u.at.Sub(prev.at).Nanoseconds())
+	}
+	return u, nil
+}
+
+// hostMemory is MemTotal in bytes.
+func hostMemory() uint64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// netDev sums the bytes of every interface but lo in pid's network
+// namespace.
+func netDev(pid int) (rx, tx uint64) {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		f := strings.Fields(rest)
+		if !ok || strings.TrimSpace(name) == "lo" || len(f) < 9 {
+			continue
+		}
+		r, _ := strconv.ParseUint(f[0], 10, 64)
+		t, _ := strconv.ParseUint(f[8], 10, 64)
+		rx, tx = rx+r, tx+t
+	}
+	return rx, tx
+}
