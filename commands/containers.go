@@ -316,6 +316,8 @@ func statusText(st *store.ContainerState) string {
 		return "Up " + strings.TrimSuffix(timeAgo(st.StartedAt), " ago")
 	case store.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s", st.ExitCode, timeAgo(st.FinishedAt))
+	case store.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s", st.ExitCode, timeAgo(st.FinishedAt))
 	}
 	return "Created"
 }

@@ -26,7 +26,7 @@ var ErrNotRunning = errors.New("container is not running")
 // pid is trusted only with its start time and boot ID.
 func State(s *store.Store, c *store.Container) (*store.ContainerState, error) {
 	st, err := s.State(c.ID)
-	if err != nil || st.Status != store.StatusRunning || sameProcess(st.MonitorPid, st.MonitorStart, st.BootID) {
+	if err != nil || !kept(st) || sameProcess(st.MonitorPid, st.MonitorStart, st.BootID) {
 		return st, err
 	}
 	lock, err := s.LockContainer(c.ID)
@@ -35,7 +35,7 @@ func State(s *store.Store, c *store.Container) (*store.ContainerState, error) {
 	}
 	defer lock.Unlock()
 	st, err = s.State(c.ID)
-	if err != nil || st.Status != store.StatusRunning || sameProcess(st.MonitorPid, st.MonitorStart, st.BootID) {
+	if err != nil || !kept(st) || sameProcess(st.MonitorPid, st.MonitorStart, st.BootID) {
 		return st, err
 	}
 	// The keeper died. Its death signal took the container along; make
@@ -51,6 +51,12 @@ func State(s *store.Store, c *store.Container) (*store.ContainerState, error) {
 		st.Error = "the machine rebooted"
 	}
 	return st, s.SetState(c.ID, st)
+}
+
+// kept tells whether a state says a keeper is looking after the
+// container: it runs, or waits to be restarted.
+func kept(st *store.ContainerState) bool {
+	return st.Status == store.StatusRunning || st.Status == store.StatusRestarting
 }
 
 // Signal sends sig to a running container's pid 1, through a pidfd that
@@ -79,7 +85,7 @@ func Signal(s *store.Store, c *store.Container, sig unix.Signal) error {
 // does not start it again.
 func Stop(s *store.Store, c *store.Container, timeout time.Duration) error {
 	st, err := requestStop(s, c)
-	if err != nil || st.Status != store.StatusRunning {
+	if err != nil || !kept(st) {
 		return err
 	}
 	cfg, err := ContainerConfig(c)
@@ -106,7 +112,7 @@ func Stop(s *store.Store, c *store.Container, timeout time.Duration) error {
 // the container, and returns the state.
 func requestStop(s *store.Store, c *store.Container) (*store.ContainerState, error) {
 	st, err := State(s, c)
-	if err != nil || st.Status != store.StatusRunning {
+	if err != nil || !kept(st) {
 		return st, err
 	}
 	lock, err := s.LockContainer(c.ID)
@@ -128,7 +134,7 @@ func waitRecorded(s *store.Store, c *store.Container, timeout time.Duration) (*s
 	deadline := time.Now().Add(timeout)
 	for delay := time.Millisecond; ; delay = min(delay*2, 50*time.Millisecond) {
 		st, err := State(s, c)
-		if err != nil || st.Status != store.StatusRunning {
+		if err != nil || !kept(st) {
 			return st, err
 		}
 		if timeout >= 0 && time.Now().After(deadline) {
@@ -155,7 +161,7 @@ func Wait(s *store.Store, c *store.Container) (int, error) {
 			if _, err := waitRecorded(s, c, 10*time.Second); err != nil {
 				return 0, err
 			}
-		case restarting(c, st):
+		case st.Status == store.StatusRestarting || restarting(c, st):
 			time.Sleep(20 * time.Millisecond)
 		default:
 			return st.ExitCode, nil
@@ -177,7 +183,7 @@ func Remove(s *store.Store, c *store.Container, force bool) error {
 	if err != nil {
 		return err
 	}
-	if st.Status == store.StatusRunning {
+	if kept(st) {
 		if !force {
 			return fmt.Errorf("cannot remove running container %s: stop it first, or use rm -f", c.Name)
 		}

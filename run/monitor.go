@@ -104,7 +104,8 @@ func monitor(args []string, ready *os.File) error {
 	return nil
 }
 
-// countRestart records one more restart, unless a stop came meanwhile.
+// countRestart records one more restart, unless a stop came meanwhile;
+// until the next run starts the container shows as restarting.
 func countRestart(s *store.Store, c *store.Container) bool {
 	lock, err := s.LockContainer(c.ID)
 	if err != nil {
@@ -116,6 +117,7 @@ func countRestart(s *store.Store, c *store.Container) bool {
 		return false
 	}
 	st.Restarts++
+	st.Status = store.StatusRestarting
 	return s.SetState(c.ID, st) == nil
 }
 

@@ -257,6 +257,9 @@ func (p *process) recordRunning(s *store.Store, c *store.Container) error {
 	if err != nil {
 		return err
 	}
+	if old.Status == store.StatusRestarting && old.StopRequested {
+		return fmt.Errorf("%s was stopped while it waited to restart", c.Name)
+	}
 	p.state = store.ContainerState{
 		Status: store.StatusRunning, Pid: pid, PidStart: pidStart, MonitorPid: self, MonitorStart: selfStart,
 		BootID: bootID(), StartedAt: time.Now().UTC(), Restarts: old.Restarts,

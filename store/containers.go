@@ -32,7 +32,7 @@ type Container struct {
 // Pids come with their start times (clock ticks after boot) and the boot
 // ID, so that a reused pid is never taken for the container.
 type ContainerState struct {
-	Status        string    `json:"status"` // created, running, exited
+	Status        string    `json:"status"` // created, running, restarting, exited
 	Pid           int       `json:"pid,omitempty"`
 	PidStart      uint64    `json:"pid_start,omitempty"`
 	MonitorPid    int       `json:"monitor_pid,omitempty"`
@@ -49,9 +49,10 @@ type ContainerState struct {
 
 // Container statuses.
 const (
-	StatusCreated = "created"
-	StatusRunning = "running"
-	StatusExited  = "exited"
+	StatusCreated    = "created"
+	StatusRunning    = "running"
+	StatusRestarting = "restarting" // between runs under a restart policy
+	StatusExited     = "exited"
 )
 
 // ErrNameInUse is returned when a container name is taken.
