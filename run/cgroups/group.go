@@ -181,6 +181,17 @@ func (g *Group) Create(r Resources) error {
 			}
 		}
 	}
+	if dir, ok := g.dirs[""]; ok && r.Devices != nil {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open cgroup %s: %w", dir, err)
+		}
+		err = attachDevices(fd, r.Devices)
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+	}
 	return g.Set(r)
 }
 
