@@ -135,14 +135,7 @@ func logsCommand() *cli.Command {
 			&cli.StringFlag{Name: "since", Usage: "only lines since a time (RFC 3339) or a duration ago (10m)"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, 1); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			ctr, err := s.LookupContainer(c.Args().First())
+			s, ctr, err := oneContainer(c, 1, 1)
 			if err != nil {
 				return err
 			}
@@ -183,14 +176,7 @@ func renameCommand() *cli.Command {
 		Usage:     "rename a container",
 		ArgsUsage: "CONTAINER NEW_NAME",
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 2, 2); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			ctr, err := s.LookupContainer(c.Args().Get(0))
+			s, ctr, err := oneContainer(c, 2, 2)
 			if err != nil {
 				return err
 			}
@@ -438,14 +424,7 @@ func execCommand() *cli.Command {
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "USER[:GROUP] or UID[:GID]"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 2, -1); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			ctr, err := s.LookupContainer(c.Args().First())
+			s, ctr, err := oneContainer(c, 2, -1)
 			if err != nil {
 				return err
 			}

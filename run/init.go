@@ -131,17 +131,9 @@ func enterCgroupNamespace(spec *Spec, placed io.Reader) error {
 // buildRootfs mounts the overlay and the container's filesystems, then
 // pivots into it.
 func buildRootfs(spec *Spec) error {
-	// Make every mount in this namespace private first, so that nothing
-	// mounted below propagates back to the host.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make / private: %w", err)
-	}
-	if err := mountOverlay(spec); err != nil {
-		return err
-	}
-	root, err := unix.Open(spec.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := privateOverlay(spec)
 	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
+		return err
 	}
 	defer unix.Close(root)
 	for _, m := range standardMounts(spec) {
@@ -187,6 +179,23 @@ func buildRootfs(spec *Spec) error {
 		}
 	}
 	return nil
+}
+
+// privateOverlay makes every mount in this mount namespace private, so
+// that nothing mounted below propagates back to the host, then mounts the
+// overlay and returns an O_PATH fd of it.
+func privateOverlay(spec *Spec) (int, error) {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return -1, fmt.Errorf("make / private: %w", err)
+	}
+	if err := mountOverlay(spec); err != nil {
+		return -1, err
+	}
+	root, err := unix.Open(spec.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open rootfs: %w", err)
+	}
+	return root, nil
 }
 
 // mountOverlay mounts the image layers (read-only lowers, top first) and

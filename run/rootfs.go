@@ -57,15 +57,9 @@ func onPrivateMount(spec *Spec, fn func(root int) error) error {
 	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("private mount namespace: %w", err)
 	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make / private: %w", err)
-	}
-	if err := mountOverlay(spec); err != nil {
-		return err
-	}
-	root, err := unix.Open(spec.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := privateOverlay(spec)
 	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
+		return err
 	}
 	defer unix.Close(root)
 	return fn(root)
