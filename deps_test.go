@@ -16,7 +16,7 @@ var forbidden = map[string][]string{
 	"store":    {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/config"},
 	"pull":     {"tug/commands", "tug/run", "tug/net", "tug/config"},
 	"run":      {"tug/commands", "tug/pull", "tug/config"},
-	"net":      {"tug/commands", "tug/pull", "tug/config"},
+	"net":      {"tug/commands", "tug/pull", "tug/config", "tug/run"},
 	"config":   {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/store"},
 	"internal": {"tug/commands"},
 }

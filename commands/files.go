@@ -230,10 +230,17 @@ func commitCommand() *cli.Command {
 func portCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "port",
-		Usage:     "list a container's published ports (none until networking lands)",
+		Usage:     "list a running container's published ports",
 		ArgsUsage: "CONTAINER",
 		Action: func(c *cli.Context) error {
-			_, _, err := oneContainer(c, 1, 2)
+			s, ctr, err := oneContainer(c, 1, 1)
+			if err != nil {
+				return err
+			}
+			ports, err := run.Ports(s, ctr)
+			for _, p := range ports {
+				fmt.Println(p)
+			}
 			return err
 		},
 	}

@@ -47,7 +47,8 @@ func containerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "oom-score-adj", Usage: "OOM killer preference, -1000 to 1000"},
 		&cli.StringSliceFlag{Name: "device", Usage: "add a host device HOST[:CONTAINER][:rwm]"},
 		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network: none (a fresh namespace with lo)"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "bridge (tug0, with NAT), none (only lo) or host"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp] (bridge)"},
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pull"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background under a monitor and print the container ID"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label K=V"},
@@ -209,7 +210,7 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		Workdir: c.String("workdir"), User: c.String("user"), Hostname: c.String("hostname"),
 		Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), AutoRemove: c.Bool("rm"), Init: c.Bool("init"),
 		ReadOnly: c.Bool("read-only"), Volumes: c.StringSlice("volume"), Mounts: c.StringSlice("mount"),
-		Network: c.String("network"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
+		Network: c.String("network"), Publish: c.StringSlice("publish"), Subnet: cfg.Network.Subnet, Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
 		Labels: c.StringSlice("label"),
 		Security: run.Security{
 			CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),

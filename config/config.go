@@ -18,6 +18,13 @@ import (
 type Config struct {
 	Storage    Storage    `toml:"storage"`
 	Registries Registries `toml:"registries"`
+	Network    Network    `toml:"network"`
+}
+
+// Network configures container networking.
+type Network struct {
+	// Subnet is the default bridge network's (tug0) IPv4 subnet.
+	Subnet string `toml:"subnet"`
 }
 
 // Storage says where tug keeps its state.
@@ -48,9 +55,9 @@ func OSEnv() Env { return Env{Getenv: os.Getenv, Geteuid: os.Geteuid} }
 // for root; XDG data and runtime dirs otherwise.
 func Defaults(env Env) Config {
 	if env.Geteuid() == 0 {
-		return Config{Storage: Storage{Root: "/var/lib/tug", RunRoot: "/run/tug"}}
+		return Config{Storage: Storage{Root: "/var/lib/tug", RunRoot: "/run/tug"}, Network: Network{Subnet: "10.88.0.0/16"}}
 	}
-	return Config{Storage: Storage{Root: filepath.Join(dataHome(env), "tug"), RunRoot: RuntimeDir(env)}}
+	return Config{Storage: Storage{Root: filepath.Join(dataHome(env), "tug"), RunRoot: RuntimeDir(env)}, Network: Network{Subnet: "10.88.0.0/16"}}
 }
 
 func dataHome(env Env) string {

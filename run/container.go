@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	tugnet "tug/net"
 	"tug/run/cgroups"
 	"tug/store"
 )
@@ -19,6 +20,8 @@ type Config struct {
 	AutoRemove  bool              `json:"auto_remove"`
 	Interactive bool              `json:"interactive"`
 	Network     string            `json:"network"`
+	Ports       []tugnet.Port     `json:"ports,omitempty"`
+	Subnet      string            `json:"subnet,omitempty"`
 	StopSignal  string            `json:"stop_signal,omitempty"` // the image's, or SIGTERM
 	Restart     RestartPolicy     `json:"restart"`
 	LogMaxSize  int64             `json:"log_max_size,omitempty"` // bytes; 0 never rotates
@@ -36,8 +39,22 @@ func ContainerConfig(c *store.Container) (*Config, error) {
 
 // Create records a new container from img with opt, ready to start.
 func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*store.Container, error) {
-	if opt.Network != "" && opt.Network != "none" {
-		return nil, fmt.Errorf("--network %s: only none is supported for now", opt.Network)
+	ports, err := tugnet.ParsePorts(opt.Publish)
+	if err != nil {
+		return nil, err
+	}
+	switch opt.Network {
+	case "", "bridge":
+		opt.Network = "bridge"
+	case "none", "host":
+		if len(ports) > 0 {
+			return nil, fmt.Errorf("-p: ports cannot be published with --network %s", opt.Network)
+		}
+	default:
+		return nil, fmt.Errorf("--network %s: want bridge, none or host (user-defined networks are not supported yet)", opt.Network)
+	}
+	if _, err := tugnet.Default(opt.Subnet); err != nil {
+		return nil, err
 	}
 	ic, err := s.Config(img)
 	if err != nil {
@@ -66,7 +83,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	spec := Spec{
 		Args: args, Env: env, Cwd: firstNonEmpty(opt.Workdir, ic.Config.WorkingDir, "/"),
 		User: firstNonEmpty(opt.User, ic.Config.User), Hostname: hostname,
-		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts,
+		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host",
 		MaskedPaths: DefaultMaskedPaths(), ReadonlyPaths: DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {
@@ -95,7 +112,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		return nil, err
 	}
 	raw, err := json.Marshal(Config{
-		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: firstNonEmpty(opt.Network, "none"),
+		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet,
 		StopSignal: firstNonEmpty(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, Resources: res,
 	})
 	if err != nil {
@@ -140,8 +157,13 @@ func prepare(s *store.Store, c *store.Container, spec *Spec) error {
 	dir := s.ContainerDir(c.ID)
 	files := map[string]string{
 		"hostname":    spec.Hostname + "\n",
-		"hosts":       fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", spec.Hostname),
+		"hosts":       hostsFile(spec.Hostname, ""),
 		"resolv.conf": resolvConf(),
+	}
+	if spec.HostNetwork { // the host's own, as docker has them
+		hosts, _ := os.ReadFile("/etc/hosts")
+		resolv, _ := os.ReadFile("/etc/resolv.conf")
+		files["hosts"], files["resolv.conf"] = string(hosts), string(resolv)
 	}
 	for name, content := range files {
 		p := filepath.Join(dir, name)
@@ -177,6 +199,15 @@ func overlayPaths(s *store.Store, c *store.Container, spec *Spec) error {
 		}
 	}
 	return nil
+}
+
+// hostsFile is a container's /etc/hosts; ip, when it has one, names it.
+func hostsFile(hostname, ip string) string {
+	self := "127.0.1.1"
+	if ip != "" {
+		self = ip
+	}
+	return fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", self, hostname)
 }
 
 // resolvConf is the host's resolv.conf without loopback name servers,

@@ -4,8 +4,9 @@ package run
 // parent starts it in new mnt, pid, uts, ipc, net and cgroup namespaces
 // (clone flags, so it never runs a single instruction outside them), with
 //
-//	fd 3  the Spec, as JSON; on v1 hosts then one byte once the parent
-//	      has moved the child into its cgroup; then EOF
+//	fd 3  the Spec, as JSON; then, with Release, one byte once the
+//	      parent has moved the child into its cgroup and plumbed its
+//	      network; then EOF
 //	fd 4  the sync pipe: the child writes one JSON initError and exits if
 //	      anything fails; a successful execve closes it (CLOEXEC), so the
 //	      parent reads EOF and knows the entrypoint runs
@@ -87,8 +88,10 @@ func initContainer() error {
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("set hostname: %w", err)
 	}
-	if err := loopbackUp(); err != nil {
-		return err
+	if !spec.HostNetwork {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
 	}
 	if err := enterCgroupNamespace(spec, placed); err != nil {
 		return err
@@ -108,12 +111,13 @@ func readSpec() (*Spec, io.Reader, error) {
 	return &spec, io.MultiReader(dec.Buffered(), f), nil
 }
 
-// enterCgroupNamespace waits, on v1 hosts, until the parent has moved
-// this process into its cgroup (a move costs an RCU grace period, which
-// the mounts above overlapped), then makes that cgroup the root of the
-// container's cgroup namespace. Nothing of the container has run yet.
+// enterCgroupNamespace waits, when told to, until the parent has moved
+// this process into its cgroup (on v1 a move costs an RCU grace period,
+// which the mounts above overlapped) and plumbed its network, then, on
+// v1, makes that cgroup the root of the container's cgroup namespace.
+// Nothing of the container has run yet.
 func enterCgroupNamespace(spec *Spec, placed io.Reader) error {
-	if !spec.UnshareCgroup {
+	if !spec.Release {
 		return nil
 	}
 	// skip what follows the JSON (the encoder's newline) up to the byte
@@ -121,6 +125,9 @@ func enterCgroupNamespace(spec *Spec, placed io.Reader) error {
 		if _, err := io.ReadFull(placed, b[:]); err != nil {
 			return fmt.Errorf("wait for the cgroup: %w", err)
 		}
+	}
+	if !spec.UnshareCgroup {
+		return nil
 	}
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fmt.Errorf("new cgroup namespace: %w", err)

@@ -3,6 +3,7 @@ package run
 import (
 	"time"
 
+	tugnet "tug/net"
 	"tug/store"
 )
 
@@ -117,6 +118,14 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	}
 	if v.State.Running {
 		v.State.Pid = st.Pid
+		if ns, err := tugnet.Saved(s, c.ID); err == nil && ns != nil {
+			v.NetworkSettings.IPAddress, v.NetworkSettings.Gateway, v.NetworkSettings.MacAddress = ns.IPAddress, ns.Gateway, ns.MacAddress
+			for k, bs := range ns.Ports {
+				for _, b := range bs {
+					v.NetworkSettings.Ports[k] = append(v.NetworkSettings.Ports[k], b.HostIP+":"+b.HostPort)
+				}
+			}
+		}
 	}
 	if v.Config.Labels == nil {
 		v.Config.Labels = map[string]string{}

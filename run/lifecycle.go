@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	tugnet "tug/net"
 	"tug/run/cgroups"
 	"tug/store"
 )
@@ -196,7 +198,10 @@ func Remove(s *store.Store, c *store.Container, force bool) error {
 		return err
 	}
 	defer lock.Unlock()
-	// A keeper that died left its cgroup behind.
+	// A keeper that died left its cgroup and network behind.
+	if cfg, err := ContainerConfig(c); err == nil {
+		detachNetwork(s, c, cfg)
+	}
 	if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && os.Geteuid() == 0 {
 		if err := cgroups.Open(layout, c.ID, nil).Remove(); err != nil {
 			return err
@@ -294,4 +299,21 @@ func Update(s *store.Store, c *store.Container, l Limits) error {
 	}
 	c.Spec = raw
 	return s.SaveContainer(c)
+}
+
+// Ports lists a running container's published ports as docker's port
+// verb prints them: 80/tcp -> 0.0.0.0:8080.
+func Ports(s *store.Store, c *store.Container) ([]string, error) {
+	ns, err := tugnet.Saved(s, c.ID)
+	if err != nil || ns == nil {
+		return nil, err
+	}
+	var out []string
+	for k, bs := range ns.Ports {
+		for _, b := range bs {
+			out = append(out, fmt.Sprintf("%s -> %s:%s", k, b.HostIP, b.HostPort))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -88,7 +88,7 @@ func monitor(args []string, ready *os.File) error {
 			break
 		}
 		code := p.wait(sigs)
-		if err := p.finish(s, c); err != nil {
+		if err := p.finish(s, c, cfg); err != nil {
 			break
 		}
 		st, err := s.State(c.ID)

@@ -35,7 +35,9 @@ type Options struct {
 	Security      Security
 	Volumes       []string // -v HOST:CONTAINER[:ro|rw]
 	Mounts        []string // --mount type=bind,src=…,dst=…[,readonly]
-	Network       string
+	Network       string   // none, host or bridge
+	Publish       []string // -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]
+	Subnet        string   // of the default bridge network, from the config
 	Limits        Limits
 	Restart       string   // no, on-failure[:N], always, unless-stopped
 	LogOpts       []string // max-size=SIZE

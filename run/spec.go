@@ -24,6 +24,11 @@ type Spec struct {
 	// the parent has moved it into its cgroup (v1 hosts, where it cannot
 	// be cloned straight into it).
 	UnshareCgroup bool `json:"unshare_cgroup,omitempty"`
+	// Release: the child waits for the parent's go-ahead byte before it
+	// runs anything of the container (cgroup move, network plumbing).
+	Release bool `json:"release,omitempty"`
+	// HostNetwork: the container shares the host's network namespace.
+	HostNetwork bool `json:"host_network,omitempty"`
 
 	ReadOnly      bool              `json:"read_only"`
 	NoNewPrivs    bool              `json:"no_new_privs"`

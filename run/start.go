@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	tugnet "tug/net"
 	"tug/run/cgroups"
 	"tug/store"
 )
@@ -74,7 +75,7 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 		return 0, err
 	}
 	code := p.wait(sigs)
-	err = p.finish(s, c)
+	err = p.finish(s, c, cfg)
 	autoRemove(s, c, cfg)
 	return code, err
 }
@@ -164,20 +165,32 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 		cmd.Wait()
 		term.close()
 		p.removeGroup()
+		detachNetwork(s, c, cfg)
 		return nil, err
 	}
+	if cfg.Network == "host" {
+		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
+	}
+	spec.Release = spec.UnshareCgroup || cfg.Network == "bridge"
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("start container: %w", err))
 	}
 	specR.Close()
 	syncW.Close()
 	term.started()
-	// On v1 the child is moved into its cgroup while it builds the
-	// rootfs; it waits for the move before it runs anything of the
-	// container.
-	var enter func() error
-	if group != nil && spec.UnshareCgroup {
-		enter = func() error { return group.Enter(cmd.Process.Pid) }
+	// While the child builds its rootfs, it is moved into its cgroup (on
+	// v1) and its network is plumbed; it waits for both before it runs
+	// anything of the container.
+	enter := func() error {
+		if group != nil && spec.UnshareCgroup {
+			if err := group.Enter(cmd.Process.Pid); err != nil {
+				return err
+			}
+		}
+		return attachNetwork(s, c, cfg, &spec, cmd.Process.Pid)
+	}
+	if !spec.Release {
+		enter = nil
 	}
 	if err := handshake(specW, syncR, &spec, enter); err != nil {
 		cmd.Process.Kill()
@@ -343,8 +356,9 @@ func (p *process) wait(sigs chan os.Signal) int {
 }
 
 // finish records the exit, unless the container is gone already (rm -f).
-func (p *process) finish(s *store.Store, c *store.Container) error {
+func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error {
 	p.term.close()
+	detachNetwork(s, c, cfg)
 	oom := p.group != nil && p.group.OOMKilled()
 	p.removeGroup()
 	lock, err := s.LockContainer(c.ID)
@@ -374,4 +388,35 @@ func recordFailure(s *store.Store, c *store.Container, err error) {
 	}
 	now := time.Now().UTC()
 	s.SetState(c.ID, &store.ContainerState{Status: store.StatusExited, ExitCode: code, Error: err.Error(), StartedAt: now, FinishedAt: now})
+}
+
+// attachNetwork plumbs a bridge container's network into the namespace
+// of its child pid, and names its address in its /etc/hosts.
+func attachNetwork(s *store.Store, c *store.Container, cfg *Config, spec *Spec, pid int) error {
+	if cfg.Network != "bridge" {
+		return nil
+	}
+	n, err := tugnet.Default(cfg.Subnet)
+	if err != nil {
+		return err
+	}
+	st, err := tugnet.Attach(s, n, c.ID, pid, cfg.Ports)
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	// the bind-mounted file is the same inode: the container sees this
+	hosts := filepath.Join(s.ContainerDir(c.ID), "hosts")
+	return os.WriteFile(hosts, []byte(hostsFile(spec.Hostname, st.IPAddress)), 0o644)
+}
+
+// detachNetwork undoes attachNetwork; it is safe to run again.
+func detachNetwork(s *store.Store, c *store.Container, cfg *Config) {
+	if cfg.Network != "bridge" {
+		return
+	}
+	if n, err := tugnet.Default(cfg.Subnet); err == nil {
+		if err := tugnet.Detach(s, n, c.ID); err != nil {
+			fmt.Fprintf(os.Stderr, "tug: network of %s: %s\n", c.Name, err)
+		}
+	}
 }

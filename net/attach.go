@@ -1,0 +1,180 @@
+package net
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"tug/store"
+)
+
+// hostVeth and peerVeth name a container's veth pair (at most 15 bytes).
+func hostVeth(id string) string { return "vt" + id[:12] }
+func peerVeth(id string) string { return "vp" + id[:12] }
+
+// Attach joins the network namespace of pid (a container's child, not
+// yet running anything of the container) to n: a veth into n's bridge,
+// an address leased from n, a default route via the gateway, and the
+// published ports. Anything half done is undone on error.
+func Attach(s *store.Store, n Network, id string, pid int, ports []Port) (st *Settings, err error) {
+	if err := ensureBridge(s, n); err != nil {
+		return nil, err
+	}
+	for i := range ports {
+		if err := ports[i].claim(); err != nil {
+			return nil, err
+		}
+	}
+	ip, err := allocate(s, n, id)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			Detach(s, n, id)
+		}
+	}()
+	mac, err := plugVeth(n, id, pid, netip.PrefixFrom(ip, n.Subnet.Bits()))
+	if err != nil {
+		return nil, err
+	}
+	if err := addPorts(id, ip, ports); err != nil {
+		return nil, err
+	}
+	st = &Settings{Network: n.Name, IPAddress: ip.String(), PrefixLen: n.Subnet.Bits(), Gateway: n.Gateway.String(),
+		MacAddress: mac, Ports: map[string][]PortBinding{}}
+	for _, p := range ports {
+		hostIP := "0.0.0.0"
+		if p.HostIP.IsValid() {
+			hostIP = p.HostIP.String()
+		}
+		st.Ports[p.Key()] = append(st.Ports[p.Key()], PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.WriteFileAtomic(settingsPath(s, id), b, 0o600); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// ensureBridge makes n's bridge with the gateway address, turns on
+// forwarding, and sets up NAT, all idempotently under n's lock.
+func ensureBridge(s *store.Store, n Network) error {
+	lock, err := s.LockArea("network-" + n.Name)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	br, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		attrs := netlink.NewLinkAttrs()
+		attrs.Name = n.Bridge
+		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("create bridge %s: %w", n.Bridge, err)
+		}
+		if br, err = netlink.LinkByName(n.Bridge); err != nil {
+			return fmt.Errorf("bridge %s: %w", n.Bridge, err)
+		}
+	}
+	gw := &netlink.Addr{IPNet: prefixNet(netip.PrefixFrom(n.Gateway, n.Subnet.Bits()))}
+	if err := netlink.AddrReplace(br, gw); err != nil {
+		return fmt.Errorf("bridge %s address: %w", n.Bridge, err)
+	}
+	if err := netlink.LinkSetUp(br); err != nil {
+		return fmt.Errorf("bridge %s up: %w", n.Bridge, err)
+	}
+	for file, v := range map[string]string{
+		"/proc/sys/net/ipv4/ip_forward": "1",
+		// published ports answer on 127.0.0.1 too: let DNAT'd loopback
+		// traffic be routed to the bridge
+		"/proc/sys/net/ipv4/conf/" + n.Bridge + "/route_localnet": "1",
+	} {
+		if err := os.WriteFile(file, []byte(v), 0); err != nil {
+			return fmt.Errorf("enable %s: %w", file, err)
+		}
+	}
+	return ensureNAT(n)
+}
+
+// plugVeth makes the veth pair, moves its peer into pid's namespace as
+// eth0 with addr and a default route, and returns eth0's MAC.
+func plugVeth(n Network, id string, pid int, addr netip.Prefix) (string, error) {
+	br, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return "", fmt.Errorf("bridge %s: %w", n.Bridge, err)
+	}
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name, attrs.MasterIndex = hostVeth(id), br.Attrs().Index
+	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: peerVeth(id)}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return "", fmt.Errorf("create veth: %w", err)
+	}
+	if err := netlink.LinkSetUp(veth); err != nil {
+		return "", fmt.Errorf("veth up: %w", err)
+	}
+	peer, err := netlink.LinkByName(peerVeth(id))
+	if err != nil {
+		return "", fmt.Errorf("veth peer: %w", err)
+	}
+	if err := netlink.LinkSetNsPid(peer, pid); err != nil {
+		return "", fmt.Errorf("move veth into the container: %w", err)
+	}
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		return "", fmt.Errorf("container netns: %w", err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return "", fmt.Errorf("container netns: %w", err)
+	}
+	defer h.Close()
+	eth, err := h.LinkByName(peerVeth(id))
+	if err != nil {
+		return "", fmt.Errorf("veth in the container: %w", err)
+	}
+	if err := h.LinkSetName(eth, "eth0"); err != nil {
+		return "", fmt.Errorf("name eth0: %w", err)
+	}
+	if err := h.AddrAdd(eth, &netlink.Addr{IPNet: prefixNet(addr)}); err != nil {
+		return "", fmt.Errorf("eth0 address: %w", err)
+	}
+	if err := h.LinkSetUp(eth); err != nil {
+		return "", fmt.Errorf("eth0 up: %w", err)
+	}
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: n.Gateway.AsSlice()}); err != nil {
+		return "", fmt.Errorf("default route: %w", err)
+	}
+	return eth.Attrs().HardwareAddr.String(), nil
+}
+
+// Detach undoes Attach: the veth (if the namespace is not gone with it
+// already), the published ports, the lease and the settings. It is
+// safe to run again, and after a crash.
+func Detach(s *store.Store, n Network, id string) error {
+	var errs []error
+	if link, err := netlink.LinkByName(hostVeth(id)); err == nil {
+		if err := netlink.LinkDel(link); err != nil {
+			errs = append(errs, fmt.Errorf("delete veth: %w", err))
+		}
+	}
+	if err := deletePorts(id); err != nil {
+		errs = append(errs, err)
+	}
+	if err := release(s, n, id); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.Remove(settingsPath(s, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

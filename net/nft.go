@@ -1,0 +1,161 @@
+package net
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// tug's NAT lives in its own table, "ip tug":
+//
+//	postrouting  masquerade what leaves the subnet for elsewhere, and
+//	             what reaches it from 127.0.0.0/8 (published ports
+//	             used from the host itself)
+//	prerouting   DNAT of published ports arriving from outside
+//	output       the same for connections made on the host
+//
+// Each port rule carries its container's ID as user data, so rm can
+// find and delete exactly its rules.
+
+func table() *nftables.Table {
+	return &nftables.Table{Name: "tug", Family: nftables.TableFamilyIPv4}
+}
+
+func natChain(t *nftables.Table, name string, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
+	return &nftables.Chain{Name: name, Table: t, Type: nftables.ChainTypeNAT, Hooknum: hook, Priority: prio}
+}
+
+// ensureNAT creates tug's table and chains and the masquerade rules for
+// n, unless they are there.
+func ensureNAT(n Network) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t := c.AddTable(table())
+	post := c.AddChain(natChain(t, "postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource))
+	c.AddChain(natChain(t, "prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest))
+	c.AddChain(natChain(t, "output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest))
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: create table tug: %w", err)
+	}
+	rules, err := c.GetRules(t, post)
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	if len(rules) > 0 {
+		return nil
+	}
+	mask := netip.PrefixFrom(n.Subnet.Addr(), n.Subnet.Bits())
+	c.AddRule(&nftables.Rule{Table: t, Chain: post, UserData: []byte("subnet"), Exprs: []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: prefixMask(mask), Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: mask.Addr().AsSlice()},
+		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(n.Bridge)},
+		&expr.Masq{},
+	}})
+	c.AddRule(&nftables.Rule{Table: t, Chain: post, UserData: []byte("localhost"), Exprs: []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n.Bridge)},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{127}},
+		&expr.Masq{},
+	}})
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: masquerade rules: %w", err)
+	}
+	return nil
+}
+
+func prefixMask(p netip.Prefix) []byte {
+	m := make([]byte, 4)
+	binary.BigEndian.PutUint32(m, ^uint32(0)<<(32-p.Bits()))
+	return m
+}
+
+// ifname is an interface name as nftables compares it: NUL-padded.
+func ifname(n string) []byte {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, n)
+	return b
+}
+
+// addPorts adds the DNAT rules of id's published ports.
+func addPorts(id string, ip netip.Addr, ports []Port) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t := table()
+	for _, chain := range []string{"prerouting", "output"} {
+		ch := &nftables.Chain{Name: chain, Table: t}
+		for _, p := range ports {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, UserData: []byte(id), Exprs: dnat(p, ip)})
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: publish ports: %w", err)
+	}
+	return nil
+}
+
+// dnat matches traffic to a published port on the host and sends it to
+// the container.
+func dnat(p Port, ip netip.Addr) []expr.Any {
+	var match []expr.Any
+	if p.HostIP.IsValid() {
+		match = []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.HostIP.AsSlice()},
+		}
+	} else {
+		match = []expr.Any{
+			&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.NativeEndian.AppendUint32(nil, unix.RTN_LOCAL)},
+		}
+	}
+	proto := byte(unix.IPPROTO_TCP)
+	if p.Proto == "udp" {
+		proto = unix.IPPROTO_UDP
+	}
+	return append(match,
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, p.HostPort)},
+		&expr.Immediate{Register: 1, Data: ip.AsSlice()},
+		&expr.Immediate{Register: 2, Data: binary.BigEndian.AppendUint16(nil, p.ContainerPort)},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+	)
+}
+
+// deletePorts removes every rule that carries id.
+func deletePorts(id string) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t := table()
+	for _, chain := range []string{"prerouting", "output"} {
+		rules, err := c.GetRules(t, &nftables.Chain{Name: chain, Table: t})
+		if err != nil {
+			return nil // no table: nothing to delete
+		}
+		for _, r := range rules {
+			if string(r.UserData) == id {
+				if err := c.DelRule(r); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return c.Flush()
+}

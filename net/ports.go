@@ -1,0 +1,99 @@
+package net
+
+import (
+	"fmt"
+	stdnet "net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Port is one -p: a host address and port published to a container port.
+type Port struct {
+	HostIP        netip.Addr `json:"host_ip,omitzero"` // zero: every address
+	HostPort      uint16     `json:"host_port"`        // 0: pick a free one
+	ContainerPort uint16     `json:"container_port"`
+	Proto         string     `json:"proto"` // tcp or udp
+}
+
+// Key names the container side as docker does: 80/tcp.
+func (p Port) Key() string { return fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto) }
+
+// ParsePorts reads -p [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp].
+func ParsePorts(specs []string) ([]Port, error) {
+	var out []Port
+	for _, s := range specs {
+		p, err := parsePort(s)
+		if err != nil {
+			return nil, fmt.Errorf("-p %s: %w", s, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parsePort(s string) (Port, error) {
+	p := Port{Proto: "tcp"}
+	rest, proto, hasProto := strings.Cut(s, "/")
+	if hasProto {
+		if proto != "tcp" && proto != "udp" {
+			return p, fmt.Errorf("protocol %q: want tcp or udp", proto)
+		}
+		p.Proto = proto
+	}
+	parts := strings.Split(rest, ":")
+	if len(parts) > 3 {
+		return p, fmt.Errorf("want [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]")
+	}
+	var err error
+	if p.ContainerPort, err = portNumber(parts[len(parts)-1], false); err != nil {
+		return p, err
+	}
+	if len(parts) >= 2 {
+		if p.HostPort, err = portNumber(parts[len(parts)-2], true); err != nil {
+			return p, err
+		}
+	}
+	if len(parts) == 3 && parts[0] != "" {
+		if p.HostIP, err = netip.ParseAddr(parts[0]); err != nil || !p.HostIP.Is4() {
+			return p, fmt.Errorf("host address %q: want an IPv4 address", parts[0])
+		}
+	}
+	return p, nil
+}
+
+func portNumber(s string, zeroOK bool) (uint16, error) {
+	if s == "" && zeroOK {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || (n == 0 && !zeroOK) {
+		return 0, fmt.Errorf("port %q: want 1 to 65535", s)
+	}
+	return uint16(n), nil
+}
+
+// claim checks that the host port is free, and picks one when it is 0,
+// by binding it for a moment: a port in use is refused at start, with
+// nothing set up.
+func (p *Port) claim() error {
+	host := "0.0.0.0"
+	if p.HostIP.IsValid() {
+		host = p.HostIP.String()
+	}
+	addr := stdnet.JoinHostPort(host, strconv.Itoa(int(p.HostPort)))
+	if p.Proto == "udp" {
+		c, err := stdnet.ListenPacket("udp4", addr)
+		if err != nil {
+			return fmt.Errorf("host port %s/udp is not free: %w", addr, err)
+		}
+		p.HostPort = uint16(c.LocalAddr().(*stdnet.UDPAddr).Port)
+		return c.Close()
+	}
+	l, err := stdnet.Listen("tcp4", addr)
+	if err != nil {
+		return fmt.Errorf("host port %s/tcp is not free: %w", addr, err)
+	}
+	p.HostPort = uint16(l.Addr().(*stdnet.TCPAddr).Port)
+	return l.Close()
+}
