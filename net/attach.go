@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	stdnet "net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/vishvananda/netlink"
@@ -60,20 +62,35 @@ func Attach(s *store.Store, n Network, id string, pid int, ports []Port) (st *Se
 	if err != nil {
 		return nil, err
 	}
-	if err := store.WriteFileAtomic(settingsPath(s, id), b, 0o600); err != nil {
+	if err := store.ReplaceFile(settingsPath(s, id), b, 0o600); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
 // ensureBridge makes n's bridge with the gateway address, turns on
-// forwarding, and sets up NAT, all idempotently under n's lock.
+// forwarding, and sets up NAT, all idempotently under n's lock. A marker
+// in the run root (cleared by a reboot, like the bridge) says it is done,
+// so starts skip the netlink round trips while the bridge exists.
 func ensureBridge(s *store.Store, n Network) error {
+	ready := filepath.Join(s.RunRoot(), "network-"+n.Name+".ready")
+	if _, err := os.Stat(ready); err == nil {
+		if br, err := netlink.LinkByName(n.Bridge); err == nil && br.Attrs().Flags&stdnet.FlagUp != 0 {
+			return nil
+		}
+	}
 	lock, err := s.LockArea("network-" + n.Name)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
+	if err := setupBridge(n); err != nil {
+		return err
+	}
+	return store.ReplaceFile(ready, nil, 0o600)
+}
+
+func setupBridge(n Network) error {
 	br, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		attrs := netlink.NewLinkAttrs()
@@ -113,20 +130,11 @@ func plugVeth(n Network, id string, pid int, addr netip.Prefix) (string, error) 
 		return "", fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
 	attrs := netlink.NewLinkAttrs()
-	attrs.Name, attrs.MasterIndex = hostVeth(id), br.Attrs().Index
-	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: peerVeth(id)}
+	attrs.Name, attrs.MasterIndex, attrs.Flags = hostVeth(id), br.Attrs().Index, stdnet.FlagUp
+	// the peer is made straight inside the container's namespace
+	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: peerVeth(id), PeerNamespace: netlink.NsPid(pid)}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return "", fmt.Errorf("create veth: %w", err)
-	}
-	if err := netlink.LinkSetUp(veth); err != nil {
-		return "", fmt.Errorf("veth up: %w", err)
-	}
-	peer, err := netlink.LinkByName(peerVeth(id))
-	if err != nil {
-		return "", fmt.Errorf("veth peer: %w", err)
-	}
-	if err := netlink.LinkSetNsPid(peer, pid); err != nil {
-		return "", fmt.Errorf("move veth into the container: %w", err)
 	}
 	ns, err := netns.GetFromPid(pid)
 	if err != nil {

@@ -77,7 +77,8 @@ func allocate(s *store.Store, n Network, id string) (netip.Addr, error) {
 		if used[a] || !n.Subnet.Contains(a.Next()) { // the last is broadcast
 			continue
 		}
-		if err := store.WriteFileAtomic(filepath.Join(dir, a.String()), []byte(id), 0o600); err != nil {
+		// no fsync: a reboot ends every container, and rm clears leases
+		if err := store.ReplaceFile(filepath.Join(dir, a.String()), []byte(id), 0o600); err != nil {
 			return netip.Addr{}, err
 		}
 		return a, nil

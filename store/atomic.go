@@ -13,6 +13,13 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return replaceFile(path, data, perm, true)
 }
 
+// ReplaceFile writes data to path through a temp file and a rename,
+// without fsync: readers never see a torn file, but a power cut may lose
+// the write. For runtime state that a reboot makes moot anyway.
+func ReplaceFile(path string, data []byte, perm os.FileMode) error {
+	return replaceFile(path, data, perm, false)
+}
+
 // replaceFile writes a temp file and renames it over path; with sync it
 // also makes both durable.
 func replaceFile(path string, data []byte, perm os.FileMode, sync bool) error {
