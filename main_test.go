@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,10 +76,12 @@ func needE2E(t *testing.T) *e2e {
 func setupE2E(dir string) (*e2e, []func(), error) {
 	env := &e2e{bin: filepath.Join(dir, "bin")}
 	var stop []func()
-	build := exec.Command("go", "build", "-o", filepath.Join(env.bin, "tug"), ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, stop, fmt.Errorf("build tug: %v\n%s", err, out)
+	for out, pkg := range map[string]string{"tug": ".", "udpecho": "./internal/cmd/udpecho"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(env.bin, out), pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if msg, err := build.CombinedOutput(); err != nil {
+			return nil, stop, fmt.Errorf("build %s: %v\n%s", out, err, msg)
+		}
 	}
 	reg, err := registrytest.Start(mkdir(dir, "registry"), "")
 	if err != nil {
@@ -224,6 +227,11 @@ func TestScripts(t *testing.T) {
 			e.Setenv("TUG_CONFIG", filepath.Join(e.WorkDir, "config.toml"))
 			e.Setenv("STORE", filepath.Join(e.WorkDir, "store"))
 			e.Setenv("OUTSIDE", OutsidePath)
+			e.Setenv("BIN", env.bin)
+			// a script that fails half-way must not leave containers,
+			// monitors, veths or rules behind
+			cfgPath := filepath.Join(e.WorkDir, "config.toml")
+			e.Defer(func() { removeAll(env.bin, cfgPath) })
 			cfg := fmt.Sprintf(`[storage]
 root = %q
 runroot = %q
@@ -240,6 +248,7 @@ insecure = [%q, %q]
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"nostaging": cmdNoStaging,
 			"xattr":     cmdXattr,
+			"udpsend":   cmdUDPSend,
 		},
 	})
 }
@@ -420,5 +429,41 @@ func TestPullDiskFull(t *testing.T) {
 	}
 	if out, err := tug("images", "--format", "{{.Repository}}"); err != nil || strings.TrimSpace(string(out)) != "docker.io/library/busybox" {
 		t.Errorf("images after the failed pull: %q %v", out, err)
+	}
+}
+
+// cmdUDPSend sends one datagram and prints the answer, if one comes
+// within a second: udpsend HOST:PORT TEXT.
+func cmdUDPSend(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: udpsend HOST:PORT TEXT")
+	}
+	c, err := net.Dial("udp", args[0])
+	if err != nil {
+		ts.Fatalf("udpsend: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(args[1])); err != nil {
+		ts.Fatalf("udpsend: %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 1024)
+	n, err := c.Read(buf)
+	if (err != nil) != neg {
+		ts.Fatalf("udpsend: answer %q, %v", buf[:n], err)
+	}
+	ts.Stdout().Write(append(buf[:n], '\n'))
+}
+
+// removeAll force-removes every container of the store a config names.
+func removeAll(bin, cfg string) {
+	tug := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(filepath.Join(bin, "tug"), args...)
+		cmd.Env = append(os.Environ(), "TUG_CONFIG="+cfg)
+		return cmd
+	}
+	out, _ := tug("ps", "-aq", "--no-trunc").Output()
+	if ids := strings.Fields(string(out)); len(ids) > 0 {
+		tug(append([]string{"rm", "-f"}, ids...)...).Run()
 	}
 }

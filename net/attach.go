@@ -33,7 +33,7 @@ func Attach(s *store.Store, n Network, id string, pid int, ports []Port) (st *Se
 			return nil, err
 		}
 	}
-	ip, err := allocate(s, n, id)
+	ip, err := allocate(n, id)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +42,9 @@ func Attach(s *store.Store, n Network, id string, pid int, ports []Port) (st *Se
 			Detach(s, n, id)
 		}
 	}()
+	if err := reservePorts(n, id, ports); err != nil {
+		return nil, err
+	}
 	mac, err := plugVeth(n, id, pid, netip.PrefixFrom(ip, n.Subnet.Bits()))
 	if err != nil {
 		return nil, err
@@ -70,16 +73,17 @@ func Attach(s *store.Store, n Network, id string, pid int, ports []Port) (st *Se
 
 // ensureBridge makes n's bridge with the gateway address, turns on
 // forwarding, and sets up NAT, all idempotently under n's lock. A marker
-// in the run root (cleared by a reboot, like the bridge) says it is done,
-// so starts skip the netlink round trips while the bridge exists.
+// (cleared by a reboot, like the bridge) says it is done, so starts skip
+// most netlink round trips while the bridge and tug's table exist; a
+// firewall reload that flushed the table gets it made again.
 func ensureBridge(s *store.Store, n Network) error {
-	ready := filepath.Join(s.RunRoot(), "network-"+n.Name+".ready")
+	ready := filepath.Join(hostDir, n.Bridge, "ready")
 	if _, err := os.Stat(ready); err == nil {
-		if br, err := netlink.LinkByName(n.Bridge); err == nil && br.Attrs().Flags&stdnet.FlagUp != 0 {
+		if br, err := netlink.LinkByName(n.Bridge); err == nil && br.Attrs().Flags&stdnet.FlagUp != 0 && natReady() {
 			return nil
 		}
 	}
-	lock, err := s.LockArea("network-" + n.Name)
+	lock, err := netLock(n)
 	if err != nil {
 		return err
 	}
@@ -178,7 +182,7 @@ func Detach(s *store.Store, n Network, id string) error {
 	if err := deletePorts(id); err != nil {
 		errs = append(errs, err)
 	}
-	if err := release(s, n, id); err != nil {
+	if err := release(n, id); err != nil {
 		errs = append(errs, err)
 	}
 	if err := os.Remove(settingsPath(s, id)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"tug/store"
 )
@@ -40,21 +41,35 @@ func Default(subnet string) (Network, error) {
 	return Network{Name: "tug", Subnet: p, Gateway: p.Addr().Next(), Bridge: "tug0"}, nil
 }
 
+// hostDir holds what tug's bridges share across every store on the
+// host: a bridge is one per host, whichever --root a tug runs with, so its
+// leases and published ports must be too. It is on tmpfs: a reboot ends
+// every container, and with them every lease.
+const hostDir = "/run/tug-net"
+
+// netLock takes the host-wide lock of n's leases and ports.
+func netLock(n Network) (*store.Lock, error) {
+	if err := os.MkdirAll(filepath.Join(hostDir, n.Bridge), 0o700); err != nil {
+		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	return store.LockFile(filepath.Join(hostDir, n.Bridge, "lock"))
+}
+
 // leaseDir holds one file per leased address, naming its container.
-func leaseDir(s *store.Store, n Network) string {
-	return filepath.Join(s.Root(), "networks", n.Name, "leases")
+func leaseDir(n Network) string {
+	return filepath.Join(hostDir, n.Bridge, "leases")
 }
 
 // allocate leases the first free address of n to id, under the
 // network's lock, so that parallel starts never share one. A container
 // that has a lease already gets it back.
-func allocate(s *store.Store, n Network, id string) (netip.Addr, error) {
-	lock, err := s.LockArea("network-" + n.Name)
+func allocate(n Network, id string) (netip.Addr, error) {
+	lock, err := netLock(n)
 	if err != nil {
 		return netip.Addr{}, err
 	}
 	defer lock.Unlock()
-	dir := leaseDir(s, n)
+	dir := leaseDir(n)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return netip.Addr{}, fmt.Errorf("leases: %w", err)
 	}
@@ -86,17 +101,65 @@ func allocate(s *store.Store, n Network, id string) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("network %s: no free address in %s", n.Name, n.Subnet)
 }
 
-// release gives back id's lease, if it has one.
-func release(s *store.Store, n Network, id string) error {
-	lock, err := s.LockArea("network-" + n.Name)
+// portDir holds one file per published host port, proto-port, naming its
+// host address and container: tug's own DNAT rules hold no socket that a
+// bind could run into.
+func portDir(n Network) string {
+	return filepath.Join(hostDir, n.Bridge, "ports")
+}
+
+// reservePorts records ports for id, refusing one another container
+// publishes already on an overlapping address.
+func reservePorts(n Network, id string, ports []Port) error {
+	lock, err := netLock(n)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	entries, _ := os.ReadDir(leaseDir(s, n))
+	dir := portDir(n)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, p := range ports {
+		file := filepath.Join(dir, fmt.Sprintf("%s-%d", p.Proto, p.HostPort))
+		ip := p.HostIP.String()
+		if !p.HostIP.IsValid() {
+			ip = "0.0.0.0"
+		}
+		if b, err := os.ReadFile(file); err == nil {
+			var ownerIP, owner string
+			fmt.Sscan(string(b), &ownerIP, &owner)
+			if owner != id && (ownerIP == ip || ownerIP == "0.0.0.0" || ip == "0.0.0.0") {
+				return fmt.Errorf("host port %s:%d/%s is not free: container %s publishes it", ip, p.HostPort, p.Proto, owner[:min(12, len(owner))])
+			}
+		}
+		if err := store.ReplaceFile(file, []byte(ip+" "+id), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// release gives back id's lease and ports, if it has any.
+func release(n Network, id string) error {
+	lock, err := netLock(n)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	entries, _ := os.ReadDir(leaseDir(n))
 	for _, e := range entries {
-		p := filepath.Join(leaseDir(s, n), e.Name())
+		p := filepath.Join(leaseDir(n), e.Name())
 		if owner, _ := os.ReadFile(p); string(owner) == id {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	ports, _ := os.ReadDir(portDir(n))
+	for _, e := range ports {
+		p := filepath.Join(portDir(n), e.Name())
+		if b, _ := os.ReadFile(p); strings.HasSuffix(string(b), " "+id) {
 			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}

@@ -72,6 +72,16 @@ func ensureNAT(n Network) error {
 	return nil
 }
 
+// natReady tells whether tug's table exists with its masquerade rules.
+func natReady() bool {
+	c, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	rules, err := c.GetRules(table(), &nftables.Chain{Name: "postrouting", Table: table()})
+	return err == nil && len(rules) > 0
+}
+
 func prefixMask(p netip.Prefix) []byte {
 	m := make([]byte, 4)
 	binary.BigEndian.PutUint32(m, ^uint32(0)<<(32-p.Bits()))

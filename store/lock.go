@@ -13,6 +13,13 @@ type Lock struct {
 	f *os.File
 }
 
+// LockFile takes an exclusive lock on path (created if missing), waiting
+// for other holders; for state kept outside a store, such as a bridge's
+// leases.
+func LockFile(path string) (*Lock, error) {
+	return lockPath(path)
+}
+
 // lockPath takes an exclusive lock on path, waiting for other holders.
 func lockPath(path string) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)

@@ -88,12 +88,6 @@ func (s *Store) Root() string { return s.root }
 // RunRoot returns the runtime state directory.
 func (s *Store) RunRoot() string { return s.runRoot }
 
-// LockArea takes the store-wide lock of one area (a network's leases,
-// say), for packages that keep their own files in the store.
-func (s *Store) LockArea(name string) (*Lock, error) {
-	return lockPath(s.lockFile(name))
-}
-
 func (s *Store) lockFile(name string) string {
 	return filepath.Join(s.root, "locks", name+".lock")
 }
