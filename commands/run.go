@@ -47,7 +47,7 @@ func containerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "oom-score-adj", Usage: "OOM killer preference, -1000 to 1000"},
 		&cli.StringSliceFlag{Name: "device", Usage: "add a host device HOST[:CONTAINER][:rwm]"},
 		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "bridge (tug0, with NAT), none (only lo) or host"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "bridge", Usage: "bridge (tug0, with NAT), none (only lo) or host"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp] (bridge)"},
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pull"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background under a monitor and print the container ID"},
