@@ -162,7 +162,26 @@ func seed(reg string) error {
 		push(reg+"/library/layered:latest", mutate.MediaType(layered(), types.OCIManifestSchema1)),
 		push(reg+"/someuser/app:1", bbHost),
 		push(reg+"/library/hostile:latest", hostile(bbHost)),
+		push(reg+"/library/webapp:latest", exposing(bbHost, "80/tcp")),
 	)
+}
+
+// exposing is img with EXPOSE ports, for -P.
+func exposing(img v1.Image, ports ...string) v1.Image {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		panic(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.ExposedPorts = map[string]struct{}{}
+	for _, p := range ports {
+		cf.Config.ExposedPorts[p] = struct{}{}
+	}
+	out, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		panic(err)
+	}
+	return out
 }
 
 // OutsidePath is a host path that the hostile image's symlinks point at;

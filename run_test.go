@@ -364,3 +364,62 @@ func TestMonitorKilled(t *testing.T) {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
 	}
 }
+
+// TestParallelAddresses: 10 parallel run -d on the bridge get distinct
+// addresses, and rm -f, even after kill -9 of their monitors, leaves no
+// veth and no lease.
+func TestParallelAddresses(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := se.tug("run", "-d", "--name", fmt.Sprintf("p%d", i), "busybox", "sleep", "1000").CombinedOutput(); err != nil {
+				t.Errorf("run -d p%d: %v\n%s", i, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	var ids []string
+	for i := 0; i < 10; i++ {
+		out, err := se.tug("inspect", "--format", "{{.Id}} {{.NetworkSettings.IPAddress}}", fmt.Sprintf("p%d", i)).Output()
+		f := strings.Fields(string(out))
+		if err != nil || len(f) != 2 {
+			t.Fatalf("inspect p%d: %q %v", i, out, err)
+		}
+		if seen[f[1]] {
+			t.Errorf("address %s given twice", f[1])
+		}
+		seen[f[1]] = true
+		ids = append(ids, f[0])
+	}
+	// kill -9 half of the monitors, then rm -f everything
+	for _, id := range ids[:5] {
+		b, _ := os.ReadFile(filepath.Join(se.root, "containers", id, "state.json"))
+		var st struct {
+			MonitorPid int `json:"monitor_pid"`
+		}
+		json.Unmarshal(b, &st)
+		syscall.Kill(st.MonitorPid, syscall.SIGKILL)
+	}
+	if out, err := se.tug(append([]string{"rm", "-f"}, ids...)...).CombinedOutput(); err != nil {
+		t.Fatalf("rm -f: %v\n%s", err, out)
+	}
+	time.Sleep(200 * time.Millisecond) // the kernel deletes a dead namespace's veth asynchronously
+	for _, id := range ids {
+		if _, err := os.Stat(filepath.Join("/sys/class/net", "vt"+id[:12])); err == nil {
+			t.Errorf("veth of %s left", id[:12])
+		}
+		leases, _ := filepath.Glob("/run/tug-net/tug0/leases/*")
+		for _, l := range leases {
+			if b, _ := os.ReadFile(l); string(b) == id {
+				t.Errorf("lease %s of %s left", filepath.Base(l), id[:12])
+			}
+		}
+	}
+	if left := se.leftovers(); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+}

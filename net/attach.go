@@ -22,9 +22,9 @@ func peerVeth(id string) string { return "vp" + id[:12] }
 
 // Attach joins the network namespace of pid (a container's child, not
 // yet running anything of the container) to n: a veth into n's bridge,
-// an address leased from n, a default route via the gateway, and the
+// an address leased from n (want, if given), a default route via the gateway, and the
 // published ports. Anything half done is undone on error.
-func Attach(s *store.Store, n Network, id string, pid int, ports []Port) (st *Settings, err error) {
+func Attach(s *store.Store, n Network, id string, pid int, ports []Port, want string) (st *Settings, err error) {
 	if err := ensureBridge(s, n); err != nil {
 		return nil, err
 	}
@@ -33,7 +33,7 @@ func Attach(s *store.Store, n Network, id string, pid int, ports []Port) (st *Se
 			return nil, err
 		}
 	}
-	ip, err := allocate(n, id)
+	ip, err := allocate(n, id, want)
 	if err != nil {
 		return nil, err
 	}

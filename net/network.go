@@ -60,10 +60,10 @@ func leaseDir(n Network) string {
 	return filepath.Join(hostDir, n.Bridge, "leases")
 }
 
-// allocate leases the first free address of n to id, under the
-// network's lock, so that parallel starts never share one. A container
-// that has a lease already gets it back.
-func allocate(n Network, id string) (netip.Addr, error) {
+// allocate leases the first free address of n (or want, if given) to
+// id, under the network's lock, so that parallel starts never share one.
+// A container that has a lease already gets it back.
+func allocate(n Network, id, want string) (netip.Addr, error) {
 	lock, err := netLock(n)
 	if err != nil {
 		return netip.Addr{}, err
@@ -87,6 +87,13 @@ func allocate(n Network, id string) (netip.Addr, error) {
 			return a, nil
 		}
 		used[a] = true
+	}
+	if want != "" {
+		a, err := netip.ParseAddr(want)
+		if err != nil || used[a] || !n.Subnet.Contains(a) {
+			return netip.Addr{}, fmt.Errorf("address %s is not free on network %s", want, n.Name)
+		}
+		return a, store.ReplaceFile(filepath.Join(dir, a.String()), []byte(id), 0o600)
 	}
 	for a := n.Gateway.Next(); n.Subnet.Contains(a); a = a.Next() {
 		if used[a] || !n.Subnet.Contains(a.Next()) { // the last is broadcast

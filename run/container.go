@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	tugnet "tug/net"
+
 	"tug/run/cgroups"
 	"tug/store"
 )
@@ -22,6 +26,7 @@ type Config struct {
 	Network     string            `json:"network"`
 	Ports       []tugnet.Port     `json:"ports,omitempty"`
 	Subnet      string            `json:"subnet,omitempty"`
+	IP          string            `json:"ip,omitempty"`          // --ip`
 	StopSignal  string            `json:"stop_signal,omitempty"` // the image's, or SIGTERM
 	Restart     RestartPolicy     `json:"restart"`
 	LogMaxSize  int64             `json:"log_max_size,omitempty"` // bytes; 0 never rotates
@@ -39,24 +44,11 @@ func ContainerConfig(c *store.Container) (*Config, error) {
 
 // Create records a new container from img with opt, ready to start.
 func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*store.Container, error) {
-	ports, err := tugnet.ParsePorts(opt.Publish)
+	ic, err := s.Config(img)
 	if err != nil {
 		return nil, err
 	}
-	switch opt.Network {
-	case "", "bridge":
-		opt.Network = "bridge"
-	case "none", "host":
-		if len(ports) > 0 {
-			return nil, fmt.Errorf("-p: ports cannot be published with --network %s", opt.Network)
-		}
-	default:
-		return nil, fmt.Errorf("--network %s: want bridge, none or host (user-defined networks are not supported yet)", opt.Network)
-	}
-	if _, err := tugnet.Default(opt.Subnet); err != nil {
-		return nil, err
-	}
-	ic, err := s.Config(img)
+	ports, err := networkOptions(&opt, ic.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +76,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		Args: args, Env: env, Cwd: firstNonEmpty(opt.Workdir, ic.Config.WorkingDir, "/"),
 		User: firstNonEmpty(opt.User, ic.Config.User), Hostname: hostname,
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host",
+		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
 		MaskedPaths: DefaultMaskedPaths(), ReadonlyPaths: DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {
@@ -112,7 +105,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		return nil, err
 	}
 	raw, err := json.Marshal(Config{
-		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet,
+		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP,
 		StopSignal: firstNonEmpty(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, Resources: res,
 	})
 	if err != nil {
@@ -157,8 +150,8 @@ func prepare(s *store.Store, c *store.Container, spec *Spec) error {
 	dir := s.ContainerDir(c.ID)
 	files := map[string]string{
 		"hostname":    spec.Hostname + "\n",
-		"hosts":       hostsFile(spec.Hostname, ""),
-		"resolv.conf": resolvConf(),
+		"hosts":       hostsFile(spec, ""),
+		"resolv.conf": resolvConf(spec),
 	}
 	if spec.HostNetwork { // the host's own, as docker has them
 		hosts, _ := os.ReadFile("/etc/hosts")
@@ -173,6 +166,70 @@ func prepare(s *store.Store, c *store.Container, spec *Spec) error {
 		spec.Mounts = append([]Mount{{Source: p, Destination: "/etc/" + name}}, spec.Mounts...)
 	}
 	return nil
+}
+
+// networkOptions checks the network flags and returns the ports to
+// publish, -P's included.
+func networkOptions(opt *Options, img v1.Config) ([]tugnet.Port, error) {
+	ports, err := tugnet.ParsePorts(opt.Publish)
+	if err != nil {
+		return nil, err
+	}
+	switch opt.Network {
+	case "", "bridge":
+		opt.Network = "bridge"
+		if opt.PublishAll {
+			ports = append(ports, exposed(img)...)
+		}
+	case "none", "host":
+		if len(ports) > 0 || opt.PublishAll {
+			return nil, fmt.Errorf("-p: ports cannot be published with --network %s", opt.Network)
+		}
+	default:
+		return nil, fmt.Errorf("--network %s: want bridge, none or host (user-defined networks are not supported yet)", opt.Network)
+	}
+	n, err := tugnet.Default(opt.Subnet)
+	if err != nil {
+		return nil, err
+	}
+	return ports, checkDNS(*opt, n)
+}
+
+// checkDNS validates --dns, --add-host and --ip.
+func checkDNS(opt Options, n tugnet.Network) error {
+	for _, d := range opt.DNS {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return fmt.Errorf("--dns %q: not an IP address", d)
+		}
+	}
+	for _, h := range opt.AddHosts {
+		name, addr, ok := strings.Cut(h, ":")
+		if _, err := netip.ParseAddr(addr); !ok || name == "" || err != nil {
+			return fmt.Errorf("--add-host %q: want NAME:IP", h)
+		}
+	}
+	if opt.IP == "" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(opt.IP)
+	if err != nil || opt.Network != "bridge" || !n.Subnet.Contains(ip) || ip == n.Gateway {
+		return fmt.Errorf("--ip %s: want a free address of %s on the bridge network", opt.IP, n.Subnet)
+	}
+	return nil
+}
+
+// exposed turns the image's EXPOSE ports into ports published on random
+// host ports, for -P.
+func exposed(c v1.Config) []tugnet.Port {
+	var out []tugnet.Port
+	for spec := range c.ExposedPorts {
+		ps, err := tugnet.ParsePorts([]string{spec})
+		if err == nil {
+			out = append(out, ps...)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
+	return out
 }
 
 // overlayPaths fills in the overlay's lower, upper, work and mount dirs.
@@ -201,29 +258,79 @@ func overlayPaths(s *store.Store, c *store.Container, spec *Spec) error {
 	return nil
 }
 
-// hostsFile is a container's /etc/hosts; ip, when it has one, names it.
-func hostsFile(hostname, ip string) string {
+// hostsFile is a container's /etc/hosts; ip, when it has one, names it,
+// and --add-host entries follow.
+func hostsFile(spec *Spec, ip string) string {
 	self := "127.0.1.1"
 	if ip != "" {
 		self = ip
 	}
-	return fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", self, hostname)
+	var b strings.Builder
+	fmt.Fprintf(&b, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", self, spec.Hostname)
+	for _, h := range spec.ExtraHosts {
+		name, addr, _ := strings.Cut(h, ":")
+		fmt.Fprintf(&b, "%s\t%s\n", addr, name)
+	}
+	return b.String()
 }
 
-// resolvConf is the host's resolv.conf without loopback name servers,
-// which mean nothing inside the container's own network namespace.
-func resolvConf() string {
-	b, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
-		return ""
+// resolvConf is the container's resolv.conf: --dns, --dns-search and
+// --dns-option when given; otherwise the host's, without loopback name
+// servers, which mean nothing in the container's namespace. A host that
+// only points at systemd-resolved's 127.0.0.53 gets its upstream servers
+// instead, as docker does.
+func resolvConf(spec *Spec) string {
+	host := hostResolv("/etc/resolv.conf")
+	if len(host.servers) == 0 {
+		host = hostResolv("/run/systemd/resolve/resolv.conf")
 	}
-	var out []string
+	servers, search, options := host.servers, host.search, host.options
+	if len(spec.DNS) > 0 {
+		servers = spec.DNS
+	}
+	if len(spec.DNSSearch) > 0 {
+		search = spec.DNSSearch
+	}
+	if len(spec.DNSOptions) > 0 {
+		options = spec.DNSOptions
+	}
+	var b strings.Builder
+	for _, ns := range servers {
+		fmt.Fprintf(&b, "nameserver %s\n", ns)
+	}
+	if len(search) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(search, " "))
+	}
+	if len(options) > 0 {
+		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
+	}
+	return b.String()
+}
+
+// resolv is what a resolv.conf says.
+type resolv struct {
+	servers, search, options []string
+}
+
+// hostResolv reads a resolv.conf, leaving out loopback name servers.
+func hostResolv(path string) resolv {
+	var r resolv
+	b, _ := os.ReadFile(path)
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+		if len(f) < 2 {
 			continue
 		}
-		out = append(out, line)
+		switch f[0] {
+		case "nameserver":
+			if !strings.HasPrefix(f[1], "127.") && f[1] != "::1" {
+				r.servers = append(r.servers, f[1])
+			}
+		case "search", "domain":
+			r.search = f[1:]
+		case "options":
+			r.options = f[1:]
+		}
 	}
-	return strings.Join(out, "\n")
+	return r
 }

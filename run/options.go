@@ -38,6 +38,12 @@ type Options struct {
 	Network       string   // none, host or bridge
 	Publish       []string // -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]
 	Subnet        string   // of the default bridge network, from the config
+	PublishAll    bool     // -P: the image's EXPOSE ports on random host ports
+	IP            string   // --ip
+	DNS           []string
+	DNSSearch     []string
+	DNSOptions    []string
+	AddHosts      []string // NAME:IP
 	Limits        Limits
 	Restart       string   // no, on-failure[:N], always, unless-stopped
 	LogOpts       []string // max-size=SIZE

@@ -28,7 +28,11 @@ type Spec struct {
 	// runs anything of the container (cgroup move, network plumbing).
 	Release bool `json:"release,omitempty"`
 	// HostNetwork: the container shares the host's network namespace.
-	HostNetwork bool `json:"host_network,omitempty"`
+	HostNetwork bool     `json:"host_network,omitempty"`
+	DNS         []string `json:"dns,omitempty"`
+	DNSSearch   []string `json:"dns_search,omitempty"`
+	DNSOptions  []string `json:"dns_options,omitempty"`
+	ExtraHosts  []string `json:"extra_hosts,omitempty"` // NAME:IP
 
 	ReadOnly      bool              `json:"read_only"`
 	NoNewPrivs    bool              `json:"no_new_privs"`

@@ -400,13 +400,13 @@ func attachNetwork(s *store.Store, c *store.Container, cfg *Config, spec *Spec, 
 	if err != nil {
 		return err
 	}
-	st, err := tugnet.Attach(s, n, c.ID, pid, cfg.Ports)
+	st, err := tugnet.Attach(s, n, c.ID, pid, cfg.Ports, cfg.IP)
 	if err != nil {
 		return fmt.Errorf("network: %w", err)
 	}
 	// the bind-mounted file is the same inode: the container sees this
 	hosts := filepath.Join(s.ContainerDir(c.ID), "hosts")
-	return os.WriteFile(hosts, []byte(hostsFile(spec.Hostname, st.IPAddress)), 0o644)
+	return os.WriteFile(hosts, []byte(hostsFile(spec, st.IPAddress)), 0o644)
 }
 
 // detachNetwork undoes attachNetwork; it is safe to run again.
