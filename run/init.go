@@ -5,8 +5,7 @@ package run
 // (clone flags, so it never runs a single instruction outside them), with
 //
 //	fd 3  the Spec, as JSON; then, with Release, one byte once the
-//	      parent has moved the child into its cgroup and plumbed its
-//	      network; then EOF
+//	      parent has plumbed the child's network; then EOF
 //	fd 4  the sync pipe: the child writes one JSON initError and exits if
 //	      anything fails; a successful execve closes it (CLOEXEC), so the
 //	      parent reads EOF and knows the entrypoint runs
@@ -74,6 +73,9 @@ func initContainer() error {
 	if err != nil {
 		return err
 	}
+	if err := enterCgroup(spec); err != nil {
+		return err
+	}
 	// Nothing but stdio and the sync pipe may cross into the container:
 	// mark every other fd close-on-exec, the sync pipe included.
 	if err := unix.CloseRange(syncFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -93,14 +95,14 @@ func initContainer() error {
 			return err
 		}
 	}
-	if err := enterCgroupNamespace(spec, placed); err != nil {
+	if err := awaitRelease(spec, placed); err != nil {
 		return err
 	}
 	return execEntrypoint(spec)
 }
 
 // readSpec reads the spec and returns it with the rest of the pipe, on
-// which the parent says when the child is in its cgroup.
+// which the parent says when the child's network is plumbed.
 func readSpec() (*Spec, io.Reader, error) {
 	f := os.NewFile(specFD, "spec")
 	dec := json.NewDecoder(f)
@@ -111,19 +113,17 @@ func readSpec() (*Spec, io.Reader, error) {
 	return &spec, io.MultiReader(dec.Buffered(), f), nil
 }
 
-// enterCgroupNamespace waits, when told to, until the parent has moved
-// this process into its cgroup (on v1 a move costs an RCU grace period,
-// which the mounts above overlapped) and plumbed its network, then, on
-// v1, makes that cgroup the root of the container's cgroup namespace.
-// Nothing of the container has run yet.
-func enterCgroupNamespace(spec *Spec, placed io.Reader) error {
-	if !spec.Release {
-		return nil
-	}
-	// skip what follows the JSON (the encoder's newline) up to the byte
-	for b := [1]byte{}; b[0] != 1; {
-		if _, err := io.ReadFull(placed, b[:]); err != nil {
-			return fmt.Errorf("wait for the cgroup: %w", err)
+// enterCgroup moves this thread, the one that will exec, into the
+// container's v1 cgroups, then makes them the root of its cgroup
+// namespace. A thread that moves itself (writing 0 to "tasks") skips the
+// kernel's global threadgroup lock, whose RCU grace period costs a move
+// by another process several ms; at exec the whole process is this
+// thread, in those cgroups. (On v2 the child was cloned into its
+// cgroup and namespace already.)
+func enterCgroup(spec *Spec) error {
+	for _, tasks := range spec.CgroupTasks {
+		if err := os.WriteFile(tasks, []byte("0"), 0); err != nil {
+			return fmt.Errorf("enter cgroup %s: %w", filepath.Dir(tasks), err)
 		}
 	}
 	if !spec.UnshareCgroup {
@@ -131,6 +131,21 @@ func enterCgroupNamespace(spec *Spec, placed io.Reader) error {
 	}
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fmt.Errorf("new cgroup namespace: %w", err)
+	}
+	return nil
+}
+
+// awaitRelease waits, when told to, until the parent has plumbed the
+// container's network. Nothing of the container has run yet.
+func awaitRelease(spec *Spec, placed io.Reader) error {
+	if !spec.Release {
+		return nil
+	}
+	// skip what follows the JSON (the encoder's newline) up to the byte
+	for b := [1]byte{}; b[0] != 1; {
+		if _, err := io.ReadFull(placed, b[:]); err != nil {
+			return fmt.Errorf("wait for the network: %w", err)
+		}
 	}
 	return nil
 }

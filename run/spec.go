@@ -20,12 +20,13 @@ type Spec struct {
 	Hostname string   `json:"hostname"`
 	Tty      bool     `json:"tty"`
 	Init     bool     `json:"init"`
-	// UnshareCgroup: the child makes its cgroup namespace itself, once
-	// the parent has moved it into its cgroup (v1 hosts, where it cannot
-	// be cloned straight into it).
-	UnshareCgroup bool `json:"unshare_cgroup,omitempty"`
+	// CgroupTasks are the v1 "tasks" files the child moves itself into,
+	// and UnshareCgroup has it make its cgroup namespace then (v1 hosts,
+	// where it cannot be cloned straight into its cgroup).
+	CgroupTasks   []string `json:"cgroup_tasks,omitempty"`
+	UnshareCgroup bool     `json:"unshare_cgroup,omitempty"`
 	// Release: the child waits for the parent's go-ahead byte before it
-	// runs anything of the container (cgroup move, network plumbing).
+	// runs anything of the container (network plumbing).
 	Release bool `json:"release,omitempty"`
 	// HostNetwork: the container shares the host's network namespace.
 	HostNetwork bool     `json:"host_network,omitempty"`

@@ -171,24 +171,16 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 	if cfg.Network == "host" {
 		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
 	}
-	spec.Release = spec.UnshareCgroup || cfg.Network == "bridge"
+	spec.Release = cfg.Network == "bridge"
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("start container: %w", err))
 	}
 	specR.Close()
 	syncW.Close()
 	term.started()
-	// While the child builds its rootfs, it is moved into its cgroup (on
-	// v1) and its network is plumbed; it waits for both before it runs
-	// anything of the container.
-	enter := func() error {
-		if group != nil && spec.UnshareCgroup {
-			if err := group.Enter(cmd.Process.Pid); err != nil {
-				return err
-			}
-		}
-		return attachNetwork(s, c, cfg, &spec, cmd.Process.Pid)
-	}
+	// While the child builds its rootfs, its network is plumbed; it
+	// waits for that before it runs anything of the container.
+	enter := func() error { return attachNetwork(s, c, cfg, &spec, cmd.Process.Pid) }
 	if !spec.Release {
 		enter = nil
 	}
@@ -205,8 +197,8 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 
 // placeInCgroup makes the container's cgroup with its limits. On a v2
 // host the child is cloned straight into it (CLONE_INTO_CGROUP), so it
-// never runs an instruction outside its limits; on v1 the caller moves it
-// in before it gets its spec. Without the rights to make cgroups
+// never runs an instruction outside its limits; on v1 the child moves
+// itself in first thing. Without the rights to make cgroups
 // (rootless, for now) the limits are refused, or skipped with a warning
 // when there are none.
 func placeInCgroup(c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (*cgroups.Group, func(), error) {
@@ -232,7 +224,7 @@ func placeInCgroup(c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (
 		return nil, noop, err
 	}
 	if fd < 0 {
-		spec.UnshareCgroup = true
+		spec.UnshareCgroup, spec.CgroupTasks = true, g.TaskFiles()
 		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWCGROUP
 		return g, noop, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -371,6 +372,19 @@ func sharesValue(shares uint64, v2 bool) string {
 	}
 	shares = min(max(shares, 2), 262144)
 	return strconv.FormatUint(1+((shares-2)*9999)/262142, 10)
+}
+
+// TaskFiles are the v1 "tasks" files of the group, for a thread that
+// moves itself in; nil on v2.
+func (g *Group) TaskFiles() []string {
+	var out []string
+	for ctrl, dir := range g.dirs {
+		if ctrl != "" {
+			out = append(out, filepath.Join(dir, "tasks"))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Enter moves pid into the group.
