@@ -189,7 +189,7 @@ func execHelper() (int, error) {
 	// command inherits them.
 	var pid int
 	fmt.Sscan(os.Args[1], &pid)
-	if err := cgroups.Join(os.Getpid(), pid); err != nil {
+	if err := cgroups.JoinThread(pid); err != nil {
 		return 0, err
 	}
 	// Nothing in the container may ptrace this process or its child

@@ -6,14 +6,16 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 )
 
-// Join moves process self into every cgroup that process pid is in, on
-// v1, v2 and hybrid hosts alike: each line of /proc/PID/cgroup is matched
-// to the mount of its hierarchy in /proc/self/mountinfo.
-func Join(self, pid int) error {
+// JoinThread moves the calling thread into every cgroup that process pid
+// is in: on v1 hierarchies the thread alone ("tasks" 0, which skips the
+// kernel's global threadgroup lock and its RCU grace period), on v2 the
+// whole process. The caller must be locked to its thread and fork from
+// it. Each line of /proc/PID/cgroup is matched to the mount of its
+// hierarchy in /proc/self/mountinfo.
+func JoinThread(pid int) error {
 	mounts, err := hierarchies()
 	if err != nil {
 		return err
@@ -33,9 +35,13 @@ func Join(self, pid int) error {
 		if !ok {
 			continue // a hierarchy this namespace does not mount
 		}
-		procs := filepath.Join(mount, filepath.Clean("/"+parts[2]), "cgroup.procs")
-		if err := os.WriteFile(procs, []byte(strconv.Itoa(self)), 0); err != nil {
-			return fmt.Errorf("join cgroup %s: %w", procs, err)
+		file := "tasks"
+		if parts[1] == "" {
+			file = "cgroup.procs"
+		}
+		target := filepath.Join(mount, filepath.Clean("/"+parts[2]), file)
+		if err := os.WriteFile(target, []byte("0"), 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", target, err)
 		}
 	}
 	return sc.Err()

@@ -4,48 +4,54 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// TestJoin puts one process in a scratch v2 cgroup, then moves another
-// into the cgroups of the first with Join.
-func TestJoin(t *testing.T) {
+// TestJoinThread puts a process in a scratch v1 pids cgroup, then moves
+// one thread of this test into that process's cgroups with JoinThread.
+func TestJoinThread(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("making cgroups needs root")
 	}
 	l, err := Detect("/sys/fs/cgroup")
-	if err != nil || l.Unified == "" {
-		t.Skipf("no v2 hierarchy: %+v %v", l, err)
+	if err != nil || l.Version == "v2" {
+		t.Skipf("no v1 hierarchies here: %+v %v", l, err)
 	}
-	scratch := filepath.Join(l.Unified, "tug-join-test-"+strconv.Itoa(os.Getpid()))
+	scratch := filepath.Join(l.Mount, "pids", "tug-join-test-"+strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(scratch, 0o755); err != nil {
 		t.Skipf("cannot make a cgroup: %v", err)
 	}
-	start := func() *exec.Cmd {
-		cmd := exec.Command("sleep", "10")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
+	target := exec.Command("sleep", "10")
+	if err := target.Start(); err != nil {
+		t.Fatal(err)
 	}
-	target, mover := start(), start()
 	defer func() {
 		target.Process.Kill()
-		mover.Process.Kill()
 		target.Wait()
-		mover.Wait()
 		os.Remove(scratch)
 	}()
 	if err := os.WriteFile(filepath.Join(scratch, "cgroup.procs"), []byte(strconv.Itoa(target.Process.Pid)), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := Join(mover.Process.Pid, target.Process.Pid); err != nil {
-		t.Fatal(err)
+	got := make(chan string, 1)
+	go func() {
+		// never unlocked: the thread leaves with the goroutine
+		runtime.LockOSThread()
+		if err := JoinThread(target.Process.Pid); err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := os.ReadFile("/proc/thread-self/cgroup")
+		got <- string(b)
+		os.WriteFile(filepath.Join(l.Mount, "pids", "tasks"), []byte("0"), 0) // back out, so the scratch cgroup can go
+	}()
+	if s := <-got; !strings.Contains(s, "pids:/"+filepath.Base(scratch)) {
+		t.Errorf("thread not moved into %s:\n%s", scratch, s)
 	}
-	got, _ := os.ReadFile("/proc/" + strconv.Itoa(mover.Process.Pid) + "/cgroup")
-	if !strings.Contains(string(got), "0::/"+filepath.Base(scratch)) {
-		t.Errorf("not moved into %s:\n%s", scratch, got)
+	if b, _ := os.ReadFile("/proc/self/cgroup"); strings.Contains(string(b), filepath.Base(scratch)) {
+		t.Errorf("the whole process moved, not one thread")
 	}
 }
