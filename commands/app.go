@@ -59,6 +59,7 @@ func App() *cli.App {
 			portCommand(),
 			renameCommand(),
 			containerCommand(),
+			networkCommand(),
 			pullCommand(),
 			pushCommand(),
 			imagesCommand(),

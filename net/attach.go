@@ -24,8 +24,9 @@ func peerVeth(id string) string { return "vp" + id[:12] }
 // yet running anything of the container) to n: a veth into n's bridge,
 // an address leased from n (want, if given), a default route via the gateway, and the
 // published ports. Anything half done is undone on error.
-func Attach(s *store.Store, n Network, id string, pid int, ports []Port, want string) (st *Settings, err error) {
-	if err := ensureBridge(s, n); err != nil {
+func Attach(s *store.Store, r *Record, id string, pid int, ports []Port, want string) (st *Settings, err error) {
+	n := r.Network
+	if err := ensureBridge(n, r.Internal); err != nil {
 		return nil, err
 	}
 	for i := range ports {
@@ -76,10 +77,10 @@ func Attach(s *store.Store, n Network, id string, pid int, ports []Port, want st
 // (cleared by a reboot, like the bridge) says it is done, so starts skip
 // most netlink round trips while the bridge and tug's table exist; a
 // firewall reload that flushed the table gets it made again.
-func ensureBridge(s *store.Store, n Network) error {
+func ensureBridge(n Network, internal bool) error {
 	ready := filepath.Join(hostDir, n.Bridge, "ready")
 	if _, err := os.Stat(ready); err == nil {
-		if br, err := netlink.LinkByName(n.Bridge); err == nil && br.Attrs().Flags&stdnet.FlagUp != 0 && natReady() {
+		if br, err := netlink.LinkByName(n.Bridge); err == nil && br.Attrs().Flags&stdnet.FlagUp != 0 && natReady(n.Bridge) {
 			return nil
 		}
 	}
@@ -88,13 +89,13 @@ func ensureBridge(s *store.Store, n Network) error {
 		return err
 	}
 	defer lock.Unlock()
-	if err := setupBridge(n); err != nil {
+	if err := setupBridge(n, internal); err != nil {
 		return err
 	}
 	return store.ReplaceFile(ready, nil, 0o600)
 }
 
-func setupBridge(n Network) error {
+func setupBridge(n Network, internal bool) error {
 	br, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		attrs := netlink.NewLinkAttrs()
@@ -123,7 +124,7 @@ func setupBridge(n Network) error {
 			return fmt.Errorf("enable %s: %w", file, err)
 		}
 	}
-	return ensureNAT(n)
+	return ensureNAT(n, internal)
 }
 
 // plugVeth makes the veth pair, moves its peer into pid's namespace as

@@ -29,9 +29,11 @@ func natChain(t *nftables.Table, name string, hook *nftables.ChainHook, prio *nf
 	return &nftables.Chain{Name: name, Table: t, Type: nftables.ChainTypeNAT, Hooknum: hook, Priority: prio}
 }
 
-// ensureNAT creates tug's table and chains and the masquerade rules for
-// n, unless they are there.
-func ensureNAT(n Network) error {
+// ensureNAT creates tug's table and chains, and n's rules unless they
+// are there: masquerade of its subnet (not for an internal network), the
+// loopback masquerade for its published ports, and in the forward chain
+// isolation from tug's other bridges (from everything, when internal).
+func ensureNAT(n Network, internal bool) error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
@@ -40,6 +42,8 @@ func ensureNAT(n Network) error {
 	post := c.AddChain(natChain(t, "postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource))
 	c.AddChain(natChain(t, "prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest))
 	c.AddChain(natChain(t, "output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest))
+	fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter})
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: create table tug: %w", err)
 	}
@@ -47,39 +51,76 @@ func ensureNAT(n Network) error {
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	if len(rules) > 0 {
-		return nil
+	tag := []byte("net:" + n.Bridge)
+	for _, r := range rules {
+		if string(r.UserData) == string(tag) {
+			return nil
+		}
 	}
 	mask := netip.PrefixFrom(n.Subnet.Addr(), n.Subnet.Bits())
-	c.AddRule(&nftables.Rule{Table: t, Chain: post, UserData: []byte("subnet"), Exprs: []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: prefixMask(mask), Xor: []byte{0, 0, 0, 0}},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: mask.Addr().AsSlice()},
-		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(n.Bridge)},
-		&expr.Masq{},
-	}})
-	c.AddRule(&nftables.Rule{Table: t, Chain: post, UserData: []byte("localhost"), Exprs: []expr.Any{
+	if !internal {
+		c.AddRule(&nftables.Rule{Table: t, Chain: post, UserData: tag, Exprs: []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: prefixMask(mask), Xor: []byte{0, 0, 0, 0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: mask.Addr().AsSlice()},
+			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(n.Bridge)},
+			&expr.Masq{},
+		}})
+	}
+	c.AddRule(&nftables.Rule{Table: t, Chain: post, UserData: tag, Exprs: []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n.Bridge)},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{127}},
 		&expr.Masq{},
 	}})
+	// forward: from this bridge to another of tug's (names "tug0" and
+	// "tb…", compared by prefix) is dropped; when internal, anything
+	// that leaves the bridge is
+	targets := [][]byte{[]byte("tb"), ifname("tug0")}
+	if internal {
+		targets = [][]byte{nil}
+	}
+	for _, target := range targets {
+		exprs := []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n.Bridge)},
+			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(n.Bridge)},
+		}
+		if target != nil {
+			exprs = append(exprs, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: target})
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, UserData: tag, Exprs: append(exprs, &expr.Verdict{Kind: expr.VerdictDrop})})
+	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: masquerade rules: %w", err)
+		return fmt.Errorf("nftables: rules of network %s: %w", n.Name, err)
 	}
 	return nil
 }
 
-// natReady tells whether tug's table exists with its masquerade rules.
-func natReady() bool {
+// deleteNetworkRules removes the rules of a network's bridge.
+func deleteNetworkRules(bridge string) error {
 	c, err := nftables.New()
 	if err != nil {
-		return false
+		return fmt.Errorf("nftables: %w", err)
 	}
-	rules, err := c.GetRules(table(), &nftables.Chain{Name: "postrouting", Table: table()})
-	return err == nil && len(rules) > 0
+	t := table()
+	for _, chain := range []string{"postrouting", "forward"} {
+		rules, err := c.GetRules(t, &nftables.Chain{Name: chain, Table: t})
+		if err != nil {
+			continue
+		}
+		for _, r := range rules {
+			if string(r.UserData) == "net:"+bridge {
+				if err := c.DelRule(r); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return c.Flush()
 }
 
 func prefixMask(p netip.Prefix) []byte {
@@ -168,4 +209,22 @@ func deletePorts(id string) error {
 		}
 	}
 	return c.Flush()
+}
+
+// natReady tells whether tug's table has the rules of a bridge.
+func natReady(bridge string) bool {
+	c, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	rules, err := c.GetRules(table(), &nftables.Chain{Name: "postrouting", Table: table()})
+	if err != nil {
+		return false
+	}
+	for _, r := range rules {
+		if string(r.UserData) == "net:"+bridge {
+			return true
+		}
+	}
+	return false
 }

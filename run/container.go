@@ -48,7 +48,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
-	ports, err := networkOptions(&opt, ic.Config)
+	ports, err := networkOptions(s, &opt, ic.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -170,29 +170,37 @@ func prepare(s *store.Store, c *store.Container, spec *Spec) error {
 
 // networkOptions checks the network flags and returns the ports to
 // publish, -P's included.
-func networkOptions(opt *Options, img v1.Config) ([]tugnet.Port, error) {
+func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port, error) {
 	ports, err := tugnet.ParsePorts(opt.Publish)
 	if err != nil {
 		return nil, err
 	}
 	switch opt.Network {
-	case "", "bridge":
-		opt.Network = "bridge"
-		if opt.PublishAll {
-			ports = append(ports, exposed(img)...)
-		}
 	case "none", "host":
 		if len(ports) > 0 || opt.PublishAll {
 			return nil, fmt.Errorf("-p: ports cannot be published with --network %s", opt.Network)
 		}
-	default:
-		return nil, fmt.Errorf("--network %s: want bridge, none or host (user-defined networks are not supported yet)", opt.Network)
+		n, err := tugnet.Default(opt.Subnet)
+		if err != nil {
+			return nil, err
+		}
+		return ports, checkDNS(*opt, n)
+	case "":
+		opt.Network = "bridge"
 	}
-	n, err := tugnet.Default(opt.Subnet)
+	r, err := tugnet.Lookup(s, opt.Network, opt.Subnet)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--network %s: %w (see tug network ls)", opt.Network, err)
 	}
-	return ports, checkDNS(*opt, n)
+	if opt.PublishAll {
+		ports = append(ports, exposed(img)...)
+	}
+	return ports, checkDNS(*opt, r.Network)
+}
+
+// bridged tells whether a container gets a veth on a bridge network.
+func bridged(cfg *Config) bool {
+	return cfg.Network != "none" && cfg.Network != "host"
 }
 
 // checkDNS validates --dns, --add-host and --ip.
@@ -212,8 +220,8 @@ func checkDNS(opt Options, n tugnet.Network) error {
 		return nil
 	}
 	ip, err := netip.ParseAddr(opt.IP)
-	if err != nil || opt.Network != "bridge" || !n.Subnet.Contains(ip) || ip == n.Gateway {
-		return fmt.Errorf("--ip %s: want a free address of %s on the bridge network", opt.IP, n.Subnet)
+	if err != nil || opt.Network == "none" || opt.Network == "host" || !n.Subnet.Contains(ip) || ip == n.Gateway {
+		return fmt.Errorf("--ip %s: want a free address of %s on a bridge network", opt.IP, n.Subnet)
 	}
 	return nil
 }

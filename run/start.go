@@ -171,7 +171,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 	if cfg.Network == "host" {
 		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
 	}
-	spec.Release = cfg.Network == "bridge"
+	spec.Release = bridged(cfg)
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("start container: %w", err))
 	}
@@ -385,14 +385,14 @@ func recordFailure(s *store.Store, c *store.Container, err error) {
 // attachNetwork plumbs a bridge container's network into the namespace
 // of its child pid, and names its address in its /etc/hosts.
 func attachNetwork(s *store.Store, c *store.Container, cfg *Config, spec *Spec, pid int) error {
-	if cfg.Network != "bridge" {
+	if !bridged(cfg) {
 		return nil
 	}
-	n, err := tugnet.Default(cfg.Subnet)
+	r, err := tugnet.Lookup(s, cfg.Network, cfg.Subnet)
 	if err != nil {
 		return err
 	}
-	st, err := tugnet.Attach(s, n, c.ID, pid, cfg.Ports, cfg.IP)
+	st, err := tugnet.Attach(s, r, c.ID, pid, cfg.Ports, cfg.IP)
 	if err != nil {
 		return fmt.Errorf("network: %w", err)
 	}
@@ -403,11 +403,11 @@ func attachNetwork(s *store.Store, c *store.Container, cfg *Config, spec *Spec, 
 
 // detachNetwork undoes attachNetwork; it is safe to run again.
 func detachNetwork(s *store.Store, c *store.Container, cfg *Config) {
-	if cfg.Network != "bridge" {
+	if !bridged(cfg) {
 		return
 	}
-	if n, err := tugnet.Default(cfg.Subnet); err == nil {
-		if err := tugnet.Detach(s, n, c.ID); err != nil {
+	if r, err := tugnet.Lookup(s, cfg.Network, cfg.Subnet); err == nil {
+		if err := tugnet.Detach(s, r.Network, c.ID); err != nil {
 			fmt.Fprintf(os.Stderr, "tug: network of %s: %s\n", c.Name, err)
 		}
 	}

@@ -1,0 +1,193 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	tugnet "tug/net"
+)
+
+// networkRow is one line of `tug network ls`.
+type networkRow struct {
+	ID       string
+	Name     string
+	Driver   string
+	Subnet   string
+	Internal bool
+}
+
+func networkCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "network",
+		Usage: "manage bridge networks",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "create",
+				Usage:     "create a bridge network",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "subnet", Usage: "IPv4 subnet (default: a free /24 of 10.89.0.0/16)"},
+					&cli.StringFlag{Name: "gateway", Usage: "gateway address (default: the subnet's first)"},
+					&cli.BoolFlag{Name: "internal", Usage: "no route out of the network"},
+					&cli.StringSliceFlag{Name: "label", Usage: "set a label K=V"},
+				},
+				Action: networkCreate,
+			},
+			{
+				Name:    "ls",
+				Aliases: []string{"list"},
+				Usage:   "list networks",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only names"},
+					&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
+				},
+				Action: networkList,
+			},
+			{
+				Name: "inspect", Usage: "show networks as JSON", ArgsUsage: "NAME [NAME...]",
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "Go template"}},
+				Action: networkInspect,
+			},
+			{Name: "rm", Aliases: []string{"remove"}, Usage: "remove networks no container uses", ArgsUsage: "NAME [NAME...]", Action: networkRemove},
+			{Name: "prune", Usage: "remove every user-defined network no container uses", Action: networkPrune},
+		},
+	}
+}
+
+func networkCreate(c *cli.Context) error {
+	if err := needArgs(c, 1, 1); err != nil {
+		return err
+	}
+	s, cfg, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{}
+	for _, l := range c.StringSlice("label") {
+		k, v, _ := strings.Cut(l, "=")
+		labels[k] = v
+	}
+	r, err := tugnet.Create(s, c.Args().First(), tugnet.CreateOptions{
+		Subnet: c.String("subnet"), Gateway: c.String("gateway"), Internal: c.Bool("internal"), Labels: labels,
+	}, cfg.Network.Subnet)
+	if err != nil {
+		return err
+	}
+	fmt.Println(r.Name)
+	return nil
+}
+
+func networkList(c *cli.Context) error {
+	s, cfg, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	all, err := tugnet.List(s, cfg.Network.Subnet)
+	if err != nil {
+		return err
+	}
+	var rows []any
+	for _, r := range all {
+		if c.Bool("quiet") {
+			fmt.Println(r.Name)
+			continue
+		}
+		rows = append(rows, networkRow{ID: r.Bridge, Name: r.Name, Driver: "bridge", Subnet: r.Subnet.String(), Internal: r.Internal})
+	}
+	if c.Bool("quiet") {
+		return nil
+	}
+	l := listing{format: c.String("format"), table: "table {{.Name}}\t{{.Driver}}\t{{.Subnet}}\t{{.ID}}",
+		headers: map[string]string{"ID": "BRIDGE", "Name": "NAME", "Driver": "DRIVER", "Subnet": "SUBNET", "Internal": "INTERNAL"}}
+	return l.print(os.Stdout, rows)
+}
+
+// networkView is the docker-shaped view network inspect prints.
+type networkView struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`
+	Internal   bool              `json:"Internal"`
+	Subnet     string            `json:"Subnet"`
+	Gateway    string            `json:"Gateway"`
+	Bridge     string            `json:"Bridge"`
+	Labels     map[string]string `json:"Labels"`
+	Containers []string          `json:"Containers"`
+}
+
+func networkInspect(c *cli.Context) error {
+	if err := needArgs(c, 1, -1); err != nil {
+		return err
+	}
+	s, cfg, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	var views []any
+	for _, name := range c.Args().Slice() {
+		r, err := tugnet.Lookup(s, name, cfg.Network.Subnet)
+		if err != nil {
+			return err
+		}
+		v := networkView{Name: r.Name, Driver: "bridge", Internal: r.Internal, Subnet: r.Subnet.String(),
+			Gateway: r.Gateway.String(), Bridge: r.Bridge, Labels: r.Labels, Containers: tugnet.Users(r.Network)}
+		if v.Containers == nil {
+			v.Containers = []string{}
+		}
+		views = append(views, v)
+	}
+	if f := c.String("format"); f != "" {
+		t, err := parseTemplate(unescape(f))
+		if err != nil {
+			return err
+		}
+		for _, v := range views {
+			m, _ := asJSONValue(v)
+			if err := t.Execute(os.Stdout, m); err != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
+			fmt.Println()
+		}
+		return nil
+	}
+	return printJSON(os.Stdout, views)
+}
+
+func networkRemove(c *cli.Context) error {
+	if err := needArgs(c, 1, -1); err != nil {
+		return err
+	}
+	s, cfg, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range c.Args().Slice() {
+		if err := tugnet.Remove(s, name, cfg.Network.Subnet); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Println(name)
+	}
+	return errors.Join(errs...)
+}
+
+func networkPrune(c *cli.Context) error {
+	s, cfg, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	all, err := tugnet.List(s, cfg.Network.Subnet)
+	if err != nil {
+		return err
+	}
+	for _, r := range all[1:] {
+		if len(tugnet.Users(r.Network)) == 0 && tugnet.Remove(s, r.Name, cfg.Network.Subnet) == nil {
+			fmt.Println(r.Name)
+		}
+	}
+	return nil
+}
