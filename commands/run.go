@@ -55,6 +55,7 @@ func containerFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "dns-search", Usage: "a DNS search domain"},
 		&cli.StringSliceFlag{Name: "dns-option", Usage: "a resolv.conf option"},
 		&cli.StringSliceFlag{Name: "add-host", Usage: "add NAME:IP to /etc/hosts"},
+		&cli.StringSliceFlag{Name: "network-alias", Usage: "another name the container answers to on its network"},
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pull"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background under a monitor and print the container ID"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label K=V"},
@@ -218,7 +219,7 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		ReadOnly: c.Bool("read-only"), Volumes: c.StringSlice("volume"), Mounts: c.StringSlice("mount"),
 		Network: c.String("network"), Publish: c.StringSlice("publish"), Subnet: cfg.Network.Subnet,
 		PublishAll: c.Bool("publish-all"), IP: c.String("ip"), DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"),
-		DNSOptions: c.StringSlice("dns-option"), AddHosts: c.StringSlice("add-host"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
+		DNSOptions: c.StringSlice("dns-option"), AddHosts: c.StringSlice("add-host"), Aliases: c.StringSlice("network-alias"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
 		Labels: c.StringSlice("label"),
 		Security: run.Security{
 			CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),

@@ -167,6 +167,13 @@ func plugVeth(n Network, id string, pid int, addr netip.Prefix) (string, error) 
 	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: n.Gateway.AsSlice()}); err != nil {
 		return "", fmt.Errorf("default route: %w", err)
 	}
+	// lo too (the child does it as well): the embedded DNS server binds
+	// 127.0.0.11 before the child gets there
+	if lo, err := h.LinkByName("lo"); err == nil {
+		if err := h.LinkSetUp(lo); err != nil {
+			return "", fmt.Errorf("lo up: %w", err)
+		}
+	}
 	return eth.Attrs().HardwareAddr.String(), nil
 }
 

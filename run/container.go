@@ -26,7 +26,8 @@ type Config struct {
 	Network     string            `json:"network"`
 	Ports       []tugnet.Port     `json:"ports,omitempty"`
 	Subnet      string            `json:"subnet,omitempty"`
-	IP          string            `json:"ip,omitempty"`          // --ip`
+	IP          string            `json:"ip,omitempty"` // --ip
+	Aliases     []string          `json:"aliases,omitempty"`
 	StopSignal  string            `json:"stop_signal,omitempty"` // the image's, or SIGTERM
 	Restart     RestartPolicy     `json:"restart"`
 	LogMaxSize  int64             `json:"log_max_size,omitempty"` // bytes; 0 never rotates
@@ -77,6 +78,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		User: firstNonEmpty(opt.User, ic.Config.User), Hostname: hostname,
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host",
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
+		EmbeddedDNS: opt.Network != "bridge" && opt.Network != "none" && opt.Network != "host",
 		MaskedPaths: DefaultMaskedPaths(), ReadonlyPaths: DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {
@@ -105,7 +107,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		return nil, err
 	}
 	raw, err := json.Marshal(Config{
-		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP,
+		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, Aliases: opt.Aliases,
 		StopSignal: firstNonEmpty(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, Resources: res,
 	})
 	if err != nil {
@@ -191,6 +193,9 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 	r, err := tugnet.Lookup(s, opt.Network, opt.Subnet)
 	if err != nil {
 		return nil, fmt.Errorf("--network %s: %w (see tug network ls)", opt.Network, err)
+	}
+	if len(opt.Aliases) > 0 && r.Name == "tug" {
+		return nil, fmt.Errorf("--network-alias: only user-defined networks resolve names")
 	}
 	if opt.PublishAll {
 		ports = append(ports, exposed(img)...)
@@ -293,6 +298,9 @@ func resolvConf(spec *Spec) string {
 		host = hostResolv("/run/systemd/resolve/resolv.conf")
 	}
 	servers, search, options := host.servers, host.search, host.options
+	if spec.EmbeddedDNS {
+		servers, options = []string{tugnet.DNSAddress}, []string{"ndots:0"}
+	}
 	if len(spec.DNS) > 0 {
 		servers = spec.DNS
 	}

@@ -44,6 +44,7 @@ type Options struct {
 	DNSSearch     []string
 	DNSOptions    []string
 	AddHosts      []string // NAME:IP
+	Aliases       []string // --network-alias
 	Limits        Limits
 	Restart       string   // no, on-failure[:N], always, unless-stopped
 	LogOpts       []string // max-size=SIZE

@@ -34,6 +34,9 @@ type Spec struct {
 	DNSSearch   []string `json:"dns_search,omitempty"`
 	DNSOptions  []string `json:"dns_options,omitempty"`
 	ExtraHosts  []string `json:"extra_hosts,omitempty"` // NAME:IP
+	// EmbeddedDNS points resolv.conf at the keeper's DNS server (user
+	// networks, where containers resolve each other by name).
+	EmbeddedDNS bool `json:"embedded_dns,omitempty"`
 
 	ReadOnly      bool              `json:"read_only"`
 	NoNewPrivs    bool              `json:"no_new_privs"`

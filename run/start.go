@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
 
@@ -102,10 +104,11 @@ func autoRemove(s *store.Store, c *store.Container, cfg *Config) {
 
 // process is a container whose entrypoint runs.
 type process struct {
-	cmd   *exec.Cmd
-	term  *session
-	group *cgroups.Group // nil when tug cannot make cgroups (rootless)
-	state store.ContainerState
+	cmd     *exec.Cmd
+	term    *session
+	group   *cgroups.Group // nil when tug cannot make cgroups (rootless)
+	stopDNS func()         // the embedded DNS server, on user networks
+	state   store.ContainerState
 }
 
 // launch starts the re-exec child with stdio wired by wire, hands it the
@@ -180,7 +183,17 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 	term.started()
 	// While the child builds its rootfs, its network is plumbed; it
 	// waits for that before it runs anything of the container.
-	enter := func() error { return attachNetwork(s, c, cfg, &spec, cmd.Process.Pid) }
+	enter := func() error {
+		if err := attachNetwork(s, c, cfg, &spec, cmd.Process.Pid); err != nil {
+			return err
+		}
+		if !spec.EmbeddedDNS {
+			return nil
+		}
+		stop, err := tugnet.ServeDNS(cmd.Process.Pid, resolver(s, cfg.Network), hostResolv("/etc/resolv.conf").servers)
+		p.stopDNS = stop
+		return err
+	}
 	if !spec.Release {
 		enter = nil
 	}
@@ -350,6 +363,9 @@ func (p *process) wait(sigs chan os.Signal) int {
 // finish records the exit, unless the container is gone already (rm -f).
 func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error {
 	p.term.close()
+	if p.stopDNS != nil {
+		p.stopDNS()
+	}
 	detachNetwork(s, c, cfg)
 	oom := p.group != nil && p.group.OOMKilled()
 	p.removeGroup()
@@ -410,5 +426,28 @@ func detachNetwork(s *store.Store, c *store.Container, cfg *Config) {
 		if err := tugnet.Detach(s, r.Network, c.ID); err != nil {
 			fmt.Fprintf(os.Stderr, "tug: network of %s: %s\n", c.Name, err)
 		}
+	}
+}
+
+// resolver answers the names of the running containers on a network:
+// their names and aliases, read from the store at each query.
+func resolver(s *store.Store, network string) tugnet.Resolver {
+	return func(name string) (netip.Addr, bool) {
+		all, err := s.Containers()
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		for _, c := range all {
+			cfg, err := ContainerConfig(c)
+			if err != nil || cfg.Network != network || (c.Name != name && !slices.Contains(cfg.Aliases, name)) {
+				continue
+			}
+			if ns, err := tugnet.Saved(s, c.ID); err == nil && ns != nil {
+				if a, err := netip.ParseAddr(ns.IPAddress); err == nil {
+					return a, true
+				}
+			}
+		}
+		return netip.Addr{}, false
 	}
 }
