@@ -78,7 +78,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		User: firstNonEmpty(opt.User, ic.Config.User), Hostname: hostname,
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host",
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
-		EmbeddedDNS: opt.Network != "bridge" && opt.Network != "none" && opt.Network != "host",
+		EmbeddedDNS: opt.Network != "bridge" && opt.Network != "none" && opt.Network != "host" && !strings.HasPrefix(opt.Network, "container:"),
 		MaskedPaths: DefaultMaskedPaths(), ReadonlyPaths: DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {
@@ -145,11 +145,18 @@ func firstNonEmpty(ss ...string) string {
 
 // prepare fills in the parts of the spec that depend on where the store
 // is: the overlay's dirs and the generated /etc files.
-func prepare(s *store.Store, c *store.Container, spec *Spec) error {
+func prepare(s *store.Store, c *store.Container, cfg *Config, spec *Spec) error {
 	if err := overlayPaths(s, c, spec); err != nil {
 		return err
 	}
 	dir := s.ContainerDir(c.ID)
+	if owner, ok := sharedNetwork(cfg); ok { // the owner's very files
+		for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
+			p := filepath.Join(s.ContainerDir(owner), name)
+			spec.Mounts = append([]Mount{{Source: p, Destination: "/etc/" + name}}, spec.Mounts...)
+		}
+		return nil
+	}
 	files := map[string]string{
 		"hostname":    spec.Hostname + "\n",
 		"hosts":       hostsFile(spec, ""),
@@ -190,6 +197,9 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 	case "":
 		opt.Network = "bridge"
 	}
+	if ref, ok := strings.CutPrefix(opt.Network, "container:"); ok {
+		return nil, shareNetwork(s, opt, ref)
+	}
 	r, err := tugnet.Lookup(s, opt.Network, opt.Subnet)
 	if err != nil {
 		return nil, fmt.Errorf("--network %s: %w (see tug network ls)", opt.Network, err)
@@ -203,9 +213,51 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 	return ports, checkDNS(*opt, r.Network)
 }
 
+// shareNetwork checks the flags of a container that joins the network
+// of container ref, and points opt at it: by ID, through any chain of
+// such containers to the one that owns the namespace, whose hostname the
+// new container takes, as in docker.
+func shareNetwork(s *store.Store, opt *Options, ref string) error {
+	flag := "--network " + opt.Network
+	conflicts := map[string]bool{
+		"-p/-P": len(opt.Publish) > 0 || opt.PublishAll, "-h": opt.Hostname != "", "--ip": opt.IP != "",
+		"--dns": len(opt.DNS) > 0, "--dns-search": len(opt.DNSSearch) > 0, "--dns-option": len(opt.DNSOptions) > 0,
+		"--add-host": len(opt.AddHosts) > 0, "--network-alias": len(opt.Aliases) > 0,
+	}
+	for name, set := range conflicts {
+		if set {
+			return fmt.Errorf("%s: %s cannot be used: the network, its names and its ports are the other container's", flag, name)
+		}
+	}
+	for range 16 {
+		target, err := s.LookupContainer(ref)
+		if err != nil {
+			return fmt.Errorf("%s: %w", flag, err)
+		}
+		cfg, err := ContainerConfig(target)
+		if err != nil {
+			return err
+		}
+		if next, ok := strings.CutPrefix(cfg.Network, "container:"); ok {
+			ref = next
+			continue
+		}
+		opt.Network, opt.Hostname = "container:"+target.ID, cfg.Spec.Hostname
+		return nil
+	}
+	return fmt.Errorf("%s: too many containers in a chain of --network container:", flag)
+}
+
+// sharedNetwork returns the ID of the container whose network namespace
+// a container joins, if it joins one.
+func sharedNetwork(cfg *Config) (string, bool) {
+	return strings.CutPrefix(cfg.Network, "container:")
+}
+
 // bridged tells whether a container gets a veth on a bridge network.
 func bridged(cfg *Config) bool {
-	return cfg.Network != "none" && cfg.Network != "host"
+	_, shared := sharedNetwork(cfg)
+	return cfg.Network != "none" && cfg.Network != "host" && !shared
 }
 
 // checkDNS validates --dns, --add-host and --ip.

@@ -36,8 +36,9 @@ import (
 const InitRole = "tug-init"
 
 const (
-	specFD = 3
-	syncFD = 4
+	specFD  = 3
+	syncFD  = 4
+	netnsFD = 5 // a pidfd of the container whose netns to join
 )
 
 // initError is what the child reports before it exits on failure.
@@ -73,6 +74,9 @@ func initContainer() error {
 	if err != nil {
 		return err
 	}
+	if err := joinNetwork(spec); err != nil {
+		return err
+	}
 	if err := enterCgroup(spec); err != nil {
 		return err
 	}
@@ -90,7 +94,7 @@ func initContainer() error {
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("set hostname: %w", err)
 	}
-	if !spec.HostNetwork {
+	if !spec.HostNetwork && !spec.JoinNetNS {
 		if err := loopbackUp(); err != nil {
 			return err
 		}
@@ -99,6 +103,22 @@ func initContainer() error {
 		return err
 	}
 	return execEntrypoint(spec)
+}
+
+// joinNetwork moves this thread, the one that mounts sysfs and execs,
+// into another container's network namespace (--network container:C).
+// Done first, before sysfs is mounted, so that /sys/class/net shows that
+// namespace's links.
+func joinNetwork(spec *Spec) error {
+	if !spec.JoinNetNS {
+		return nil
+	}
+	// setns(2) on a pidfd: the namespace of exactly the process the
+	// parent checked, never of one that reused its pid.
+	if err := unix.Setns(netnsFD, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("join the network of the container: %w", err)
+	}
+	return unix.Close(netnsFD)
 }
 
 // readSpec reads the spec and returns it with the rest of the pipe, on

@@ -29,11 +29,14 @@ type Spec struct {
 	// runs anything of the container (network plumbing).
 	Release bool `json:"release,omitempty"`
 	// HostNetwork: the container shares the host's network namespace.
-	HostNetwork bool     `json:"host_network,omitempty"`
-	DNS         []string `json:"dns,omitempty"`
-	DNSSearch   []string `json:"dns_search,omitempty"`
-	DNSOptions  []string `json:"dns_options,omitempty"`
-	ExtraHosts  []string `json:"extra_hosts,omitempty"` // NAME:IP
+	HostNetwork bool `json:"host_network,omitempty"`
+	// JoinNetNS: the child joins the network namespace of the process
+	// whose pidfd it inherits as fd 5 (--network container:C).
+	JoinNetNS  bool     `json:"join_netns,omitempty"`
+	DNS        []string `json:"dns,omitempty"`
+	DNSSearch  []string `json:"dns_search,omitempty"`
+	DNSOptions []string `json:"dns_options,omitempty"`
+	ExtraHosts []string `json:"extra_hosts,omitempty"` // NAME:IP
 	// EmbeddedDNS points resolv.conf at the keeper's DNS server (user
 	// networks, where containers resolve each other by name).
 	EmbeddedDNS bool `json:"embedded_dns,omitempty"`

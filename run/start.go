@@ -117,7 +117,12 @@ type process struct {
 // process is waited for (Pdeathsig).
 func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd) (*session, error)) (*process, error) {
 	spec := cfg.Spec
-	if err := prepare(s, c, &spec); err != nil {
+	netns, err := networkOwner(s, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer netns.Close()
+	if err := prepare(s, c, cfg, &spec); err != nil {
 		return nil, err
 	}
 	exe, err := protectedSelf()
@@ -173,6 +178,11 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 	}
 	if cfg.Network == "host" {
 		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
+	}
+	if netns != nil {
+		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
+		cmd.ExtraFiles = append(cmd.ExtraFiles, netns) // fd 5, see init.go
+		spec.JoinNetNS = true
 	}
 	spec.Release = bridged(cfg)
 	if err := cmd.Start(); err != nil {
@@ -415,6 +425,28 @@ func attachNetwork(s *store.Store, c *store.Container, cfg *Config, spec *Spec, 
 	// the bind-mounted file is the same inode: the container sees this
 	hosts := filepath.Join(s.ContainerDir(c.ID), "hosts")
 	return os.WriteFile(hosts, []byte(hostsFile(spec, st.IPAddress)), 0o644)
+}
+
+// networkOwner returns a pidfd of the container whose network a
+// container joins, or nil when it joins none. That container must run.
+func networkOwner(s *store.Store, cfg *Config) (*os.File, error) {
+	id, ok := sharedNetwork(cfg)
+	if !ok {
+		return nil, nil
+	}
+	owner, err := s.LookupContainer(id)
+	if err != nil {
+		return nil, fmt.Errorf("--network %s: %w", cfg.Network, err)
+	}
+	st, err := State(s, owner)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := pidfd(st.Pid, st.PidStart, st.BootID)
+	if st.Status != store.StatusRunning || err != nil {
+		return nil, fmt.Errorf("cannot join the network of %s: %w", owner.Name, ErrNotRunning)
+	}
+	return os.NewFile(uintptr(fd), "netns"), nil
 }
 
 // detachNetwork undoes attachNetwork; it is safe to run again.
