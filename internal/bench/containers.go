@@ -61,6 +61,9 @@ func benchContainers(tug, dir, reg string, starts, fleet int) error {
 	if err != nil {
 		return err
 	}
+	if err := benchPublished(t, ref, 5); err != nil {
+		return err
+	}
 	p, err := podmanEngine(root, ref)
 	if err != nil {
 		fmt.Printf("podman:                   %s; no comparison\n", err)

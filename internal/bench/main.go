@@ -124,8 +124,14 @@ func latency(n int, name string, args ...string) (float64, error) {
 		}
 		secs = append(secs, time.Since(start).Seconds())
 	}
-	slices.Sort(secs)
-	return secs[len(secs)/2], nil
+	return medianOf(secs), nil
+}
+
+// medianOf returns the median of xs.
+func medianOf(xs []float64) float64 {
+	sorted := slices.Clone(xs)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2]
 }
 
 // median returns the run with the median time, and the highest RSS seen.
