@@ -163,6 +163,7 @@ func newStoreEnv(t *testing.T, env *e2e) *storeEnv {
 	se := &storeEnv{t: t, env: env, root: filepath.Join(dir, "store"), cfg: filepath.Join(dir, "config.toml")}
 	os.WriteFile(se.cfg, []byte(fmt.Sprintf("[storage]\nroot = %q\nrunroot = %q\n[registries.mirrors]\n\"docker.io\" = [%q]\n",
 		se.root, filepath.Join(dir, "run"), env.registry)), 0o644)
+	t.Cleanup(func() { removeAll(env.bin, se.cfg) })
 	if out, err := se.tug("pull", "-q", "busybox").CombinedOutput(); err != nil {
 		t.Fatalf("pull: %v\n%s", err, out)
 	}
@@ -418,6 +419,61 @@ func TestParallelAddresses(t *testing.T) {
 				t.Errorf("lease %s of %s left", filepath.Base(l), id[:12])
 			}
 		}
+	}
+	if left := se.leftovers(); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// TestUserNetworkKilled: after kill -9 of the monitor of a container on
+// a user network with a published port, rm -f and network rm leave no
+// veth, lease, nft rule or bridge.
+func TestUserNetworkKilled(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	if out, err := se.tug("network", "create", "--subnet", "10.89.240.0/24", "killnet").CombinedOutput(); err != nil {
+		t.Fatalf("network create: %v\n%s", err, out)
+	}
+	out, err := se.tug("run", "-d", "--network", "killnet", "-p", "127.0.0.1:18777:80", "busybox", "sleep", "1000").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(string(out))
+	out, _ = se.tug("network", "inspect", "--format", "{{.Bridge}}", "killnet").Output()
+	bridge := strings.TrimSpace(string(out))
+	rules := func() string {
+		out, _ := exec.Command("nft", "list", "table", "ip", "tug").Output()
+		return string(out)
+	}
+	if !strings.Contains(rules(), "dnat to 10.89.240.") || !strings.Contains(rules(), bridge) {
+		t.Fatalf("no rules for %s and its port:\n%s", bridge, rules())
+	}
+	if _, err := os.Stat(filepath.Join("/run/tug-net", bridge, "leases")); err != nil {
+		t.Fatalf("no leases of %s: %v", bridge, err)
+	}
+	b, _ := os.ReadFile(filepath.Join(se.root, "containers", id, "state.json"))
+	var st struct {
+		MonitorPid int `json:"monitor_pid"`
+	}
+	json.Unmarshal(b, &st)
+	if err := syscall.Kill(st.MonitorPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"rm", "-f", id}, {"network", "rm", "killnet"}} {
+		if out, err := se.tug(args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", args, err, out)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // the kernel deletes a dead namespace's veth asynchronously
+	for _, link := range []string{"vt" + id[:12], bridge} {
+		if _, err := os.Stat(filepath.Join("/sys/class/net", link)); err == nil {
+			t.Errorf("link %s left", link)
+		}
+	}
+	if r := rules(); strings.Contains(r, "10.89.240.") || strings.Contains(r, bridge) {
+		t.Errorf("rules left:\n%s", r)
+	}
+	if _, err := os.Stat(filepath.Join("/run/tug-net", bridge)); err == nil {
+		t.Errorf("/run/tug-net/%s left", bridge)
 	}
 	if left := se.leftovers(); len(left) > 0 {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
