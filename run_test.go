@@ -426,8 +426,8 @@ func TestParallelAddresses(t *testing.T) {
 }
 
 // TestUserNetworkKilled: after kill -9 of the monitor of a container on
-// a user network with a published port, rm -f and network rm leave no
-// veth, lease, nft rule or bridge.
+// a user network with a published port, and connected to a second one,
+// rm -f and network rm leave no veth, lease, nft rule or bridge.
 func TestUserNetworkKilled(t *testing.T) {
 	se := newStoreEnv(t, needE2E(t))
 	if out, err := se.tug("network", "create", "--subnet", "10.89.240.0/24", "killnet").CombinedOutput(); err != nil {
@@ -438,8 +438,21 @@ func TestUserNetworkKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := strings.TrimSpace(string(out))
-	out, _ = se.tug("network", "inspect", "--format", "{{.Bridge}}", "killnet").Output()
-	bridge := strings.TrimSpace(string(out))
+	for _, args := range [][]string{{"network", "create", "--subnet", "10.89.241.0/24", "killnet2"}, {"network", "connect", "killnet2", id}} {
+		if out, err := se.tug(args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", args, err, out)
+		}
+	}
+	out, _ = se.tug("network", "inspect", "--format", "{{.Bridge}}", "killnet", "killnet2").Output()
+	bridges := strings.Fields(string(out))
+	if len(bridges) != 2 {
+		t.Fatalf("bridges: %q", out)
+	}
+	bridge := bridges[0]
+	links, _ := filepath.Glob("/sys/class/net/" + bridges[1] + "/brif/*")
+	if len(links) != 1 {
+		t.Fatalf("veths on %s: %v", bridges[1], links)
+	}
 	rules := func() string {
 		out, _ := exec.Command("nft", "list", "table", "ip", "tug").Output()
 		return string(out)
@@ -458,22 +471,24 @@ func TestUserNetworkKilled(t *testing.T) {
 	if err := syscall.Kill(st.MonitorPid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"rm", "-f", id}, {"network", "rm", "killnet"}} {
+	for _, args := range [][]string{{"rm", "-f", id}, {"network", "rm", "killnet", "killnet2"}} {
 		if out, err := se.tug(args...).CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", args, err, out)
 		}
 	}
 	time.Sleep(200 * time.Millisecond) // the kernel deletes a dead namespace's veth asynchronously
-	for _, link := range []string{"vt" + id[:12], bridge} {
+	for _, link := range append([]string{"vt" + id[:12], filepath.Base(links[0])}, bridges...) {
 		if _, err := os.Stat(filepath.Join("/sys/class/net", link)); err == nil {
 			t.Errorf("link %s left", link)
 		}
 	}
-	if r := rules(); strings.Contains(r, "10.89.240.") || strings.Contains(r, bridge) {
+	if r := rules(); strings.Contains(r, "10.89.24") || strings.Contains(r, bridges[0]) || strings.Contains(r, bridges[1]) {
 		t.Errorf("rules left:\n%s", r)
 	}
-	if _, err := os.Stat(filepath.Join("/run/tug-net", bridge)); err == nil {
-		t.Errorf("/run/tug-net/%s left", bridge)
+	for _, b := range bridges {
+		if _, err := os.Stat(filepath.Join("/run/tug-net", b)); err == nil {
+			t.Errorf("/run/tug-net/%s left", b)
+		}
 	}
 	if left := se.leftovers(); len(left) > 0 {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))

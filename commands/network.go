@@ -9,6 +9,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	tugnet "tug/net"
+	"tug/run"
+	"tug/store"
 )
 
 // networkRow is one line of `tug network ls`.
@@ -54,6 +56,12 @@ func networkCommand() *cli.Command {
 			},
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "remove networks no container uses", ArgsUsage: "NAME [NAME...]", Action: networkRemove},
 			{Name: "prune", Usage: "remove every user-defined network no container uses", Action: networkPrune},
+			{
+				Name: "connect", Usage: "put a container on a network as well", ArgsUsage: "NETWORK CONTAINER",
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "ip", Usage: "the container's address on the network"}},
+				Action: networkConnect,
+			},
+			{Name: "disconnect", Usage: "take a container off a network it was connected to", ArgsUsage: "NETWORK CONTAINER", Action: networkDisconnect},
 		},
 	}
 }
@@ -190,4 +198,30 @@ func networkPrune(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+func networkConnect(c *cli.Context) error {
+	return onNetworkContainer(c, func(s *store.Store, ctr *store.Container, network, subnet string) error {
+		return run.Connect(s, ctr, network, c.String("ip"), subnet)
+	})
+}
+
+func networkDisconnect(c *cli.Context) error {
+	return onNetworkContainer(c, run.Disconnect)
+}
+
+// onNetworkContainer runs f on the NETWORK CONTAINER arguments.
+func onNetworkContainer(c *cli.Context, f func(s *store.Store, ctr *store.Container, network, subnet string) error) error {
+	if err := needArgs(c, 2, 2); err != nil {
+		return err
+	}
+	s, cfg, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	ctr, err := s.LookupContainer(c.Args().Get(1))
+	if err != nil {
+		return err
+	}
+	return f(s, ctr, c.Args().First(), cfg.Network.Subnet)
 }

@@ -1,6 +1,8 @@
 package net
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,16 +18,55 @@ import (
 	"tug/store"
 )
 
-// hostVeth and peerVeth name a container's veth pair (at most 15 bytes).
-func hostVeth(id string) string { return "vt" + id[:12] }
-func peerVeth(id string) string { return "vp" + id[:12] }
+// endpoint is a container's place on one network: its primary one
+// (eth0, the default route, the published ports) or one connected with
+// tug network connect (eth1…, only the network's own route).
+type endpoint struct {
+	id       string
+	veth     string // the host side; at most 15 bytes
+	settings string // where its Settings are kept while it runs
+	primary  bool
+}
+
+// primary is the endpoint of a container's --network.
+func primary(s *store.Store, id string) endpoint {
+	return endpoint{id: id, veth: "vt" + id[:12], settings: settingsPath(s, id), primary: true}
+}
+
+// connected is the endpoint of a container on a network it was
+// connected to later, named after both.
+func connected(s *store.Store, n Network, id string) endpoint {
+	sum := sha256.Sum256([]byte(id + "\x00" + n.Bridge))
+	return endpoint{id: id, veth: "vc" + hex.EncodeToString(sum[:6]),
+		settings: filepath.Join(s.ContainerDir(id), "network-"+n.Name+".json")}
+}
+
+// peer is the temporary name of the container's side, until it is
+// renamed to ethN in the container.
+func (e endpoint) peer() string { return "p" + e.veth[1:] }
 
 // Attach joins the network namespace of pid (a container's child, not
 // yet running anything of the container) to n: a veth into n's bridge,
 // an address leased from n (want, if given), a default route via the gateway, and the
 // published ports. Anything half done is undone on error.
-func Attach(s *store.Store, r *Record, id string, pid int, ports []Port, want string) (st *Settings, err error) {
-	n := r.Network
+func Attach(s *store.Store, r *Record, id string, pid int, ports []Port, want string) (*Settings, error) {
+	return attach(s, r, primary(s, id), pid, ports, want)
+}
+
+// Connect adds network r to the namespace of pid, a running container's
+// (or one that is starting): a veth as the next free ethN with an
+// address leased from r (want, if given), and no default route.
+func Connect(s *store.Store, r *Record, id string, pid int, want string) (*Settings, error) {
+	return attach(s, r, connected(s, r.Network, id), pid, nil, want)
+}
+
+// Disconnect undoes Connect; like Detach it is safe to run again.
+func Disconnect(s *store.Store, n Network, id string) error {
+	return detach(n, connected(s, n, id))
+}
+
+func attach(s *store.Store, r *Record, ep endpoint, pid int, ports []Port, want string) (st *Settings, err error) {
+	n, id := r.Network, ep.id
 	if err := ensureBridge(n, r.Internal); err != nil {
 		return nil, err
 	}
@@ -40,13 +81,13 @@ func Attach(s *store.Store, r *Record, id string, pid int, ports []Port, want st
 	}
 	defer func() {
 		if err != nil {
-			Detach(s, n, id)
+			detach(n, ep)
 		}
 	}()
 	if err := reservePorts(n, id, ports); err != nil {
 		return nil, err
 	}
-	mac, err := plugVeth(n, id, pid, netip.PrefixFrom(ip, n.Subnet.Bits()))
+	mac, err := plugVeth(n, ep, pid, netip.PrefixFrom(ip, n.Subnet.Bits()))
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +107,7 @@ func Attach(s *store.Store, r *Record, id string, pid int, ports []Port, want st
 	if err != nil {
 		return nil, err
 	}
-	if err := store.ReplaceFile(settingsPath(s, id), b, 0o600); err != nil {
+	if err := store.ReplaceFile(ep.settings, b, 0o600); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -128,16 +169,17 @@ func setupBridge(n Network, internal bool) error {
 }
 
 // plugVeth makes the veth pair, moves its peer into pid's namespace as
-// eth0 with addr and a default route, and returns eth0's MAC.
-func plugVeth(n Network, id string, pid int, addr netip.Prefix) (string, error) {
+// eth0 with addr and a default route (or, for a connected network, as
+// the next free ethN), and returns its MAC.
+func plugVeth(n Network, ep endpoint, pid int, addr netip.Prefix) (string, error) {
 	br, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		return "", fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
 	attrs := netlink.NewLinkAttrs()
-	attrs.Name, attrs.MasterIndex, attrs.Flags = hostVeth(id), br.Attrs().Index, stdnet.FlagUp
+	attrs.Name, attrs.MasterIndex, attrs.Flags = ep.veth, br.Attrs().Index, stdnet.FlagUp
 	// the peer is made straight inside the container's namespace
-	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: peerVeth(id), PeerNamespace: netlink.NsPid(pid)}
+	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: ep.peer(), PeerNamespace: netlink.NsPid(pid)}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return "", fmt.Errorf("create veth: %w", err)
 	}
@@ -151,18 +193,22 @@ func plugVeth(n Network, id string, pid int, addr netip.Prefix) (string, error) 
 		return "", fmt.Errorf("container netns: %w", err)
 	}
 	defer h.Close()
-	eth, err := h.LinkByName(peerVeth(id))
+	eth, err := h.LinkByName(ep.peer())
 	if err != nil {
 		return "", fmt.Errorf("veth in the container: %w", err)
 	}
-	if err := h.LinkSetName(eth, "eth0"); err != nil {
-		return "", fmt.Errorf("name eth0: %w", err)
+	name := freeEth(h)
+	if err := h.LinkSetName(eth, name); err != nil {
+		return "", fmt.Errorf("name %s: %w", name, err)
 	}
 	if err := h.AddrAdd(eth, &netlink.Addr{IPNet: prefixNet(addr)}); err != nil {
-		return "", fmt.Errorf("eth0 address: %w", err)
+		return "", fmt.Errorf("%s address: %w", name, err)
 	}
 	if err := h.LinkSetUp(eth); err != nil {
-		return "", fmt.Errorf("eth0 up: %w", err)
+		return "", fmt.Errorf("%s up: %w", name, err)
+	}
+	if !ep.primary {
+		return eth.Attrs().HardwareAddr.String(), nil
 	}
 	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: n.Gateway.AsSlice()}); err != nil {
 		return "", fmt.Errorf("default route: %w", err)
@@ -177,23 +223,40 @@ func plugVeth(n Network, id string, pid int, addr netip.Prefix) (string, error) 
 	return eth.Attrs().HardwareAddr.String(), nil
 }
 
+// freeEth returns the first name eth0, eth1… that the namespace behind
+// h does not use.
+func freeEth(h *netlink.Handle) string {
+	for i := 0; ; i++ {
+		name := "eth" + strconv.Itoa(i)
+		if _, err := h.LinkByName(name); err != nil {
+			return name
+		}
+	}
+}
+
 // Detach undoes Attach: the veth (if the namespace is not gone with it
 // already), the published ports, the lease and the settings. It is
 // safe to run again, and after a crash.
 func Detach(s *store.Store, n Network, id string) error {
+	return detach(n, primary(s, id))
+}
+
+func detach(n Network, ep endpoint) error {
 	var errs []error
-	if link, err := netlink.LinkByName(hostVeth(id)); err == nil {
+	if link, err := netlink.LinkByName(ep.veth); err == nil {
 		if err := netlink.LinkDel(link); err != nil {
 			errs = append(errs, fmt.Errorf("delete veth: %w", err))
 		}
 	}
-	if err := deletePorts(id); err != nil {
+	if ep.primary {
+		if err := deletePorts(ep.id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := release(n, ep.id); err != nil {
 		errs = append(errs, err)
 	}
-	if err := release(n, id); err != nil {
-		errs = append(errs, err)
-	}
-	if err := os.Remove(settingsPath(s, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(ep.settings); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

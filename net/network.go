@@ -197,9 +197,34 @@ func settingsPath(s *store.Store, id string) string {
 	return filepath.Join(s.ContainerDir(id), "network.json")
 }
 
-// Saved returns the settings recorded for container id, if any.
+// Saved returns the settings recorded for container id on its primary
+// network, if any.
 func Saved(s *store.Store, id string) (*Settings, error) {
-	b, err := os.ReadFile(settingsPath(s, id))
+	return readSettings(settingsPath(s, id))
+}
+
+// SavedAll returns the settings recorded for container id on each of
+// the networks it is on, its primary one first.
+func SavedAll(s *store.Store, id string) ([]*Settings, error) {
+	more, err := filepath.Glob(filepath.Join(s.ContainerDir(id), "network-*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var all []*Settings
+	for _, p := range append([]string{settingsPath(s, id)}, more...) {
+		st, err := readSettings(p)
+		if err != nil {
+			return nil, err
+		}
+		if st != nil {
+			all = append(all, st)
+		}
+	}
+	return all, nil
+}
+
+func readSettings(path string) (*Settings, error) {
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

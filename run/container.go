@@ -28,6 +28,8 @@ type Config struct {
 	Subnet      string            `json:"subnet,omitempty"`
 	IP          string            `json:"ip,omitempty"` // --ip
 	Aliases     []string          `json:"aliases,omitempty"`
+	Connected   []string          `json:"connected,omitempty"`   // networks added with network connect
+	ConnectIPs  map[string]string `json:"connect_ips,omitempty"` // their --ip, by network
 	StopSignal  string            `json:"stop_signal,omitempty"` // the image's, or SIGTERM
 	Restart     RestartPolicy     `json:"restart"`
 	LogMaxSize  int64             `json:"log_max_size,omitempty"` // bytes; 0 never rotates

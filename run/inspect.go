@@ -77,10 +77,21 @@ type InspectConfig struct {
 
 // InspectNetSettng is the NetworkSettings part of ContainerInspect.
 type InspectNetSettng struct {
-	IPAddress  string              `json:"IPAddress"`
-	Gateway    string              `json:"Gateway"`
-	MacAddress string              `json:"MacAddress"`
-	Ports      map[string][]string `json:"Ports"`
+	IPAddress  string                     `json:"IPAddress"`
+	Gateway    string                     `json:"Gateway"`
+	MacAddress string                     `json:"MacAddress"`
+	Ports      map[string][]string        `json:"Ports"`
+	Networks   map[string]InspectEndpoint `json:"Networks"`
+}
+
+// InspectEndpoint is a container's place on one network, in
+// NetworkSettings.Networks.
+type InspectEndpoint struct {
+	IPAddress   string   `json:"IPAddress"`
+	IPPrefixLen int      `json:"IPPrefixLen"`
+	Gateway     string   `json:"Gateway"`
+	MacAddress  string   `json:"MacAddress"`
+	Aliases     []string `json:"Aliases"`
 }
 
 // timeString formats a time as docker does, or its zero value.
@@ -114,7 +125,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 			Hostname: spec.Hostname, User: spec.User, Tty: spec.Tty, OpenStdin: cfg.Interactive, Env: spec.Env,
 			Cmd: spec.Args, Image: c.ImageName, WorkingDir: spec.Cwd, Labels: c.Labels, StopSignal: cfg.StopSignal,
 		},
-		NetworkSettings: InspectNetSettng{Ports: map[string][]string{}},
+		NetworkSettings: InspectNetSettng{Ports: map[string][]string{}, Networks: map[string]InspectEndpoint{}},
 	}
 	if v.State.Running {
 		v.State.Pid = st.Pid
@@ -125,6 +136,11 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 					v.NetworkSettings.Ports[k] = append(v.NetworkSettings.Ports[k], b.HostIP+":"+b.HostPort)
 				}
 			}
+		}
+		all, _ := tugnet.SavedAll(s, c.ID)
+		for _, ns := range all {
+			v.NetworkSettings.Networks[ns.Network] = InspectEndpoint{IPAddress: ns.IPAddress, IPPrefixLen: ns.PrefixLen,
+				Gateway: ns.Gateway, MacAddress: ns.MacAddress, Aliases: cfg.Aliases}
 		}
 	}
 	if v.Config.Labels == nil {

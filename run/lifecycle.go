@@ -1,7 +1,6 @@
 package run
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -263,42 +262,25 @@ func StartDetached(s *store.Store, c *store.Container) error {
 // Update changes a container's limits: those set in l replace the old
 // ones, in its record and, if it runs, in its cgroup.
 func Update(s *store.Store, c *store.Container, l Limits) error {
-	lock, err := s.LockContainer(c.ID)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	cfg, err := ContainerConfig(c)
-	if err != nil {
-		return err
-	}
-	changes, err := resources(l)
-	if err != nil {
-		return err
-	}
-	cfg.Resources = cfg.Resources.Merge(changes)
-	if cfg.Resources.MemorySwap > 0 && cfg.Resources.MemorySwap < cfg.Resources.Memory {
-		return fmt.Errorf("--memory-swap must be at least --memory")
-	}
-	st, err := s.State(c.ID)
-	if err != nil {
-		return err
-	}
-	if st.Status == store.StatusRunning && os.Geteuid() == 0 {
+	return editConfig(s, c, func(cfg *Config) error {
+		changes, err := resources(l)
+		if err != nil {
+			return err
+		}
+		cfg.Resources = cfg.Resources.Merge(changes)
+		if cfg.Resources.MemorySwap > 0 && cfg.Resources.MemorySwap < cfg.Resources.Memory {
+			return fmt.Errorf("--memory-swap must be at least --memory")
+		}
+		st, err := s.State(c.ID)
+		if err != nil || st.Status != store.StatusRunning || os.Geteuid() != 0 {
+			return err
+		}
 		layout, err := cgroups.Detect("/sys/fs/cgroup")
 		if err != nil {
 			return err
 		}
-		if err := cgroups.Open(layout, c.ID, &cfg.Resources).Set(changes); err != nil {
-			return err
-		}
-	}
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		return err
-	}
-	c.Spec = raw
-	return s.SaveContainer(c)
+		return cgroups.Open(layout, c.ID, &cfg.Resources).Set(changes)
+	})
 }
 
 // Ports lists a running container's published ports as docker's port

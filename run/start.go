@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"syscall"
 	"time"
 
@@ -200,7 +198,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 		if !spec.EmbeddedDNS {
 			return nil
 		}
-		stop, err := tugnet.ServeDNS(cmd.Process.Pid, resolver(s, cfg.Network), hostResolv("/etc/resolv.conf").servers)
+		stop, err := tugnet.ServeDNS(cmd.Process.Pid, resolver(s, c.ID), hostResolv("/etc/resolv.conf").servers)
 		p.stopDNS = stop
 		return err
 	}
@@ -406,80 +404,4 @@ func recordFailure(s *store.Store, c *store.Container, err error) {
 	}
 	now := time.Now().UTC()
 	s.SetState(c.ID, &store.ContainerState{Status: store.StatusExited, ExitCode: code, Error: err.Error(), StartedAt: now, FinishedAt: now})
-}
-
-// attachNetwork plumbs a bridge container's network into the namespace
-// of its child pid, and names its address in its /etc/hosts.
-func attachNetwork(s *store.Store, c *store.Container, cfg *Config, spec *Spec, pid int) error {
-	if !bridged(cfg) {
-		return nil
-	}
-	r, err := tugnet.Lookup(s, cfg.Network, cfg.Subnet)
-	if err != nil {
-		return err
-	}
-	st, err := tugnet.Attach(s, r, c.ID, pid, cfg.Ports, cfg.IP)
-	if err != nil {
-		return fmt.Errorf("network: %w", err)
-	}
-	// the bind-mounted file is the same inode: the container sees this
-	hosts := filepath.Join(s.ContainerDir(c.ID), "hosts")
-	return os.WriteFile(hosts, []byte(hostsFile(spec, st.IPAddress)), 0o644)
-}
-
-// networkOwner returns a pidfd of the container whose network a
-// container joins, or nil when it joins none. That container must run.
-func networkOwner(s *store.Store, cfg *Config) (*os.File, error) {
-	id, ok := sharedNetwork(cfg)
-	if !ok {
-		return nil, nil
-	}
-	owner, err := s.LookupContainer(id)
-	if err != nil {
-		return nil, fmt.Errorf("--network %s: %w", cfg.Network, err)
-	}
-	st, err := State(s, owner)
-	if err != nil {
-		return nil, err
-	}
-	fd, err := pidfd(st.Pid, st.PidStart, st.BootID)
-	if st.Status != store.StatusRunning || err != nil {
-		return nil, fmt.Errorf("cannot join the network of %s: %w", owner.Name, ErrNotRunning)
-	}
-	return os.NewFile(uintptr(fd), "netns"), nil
-}
-
-// detachNetwork undoes attachNetwork; it is safe to run again.
-func detachNetwork(s *store.Store, c *store.Container, cfg *Config) {
-	if !bridged(cfg) {
-		return
-	}
-	if r, err := tugnet.Lookup(s, cfg.Network, cfg.Subnet); err == nil {
-		if err := tugnet.Detach(s, r.Network, c.ID); err != nil {
-			fmt.Fprintf(os.Stderr, "tug: network of %s: %s\n", c.Name, err)
-		}
-	}
-}
-
-// resolver answers the names of the running containers on a network:
-// their names and aliases, read from the store at each query.
-func resolver(s *store.Store, network string) tugnet.Resolver {
-	return func(name string) (netip.Addr, bool) {
-		all, err := s.Containers()
-		if err != nil {
-			return netip.Addr{}, false
-		}
-		for _, c := range all {
-			cfg, err := ContainerConfig(c)
-			if err != nil || cfg.Network != network || (c.Name != name && !slices.Contains(cfg.Aliases, name)) {
-				continue
-			}
-			if ns, err := tugnet.Saved(s, c.ID); err == nil && ns != nil {
-				if a, err := netip.ParseAddr(ns.IPAddress); err == nil {
-					return a, true
-				}
-			}
-		}
-		return netip.Addr{}, false
-	}
 }
