@@ -200,6 +200,9 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 		opt.Network = "bridge"
 	}
 	if ref, ok := strings.CutPrefix(opt.Network, "container:"); ok {
+		if ref == "" {
+			return nil, fmt.Errorf("--network container: needs a container's name or ID")
+		}
 		return nil, shareNetwork(s, opt, ref)
 	}
 	r, err := tugnet.Lookup(s, opt.Network, opt.Subnet)

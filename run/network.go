@@ -101,6 +101,9 @@ func Connect(s *store.Store, c *store.Container, name, ip string, subnet string)
 		if defaultName(cfg.Network) == r.Name || slices.Contains(cfg.Connected, r.Name) {
 			return fmt.Errorf("container %s is already on network %s", c.Name, r.Name)
 		}
+		if a, err := netip.ParseAddr(ip); ip != "" && (err != nil || !r.Subnet.Contains(a) || a == r.Gateway) {
+			return fmt.Errorf("--ip %s: want an address of network %s's %s", ip, r.Name, r.Subnet)
+		}
 		st, err := s.State(c.ID)
 		if err != nil {
 			return err
