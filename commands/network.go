@@ -58,7 +58,10 @@ func networkCommand() *cli.Command {
 			{Name: "prune", Usage: "remove every user-defined network no container uses", Action: networkPrune},
 			{
 				Name: "connect", Usage: "put a container on a network as well", ArgsUsage: "NETWORK CONTAINER",
-				Flags:  []cli.Flag{&cli.StringFlag{Name: "ip", Usage: "the container's address on the network"}},
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "ip", Usage: "the container's address on the network"},
+					&cli.StringSliceFlag{Name: "alias", Usage: "another name of the container on the network"},
+				},
 				Action: networkConnect,
 			},
 			{Name: "disconnect", Usage: "take a container off a network it was connected to", ArgsUsage: "NETWORK CONTAINER", Action: networkDisconnect},
@@ -202,7 +205,7 @@ func networkPrune(c *cli.Context) error {
 
 func networkConnect(c *cli.Context) error {
 	return onNetworkContainer(c, func(s *store.Store, ctr *store.Container, network, subnet string) error {
-		return run.Connect(s, ctr, network, c.String("ip"), subnet)
+		return run.Connect(s, ctr, network, c.String("ip"), c.StringSlice("alias"), subnet)
 	})
 }
 

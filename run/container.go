@@ -20,20 +20,21 @@ import (
 
 // Config is what run keeps in a container's record.
 type Config struct {
-	Spec        Spec              `json:"spec"`
-	AutoRemove  bool              `json:"auto_remove"`
-	Interactive bool              `json:"interactive"`
-	Network     string            `json:"network"`
-	Ports       []tugnet.Port     `json:"ports,omitempty"`
-	Subnet      string            `json:"subnet,omitempty"`
-	IP          string            `json:"ip,omitempty"` // --ip
-	Aliases     []string          `json:"aliases,omitempty"`
-	Connected   []string          `json:"connected,omitempty"`   // networks added with network connect
-	ConnectIPs  map[string]string `json:"connect_ips,omitempty"` // their --ip, by network
-	StopSignal  string            `json:"stop_signal,omitempty"` // the image's, or SIGTERM
-	Restart     RestartPolicy     `json:"restart"`
-	LogMaxSize  int64             `json:"log_max_size,omitempty"` // bytes; 0 never rotates
-	Resources   cgroups.Resources `json:"resources"`
+	Spec           Spec                `json:"spec"`
+	AutoRemove     bool                `json:"auto_remove"`
+	Interactive    bool                `json:"interactive"`
+	Network        string              `json:"network"`
+	Ports          []tugnet.Port       `json:"ports,omitempty"`
+	Subnet         string              `json:"subnet,omitempty"`
+	IP             string              `json:"ip,omitempty"` // --ip
+	Aliases        []string            `json:"aliases,omitempty"`
+	Connected      []string            `json:"connected,omitempty"`       // networks added with network connect
+	ConnectIPs     map[string]string   `json:"connect_ips,omitempty"`     // their --ip, by network
+	ConnectAliases map[string][]string `json:"connect_aliases,omitempty"` // their --alias, by network
+	StopSignal     string              `json:"stop_signal,omitempty"`     // the image's, or SIGTERM
+	Restart        RestartPolicy       `json:"restart"`
+	LogMaxSize     int64               `json:"log_max_size,omitempty"` // bytes; 0 never rotates
+	Resources      cgroups.Resources   `json:"resources"`
 }
 
 // ContainerConfig decodes the run config of a container record.

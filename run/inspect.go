@@ -140,7 +140,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 		all, _ := tugnet.SavedAll(s, c.ID)
 		for _, ns := range all {
 			v.NetworkSettings.Networks[ns.Network] = InspectEndpoint{IPAddress: ns.IPAddress, IPPrefixLen: ns.PrefixLen,
-				Gateway: ns.Gateway, MacAddress: ns.MacAddress, Aliases: cfg.Aliases}
+				Gateway: ns.Gateway, MacAddress: ns.MacAddress, Aliases: aliasesOn(cfg, ns.Network)}
 		}
 	}
 	if v.Config.Labels == nil {

@@ -84,8 +84,9 @@ func connectedNow(s *store.Store, id string, cfg *Config) []string {
 
 // Connect puts container c on network name as well, as docker's network
 // connect does: at once if it runs (the next free ethN, no default
-// route), and at each start from now on. ip asks for an address.
-func Connect(s *store.Store, c *store.Container, name, ip string, subnet string) error {
+// route), and at each start from now on. ip asks for an address; the
+// aliases name it on that network.
+func Connect(s *store.Store, c *store.Container, name, ip string, aliases []string, subnet string) error {
 	// reconciled before the lock, which State takes when a keeper died
 	if _, err := State(s, c); err != nil {
 		return err
@@ -104,6 +105,9 @@ func Connect(s *store.Store, c *store.Container, name, ip string, subnet string)
 		if a, err := netip.ParseAddr(ip); ip != "" && (err != nil || !r.Subnet.Contains(a) || a == r.Gateway) {
 			return fmt.Errorf("--ip %s: want an address of network %s's %s", ip, r.Name, r.Subnet)
 		}
+		if len(aliases) > 0 && r.Name == "tug" {
+			return fmt.Errorf("--alias: only user-defined networks resolve names")
+		}
 		st, err := s.State(c.ID)
 		if err != nil {
 			return err
@@ -121,6 +125,12 @@ func Connect(s *store.Store, c *store.Container, name, ip string, subnet string)
 				cfg.ConnectIPs = map[string]string{}
 			}
 			cfg.ConnectIPs[r.Name] = ip
+		}
+		if len(aliases) > 0 {
+			if cfg.ConnectAliases == nil {
+				cfg.ConnectAliases = map[string][]string{}
+			}
+			cfg.ConnectAliases[r.Name] = aliases
 		}
 		return nil
 	})
@@ -146,6 +156,7 @@ func Disconnect(s *store.Store, c *store.Container, name string, subnet string) 
 		}
 		cfg.Connected = slices.Delete(cfg.Connected, i, i+1)
 		delete(cfg.ConnectIPs, r.Name)
+		delete(cfg.ConnectAliases, r.Name)
 		return nil
 	})
 }
@@ -245,11 +256,7 @@ func resolver(s *store.Store, self string) tugnet.Resolver {
 			return netip.Addr{}, false
 		}
 		for _, c := range all {
-			cfg, err := ContainerConfig(c)
-			if err != nil || (c.Name != name && !slices.Contains(cfg.Aliases, name)) {
-				continue
-			}
-			if a, ok := addressOn(s, c.ID, networks(mine)); ok {
+			if a, ok := addressOf(s, c, name, networks(mine)); ok {
 				return a, true
 			}
 		}
@@ -257,17 +264,31 @@ func resolver(s *store.Store, self string) tugnet.Resolver {
 	}
 }
 
-// addressOn returns container id's address on the first of nets it has
-// one on.
-func addressOn(s *store.Store, id string, nets []string) (netip.Addr, bool) {
-	all, err := tugnet.SavedAll(s, id)
+// addressOf returns container c's address on the first of nets where
+// name names it: its own name, or one of its aliases there.
+func addressOf(s *store.Store, c *store.Container, name string, nets []string) (netip.Addr, bool) {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	all, err := tugnet.SavedAll(s, c.ID)
 	if err != nil {
 		return netip.Addr{}, false
 	}
 	for _, st := range all {
-		if a, err := netip.ParseAddr(st.IPAddress); err == nil && slices.Contains(nets, st.Network) {
+		named := c.Name == name || slices.Contains(aliasesOn(cfg, st.Network), name)
+		if a, err := netip.ParseAddr(st.IPAddress); err == nil && named && slices.Contains(nets, st.Network) {
 			return a, true
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// aliasesOn lists a container's aliases on one network: --network-alias
+// on its --network, network connect --alias on the others.
+func aliasesOn(cfg *Config, network string) []string {
+	if network == defaultName(cfg.Network) {
+		return cfg.Aliases
+	}
+	return cfg.ConnectAliases[network]
 }
