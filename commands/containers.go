@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,27 @@ func eachContainer(s *store.Store, refs []string, fn func(ref string, c *store.C
 	return errors.Join(errs...)
 }
 
+// forEachContainer is the action of a verb on CONTAINER [CONTAINER...]:
+// fn runs on each, and the line it returns is printed when it succeeds.
+func forEachContainer(fn func(c *cli.Context, s *store.Store, ref string, ctr *store.Container) (string, error)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := needArgs(c, 1, -1); err != nil {
+			return err
+		}
+		s, _, err := openStore(c)
+		if err != nil {
+			return err
+		}
+		return eachContainer(s, c.Args().Slice(), func(ref string, ctr *store.Container) error {
+			line, err := fn(c, s, ref, ctr)
+			if err == nil {
+				fmt.Println(line)
+			}
+			return err
+		})
+	}
+}
+
 // containerVerb is a verb that acts on each named container and prints
 // its name, as docker's stop, kill and rm do.
 func containerVerb(name, usage string, flags []cli.Flag, fn func(c *cli.Context, s *store.Store, ctr *store.Container) error) *cli.Command {
@@ -37,22 +59,9 @@ func containerVerb(name, usage string, flags []cli.Flag, fn func(c *cli.Context,
 		Usage:     usage,
 		ArgsUsage: "CONTAINER [CONTAINER...]",
 		Flags:     flags,
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, -1); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			return eachContainer(s, c.Args().Slice(), func(ref string, ctr *store.Container) error {
-				if err := fn(c, s, ctr); err != nil {
-					return err
-				}
-				fmt.Println(ref)
-				return nil
-			})
-		},
+		Action: forEachContainer(func(c *cli.Context, s *store.Store, ref string, ctr *store.Container) (string, error) {
+			return ref, fn(c, s, ctr)
+		}),
 	}
 }
 
@@ -103,23 +112,10 @@ func waitCommand() *cli.Command {
 		Name:      "wait",
 		Usage:     "wait for containers to stop and print their exit codes",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, -1); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			return eachContainer(s, c.Args().Slice(), func(_ string, ctr *store.Container) error {
-				code, err := run.Wait(s, ctr)
-				if err != nil {
-					return err
-				}
-				fmt.Println(code)
-				return nil
-			})
-		},
+		Action: forEachContainer(func(_ *cli.Context, s *store.Store, _ string, ctr *store.Container) (string, error) {
+			code, err := run.Wait(s, ctr)
+			return strconv.Itoa(code), err
+		}),
 	}
 }
 

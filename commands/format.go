@@ -147,6 +147,30 @@ func asJSONValue(v any) (any, error) {
 	return out, err
 }
 
+// printInspect prints inspect's objects: as one indented JSON array, or
+// each through a Go template that sees the JSON fields, as docker's do
+// ({{.Id}}).
+func printInspect(w io.Writer, format string, views []any) error {
+	if format == "" {
+		return printJSON(w, append([]any{}, views...))
+	}
+	t, err := parseTemplate(unescape(format))
+	if err != nil {
+		return err
+	}
+	for _, v := range views {
+		m, err := asJSONValue(v)
+		if err != nil {
+			return err
+		}
+		if err := t.Execute(w, m); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
 // printOne prints one object: as indented JSON for "json", through a Go
 // template for any other format, and with plain when there is none.
 func printOne(w io.Writer, format string, v any, plain func() error) error {

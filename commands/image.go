@@ -126,23 +126,7 @@ func inspect(c *cli.Context, containers, images bool) error {
 		}
 		views = append(views, v)
 	}
-	if f := c.String("format"); f != "" {
-		t, err := parseTemplate(unescape(f))
-		if err != nil {
-			return err
-		}
-		for _, v := range views {
-			// Templates see the JSON fields, as docker's do: {{.Id}}.
-			m, err := asJSONValue(v)
-			if err != nil {
-				return err
-			}
-			if err := t.Execute(os.Stdout, m); err != nil {
-				return fmt.Errorf("--format: %w", err)
-			}
-			fmt.Println()
-		}
-	} else if err := printJSON(os.Stdout, append([]any{}, views...)); err != nil {
+	if err := printInspect(os.Stdout, c.String("format"), views); err != nil {
 		return err
 	}
 	return errors.Join(errs...)

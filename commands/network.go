@@ -150,21 +150,7 @@ func networkInspect(c *cli.Context) error {
 		}
 		views = append(views, v)
 	}
-	if f := c.String("format"); f != "" {
-		t, err := parseTemplate(unescape(f))
-		if err != nil {
-			return err
-		}
-		for _, v := range views {
-			m, _ := asJSONValue(v)
-			if err := t.Execute(os.Stdout, m); err != nil {
-				return fmt.Errorf("--format: %w", err)
-			}
-			fmt.Println()
-		}
-		return nil
-	}
-	return printJSON(os.Stdout, views)
+	return printInspect(os.Stdout, c.String("format"), views)
 }
 
 func networkRemove(c *cli.Context) error {

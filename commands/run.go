@@ -137,32 +137,34 @@ func startCommand() *cli.Command {
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin (with -a)"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, -1); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
-			if err != nil {
-				return err
-			}
 			if c.Bool("attach") {
-				if err := needArgs(c, 1, 1); err != nil {
-					return err
-				}
-				ctr, err := s.LookupContainer(c.Args().First())
-				if err != nil {
-					return err
-				}
-				return foreground(s, ctr, c.Bool("interactive"))
+				return startAttached(c)
 			}
-			return eachContainer(s, c.Args().Slice(), func(ref string, ctr *store.Container) error {
-				if err := run.StartDetached(s, ctr); err != nil {
-					return err
-				}
-				fmt.Println(ref)
-				return nil
-			})
+			return forEachContainer(func(_ *cli.Context, s *store.Store, ref string, ctr *store.Container) (string, error) {
+				return ref, run.StartDetached(s, ctr)
+			})(c)
 		},
 	}
+}
+
+// startAttached is start -a: one container, in the foreground.
+func startAttached(c *cli.Context) error {
+	// none gets start's own message (at least 1), more than one -a's
+	if err := needArgs(c, 1, -1); err != nil {
+		return err
+	}
+	if err := needArgs(c, 1, 1); err != nil {
+		return err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	ctr, err := s.LookupContainer(c.Args().First())
+	if err != nil {
+		return err
+	}
+	return foreground(s, ctr, c.Bool("interactive"))
 }
 
 func runAction(c *cli.Context) error {

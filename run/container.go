@@ -81,7 +81,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		User: firstNonEmpty(opt.User, ic.Config.User), Hostname: hostname,
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host",
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
-		EmbeddedDNS: opt.Network != "bridge" && opt.Network != "none" && opt.Network != "host" && !strings.HasPrefix(opt.Network, "container:"),
+		EmbeddedDNS: userNetwork(opt.Network),
 		MaskedPaths: DefaultMaskedPaths(), ReadonlyPaths: DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {

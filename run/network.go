@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	tugnet "tug/net"
 	"tug/store"
@@ -225,12 +226,22 @@ func defaultName(network string) string {
 	return network
 }
 
+// userNetwork tells whether --network names a user-defined network:
+// not the default bridge, none, host or container:NAME.
+func userNetwork(network string) bool {
+	switch defaultName(network) {
+	case "tug", "none", "host":
+		return false
+	}
+	return !strings.HasPrefix(network, "container:")
+}
+
 // networks lists the user-defined networks a container is on, whose
 // names it resolves: docker's default bridge resolves none.
 func networks(cfg *Config) []string {
 	var out []string
 	for _, n := range append([]string{cfg.Network}, cfg.Connected...) {
-		if defaultName(n) != "tug" {
+		if userNetwork(n) {
 			out = append(out, n)
 		}
 	}

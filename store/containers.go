@@ -79,18 +79,11 @@ func NewContainerID() (string, error) {
 // CreateContainer records c and makes its directory, with upper and work
 // dirs for the overlay. A name that is taken or malformed is refused.
 func (s *Store) CreateContainer(c *Container) error {
-	if !containerName.MatchString(c.Name) {
-		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]* are allowed", c.Name)
-	}
-	lock, err := lockPath(s.lockFile("containers"))
+	lock, all, err := s.claimName(c.Name)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	all, err := s.Containers()
-	if err != nil {
-		return err
-	}
 	for _, o := range all {
 		if o.Name == c.Name {
 			return fmt.Errorf("container name %q is used by container %s: %w; remove it or pick another name", c.Name, o.ID[:12], ErrNameInUse)
@@ -234,20 +227,31 @@ func (s *Store) SaveContainer(c *Container) error {
 	return replaceFile(filepath.Join(s.ContainerDir(c.ID), "config.json"), b, 0o600, false)
 }
 
-// RenameContainer gives container id a new, unused name.
-func (s *Store) RenameContainer(id, name string) error {
+// claimName checks that name is well formed, takes the containers lock
+// under which names are given, and returns it with every container.
+func (s *Store) claimName(name string) (*Lock, []*Container, error) {
 	if !containerName.MatchString(name) {
-		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]* are allowed", name)
+		return nil, nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]* are allowed", name)
 	}
 	lock, err := lockPath(s.lockFile("containers"))
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := s.Containers()
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, err
+	}
+	return lock, all, nil
+}
+
+// RenameContainer gives container id a new, unused name.
+func (s *Store) RenameContainer(id, name string) error {
+	lock, all, err := s.claimName(name)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	all, err := s.Containers()
-	if err != nil {
-		return err
-	}
 	var c *Container
 	for _, o := range all {
 		if o.Name == name && o.ID != id {
