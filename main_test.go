@@ -268,6 +268,7 @@ insecure = [%q, %q]
 			"nostaging": cmdNoStaging,
 			"xattr":     cmdXattr,
 			"udpsend":   cmdUDPSend,
+			"peer":      cmdPeer,
 		},
 	})
 }
@@ -472,6 +473,30 @@ func cmdUDPSend(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("udpsend: answer %q, %v", buf[:n], err)
 	}
 	ts.Stdout().Write(append(buf[:n], '\n'))
+}
+
+// cmdPeer connects to a TCP address and prints the address of the peer
+// the socket ended up connected to: a container's own, when tug's
+// connect(2) redirect took the connection. peer HOST:PORT.
+func cmdPeer(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: peer HOST:PORT")
+	}
+	ip, err := peerOf(args[0])
+	if (err != nil) != neg {
+		ts.Fatalf("peer %s: %v", args[0], err)
+	}
+	fmt.Fprintln(ts.Stdout(), ip)
+}
+
+// peerOf dials addr over TCP and returns the peer's IP.
+func peerOf(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	return c.RemoteAddr().(*net.TCPAddr).IP.String(), nil
 }
 
 // removeAll force-removes every container of the store a config names.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -433,7 +434,7 @@ func TestUserNetworkKilled(t *testing.T) {
 	if out, err := se.tug("network", "create", "--subnet", "10.89.240.0/24", "killnet").CombinedOutput(); err != nil {
 		t.Fatalf("network create: %v\n%s", err, out)
 	}
-	out, err := se.tug("run", "-d", "--network", "killnet", "-p", "127.0.0.1:18777:80", "busybox", "sleep", "1000").Output()
+	out, err := se.tug("run", "-d", "--network", "killnet", "-p", "127.0.0.1:18777:80", "busybox", "httpd", "-f", "-p", "80").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,6 +464,9 @@ func TestUserNetworkKilled(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("/run/tug-net", bridge, "leases")); err != nil {
 		t.Fatalf("no leases of %s: %v", bridge, err)
 	}
+	if peer, err := peerOf("127.0.0.1:18777"); !strings.HasPrefix(peer, "10.89.240.") {
+		t.Fatalf("connect to the published port: peer %q, %v; want it redirected to the container", peer, err)
+	}
 	b, _ := os.ReadFile(filepath.Join(se.root, "containers", id, "state.json"))
 	var st struct {
 		MonitorPid int `json:"monitor_pid"`
@@ -481,6 +485,9 @@ func TestUserNetworkKilled(t *testing.T) {
 		if _, err := os.Stat(filepath.Join("/sys/class/net", link)); err == nil {
 			t.Errorf("link %s left", link)
 		}
+	}
+	if _, err := peerOf("127.0.0.1:18777"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("connect to the unpublished port: %v; want refused (no redirect left)", err)
 	}
 	if r := rules(); strings.Contains(r, "10.89.24") || strings.Contains(r, bridges[0]) || strings.Contains(r, bridges[1]) {
 		t.Errorf("rules left:\n%s", r)

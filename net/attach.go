@@ -94,6 +94,7 @@ func attach(s *store.Store, r *Record, ep endpoint, pid int, ports []Port, want 
 	if err := addPorts(id, ip, ports); err != nil {
 		return nil, err
 	}
+	addRedirects(id, ip, ports) // the DNAT rules carry what it cannot
 	st = &Settings{Network: n.Name, IPAddress: ip.String(), PrefixLen: n.Subnet.Bits(), Gateway: n.Gateway.String(),
 		MacAddress: mac, Ports: map[string][]PortBinding{}}
 	for _, p := range ports {
@@ -250,6 +251,9 @@ func detach(n Network, ep endpoint) error {
 	}
 	if ep.primary {
 		if err := deletePorts(ep.id); err != nil {
+			errs = append(errs, err)
+		}
+		if err := deleteRedirects(ep.id); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -61,7 +61,7 @@ func benchContainers(tug, dir, reg string, starts, fleet int) error {
 	if err != nil {
 		return err
 	}
-	if err := benchPublished(t, ref, 5); err != nil {
+	if err := benchPublished(t, ref, 9); err != nil {
 		return err
 	}
 	p, err := podmanEngine(root, ref)

@@ -1,0 +1,333 @@
+package net
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"tug/store"
+)
+
+// A TCP connection made on the host to a port published on 127.0.0.1
+// (or on every address) would take the DNAT path: out on lo, through
+// conntrack and NAT, re-routed to the bridge, masqueraded. Instead a BPF
+// program of type CGROUP_SOCK_ADDR, attached at connect(2) to the root
+// of the cgroup v2 tree, rewrites the destination before the socket is
+// connected, so the connection goes straight to the container's address
+// as if the client had dialled it (Cilium's socket-level load balancing
+// works the same way). The DNAT rules stay for everything else: other
+// hosts, UDP, the host's non-loopback addresses, kernels without the hook.
+//
+// The program rewrites only sockets of the network namespace tug runs in
+// (its cookie is a constant in the program) and only destinations in
+// 127.0.0.0/8. It looks its map up by {address, port}, then by
+// {0.0.0.0, port} for ports published on every address. It is attached
+// with BPF_PROG_ATTACH and so outlives the tug that attached it; later
+// tugs find it and its map through the cgroup, by name. The last port
+// to go detaches it, so a host without published ports keeps no trace.
+
+const (
+	redirectProg = "tug_publish4"
+	redirectMap  = "tug_ports4"
+)
+
+// redirectKey is a map key: an address and a port as connect(2)'s
+// bpf_sock_addr holds them (network byte order, the port in a u32).
+type redirectKey struct {
+	IP   uint32
+	Port uint32
+}
+
+// redirectValue is where a key's connections go, and whose they are.
+type redirectValue struct {
+	IP   uint32
+	Port uint32
+	Tag  uint64 // the container ID's first 8 bytes
+}
+
+// sockAddr packs addr and port as bpf_sock_addr's user_ip4 and user_port.
+func sockAddr(addr netip.Addr, port uint16) (uint32, uint32) {
+	a := addr.As4()
+	p := [4]byte{byte(port >> 8), byte(port)}
+	return binary.NativeEndian.Uint32(a[:]), binary.NativeEndian.Uint32(p[:])
+}
+
+// tagOf is the tag of container id.
+func tagOf(id string) uint64 {
+	b, _ := hex.DecodeString(id[:min(16, len(id))])
+	var t [8]byte
+	copy(t[:], b)
+	return binary.NativeEndian.Uint64(t[:])
+}
+
+// redirectable tells whether the host's own connections to p can be
+// redirected: TCP, published on a loopback address or on all of them.
+func redirectable(p Port) bool {
+	return p.Proto == "tcp" && (!p.HostIP.IsValid() || p.HostIP.IsLoopback())
+}
+
+// addRedirects sends the host's connections to id's loopback-published
+// TCP ports straight to ip. It is an optimisation over the DNAT rules:
+// where the kernel refuses it, those carry the traffic.
+func addRedirects(id string, ip netip.Addr, ports []Port) error {
+	var keys []redirectKey
+	var values []redirectValue
+	for _, p := range ports {
+		if !redirectable(p) {
+			continue
+		}
+		host := netip.IPv4Unspecified()
+		if p.HostIP.IsValid() {
+			host = p.HostIP
+		}
+		var k redirectKey
+		var v redirectValue
+		k.IP, k.Port = sockAddr(host, p.HostPort)
+		v.IP, v.Port = sockAddr(ip, p.ContainerPort)
+		v.Tag = tagOf(id)
+		keys, values = append(keys, k), append(values, v)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	lock, cg, err := lockRedirects()
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	defer cg.Close()
+	m, err := attachedMap(cg)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		if m, err = attachRedirect(cg); err != nil {
+			return err
+		}
+	}
+	defer m.Close()
+	if _, err := m.BatchUpdate(keys, values, nil); err != nil {
+		for i := range keys { // no batch ops for hash maps on old kernels
+			if err := m.Put(keys[i], values[i]); err != nil {
+				return fmt.Errorf("publish: redirect map: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// deleteRedirects removes id's entries, and the program with the last.
+func deleteRedirects(id string) error {
+	lock, cg, err := lockRedirects()
+	if err != nil {
+		return nil // no cgroup v2: nothing was ever attached
+	}
+	defer lock.Unlock()
+	defer cg.Close()
+	m, err := attachedMap(cg)
+	if m == nil || err != nil {
+		return err
+	}
+	defer m.Close()
+	tag, left := tagOf(id), 0
+	var k redirectKey
+	var v redirectValue
+	var mine []redirectKey
+	for it := m.Iterate(); it.Next(&k, &v); {
+		if v.Tag == tag {
+			mine = append(mine, k)
+		} else {
+			left++
+		}
+	}
+	for _, k := range mine {
+		if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("unpublish: redirect map: %w", err)
+		}
+	}
+	if left == 0 {
+		return detachRedirect(cg)
+	}
+	return nil
+}
+
+// lockRedirects takes the host-wide lock of the redirect program and
+// opens the root of the cgroup v2 tree it is attached to.
+func lockRedirects() (*store.Lock, *os.File, error) {
+	root := ""
+	for _, dir := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		var st unix.Statfs_t
+		if unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			root = dir
+			break
+		}
+	}
+	if root == "" {
+		return nil, nil, errors.New("no cgroup v2 hierarchy")
+	}
+	if err := os.MkdirAll(hostDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	lock, err := store.LockFile(filepath.Join(hostDir, "redirect.lock"))
+	if err != nil {
+		return nil, nil, err
+	}
+	cg, err := os.Open(root)
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, err
+	}
+	return lock, cg, nil
+}
+
+// attachedProgram finds tug's program among those attached to cg.
+func attachedProgram(cg *os.File) (*ebpf.Program, error) {
+	res, err := link.QueryPrograms(link.QueryOptions{Target: int(cg.Fd()), Attach: ebpf.AttachCGroupInet4Connect})
+	if err != nil {
+		return nil, fmt.Errorf("query connect4 programs: %w", err)
+	}
+	for _, ap := range res.Programs {
+		p, err := ebpf.NewProgramFromID(ap.ID)
+		if err != nil {
+			continue
+		}
+		if info, err := p.Info(); err == nil && info.Name == redirectProg {
+			return p, nil
+		}
+		p.Close()
+	}
+	return nil, nil
+}
+
+// attachedMap opens the map of the attached program; nil if none is.
+func attachedMap(cg *os.File) (*ebpf.Map, error) {
+	p, err := attachedProgram(cg)
+	if p == nil || err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	info, err := p.Info()
+	if err != nil {
+		return nil, err
+	}
+	ids, _ := info.MapIDs()
+	for _, id := range ids {
+		m, err := ebpf.NewMapFromID(id)
+		if err != nil {
+			continue
+		}
+		if mi, err := m.Info(); err == nil && mi.Name == redirectMap {
+			return m, nil
+		}
+		m.Close()
+	}
+	return nil, fmt.Errorf("program %s has no map %s", redirectProg, redirectMap)
+}
+
+// attachRedirect loads the program and attaches it to cg.
+func attachRedirect(cg *os.File) (*ebpf.Map, error) {
+	cookie, err := netnsCookie()
+	if err != nil {
+		return nil, err
+	}
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: redirectMap, Type: ebpf.Hash, KeySize: 8, ValueSize: 16, MaxEntries: 4096})
+	if err != nil {
+		return nil, fmt.Errorf("redirect map: %w", err)
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: redirectProg, Type: ebpf.CGroupSockAddr, AttachType: ebpf.AttachCGroupInet4Connect,
+		License: "GPL", Instructions: redirectInstructions(m.FD(), cookie),
+	})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("load %s: %w", redirectProg, err)
+	}
+	defer prog.Close()
+	err = link.RawAttachProgram(link.RawAttachProgramOptions{Target: int(cg.Fd()), Program: prog,
+		Attach: ebpf.AttachCGroupInet4Connect, Flags: unix.BPF_F_ALLOW_MULTI})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("attach %s: %w", redirectProg, err)
+	}
+	return m, nil
+}
+
+// detachRedirect detaches tug's program from cg, if it is attached.
+func detachRedirect(cg *os.File) error {
+	p, err := attachedProgram(cg)
+	if p == nil || err != nil {
+		return err
+	}
+	defer p.Close()
+	return link.RawDetachProgram(link.RawDetachProgramOptions{Target: int(cg.Fd()), Program: p, Attach: ebpf.AttachCGroupInet4Connect})
+}
+
+// netnsCookie is the cookie of the network namespace tug runs in.
+func netnsCookie() (uint64, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	var cookie uint64
+	n := uint32(unsafe.Sizeof(cookie))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_NETNS_COOKIE,
+		uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&n)), 0)
+	if errno != 0 {
+		return 0, fmt.Errorf("netns cookie: %w", errno)
+	}
+	return cookie, nil
+}
+
+// redirectInstructions is the connect4 program. Its context is
+// struct bpf_sock_addr:
+//
+//	u32 user_family   0
+//	u32 user_ip4      4   destination, network byte order
+//	u32 user_port    24   destination port, network byte order
+//
+// and returning 1 lets connect(2) go on (with the rewritten address).
+func redirectInstructions(mapFD int, cookie uint64) asm.Instructions {
+	first := binary.NativeEndian.Uint32([]byte{0xff, 0, 0, 0})
+	loop := binary.NativeEndian.Uint32([]byte{127, 0, 0, 0})
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.FnGetNetnsCookie.Call(), // the socket's namespace
+		asm.LoadImm(asm.R1, int64(cookie), asm.DWord),
+		asm.JNE.Reg(asm.R0, asm.R1, "allow"),
+		asm.LoadMem(asm.R7, asm.R6, 4, asm.Word),
+		asm.Mov.Reg(asm.R1, asm.R7),
+		asm.And.Imm(asm.R1, int32(first)),
+		asm.JNE.Imm(asm.R1, int32(loop), "allow"), // not 127.0.0.0/8
+		asm.StoreMem(asm.RFP, -8, asm.R7, asm.Word),
+		asm.LoadMem(asm.R1, asm.R6, 24, asm.Word),
+		asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word),
+		asm.LoadMapPtr(asm.R1, mapFD),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -8),
+		asm.FnMapLookupElem.Call(), // {address, port}
+		asm.JNE.Imm(asm.R0, 0, "found"),
+		asm.StoreImm(asm.RFP, -8, 0, asm.Word),
+		asm.LoadMapPtr(asm.R1, mapFD),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -8),
+		asm.FnMapLookupElem.Call(), // {0.0.0.0, port}
+		asm.JEq.Imm(asm.R0, 0, "allow"),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word).WithSymbol("found"),
+		asm.StoreMem(asm.R6, 4, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.R0, 4, asm.Word),
+		asm.StoreMem(asm.R6, 24, asm.R1, asm.Word),
+		asm.Mov.Imm(asm.R0, 1).WithSymbol("allow"),
+		asm.Return(),
+	}
+}
