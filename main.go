@@ -10,9 +10,12 @@ import (
 
 	"tug/commands"
 	"tug/run"
+	"tug/store/userns"
 )
 
 func main() {
+	// The child of a rootless tug waits for its user namespace's maps.
+	userns.Continue()
 	// A re-exec of tug in a container role never reaches the CLI.
 	switch os.Args[0] {
 	case run.InitRole:
@@ -21,6 +24,8 @@ func main() {
 		run.Monitor()
 	case run.ExecRole:
 		run.ExecHelper()
+	case run.ProbeRole:
+		run.Probe()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := commands.App().RunContext(ctx, os.Args)

@@ -14,6 +14,7 @@ import (
 
 	"tug/config"
 	"tug/store"
+	"tug/store/userns"
 )
 
 // Version is tug's version, set at build time with -ldflags.
@@ -35,7 +36,7 @@ func App() *cli.App {
 			&cli.StringFlag{Name: "config", EnvVars: []string{"TUG_CONFIG"}, Usage: "config file (default /etc/tug/config.toml, rootless ~/.config/tug/config.toml)"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
 		},
-		Before: setLogLevel,
+		Before: before,
 		Commands: []*cli.Command{
 			runCommand(),
 			createCommand(),
@@ -73,6 +74,7 @@ func App() *cli.App {
 			loginCommand(),
 			logoutCommand(),
 			infoCommand(),
+			doctorCommand(),
 			versionCommand(),
 			completionCommand(),
 		},
@@ -101,6 +103,33 @@ func usageError(c *cli.Context, err error, _ bool) error {
 	return fmt.Errorf("%s: %w (see '%s --help')", name, err, name)
 }
 
+// before sets the log level and, for an unprivileged user, moves tug
+// into its user namespace (see store/userns) for every command that
+// touches the store or containers.
+func before(c *cli.Context) error {
+	if err := setLogLevel(c); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 || hostSide(c.Args().First()) {
+		return nil
+	}
+	acc, err := userns.Self()
+	if err != nil {
+		return err
+	}
+	return userns.Enter(acc, func(w string) { fmt.Fprintln(os.Stderr, "tug: "+w) })
+}
+
+// hostSide tells whether a rootless tug runs a command as the user
+// itself: those that check the host or touch only the user's files.
+func hostSide(command string) bool {
+	switch command {
+	case "", "help", "h", "version", "completion", "doctor", "login", "logout":
+		return true
+	}
+	return false
+}
+
 func setLogLevel(c *cli.Context) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
@@ -110,10 +139,18 @@ func setLogLevel(c *cli.Context) error {
 	return nil
 }
 
+// hostEnv is the environment the config's defaults depend on, with the
+// user's own ID also inside tug's user namespace.
+func hostEnv() config.Env {
+	env := config.OSEnv()
+	env.Geteuid = userns.HostUID
+	return env
+}
+
 // loadConfig reads the config file named by --config, TUG_CONFIG or the
 // default path, then applies --root and --runroot over it.
 func loadConfig(c *cli.Context) (config.Config, error) {
-	env := config.OSEnv()
+	env := hostEnv()
 	path, explicit := c.String("config"), true
 	if path == "" {
 		path, explicit = config.DefaultPath(env), false

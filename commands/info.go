@@ -64,7 +64,7 @@ func configPath(c *cli.Context) string {
 	if p := c.String("config"); p != "" {
 		return p
 	}
-	return config.DefaultPath(config.OSEnv())
+	return config.DefaultPath(hostEnv())
 }
 
 func printInfo(v infoView) error {

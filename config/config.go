@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 )
@@ -46,10 +47,25 @@ type Registries struct {
 type Env struct {
 	Getenv  func(string) string
 	Geteuid func() int
+	// Owned tells whether a directory exists and belongs to the user.
+	Owned func(dir string) bool
 }
 
 // OSEnv is the process environment.
-func OSEnv() Env { return Env{Getenv: os.Getenv, Geteuid: os.Geteuid} }
+// In tug's user namespace the user is root, and the defaults are still
+// the user's: the caller then sets Geteuid to answer with the ID outside.
+func OSEnv() Env { return Env{Getenv: os.Getenv, Geteuid: os.Geteuid, Owned: owned} }
+
+// owned compares the owner with the effective UID, both as seen from
+// the namespace tug runs in.
+func owned(dir string) bool {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return false
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Uid) == os.Geteuid()
+}
 
 // Defaults returns the built-in configuration: /var/lib/tug and /run/tug
 // for root; XDG data and runtime dirs otherwise.
@@ -68,9 +84,10 @@ func dataHome(env Env) string {
 }
 
 // RuntimeDir is a rootless user's run root: $XDG_RUNTIME_DIR/tug, or
-// /tmp/tug-UID when XDG_RUNTIME_DIR is unset.
+// /tmp/tug-UID when XDG_RUNTIME_DIR is unset or is not a directory of
+// the user's (su and sudo keep another user's).
 func RuntimeDir(env Env) string {
-	if d := env.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) {
+	if d := env.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) && env.Owned(d) {
 		return filepath.Join(d, "tug")
 	}
 	return filepath.Join(os.TempDir(), "tug-"+strconv.Itoa(env.Geteuid()))

@@ -9,7 +9,8 @@ import (
 )
 
 func env(uid int, vars map[string]string) Env {
-	return Env{Getenv: func(k string) string { return vars[k] }, Geteuid: func() int { return uid }}
+	return Env{Getenv: func(k string) string { return vars[k] }, Geteuid: func() int { return uid },
+		Owned: func(d string) bool { return d == "/run/user/1000" }}
 }
 
 func TestDefaults(t *testing.T) {
@@ -21,6 +22,10 @@ func TestDefaults(t *testing.T) {
 	d := Defaults(user)
 	if d.Storage.Root != "/home/u/.local/share/tug" || d.Storage.RunRoot != "/run/user/1000/tug" {
 		t.Errorf("user defaults: %+v", d.Storage)
+	}
+	other := env(1000, map[string]string{"HOME": "/home/u", "XDG_RUNTIME_DIR": "/run/user/0"})
+	if d := Defaults(other).Storage.RunRoot; d != filepath.Join(os.TempDir(), "tug-1000") {
+		t.Errorf("XDG_RUNTIME_DIR of another user: run root %s, want /tmp/tug-1000", d)
 	}
 	if DefaultPath(user) != "/home/u/.config/tug/config.toml" {
 		t.Errorf("user config path %s", DefaultPath(user))

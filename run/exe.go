@@ -38,7 +38,7 @@ func protectedSelf() (*os.File, error) {
 // readOnlyMount returns an fd of file through a detached read-only bind
 // mount of it alone.
 func readOnlyMount(file string) (*os.File, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, file, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	fd, err := unix.OpenTree(unix.AT_FDCWD, file, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 	if err != nil {
 		return nil, fmt.Errorf("open_tree: %w", err)
 	}

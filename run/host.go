@@ -1,11 +1,10 @@
 package run
 
 import (
-	"os"
-
 	"golang.org/x/sys/unix"
 
 	"tug/run/cgroups"
+	"tug/store/userns"
 )
 
 // Host is what tug knows of the machine it runs on.
@@ -30,6 +29,6 @@ func DescribeHost() (Host, error) {
 		Kernel:   unix.ByteSliceToString(u.Release[:]),
 		Arch:     unix.ByteSliceToString(u.Machine[:]),
 		Cgroups:  cg,
-		Rootless: os.Geteuid() != 0,
+		Rootless: userns.Rootless(),
 	}, nil
 }

@@ -30,6 +30,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"tug/store/userns"
 )
 
 // InitRole is the argv[0] that makes tug's main run Init.
@@ -179,7 +181,13 @@ func buildRootfs(spec *Spec) error {
 	}
 	defer unix.Close(root)
 	for _, m := range standardMounts(spec) {
-		if err := mountIn(root, m); err != nil {
+		err := mountIn(root, m)
+		if m.fstype == "sysfs" && errors.Is(err, unix.EPERM) && userns.Inside() {
+			// sysfs belongs to the network namespace: a rootless
+			// container in the host's (--network host) binds the host's
+			err = bindIn(root, "/sys", "sys", !spec.Privileged)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -249,6 +257,11 @@ func mountOverlay(spec *Spec) error {
 		return fmt.Errorf("chdir to layers: %w", err)
 	}
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(spec.Lower, ":"), spec.Upper, spec.Work)
+	if userns.Inside() {
+		// trusted.* xattrs are root's; in a user namespace overlayfs
+		// keeps its whiteouts and opaque marks in user.overlay.*
+		opts += ",userxattr"
+	}
 	if len(opts) >= unix.Getpagesize() {
 		return fmt.Errorf("image has too many layers (%d) for one overlay mount", len(spec.Lower))
 	}
@@ -403,10 +416,18 @@ func populateDev(root int, spec *Spec) error {
 		return fmt.Errorf("open /dev: %w", err)
 	}
 	defer unix.Close(dev)
+	rootless := userns.Inside()
 	for _, n := range []struct {
 		name         string
 		major, minor uint32
 	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}} {
+		if rootless {
+			// no mknod in a user namespace: the host's nodes, bound
+			if err := bindIn(root, "/dev/"+n.name, "dev/"+n.name, false); err != nil {
+				return fmt.Errorf("/dev/%s: %w", n.name, err)
+			}
+			continue
+		}
 		if err := unix.Mknodat(dev, n.name, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {
 			return fmt.Errorf("mknod /dev/%s: %w", n.name, err)
 		}

@@ -16,6 +16,7 @@ import (
 	tugnet "tug/net"
 	"tug/run/cgroups"
 	"tug/store"
+	"tug/store/userns"
 )
 
 // ErrNotRunning is returned when a verb needs a running container.
@@ -201,7 +202,7 @@ func Remove(s *store.Store, c *store.Container, force bool) error {
 	if cfg, err := ContainerConfig(c); err == nil {
 		detachNetwork(s, c, cfg)
 	}
-	if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && os.Geteuid() == 0 {
+	if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && !userns.Rootless() {
 		if err := cgroups.Open(layout, c.ID, nil).Remove(); err != nil {
 			return err
 		}
@@ -272,7 +273,7 @@ func Update(s *store.Store, c *store.Container, l Limits) error {
 			return fmt.Errorf("--memory-swap must be at least --memory")
 		}
 		st, err := s.State(c.ID)
-		if err != nil || st.Status != store.StatusRunning || os.Geteuid() != 0 {
+		if err != nil || st.Status != store.StatusRunning || userns.Rootless() {
 			return err
 		}
 		layout, err := cgroups.Detect("/sys/fs/cgroup")

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tug/store/archive"
+	"tug/store/userns"
 )
 
 // ErrNotFound is returned when an image, layer or blob is not in the store.
@@ -40,6 +41,9 @@ type Store struct {
 	root    string
 	runRoot string
 	unpack  archive.Options
+	// rootless: tug runs for an unprivileged user (in its user
+	// namespace, see store/userns)
+	rootless bool
 }
 
 // Open creates the store layout under root (if missing) and returns the
@@ -64,20 +68,47 @@ func Open(root, runRoot string) (*Store, error) {
 	if err := os.MkdirAll(runRoot, 0o700); err != nil {
 		return nil, fmt.Errorf("open runroot %s: %w", runRoot, err)
 	}
+	// A run root in /tmp (a rootless user without XDG_RUNTIME_DIR) could
+	// have been made by someone else first.
+	var st unix.Stat_t
+	if err := unix.Lstat(runRoot, &st); err != nil {
+		return nil, fmt.Errorf("open runroot %s: %w", runRoot, err)
+	}
+	if int(st.Uid) != os.Geteuid() || st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Mode&0o022 != 0 {
+		return nil, fmt.Errorf("runroot %s: not a directory of this user's that only it can write; remove it or set --runroot", runRoot)
+	}
 	// Read the umask once: unpacking creates files with exact modes and
 	// needs to know which bits the kernel will strip.
 	mask := unix.Umask(0o022)
 	unix.Umask(mask)
 	return &Store{
-		root:    root,
-		runRoot: runRoot,
-		unpack: archive.Options{
-			Umask:       uint32(mask),
-			SkipDevices: os.Geteuid() != 0,
-			Chown:       os.Geteuid() == 0,
-		},
+		root:     root,
+		runRoot:  runRoot,
+		unpack:   unpackOptions(uint32(mask)),
+		rootless: userns.Rootless(),
 	}, nil
 }
+
+// unpackOptions are how layers are unpacked: as root, exactly; in a
+// user namespace, with the owners it maps (only root's, with a single
+// ID: the others are recorded, see archive.Options.KeepOwner), no
+// device nodes, and overlayfs' user.* xattrs; as a plain user with no
+// namespace (tug unshare is how to get one), as that user.
+func unpackOptions(umask uint32) archive.Options {
+	o := archive.Options{Umask: umask, Chown: os.Geteuid() == 0}
+	if userns.Inside() {
+		o.SkipDevices, o.OpaqueXattr = true, "user.overlay.opaque"
+		if m, err := userns.Current(); err == nil && m.Single {
+			o.KeepOwner = true
+		}
+	} else if os.Geteuid() != 0 {
+		o.SkipDevices = true
+	}
+	return o
+}
+
+// Rootless tells whether the store is an unprivileged user's.
+func (s *Store) Rootless() bool { return s.rootless }
 
 // Umask returns the process umask, read when the store was opened.
 func (s *Store) Umask() uint32 { return s.unpack.Umask }

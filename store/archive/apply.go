@@ -30,6 +30,10 @@ type Options struct {
 	// "trusted.overlay.opaque" when empty ("user.overlay.opaque" for
 	// overlayfs mounted with userxattr).
 	OpaqueXattr string
+	// KeepOwner unpacks files whose owner the user namespace does not
+	// map (a rootless user with no subordinate IDs) as the unpacking
+	// user, and records the owner in OwnerXattr, instead of failing.
+	KeepOwner bool
 	// Literal takes .wh. names as ordinary files (tug cp), not as
 	// whiteouts (layers).
 	Literal bool
@@ -39,6 +43,10 @@ const (
 	whiteoutPrefix = ".wh."
 	opaqueMarker   = ".wh..wh..opq"
 )
+
+// OwnerXattr holds "UID:GID" of a file unpacked with KeepOwner whose
+// owner could not be applied.
+const OwnerXattr = "user.tug.owner"
 
 // ErrUnsafe marks an entry refused because it tries to leave the layer.
 var ErrUnsafe = errors.New("unsafe entry")
@@ -269,10 +277,17 @@ func (a *applier) file(pfd int, name string, hdr *tar.Header, tr io.Reader) erro
 func (a *applier) meta(fd int, hdr *tar.Header, created bool) error {
 	chowned := false
 	if a.opt.Chown && (hdr.Uid != 0 || hdr.Gid != 0 || !created) {
-		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+		err := unix.Fchown(fd, hdr.Uid, hdr.Gid)
+		switch {
+		case err == nil:
+			chowned = true
+		case a.opt.KeepOwner && errors.Is(err, unix.EINVAL): // not mapped
+			if err := unix.Fsetxattr(fd, OwnerXattr, fmt.Appendf(nil, "%d:%d", hdr.Uid, hdr.Gid), 0); err != nil {
+				return fmt.Errorf("record owner: %w", err)
+			}
+		default:
 			return fmt.Errorf("chown: %w", err)
 		}
-		chowned = true
 	}
 	mode := a.mode(hdr)
 	if !created || mode&a.opt.Umask != 0 || (chowned && mode&(unix.S_ISUID|unix.S_ISGID) != 0) || mode&0o7000 != 0 {
@@ -330,7 +345,8 @@ func (a *applier) symlink(pfd int, name string, hdr *tar.Header) error {
 // lmeta applies owner and times to name itself, never a symlink's target.
 func (a *applier) lmeta(pfd int, name string, hdr *tar.Header) error {
 	if a.opt.Chown && (hdr.Uid != 0 || hdr.Gid != 0) {
-		if err := unix.Fchownat(pfd, name, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		err := unix.Fchownat(pfd, name, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil && !(a.opt.KeepOwner && errors.Is(err, unix.EINVAL)) { // a symlink cannot record it
 			return fmt.Errorf("chown: %w", err)
 		}
 	}

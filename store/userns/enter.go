@@ -1,0 +1,222 @@
+package userns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// syncEnv tells the child of Enter which fd to wait on before it
+// re-executes itself as the namespace's root.
+const syncEnv = "_TUG_USERNS_SYNC"
+
+// ErrSetup marks a host that is not set up for rootless use; its text
+// says what is missing and how to fix it.
+var ErrSetup = errors.New("rootless setup")
+
+// Account is the user tug runs for, with the subordinate ranges and
+// the helpers its mapping needs.
+type Account struct {
+	Name             string
+	UID, GID         int
+	SubUIDs, SubGIDs []SubRange
+}
+
+// Self reads the account of the calling user.
+func Self() (Account, error) {
+	a := Account{UID: os.Getuid(), GID: os.Getgid(), Name: strconv.Itoa(os.Getuid())}
+	if u, err := user.LookupId(a.Name); err == nil {
+		a.Name = u.Username
+	}
+	var err error
+	if a.SubUIDs, err = ReadSubIDs("/etc/subuid", a.Name, a.UID); err != nil {
+		return a, fmt.Errorf("read /etc/subuid: %w", err)
+	}
+	if a.SubGIDs, err = ReadSubIDs("/etc/subgid", a.Name, a.UID); err != nil {
+		return a, fmt.Errorf("read /etc/subgid: %w", err)
+	}
+	return a, nil
+}
+
+// NoRangeWarning is the one line a user without subordinate ranges sees.
+func (a Account) NoRangeWarning() string {
+	return fmt.Sprintf("warning: no /etc/subuid or /etc/subgid range for %s: running with a single ID; "+
+		"files of other owners in images belong to root (fix: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", a.Name, a.Name)
+}
+
+// MapHelper finds newuidmap or newgidmap and checks that it can do its
+// job: it must be setuid root or carry file capabilities.
+func MapHelper(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s not found: install it (sudo apt-get install uidmap)", ErrSetup, name)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrSetup, path, err)
+	}
+	if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
+		return path, nil
+	}
+	if _, err := unix.Getxattr(path, "security.capability", nil); err == nil {
+		return path, nil
+	}
+	return "", fmt.Errorf("%w: %s is neither setuid root nor given capabilities: sudo chmod u+s %s (or reinstall uidmap)", ErrSetup, path, path)
+}
+
+// Enter runs this tug again, with the same arguments, in a new user
+// namespace mapped for acc, and exits with its status. It returns only
+// when the namespace could not be made; the error says why and how to
+// fix it. warn receives the single-ID warning.
+func Enter(acc Account, warn func(string)) error {
+	m := Plan(acc.UID, acc.GID, acc.SubUIDs, acc.SubGIDs)
+	var helpers [2]string
+	if m.Single {
+		warn(acc.NoRangeWarning())
+	} else {
+		for i, name := range []string{"newuidmap", "newgidmap"} {
+			p, err := MapHelper(name)
+			if err != nil {
+				return err
+			}
+			helpers[i] = p
+		}
+	}
+	// By path, not /proc/self/exe: that magic link would carry the
+	// binary's mount in the host's mount namespace into the new one,
+	// where tug cannot clone it (run/exe.go).
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{r}
+	cmd.Env = append(os.Environ(), syncEnv+"=3")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS}
+	err = cmd.Start()
+	r.Close()
+	if err != nil {
+		w.Close()
+		return Disabled(err)
+	}
+	if err := writeMaps(cmd.Process.Pid, m, helpers); err != nil {
+		w.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
+	w.Write([]byte{1})
+	w.Close()
+	os.Exit(wait(cmd))
+	return nil
+}
+
+// Disabled explains why the kernel refused a user namespace.
+func Disabled(err error) error {
+	if b, _ := os.ReadFile("/proc/sys/user/max_user_namespaces"); strings.TrimSpace(string(b)) == "0" {
+		return fmt.Errorf("%w: user namespaces are disabled (user.max_user_namespaces = 0): sudo sysctl -w user.max_user_namespaces=28633", ErrSetup)
+	}
+	if b, _ := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); strings.TrimSpace(string(b)) == "0" {
+		return fmt.Errorf("%w: unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0): sudo sysctl -w kernel.unprivileged_userns_clone=1", ErrSetup)
+	}
+	if b, _ := os.ReadFile("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); strings.TrimSpace(string(b)) == "1" {
+		return fmt.Errorf("%w: AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1): give tug an AppArmor profile with 'userns,' or sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0", ErrSetup)
+	}
+	return fmt.Errorf("%w: create a user namespace: %v", ErrSetup, err)
+}
+
+// writeMaps gives the child its ID maps.
+func writeMaps(pid int, m Map, helpers [2]string) error {
+	if m.Single {
+		dir := "/proc/" + strconv.Itoa(pid) + "/"
+		for _, f := range []struct{ name, text string }{{"setgroups", "deny"}, {"uid_map", render(m.UIDs)}, {"gid_map", render(m.GIDs)}} {
+			if err := os.WriteFile(dir+f.name, []byte(f.text), 0); err != nil {
+				return fmt.Errorf("user namespace: write %s: %w", f.name, err)
+			}
+		}
+		return nil
+	}
+	for i, rs := range [][]Range{m.UIDs, m.GIDs} {
+		args := []string{strconv.Itoa(pid)}
+		for _, r := range rs {
+			args = append(args, strconv.Itoa(int(r.Inside)), strconv.Itoa(int(r.Outside)), strconv.Itoa(int(r.Count)))
+		}
+		if out, err := exec.Command(helpers[i], args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%w: %s %s: %v: %s (check the ranges in /etc/subuid and /etc/subgid)",
+				ErrSetup, helpers[i], strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// wait forwards signals to the child until it exits, and returns the
+// exit status to pass on: its code, or 128 + the signal that ended it.
+// A terminal's ^C and ^\ reach the child's process group by themselves,
+// so those two are forwarded only when stdin is not a terminal.
+func wait(cmd *exec.Cmd) int {
+	sigs := []os.Signal{unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2}
+	if term.IsTerminal(0) {
+		signal.Ignore(unix.SIGINT, unix.SIGQUIT)
+	} else {
+		sigs = append(sigs, unix.SIGINT, unix.SIGQUIT)
+	}
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, sigs...)
+	go func() {
+		for s := range ch {
+			cmd.Process.Signal(s)
+		}
+	}()
+	err := cmd.Wait()
+	signal.Stop(ch)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return 125
+	}
+	return 0
+}
+
+// Continue is the child's half of Enter, called first thing in main: it
+// waits for its maps, then execs tug again as the namespace's root. It
+// returns at once in any other process.
+func Continue() {
+	fd := os.Getenv(syncEnv)
+	if fd == "" {
+		return
+	}
+	os.Unsetenv(syncEnv)
+	n, _ := strconv.Atoi(fd)
+	f := os.NewFile(uintptr(n), "userns-sync")
+	var b [1]byte
+	if k, _ := f.Read(b[:]); k != 1 {
+		os.Exit(125) // the parent failed and said why
+	}
+	f.Close()
+	self, err := os.Executable()
+	if err == nil {
+		err = unix.Exec(self, os.Args, os.Environ())
+	}
+	fmt.Fprintf(os.Stderr, "tug: user namespace: exec: %v\n", err)
+	os.Exit(125)
+}
