@@ -206,6 +206,9 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 		}
 		return nil, shareNetwork(s, opt, ref)
 	}
+	if s.Rootless() {
+		return userModeOptions(opt, ports, img)
+	}
 	r, err := tugnet.Lookup(s, opt.Network, opt.Subnet)
 	if err != nil {
 		return nil, fmt.Errorf("--network %s: %w (see tug network ls)", opt.Network, err)
@@ -217,6 +220,28 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 		ports = append(ports, exposed(img)...)
 	}
 	return ports, checkDNS(*opt, r.Network)
+}
+
+// userModeOptions resolves the network of a rootless container that is
+// not none, host or another's: a user-mode stack, with no bridge
+// addresses to pick.
+func userModeOptions(opt *Options, ports []tugnet.Port, img v1.Config) ([]tugnet.Port, error) {
+	stack, err := tugnet.UserModeStack(opt.Network)
+	if err != nil {
+		return nil, err
+	}
+	if opt.IP != "" || len(opt.Aliases) > 0 {
+		return nil, fmt.Errorf("--ip and --network-alias need a bridge network, which a rootless container cannot have")
+	}
+	opt.Network = stack
+	if opt.PublishAll {
+		ports = append(ports, exposed(img)...)
+	}
+	n, err := tugnet.Default(opt.Subnet)
+	if err != nil {
+		return nil, err
+	}
+	return ports, checkDNS(*opt, n)
 }
 
 // shareNetwork checks the flags of a container that joins the network
@@ -263,7 +288,7 @@ func sharedNetwork(cfg *Config) (string, bool) {
 // bridged tells whether a container gets a veth on a bridge network.
 func bridged(cfg *Config) bool {
 	_, shared := sharedNetwork(cfg)
-	return cfg.Network != "none" && cfg.Network != "host" && !shared
+	return cfg.Network != "none" && cfg.Network != "host" && !shared && !tugnet.IsUserMode(cfg.Network)
 }
 
 // checkDNS validates --dns, --add-host and --ip.

@@ -68,7 +68,9 @@ func monitor(args []string, ready *os.File) error {
 	runtime.LockOSThread()
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded()...)
-	signal.Ignore(unix.SIGPIPE)
+	// Caught rather than ignored: an ignored signal stays ignored across
+	// exec, and neither the container nor pasta should inherit that.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 	for delay := 100 * time.Millisecond; ; delay = min(delay*2, 10*time.Second) {
 		p, err := launch(s, c, cfg, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, IO{}, cfg.Spec.Tty, log, h) })
 		if ready != nil {

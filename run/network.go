@@ -42,10 +42,26 @@ func attachNetwork(s *store.Store, c *store.Container, cfg *Config, spec *Spec, 
 	return os.WriteFile(hosts, []byte(hostsFile(spec, st.IPAddress)), 0o644)
 }
 
+// startUserMode connects a rootless container to the host through its
+// user-mode stack, publishes its ports, and names its address in its
+// /etc/hosts.
+func startUserMode(s *store.Store, c *store.Container, cfg *Config, spec *Spec, pid int) (*tugnet.UserMode, error) {
+	u, st, err := tugnet.StartUserMode(s, c.ID, cfg.Network, pid, cfg.Ports)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: %w", cfg.Network, err)
+	}
+	hosts := filepath.Join(s.ContainerDir(c.ID), "hosts")
+	return u, os.WriteFile(hosts, []byte(hostsFile(spec, st.IPAddress)), 0o644)
+}
+
 // detachNetwork undoes attachNetwork; it is safe to run again. The
 // networks connected while the container ran are read afresh: from its
 // record and from the settings it holds.
 func detachNetwork(s *store.Store, c *store.Container, cfg *Config) {
+	if tugnet.IsUserMode(cfg.Network) {
+		tugnet.RemoveUserMode(s, c.ID)
+		return
+	}
 	if !bridged(cfg) {
 		return
 	}
@@ -230,7 +246,7 @@ func defaultName(network string) string {
 // not the default bridge, none, host or container:NAME.
 func userNetwork(network string) bool {
 	switch defaultName(network) {
-	case "tug", "none", "host":
+	case "tug", "none", "host", tugnet.Pasta, tugnet.Slirp:
 		return false
 	}
 	return !strings.HasPrefix(network, "container:")

@@ -18,6 +18,7 @@ import (
 	tugnet "tug/net"
 	"tug/run/cgroups"
 	"tug/store"
+	"tug/store/userns"
 )
 
 // IO is what a container's stdio connects to. Stdin nil means no -i: the
@@ -105,7 +106,7 @@ type process struct {
 	cmd     *exec.Cmd
 	term    *session
 	group   *cgroups.Group // nil when tug cannot make cgroups (rootless)
-	stopDNS func()         // the embedded DNS server, on user networks
+	stopNet []func()       // what serves its network from the keeper: embedded DNS, user-mode stack
 	state   store.ContainerState
 }
 
@@ -182,7 +183,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 		cmd.ExtraFiles = append(cmd.ExtraFiles, netns) // fd 5, see init.go
 		spec.JoinNetNS = true
 	}
-	spec.Release = bridged(cfg)
+	spec.Release = bridged(cfg) || tugnet.IsUserMode(cfg.Network)
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("start container: %w", err))
 	}
@@ -192,6 +193,13 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 	// While the child builds its rootfs, its network is plumbed; it
 	// waits for that before it runs anything of the container.
 	enter := func() error {
+		if tugnet.IsUserMode(cfg.Network) {
+			u, err := startUserMode(s, c, cfg, &spec, cmd.Process.Pid)
+			if u != nil {
+				p.stopNet = append(p.stopNet, u.Stop)
+			}
+			return err
+		}
 		if err := attachNetwork(s, c, cfg, &spec, cmd.Process.Pid); err != nil {
 			return err
 		}
@@ -199,7 +207,9 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 			return nil
 		}
 		stop, err := tugnet.ServeDNS(cmd.Process.Pid, resolver(s, c.ID), hostResolv("/etc/resolv.conf").servers)
-		p.stopDNS = stop
+		if stop != nil {
+			p.stopNet = append(p.stopNet, stop)
+		}
 		return err
 	}
 	if !spec.Release {
@@ -224,7 +234,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 // when there are none.
 func placeInCgroup(c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (*cgroups.Group, func(), error) {
 	noop := func() {}
-	if os.Geteuid() != 0 {
+	if userns.Rootless() {
 		if !cfg.Resources.Empty() {
 			fmt.Fprintln(os.Stderr, "tug: warning: resource limits are not enforced: rootless cgroups are not supported yet")
 		}
@@ -371,8 +381,8 @@ func (p *process) wait(sigs chan os.Signal) int {
 // finish records the exit, unless the container is gone already (rm -f).
 func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error {
 	p.term.close()
-	if p.stopDNS != nil {
-		p.stopDNS()
+	for _, stop := range p.stopNet {
+		stop()
 	}
 	detachNetwork(s, c, cfg)
 	oom := p.group != nil && p.group.OOMKilled()
