@@ -1,0 +1,254 @@
+package run
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	tugnet "tug/net"
+	"tug/run/cgroups"
+	"tug/store"
+	"tug/store/userns"
+)
+
+// Check is one line of tug doctor: what was checked, whether it is
+// fine, what was found, and how to fix it when it is not. A warning is
+// a check that is not fine but does not stop tug (it falls back).
+type Check struct {
+	Name    string `json:"check"`
+	OK      bool   `json:"ok"`
+	Warning bool   `json:"warning,omitempty"`
+	Detail  string `json:"detail"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+// Doctor checks everything tug depends on, for rootless use when the
+// caller is not root. It runs as the user, outside tug's user namespace,
+// and tries the namespace and an overlay mount for real.
+func Doctor(s *store.Store, xdgRuntimeDir string) []Check {
+	checks := []Check{kernelCheck()}
+	if os.Geteuid() == 0 {
+		checks = append(checks, rootOverlayCheck(), cgroupCheck(false))
+	} else {
+		checks = append(checks, rootlessChecks(s, xdgRuntimeDir)...)
+	}
+	return append(checks, storeCheck(s))
+}
+
+func rootlessChecks(s *store.Store, xdg string) []Check {
+	acc, err := userns.Self()
+	var checks []Check
+	checks = append(checks, userNSChecks(s)...)
+	ranges := Check{Name: "subordinate IDs", OK: err == nil && len(acc.SubUIDs) > 0 && len(acc.SubGIDs) > 0}
+	switch {
+	case err != nil:
+		ranges.Detail = err.Error()
+	case ranges.OK:
+		ranges.Detail = fmt.Sprintf("%s has %d subordinate UIDs and %d GIDs", acc.Name, count(acc.SubUIDs), count(acc.SubGIDs))
+	default:
+		ranges.Warning = true
+		ranges.Detail = fmt.Sprintf("no range for %s in /etc/subuid or /etc/subgid: containers run with a single ID", acc.Name)
+		ranges.Fix = fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", acc.Name)
+	}
+	checks = append(checks, ranges)
+	for _, helper := range []string{"newuidmap", "newgidmap"} {
+		c := Check{Name: helper}
+		if path, err := userns.MapHelper(helper); err != nil {
+			c.Detail, c.Fix = strings.TrimPrefix(err.Error(), userns.ErrSetup.Error()+": "), "sudo apt-get install uidmap"
+		} else {
+			c.OK, c.Detail = true, path+" is setuid root"
+		}
+		checks = append(checks, c)
+	}
+	checks = append(checks, cgroupCheck(true), runtimeDirCheck(xdg))
+	return append(checks, networkChecks()...)
+}
+
+func count(rs []userns.SubRange) (n uint64) {
+	for _, r := range rs {
+		n += uint64(r.Count)
+	}
+	return n
+}
+
+// kernelCheck wants 5.11, the first kernel that mounts overlayfs in a
+// user namespace.
+func kernelCheck() Check {
+	var u unix.Utsname
+	unix.Uname(&u)
+	release := unix.ByteSliceToString(u.Release[:])
+	var major, minor int
+	fmt.Sscanf(release, "%d.%d", &major, &minor)
+	c := Check{Name: "kernel", OK: major > 5 || (major == 5 && minor >= 11), Detail: release}
+	if !c.OK {
+		c.Fix = "tug needs Linux 5.11 or later (overlayfs in user namespaces, openat2, the new mount API)"
+	}
+	return c
+}
+
+// userNSChecks makes a user namespace (mapping only the user's own ID,
+// which needs no helper) and mounts an overlay in it, on the store's
+// filesystem, with the options tug uses.
+func userNSChecks(s *store.Store) []Check {
+	ns := Check{Name: "user namespaces"}
+	ov := Check{Name: "overlayfs in a user namespace"}
+	dir, err := s.TempDir()
+	if err != nil {
+		ns.Detail = err.Error()
+		return []Check{ns}
+	}
+	defer os.RemoveAll(dir)
+	self, err := os.Executable()
+	if err != nil {
+		ns.Detail = err.Error()
+		return []Check{ns}
+	}
+	var stderr bytes.Buffer
+	cmd := &exec.Cmd{Path: self, Args: []string{ProbeRole, dir}, Stderr: &stderr, SysProcAttr: &syscall.SysProcAttr{
+		Cloneflags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+	}}
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		ns.Detail, ns.Fix = "cannot create one: "+err.Error(), "see the sysctls user.max_user_namespaces and kernel.unprivileged_userns_clone"
+		if msg := userns.Disabled(err).Error(); strings.Contains(msg, ": sudo ") {
+			ns.Detail, ns.Fix, _ = strings.Cut(strings.TrimPrefix(msg, userns.ErrSetup.Error()+": "), ": sudo ")
+			ns.Fix = "sudo " + ns.Fix
+		}
+		return []Check{ns}
+	}
+	ns.OK, ns.Detail = true, "available"
+	if err != nil {
+		ov.Detail = strings.TrimSpace(stderr.String())
+		ov.Fix = "tug's rootless storage needs overlayfs with userxattr (Linux 5.11 or later) on the store's filesystem; fuse-overlayfs is not supported yet"
+	} else {
+		ov.OK, ov.Detail = true, "native overlayfs with userxattr works on "+s.Root()
+	}
+	return []Check{ns, ov}
+}
+
+// ProbeRole is the argv[0] of doctor's probe in a user namespace.
+const ProbeRole = "tug-probe"
+
+// Probe is the main of the probe role: it mounts an overlay in the
+// directory it is given and makes a whiteout through it, then exits 0;
+// otherwise it says what failed and exits 1.
+func Probe() {
+	if err := probeOverlay(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func probeOverlay(dir string) error {
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lower", "f"), nil, 0o600); err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("lowerdir=%s/lower,upperdir=%s/upper,workdir=%s/work,userxattr", dir, dir, dir)
+	if err := unix.Mount("overlay", filepath.Join(dir, "merged"), "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount overlay: %w", err)
+	}
+	defer unix.Unmount(filepath.Join(dir, "merged"), unix.MNT_DETACH)
+	if err := os.Remove(filepath.Join(dir, "merged", "f")); err != nil {
+		return fmt.Errorf("whiteout through the overlay: %w", err)
+	}
+	return nil
+}
+
+func rootOverlayCheck() Check {
+	b, _ := os.ReadFile("/proc/filesystems")
+	c := Check{Name: "overlayfs", OK: strings.Contains(string(b), "\toverlay\n")}
+	if c.OK {
+		c.Detail = "available"
+	} else {
+		c.Detail, c.Fix = "not in /proc/filesystems", "sudo modprobe overlay"
+	}
+	return c
+}
+
+// cgroupCheck reports the cgroup layout, and for a rootless user what
+// it means for limits.
+func cgroupCheck(rootless bool) Check {
+	layout, err := cgroups.Detect("/sys/fs/cgroup")
+	c := Check{Name: "cgroups"}
+	if err != nil {
+		c.Detail = err.Error()
+		return c
+	}
+	c.Detail = "cgroup " + layout.Version
+	if !rootless {
+		c.OK = true
+		return c
+	}
+	c.Warning = true
+	c.Detail += ": resource limits (--memory, --cpus…) are not enforced for rootless containers; tug warns when they are asked for"
+	if layout.Version == "v2" {
+		c.Fix = "tug does not use systemd's delegated user cgroups yet"
+	} else {
+		c.Fix = "rootless limits need cgroup v2 with controllers delegated to the user (boot with systemd.unified_cgroup_hierarchy=1; systemd's user@.service delegates them)"
+	}
+	return c
+}
+
+// runtimeDirCheck wants XDG_RUNTIME_DIR set to a directory of the user.
+func runtimeDirCheck(xdg string) Check {
+	c := Check{Name: "XDG_RUNTIME_DIR", Warning: true}
+	fallback := filepath.Join(os.TempDir(), "tug-"+strconv.Itoa(os.Getuid()))
+	var st unix.Stat_t
+	switch {
+	case xdg == "":
+		c.Detail = "not set: tug keeps its runtime state in " + fallback
+	case unix.Stat(xdg, &st) != nil || int(st.Uid) != os.Getuid():
+		c.Detail = xdg + " is not a directory of this user's: tug keeps its runtime state in " + fallback
+	default:
+		c.OK, c.Warning, c.Detail = true, false, xdg
+		return c
+	}
+	c.Fix = "log in through systemd-logind (or sudo loginctl enable-linger $USER), or export XDG_RUNTIME_DIR=/run/user/$(id -u) with that directory yours, mode 0700"
+	return c
+}
+
+// networkChecks wants a user-mode stack and a usable /dev/net/tun.
+func networkChecks() []Check {
+	stack := Check{Name: "user-mode network"}
+	if s, err := tugnet.UserModeStack("bridge"); err != nil {
+		stack.Detail, stack.Fix = "neither pasta nor slirp4netns is installed: only --network none and host work", "sudo apt-get install passt"
+	} else {
+		stack.OK, stack.Detail = true, s+" (the default network of rootless containers)"
+	}
+	tun := Check{Name: "/dev/net/tun"}
+	if f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0); err != nil {
+		tun.Detail, tun.Fix = err.Error()+": pasta and slirp4netns need it", "sudo chmod 0666 /dev/net/tun (udev's default mode)"
+	} else {
+		f.Close()
+		tun.OK, tun.Detail = true, "usable"
+	}
+	return []Check{stack, tun}
+}
+
+func storeCheck(s *store.Store) Check {
+	c := Check{Name: "store", Detail: s.Root()}
+	if problems := s.Health(); len(problems) > 0 {
+		c.Detail = strings.Join(problems, "; ")
+		c.Fix = "remove what is named, with no tug running (rootless: inside tug unshare)"
+		return c
+	}
+	c.OK = true
+	return c
+}
