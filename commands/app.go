@@ -75,6 +75,7 @@ func App() *cli.App {
 			logoutCommand(),
 			infoCommand(),
 			doctorCommand(),
+			unshareCommand(),
 			versionCommand(),
 			completionCommand(),
 		},
