@@ -292,11 +292,20 @@ func standardMounts(spec *Spec) []fsMount {
 	return []fsMount{
 		{"proc", "proc", "proc", nodevs, ""},
 		{"dev", "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_STRICTATIME, "mode=755,size=65536k"},
-		{"dev/pts", "devpts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+		{"dev/pts", "devpts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, ptsOptions()},
 		{"dev/shm", "tmpfs", "shm", nodevs, shm},
 		{"dev/mqueue", "mqueue", "mqueue", nodevs, ""},
 		{"sys", "sysfs", "sysfs", sysFlags, ""},
 	}
+}
+
+// ptsOptions are devpts' mount options: terminals belong to group tty
+// (5), unless a single-ID user namespace cannot map it.
+func ptsOptions() string {
+	if m, err := userns.Current(); err == nil && m.Single {
+		return "newinstance,ptmxmode=0666,mode=0620"
+	}
+	return "newinstance,ptmxmode=0666,mode=0620,gid=5"
 }
 
 // setSysctls writes the container's sysctls through its own /proc, which
@@ -834,7 +843,8 @@ func setIdentity(id Identity, caps []string) error {
 	if groups == nil {
 		groups = []int{}
 	}
-	if err := unix.Setgroups(groups); err != nil {
+	// with a single-ID mapping setgroups is denied: the user keeps none
+	if err := unix.Setgroups(groups); err != nil && !(errors.Is(err, unix.EPERM) && userns.SetgroupsDenied()) {
 		return fmt.Errorf("setgroups: %w", err)
 	}
 	// The raw syscalls change only this thread, the one that execs.

@@ -177,3 +177,10 @@ func Current() (Map, error) {
 	}
 	return Map{UIDs: u, GIDs: g, Single: len(u) == 1 && u[0].Count == 1}, nil
 }
+
+// SetgroupsDenied tells whether this process's user namespace forbids
+// setgroups(2), as a single-ID mapping written without newgidmap must.
+func SetgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}

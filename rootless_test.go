@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// rootlessUser is an unprivileged user the rootless tests run tug as.
+type rootlessUser struct {
+	name     string
+	subStart int // first subordinate ID; 0: no range (single-ID fallback)
+	uid, gid int
+	home     string
+	runtime  string // XDG_RUNTIME_DIR, if the user has one
+}
+
+// TestRootless runs testdata/rootless as two users the harness makes:
+// tugrl, with /etc/subuid and /etc/subgid ranges and an XDG_RUNTIME_DIR,
+// and tugrl1, with neither. Each has a home of its own, with a config
+// that mirrors docker.io to the test registry, and runs a copy of tug
+// that it can read. The users stay (useradd is slow to undo and harmless);
+// their ranges are rewritten on every run.
+func TestRootless(t *testing.T) {
+	env := needE2E(t)
+	for _, tool := range []string{"setpriv", "useradd", "newuidmap"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found (.ci/run installs util-linux, passwd and uidmap)", tool)
+		}
+	}
+	base, err := os.MkdirTemp("", "tug-rootless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(base, 0o755)
+	bin := mkdir(base, "bin")
+	copyFile(t, filepath.Join(env.bin, "tug"), filepath.Join(bin, "tug"))
+	users := map[string]*rootlessUser{"tugrl": {name: "tugrl", subStart: 300000}, "tugrl1": {name: "tugrl1"}}
+	for _, u := range users {
+		setupUser(t, u, base, env.registry)
+	}
+	t.Cleanup(func() {
+		for _, u := range users {
+			runAs(u, bin, "sh", "-c", "tug ps -aq | xargs -r tug rm -f").Run()
+		}
+		os.RemoveAll(base)
+	})
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/rootless",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("PATH", env.bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+			e.Setenv("RLHOME", users["tugrl"].home)
+			e.Setenv("RL1HOME", users["tugrl1"].home)
+			e.Setenv("RLSUB", strconv.Itoa(users["tugrl"].subStart))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// as [-nomap] USER CMD ARGS...: run a command as a test user,
+			// in its home, with its environment; -nomap leaves
+			// newuidmap and newgidmap out of PATH.
+			"as": func(ts *testscript.TestScript, neg bool, args []string) {
+				nomap := len(args) > 0 && args[0] == "-nomap"
+				if nomap {
+					args = args[1:]
+				}
+				if len(args) < 2 || users[args[0]] == nil {
+					ts.Fatalf("usage: as [-nomap] tugrl|tugrl1 CMD ARGS...")
+				}
+				cmd := runAs(users[args[0]], bin, args[1:]...)
+				if nomap {
+					cmd = runAsPath(users[args[0]], bin, args[1:]...)
+				}
+				err := ts.Exec(cmd.Path, cmd.Args[1:]...)
+				if (err != nil) != neg {
+					ts.Fatalf("as %s: %v", strings.Join(args, " "), err)
+				}
+			},
+			"xattr": cmdXattr,
+		},
+	})
+}
+
+// setupUser makes the user if it does not exist, sets its subordinate
+// ranges, and gives it a fresh home and config under base.
+func setupUser(t *testing.T, u *rootlessUser, base, registry string) {
+	if out, err := exec.Command("id", "-u", u.name).Output(); err == nil {
+		u.uid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	} else {
+		if out, err := exec.Command("useradd", "--no-create-home", "--shell", "/bin/sh", u.name).CombinedOutput(); err != nil {
+			t.Fatalf("useradd %s: %v: %s", u.name, err, out)
+		}
+		out, _ := exec.Command("id", "-u", u.name).Output()
+		u.uid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	}
+	out, _ := exec.Command("id", "-g", u.name).Output()
+	u.gid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		setRange(t, f, u)
+	}
+	u.home = filepath.Join(base, u.name)
+	cfg := fmt.Sprintf("[registries]\ninsecure = [%q]\n\n[registries.mirrors]\n\"docker.io\" = [%q]\n", registry, registry)
+	os.MkdirAll(filepath.Join(u.home, ".config", "tug"), 0o755)
+	if err := os.WriteFile(filepath.Join(u.home, ".config", "tug", "config.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dirs := []string{u.home, filepath.Join(u.home, ".config"), filepath.Join(u.home, ".config", "tug")}
+	if u.subStart > 0 {
+		u.runtime = filepath.Join(base, u.name+"-run")
+		os.Mkdir(u.runtime, 0o700)
+		dirs = append(dirs, u.runtime)
+	}
+	for _, d := range dirs {
+		if err := os.Chown(d, u.uid, u.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chown(filepath.Join(u.home, ".config", "tug", "config.toml"), u.uid, u.gid)
+}
+
+// setRange rewrites file (/etc/subuid or /etc/subgid) with the user's
+// range, or none.
+func setRange(t *testing.T, file string, u *rootlessUser) {
+	b, _ := os.ReadFile(file)
+	lines := slices.DeleteFunc(strings.Split(strings.TrimSpace(string(b)), "\n"), func(l string) bool {
+		return l == "" || strings.HasPrefix(l, u.name+":")
+	})
+	if u.subStart > 0 {
+		lines = append(lines, fmt.Sprintf("%s:%d:65536", u.name, u.subStart))
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runAs is a command run as u, in its home, with only its own
+// environment, tug's copy first in PATH.
+func runAs(u *rootlessUser, bin string, args ...string) *exec.Cmd {
+	return asUser(u, bin+":/usr/local/bin:/usr/bin:/bin", args...)
+}
+
+// runAsPath is runAs with newuidmap and newgidmap out of reach: PATH
+// holds only tug's dir and a few tools linked from /usr/bin.
+func runAsPath(u *rootlessUser, bin string, args ...string) *exec.Cmd {
+	tools := filepath.Join(filepath.Dir(bin), "nomap")
+	if _, err := os.Stat(tools); err != nil {
+		os.MkdirAll(tools, 0o755)
+		for _, tool := range []string{"sh", "cat", "ls", "id", "xargs", "busybox"} {
+			if p, err := exec.LookPath(tool); err == nil {
+				os.Symlink(p, filepath.Join(tools, tool))
+			}
+		}
+	}
+	return asUser(u, bin+":"+tools, args...)
+}
+
+func asUser(u *rootlessUser, path string, args ...string) *exec.Cmd {
+	envs := []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=" + path}
+	if u.runtime != "" {
+		envs = append(envs, "XDG_RUNTIME_DIR="+u.runtime)
+	}
+	full := append([]string{"--reuid", u.name, "--regid", u.name, "--init-groups", "/usr/bin/env", "-i", "-C", u.home}, envs...)
+	return exec.Command("/usr/bin/setpriv", append(full, args...)...)
+}
+
+func copyFile(t *testing.T, from, to string) {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
