@@ -16,6 +16,9 @@ import (
 func main() {
 	// The child of a rootless tug waits for its user namespace's maps.
 	userns.Continue()
+	if os.Getenv(run.RoleArgEnv) != "" {
+		os.Args = os.Args[1:] // started by nsenter: the role is argv[1]
+	}
 	// A re-exec of tug in a container role never reaches the CLI.
 	switch os.Args[0] {
 	case run.InitRole:

@@ -114,6 +114,12 @@ func before(c *cli.Context) error {
 	if os.Geteuid() == 0 || hostSide(c.Args().First()) {
 		return nil
 	}
+	return enterUserNS()
+}
+
+// enterUserNS runs this tug again in its user namespace and exits with
+// its status; it returns only an error that says how to fix the host.
+func enterUserNS() error {
 	acc, err := userns.Self()
 	if err != nil {
 		return err
@@ -127,6 +133,12 @@ func hostSide(command string) bool {
 	switch command {
 	case "", "help", "h", "version", "completion", "doctor", "login", "logout":
 		return true
+	case "exec", "stop", "kill":
+		// exec joins the container's own user namespace (run/exec.go);
+		// only the user may signal every ID of its range
+		return true
+	case "rm", "restart":
+		return true // they go on in the namespace themselves (stopOutside)
 	}
 	return false
 }

@@ -86,7 +86,7 @@ func killCommand() *cli.Command {
 }
 
 func rmCommand() *cli.Command {
-	return containerVerb("rm", "remove containers",
+	cmd := containerVerb("rm", "remove containers",
 		[]cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove anonymous volumes (tug has none yet)"},
@@ -94,10 +94,12 @@ func rmCommand() *cli.Command {
 		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
 			return run.Remove(s, ctr, c.Bool("force"))
 		})
+	cmd.Before = func(c *cli.Context) error { return stopOutside(c, c.Bool("force"), 0) }
+	return cmd
 }
 
 func restartCommand() *cli.Command {
-	return containerVerb("restart", "stop and start containers again",
+	cmd := containerVerb("restart", "stop and start containers again",
 		[]cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"}},
 		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
 			if err := run.Stop(s, ctr, time.Duration(c.Int("time"))*time.Second); err != nil {
@@ -105,6 +107,30 @@ func restartCommand() *cli.Command {
 			}
 			return run.StartDetached(s, ctr)
 		})
+	cmd.Before = func(c *cli.Context) error { return stopOutside(c, true, time.Duration(c.Int("time"))*time.Second) }
+	return cmd
+}
+
+// stopOutside is the first half of rm and restart for a rootless user,
+// run as the user itself (see hostSide): it stops the named containers
+// if asked, since only the user may signal every ID of its range and a
+// fresh user namespace may not, then finishes the command in tug's user
+// namespace, where the container's files can be removed. Errors are
+// left for the second half to report.
+func stopOutside(c *cli.Context, stop bool, timeout time.Duration) error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	if stop {
+		if s, _, err := openStore(c); err == nil {
+			for _, ref := range c.Args().Slice() {
+				if ctr, err := s.LookupContainer(ref); err == nil {
+					run.Stop(s, ctr, timeout)
+				}
+			}
+		}
+	}
+	return enterUserNS()
 }
 
 func waitCommand() *cli.Command {

@@ -36,6 +36,7 @@ import (
 
 	"tug/run/cgroups"
 	"tug/store"
+	"tug/store/userns"
 )
 
 // ExecRole is the argv[0] that makes tug's main run ExecHelper.
@@ -105,11 +106,11 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 }
 
 func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO) (int, error) {
-	exe, err := protectedSelf()
+	path, args, env, done, err := helperCommand(pid)
 	if err != nil {
 		return 0, err
 	}
-	defer exe.Close()
+	defer done()
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -123,9 +124,9 @@ func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO) (int, error) 
 	defer syncR.Close()
 	defer syncW.Close()
 	cmd := &exec.Cmd{
-		Path:        fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:        []string{ExecRole, fmt.Sprint(pid)},
-		Env:         []string{"GOMAXPROCS=1"},
+		Path:        path,
+		Args:        args,
+		Env:         env,
 		ExtraFiles:  []*os.File{specR, syncW, pidFile},
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
 		WaitDelay:   time.Second,
@@ -160,6 +161,41 @@ func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO) (int, error) 
 	return p.wait(sigs), nil
 }
 
+// helperCommand is how the exec helper is started. As root: tug itself,
+// through its read-only bind mount (protectedSelf). Rootless, tug runs
+// as the user, outside any user namespace (the container's belongs to
+// the tug that started it, and a multi-threaded Go process cannot join
+// one), and the helper is started through nsenter, which joins the
+// container's user namespace single-threaded, becomes its root, and
+// execs tug as the helper. nsenter cannot set argv[0], so RoleArgEnv
+// tells tug that its role is its first argument. The helper is
+// non-dumpable and never in the container's pid namespace, so nothing
+// in the container can reach the binary through it.
+func helperCommand(pid int) (path string, args, env []string, done func(), err error) {
+	env = []string{"GOMAXPROCS=1"}
+	if os.Geteuid() == 0 {
+		exe, err := protectedSelf()
+		if err != nil {
+			return "", nil, nil, nil, err
+		}
+		return fmt.Sprintf("/proc/self/fd/%d", exe.Fd()), []string{ExecRole, fmt.Sprint(pid)}, env, func() { exe.Close() }, nil
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return "", nil, nil, nil, fmt.Errorf("rootless exec needs nsenter (util-linux): %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, nil, nil, err
+	}
+	args = []string{"nsenter", fmt.Sprintf("--user=/proc/%d/ns/user", pid), "--", self, ExecRole, fmt.Sprint(pid)}
+	return nsenter, args, append(env, RoleArgEnv+"=1"), func() {}, nil
+}
+
+// RoleArgEnv, set in a re-exec's environment, says that its role is its
+// first argument, not argv[0].
+const RoleArgEnv = "_TUG_ROLE_ARG"
+
 // ExecHelper is the main of the exec role. It never returns.
 func ExecHelper() {
 	runtime.LockOSThread()
@@ -189,8 +225,10 @@ func execHelper() (int, error) {
 	// command inherits them.
 	var pid int
 	fmt.Sscan(os.Args[1], &pid)
-	if err := cgroups.JoinThread(pid); err != nil {
-		return 0, err
+	if !userns.Inside() { // rootless containers have no cgroup of their own
+		if err := cgroups.JoinThread(pid); err != nil {
+			return 0, err
+		}
 	}
 	// Nothing in the container may ptrace this process or its child
 	// before the child execs.
@@ -259,9 +297,10 @@ func forkCommand(exe string, spec execSpec, env []string, id Identity) (int, err
 		Env:   env,
 		Files: files,
 		Sys: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: uint32(id.UID), Gid: uint32(id.GID), Groups: groups},
-			Setsid:     spec.Tty || spec.Detach,
-			Setctty:    spec.Tty,
+			Credential: &syscall.Credential{Uid: uint32(id.UID), Gid: uint32(id.GID), Groups: groups,
+				NoSetGroups: userns.SetgroupsDenied()},
+			Setsid:  spec.Tty || spec.Detach,
+			Setctty: spec.Tty,
 		},
 	})
 	if err != nil {
