@@ -20,6 +20,14 @@ type Config struct {
 	Storage    Storage    `toml:"storage"`
 	Registries Registries `toml:"registries"`
 	Network    Network    `toml:"network"`
+	Rootless   Rootless   `toml:"rootless"`
+}
+
+// Rootless configures what an unprivileged user's tug does.
+type Rootless struct {
+	// StrictLimits makes resource limits that tug cannot enforce for a
+	// rootless container (no delegated cgroups) an error, not a warning.
+	StrictLimits bool `toml:"strict_limits"`
 }
 
 // Network configures container networking.

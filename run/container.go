@@ -106,6 +106,13 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	if s.Rootless() && !res.Empty() {
+		const why = "resource limits are not enforced for rootless containers: tug does not use delegated cgroups yet (see tug doctor)"
+		if opt.StrictLimits {
+			return nil, fmt.Errorf("%s; [rootless] strict_limits is set", why)
+		}
+		fmt.Fprintln(os.Stderr, "tug: warning: "+why)
+	}
 	if err := applySecurity(&spec, &res, opt.Security, filepath.Join(s.Root(), "cache")); err != nil {
 		return nil, err
 	}

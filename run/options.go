@@ -38,6 +38,7 @@ type Options struct {
 	Network       string   // none, host or bridge
 	Publish       []string // -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]
 	Subnet        string   // of the default bridge network, from the config
+	StrictLimits  bool     // config: limits tug cannot enforce are errors
 	PublishAll    bool     // -P: the image's EXPOSE ports on random host ports
 	IP            string   // --ip
 	DNS           []string

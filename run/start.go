@@ -229,15 +229,10 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 // placeInCgroup makes the container's cgroup with its limits. On a v2
 // host the child is cloned straight into it (CLONE_INTO_CGROUP), so it
 // never runs an instruction outside its limits; on v1 the child moves
-// itself in first thing. Without the rights to make cgroups
-// (rootless, for now) the limits are refused, or skipped with a warning
-// when there are none.
+// itself in first thing. Rootless containers get none (for now).
 func placeInCgroup(c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (*cgroups.Group, func(), error) {
 	noop := func() {}
-	if userns.Rootless() {
-		if !cfg.Resources.Empty() {
-			fmt.Fprintln(os.Stderr, "tug: warning: resource limits are not enforced: rootless cgroups are not supported yet")
-		}
+	if userns.Rootless() { // create warned about any limits
 		return nil, noop, nil
 	}
 	layout, err := cgroups.Detect("/sys/fs/cgroup")
