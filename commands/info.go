@@ -54,7 +54,7 @@ func info(c *cli.Context) error {
 	v := infoView{
 		Version: Version, GoVersion: runtime.Version(),
 		Root: s.Root(), RunRoot: s.RunRoot(), ConfigFile: configPath(c),
-		StorageDriver: "overlay", Images: len(imgs), Host: host,
+		StorageDriver: s.Driver(), Images: len(imgs), Host: host,
 		Insecure: cfg.Registries.Insecure, Mirrors: cfg.Registries.Mirrors,
 	}
 	return printOne(os.Stdout, c.String("format"), v, func() error { return printInfo(v) })
@@ -82,8 +82,15 @@ func printInfo(v infoView) error {
 		{"Cgroup version:", v.Host.Cgroups.Version},
 		{"Cgroup root:", v.Host.Cgroups.Mount},
 		{"Rootless:", fmt.Sprint(v.Host.Rootless)},
-		{"Insecure registries:", strings.Join(v.Insecure, ", ")},
 	}
+	if v.Host.Rootless {
+		rows = append(rows, [][2]string{
+			{"UID map:", v.Host.UIDMap}, {"GID map:", v.Host.GIDMap}, {"Default network:", v.Host.Network},
+		}...)
+	}
+	rows = append(rows, [][2]string{
+		{"Insecure registries:", strings.Join(v.Insecure, ", ")},
+	}...)
 	for reg, ms := range v.Mirrors {
 		rows = append(rows, [2]string{"Mirrors of " + reg + ":", strings.Join(ms, ", ")})
 	}

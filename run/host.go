@@ -3,6 +3,7 @@ package run
 import (
 	"golang.org/x/sys/unix"
 
+	tugnet "tug/net"
 	"tug/run/cgroups"
 	"tug/store/userns"
 )
@@ -13,6 +14,11 @@ type Host struct {
 	Arch     string         `json:"arch"`
 	Cgroups  cgroups.Layout `json:"cgroups"`
 	Rootless bool           `json:"rootless"`
+	// Rootless only: tug's ID maps ("0 1000 1, 1 100000 65536") and
+	// the default network of its containers.
+	UIDMap  string `json:"uid_map,omitempty"`
+	GIDMap  string `json:"gid_map,omitempty"`
+	Network string `json:"rootless_network,omitempty"`
 }
 
 // DescribeHost reads the kernel release, cgroup layout and privilege.
@@ -25,10 +31,20 @@ func DescribeHost() (Host, error) {
 	if err != nil {
 		return Host{}, err
 	}
-	return Host{
+	h := Host{
 		Kernel:   unix.ByteSliceToString(u.Release[:]),
 		Arch:     unix.ByteSliceToString(u.Machine[:]),
 		Cgroups:  cg,
 		Rootless: userns.Rootless(),
-	}, nil
+	}
+	if h.Rootless {
+		if m, err := userns.Current(); err == nil && userns.Inside() {
+			h.UIDMap, h.GIDMap = m.UIDString(), m.GIDString()
+		}
+		h.Network, err = tugnet.UserModeStack("bridge")
+		if err != nil {
+			h.Network = "none (install passt or slirp4netns)"
+		}
+	}
+	return h, nil
 }

@@ -46,13 +46,23 @@ type Map struct {
 	Single bool
 }
 
-// String renders one side of a mapping as uid_map holds it.
+// render writes one side of a mapping as uid_map holds it.
 func render(rs []Range) string {
 	var b strings.Builder
 	for _, r := range rs {
 		fmt.Fprintf(&b, "%d %d %d\n", r.Inside, r.Outside, r.Count)
 	}
 	return b.String()
+}
+
+// UIDString renders the UID map on one line: "0 1000 1, 1 100000 65536".
+func (m Map) UIDString() string { return oneLine(m.UIDs) }
+
+// GIDString does the same for the GID map.
+func (m Map) GIDString() string { return oneLine(m.GIDs) }
+
+func oneLine(rs []Range) string {
+	return strings.ReplaceAll(strings.TrimSpace(render(rs)), "\n", ", ")
 }
 
 // SubRange is one line of /etc/subuid or /etc/subgid that names a user.
