@@ -38,8 +38,9 @@ func main() {
 	runs := flag.Int("runs", 3, "pulls per tool")
 	starts := flag.Int("starts", 20, "container starts per tool")
 	fleet := flag.Int("fleet", 50, "detached containers for the ps and exec figures")
+	rootless := flag.String("rootless-user", "tugrl", "the unprivileged user (with subordinate IDs) for the rootless figures")
 	flag.Parse()
-	if err := run(*tug, *layers, *layerMiB<<20, *runs, *starts, *fleet); err != nil {
+	if err := run(*tug, *layers, *layerMiB<<20, *runs, *starts, *fleet, *rootless); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %s\n", err)
 		os.Exit(1)
 	}
@@ -51,7 +52,7 @@ type result struct {
 	rssMB float64
 }
 
-func run(tug string, layers int, layerBytes int64, runs, starts, fleet int) error {
+func run(tug string, layers int, layerBytes int64, runs, starts, fleet int, rootlessUser string) error {
 	tug, err := filepath.Abs(tug)
 	if err != nil {
 		return err
@@ -67,6 +68,9 @@ func run(tug string, layers int, layerBytes int64, runs, starts, fleet int) erro
 	}
 	defer reg.Stop()
 	if err := benchContainers(tug, dir, reg.Addr, starts, fleet); err != nil {
+		return err
+	}
+	if err := benchRootless(tug, reg.Addr+"/library/busybox:latest", rootlessUser, starts); err != nil {
 		return err
 	}
 	fmt.Printf("building a %d-layer image of %d MiB and pushing it to docker-registry at %s…\n", layers, int64(layers)*layerBytes>>20, reg.Addr)

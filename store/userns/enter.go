@@ -15,9 +15,11 @@ import (
 	"golang.org/x/term"
 )
 
-// syncEnv tells the child of Enter which fd to wait on before it
-// re-executes itself as the namespace's root.
-const syncEnv = "_TUG_USERNS_SYNC"
+// trampoline is the child of Enter until its maps are written: it waits
+// for a line on fd 3 (none: the parent failed and said why), closes it
+// and execs tug, which starts as the namespace's root with every
+// capability in it.
+const trampoline = `read -r _ <&3 || exit 125; exec 3<&-; exec "$0" "$@"`
 
 // ErrSetup marks a host that is not set up for rootless use; its text
 // says what is missing and how to fix it.
@@ -102,11 +104,12 @@ func Enter(acc Account, warn func(string)) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, os.Args[1:]...)
-	cmd.Args[0] = os.Args[0]
+	// The child must exec tug only once it is mapped, or the exec
+	// clears its capabilities; a Go program cannot wait before its own
+	// exec, so a shell waits on the pipe, then execs tug.
+	cmd := exec.Command("/bin/sh", append([]string{"-c", trampoline, self}, os.Args[1:]...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{r}
-	cmd.Env = append(os.Environ(), syncEnv+"=3")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS}
 	err = cmd.Start()
 	r.Close()
@@ -120,7 +123,7 @@ func Enter(acc Account, warn func(string)) error {
 		cmd.Wait()
 		return err
 	}
-	w.Write([]byte{1})
+	w.Write([]byte("go\n"))
 	w.Close()
 	os.Exit(wait(cmd))
 	return nil
@@ -151,17 +154,23 @@ func writeMaps(pid int, m Map, helpers [2]string) error {
 		}
 		return nil
 	}
+	// both at once: each is a setuid exec of its own
+	errs := make(chan error, 2)
 	for i, rs := range [][]Range{m.UIDs, m.GIDs} {
 		args := []string{strconv.Itoa(pid)}
 		for _, r := range rs {
 			args = append(args, strconv.Itoa(int(r.Inside)), strconv.Itoa(int(r.Outside)), strconv.Itoa(int(r.Count)))
 		}
-		if out, err := exec.Command(helpers[i], args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%w: %s %s: %v: %s (check the ranges in /etc/subuid and /etc/subgid)",
-				ErrSetup, helpers[i], strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-		}
+		go func() {
+			out, err := exec.Command(helpers[i], args...).CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("%w: %s %s: %v: %s (check the ranges in /etc/subuid and /etc/subgid)",
+					ErrSetup, helpers[i], strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+			}
+			errs <- err
+		}()
 	}
-	return nil
+	return errors.Join(<-errs, <-errs)
 }
 
 // wait forwards signals to the child until it exits, and returns the
@@ -195,28 +204,4 @@ func wait(cmd *exec.Cmd) int {
 		return 125
 	}
 	return 0
-}
-
-// Continue is the child's half of Enter, called first thing in main: it
-// waits for its maps, then execs tug again as the namespace's root. It
-// returns at once in any other process.
-func Continue() {
-	fd := os.Getenv(syncEnv)
-	if fd == "" {
-		return
-	}
-	os.Unsetenv(syncEnv)
-	n, _ := strconv.Atoi(fd)
-	f := os.NewFile(uintptr(n), "userns-sync")
-	var b [1]byte
-	if k, _ := f.Read(b[:]); k != 1 {
-		os.Exit(125) // the parent failed and said why
-	}
-	f.Close()
-	self, err := os.Executable()
-	if err == nil {
-		err = unix.Exec(self, os.Args, os.Environ())
-	}
-	fmt.Fprintf(os.Stderr, "tug: user namespace: exec: %v\n", err)
-	os.Exit(125)
 }

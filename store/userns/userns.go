@@ -7,15 +7,15 @@
 // multi-threaded from the start, and a multi-threaded process can
 // neither unshare nor join a user namespace, so tug re-executes itself:
 //
-//  1. the user's tug (the parent) clones a child of itself with
-//     CLONE_NEWUSER and waits;
+//  1. the user's tug (the parent) clones a child with CLONE_NEWUSER and
+//     CLONE_NEWNS (a mount namespace of the user's, for its mounts);
 //  2. the parent writes the child's ID maps: through the setuid helpers
 //     newuidmap and newgidmap when the user has subordinate ranges, or
 //     itself (the user's own IDs only, setgroups denied) when not;
-//  3. it tells the child to go on, over a pipe; the child execs tug once
-//     more, now as a mapped root, which gives it a full capability set
-//     in the namespace (the first exec happened while it was unmapped,
-//     which clears capabilities);
+//  3. it tells the child to go on, over a pipe; the child, a shell until
+//     then, execs tug, now as a mapped root, which gives it a full
+//     capability set in the namespace (an exec while it is unmapped
+//     would clear them, and a Go program cannot wait before its exec);
 //  4. the parent forwards signals and exits with the child's status.
 //
 // Every rootless invocation makes a fresh namespace with the same maps,
