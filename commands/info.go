@@ -47,6 +47,10 @@ func info(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	driver, err := run.StorageDriver(s, cfg.Rootless.StorageDriver)
+	if err != nil {
+		return err
+	}
 	imgs, err := s.Images()
 	if err != nil {
 		return err
@@ -54,7 +58,7 @@ func info(c *cli.Context) error {
 	v := infoView{
 		Version: Version, GoVersion: runtime.Version(),
 		Root: s.Root(), RunRoot: s.RunRoot(), ConfigFile: configPath(c),
-		StorageDriver: s.Driver(), Images: len(imgs), Host: host,
+		StorageDriver: driver, Images: len(imgs), Host: host,
 		Insecure: cfg.Registries.Insecure, Mirrors: cfg.Registries.Mirrors,
 	}
 	return printOne(os.Stdout, c.String("format"), v, func() error { return printInfo(v) })

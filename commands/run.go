@@ -220,7 +220,8 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), AutoRemove: c.Bool("rm"), Init: c.Bool("init"),
 		ReadOnly: c.Bool("read-only"), Volumes: c.StringSlice("volume"), Mounts: c.StringSlice("mount"),
 		Network: c.String("network"), Publish: c.StringSlice("publish"), Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits,
-		PublishAll: c.Bool("publish-all"), IP: c.String("ip"), DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"),
+		StorageDriver: cfg.Rootless.StorageDriver,
+		PublishAll:    c.Bool("publish-all"), IP: c.String("ip"), DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"),
 		DNSOptions: c.StringSlice("dns-option"), AddHosts: c.StringSlice("add-host"), Aliases: c.StringSlice("network-alias"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
 		Labels: c.StringSlice("label"),
 		Security: run.Security{

@@ -28,6 +28,9 @@ type Rootless struct {
 	// StrictLimits makes resource limits that tug cannot enforce for a
 	// rootless container (no delegated cgroups) an error, not a warning.
 	StrictLimits bool `toml:"strict_limits"`
+	// StorageDriver is how rootless containers' root filesystems are
+	// made: auto, overlay, fuse-overlayfs or copy.
+	StorageDriver string `toml:"storage_driver"`
 }
 
 // Network configures container networking.

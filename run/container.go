@@ -72,6 +72,13 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	driver, err := StorageDriver(s, opt.StorageDriver)
+	if err != nil {
+		return nil, err
+	}
+	if driver == DriverOverlay {
+		driver = "" // what every container had before there was a choice
+	}
 	mounts, err := binds(opt)
 	if err != nil {
 		return nil, err
@@ -79,7 +86,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	spec := Spec{
 		Args: args, Env: env, Cwd: firstNonEmpty(opt.Workdir, ic.Config.WorkingDir, "/"),
 		User: firstNonEmpty(opt.User, ic.Config.User), Hostname: hostname,
-		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host",
+		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host", Driver: driver,
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
 		EmbeddedDNS: userNetwork(opt.Network),
 		MaskedPaths: DefaultMaskedPaths(), ReadonlyPaths: DefaultReadonlyPaths(),

@@ -20,6 +20,7 @@ import (
 
 	"tug/store"
 	"tug/store/archive"
+	"tug/store/userns"
 )
 
 // PathInfo says what a path in a container is.
@@ -115,6 +116,9 @@ func Diff(s *store.Store, c *store.Container) ([]Change, error) {
 		return nil, err
 	}
 	spec := cfg.Spec
+	if err := needUpper(c, &spec); err != nil {
+		return nil, err
+	}
 	if err := overlayPaths(s, c, &spec); err != nil {
 		return nil, err
 	}
@@ -131,8 +135,19 @@ func Diff(s *store.Store, c *store.Container) ([]Change, error) {
 		if mountPoint(rel[1:], &st) {
 			return nil
 		}
+		// fuse-overlayfs may mark an opaque dir with a whiteout of
+		// .wh..opq, or record a deletion as a .wh.NAME file, as layers do
+		dir, base := path.Split(rel)
 		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
-			out = append(out, Change{"D", rel})
+			if !strings.HasPrefix(base, ".wh.") {
+				out = append(out, Change{"D", rel})
+			}
+			return nil
+		}
+		if strings.HasPrefix(base, ".wh.") {
+			if hidden := strings.TrimPrefix(base, ".wh."); hidden != ".wh..opq" {
+				out = append(out, Change{"D", dir + hidden})
+			}
 			return nil
 		}
 		kind := "A"
@@ -150,6 +165,9 @@ func Diff(s *store.Store, c *store.Container) ([]Change, error) {
 // mount points tug makes in every container, still empty: such paths are
 // tug's, not changes the container made.
 func mountPoint(name string, st *unix.Stat_t) bool {
+	if dir, base := path.Split(name); strings.HasPrefix(base, ".wh.") && (dir == "dev/" || dir == "proc/" || dir == "sys/") {
+		return true // fuse-overlayfs' marks under tug's mounts
+	}
 	switch strings.TrimSuffix(name, "/") {
 	case "proc", "sys", "dev", "etc/hosts", "etc/hostname", "etc/resolv.conf":
 		return st.Size == 0 || st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Nlink <= 2
@@ -178,6 +196,13 @@ type CommitOptions struct {
 // one layer from its upper dir, with overlay whiteouts turned back into
 // the .wh. entries of image layers.
 func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitOptions) (*store.Image, error) {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := needUpper(c, &cfg.Spec); err != nil {
+		return nil, err
+	}
 	base, err := s.LookupImage(c.Image.Hex)
 	if err != nil {
 		return nil, err
@@ -222,6 +247,15 @@ func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitO
 	return s.AddImage(ctx, img, add)
 }
 
+// needUpper refuses what needs the container's changes apart from its
+// image's files, which the copy storage driver does not keep.
+func needUpper(c *store.Container, spec *Spec) error {
+	if spec.Driver == DriverCopy {
+		return fmt.Errorf("container %s uses the copy storage driver, which keeps no record of its changes: diff and commit need overlay or fuse-overlayfs", c.Name)
+	}
+	return nil
+}
+
 // writeUpper writes the container's upper dir as an image layer tar.
 func writeUpper(s *store.Store, c *store.Container, out string) error {
 	f, err := os.Create(out)
@@ -234,7 +268,11 @@ func writeUpper(s *store.Store, c *store.Container, out string) error {
 		return fmt.Errorf("open upper dir: %w", err)
 	}
 	defer unix.Close(upper)
-	if err := archive.Write(upper, ".", f, archive.WriteOptions{OverlayWhiteouts: true, Exclude: mountPoint}); err != nil {
+	opaque := "" // trusted.overlay.opaque
+	if userns.Inside() {
+		opaque = "user.overlay.opaque" // overlayfs with userxattr, and fuse-overlayfs
+	}
+	if err := archive.Write(upper, ".", f, archive.WriteOptions{OverlayWhiteouts: true, OpaqueXattr: opaque, Exclude: mountPoint}); err != nil {
 		return fmt.Errorf("write layer: %w", err)
 	}
 	return f.Close()

@@ -238,7 +238,7 @@ func privateOverlay(spec *Spec) (int, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return -1, fmt.Errorf("make / private: %w", err)
 	}
-	if err := mountOverlay(spec); err != nil {
+	if err := mountRootfs(spec); err != nil {
 		return -1, err
 	}
 	root, err := unix.Open(spec.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -246,6 +246,23 @@ func privateOverlay(spec *Spec) (int, error) {
 		return -1, fmt.Errorf("open rootfs: %w", err)
 	}
 	return root, nil
+}
+
+// mountRootfs makes spec.Rootfs the container's root filesystem: the
+// overlay, or with fuse-overlayfs the keeper's mount (already there, in
+// the copy of its mount namespace), or the copy driver's directory bound
+// on itself, so that it is a mount pivot_root can take.
+func mountRootfs(spec *Spec) error {
+	switch spec.Driver {
+	case DriverFuse:
+		return nil
+	case DriverCopy:
+		if err := unix.Mount(spec.Rootfs, spec.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind the rootfs: %w", err)
+		}
+		return nil
+	}
+	return mountOverlay(spec)
 }
 
 // mountOverlay mounts the image layers (read-only lowers, top first) and

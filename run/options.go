@@ -39,6 +39,7 @@ type Options struct {
 	Publish       []string // -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]
 	Subnet        string   // of the default bridge network, from the config
 	StrictLimits  bool     // config: limits tug cannot enforce are errors
+	StorageDriver string   // config: a rootless container's storage driver
 	PublishAll    bool     // -P: the image's EXPOSE ports on random host ports
 	IP            string   // --ip
 	DNS           []string

@@ -48,15 +48,21 @@ func withRootfs(s *store.Store, c *store.Container, fn func(root int) error) err
 		// Never unlocked: the thread exits with this goroutine, and its
 		// private namespace with it.
 		runtime.LockOSThread()
-		errc <- onPrivateMount(&spec, fn)
+		errc <- onPrivateMount(s, &spec, fn)
 	}()
 	return <-errc
 }
 
-func onPrivateMount(spec *Spec, fn func(root int) error) error {
+func onPrivateMount(s *store.Store, spec *Spec, fn func(root int) error) error {
 	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("private mount namespace: %w", err)
 	}
+	// a FUSE daemon forked from this thread shares its namespace, which
+	// would outlive the thread with it: unmount before leaving
+	if err := prepareRootfs(s, spec); err != nil {
+		return err
+	}
+	defer releaseRootfs(spec)
 	root, err := privateOverlay(spec)
 	if err != nil {
 		return err

@@ -12,6 +12,10 @@ type Spec struct {
 	Lower    []string `json:"lower"`    // layer diff dirs, top first
 	Upper    string   `json:"upper"`
 	Work     string   `json:"work"`
+	// Driver is how the rootfs is made (storage.go): "" or overlay, the
+	// child mounts it; fuse-overlayfs or copy, the keeper prepares it
+	// and the child binds it.
+	Driver string `json:"driver,omitempty"`
 
 	Args     []string `json:"args"`
 	Env      []string `json:"env"`

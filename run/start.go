@@ -103,11 +103,11 @@ func autoRemove(s *store.Store, c *store.Container, cfg *Config) {
 
 // process is a container whose entrypoint runs.
 type process struct {
-	cmd     *exec.Cmd
-	term    *session
-	group   *cgroups.Group // nil when tug cannot make cgroups (rootless)
-	stopNet []func()       // what serves its network from the keeper: embedded DNS, user-mode stack
-	state   store.ContainerState
+	cmd   *exec.Cmd
+	term  *session
+	group *cgroups.Group // nil when tug cannot make cgroups (rootless)
+	undo  []func()       // what the keeper ends with it: embedded DNS, user-mode stack, FUSE rootfs
+	state store.ContainerState
 }
 
 // launch starts the re-exec child with stdio wired by wire, hands it the
@@ -171,10 +171,18 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 	fail := func(err error) (*process, error) {
 		cmd.Wait()
 		term.close()
+		for _, undo := range p.undo {
+			undo()
+		}
 		p.removeGroup()
 		detachNetwork(s, c, cfg)
 		return nil, err
 	}
+	// before the clone, which copies the keeper's mounts (a FUSE rootfs)
+	if err := prepareRootfs(s, &spec); err != nil {
+		return fail(err)
+	}
+	p.undo = append(p.undo, func() { releaseRootfs(&spec) })
 	if cfg.Network == "host" {
 		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
 	}
@@ -196,7 +204,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 		if tugnet.IsUserMode(cfg.Network) {
 			u, err := startUserMode(s, c, cfg, &spec, cmd.Process.Pid)
 			if u != nil {
-				p.stopNet = append(p.stopNet, u.Stop)
+				p.undo = append(p.undo, u.Stop)
 			}
 			return err
 		}
@@ -208,7 +216,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 		}
 		stop, err := tugnet.ServeDNS(cmd.Process.Pid, resolver(s, c.ID), hostResolv("/etc/resolv.conf").servers)
 		if stop != nil {
-			p.stopNet = append(p.stopNet, stop)
+			p.undo = append(p.undo, stop)
 		}
 		return err
 	}
@@ -376,8 +384,8 @@ func (p *process) wait(sigs chan os.Signal) int {
 // finish records the exit, unless the container is gone already (rm -f).
 func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error {
 	p.term.close()
-	for _, stop := range p.stopNet {
-		stop()
+	for _, undo := range p.undo {
+		undo()
 	}
 	detachNetwork(s, c, cfg)
 	oom := p.group != nil && p.group.OOMKilled()

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -305,6 +306,36 @@ func (s *Store) CleanStaging() error {
 		os.RemoveAll(filepath.Join(dir, e.Name()))
 		os.Remove(filepath.Join(s.root, "blobs", ".tmp", e.Name()))
 		lock.Unlock()
+	}
+	return nil
+}
+
+// Flatten copies the diff dirs of layers (bottom first, relative to the
+// layer dir) into dst, applying whiteouts and opaque directories: one
+// tree with the image's files, for the copy storage driver. The copy
+// goes through the same checked writer and unpacker as pulls.
+func (s *Store) Flatten(layers []string, dst string) error {
+	opt := s.unpack
+	opt.Flatten = true
+	for _, l := range layers {
+		dir, err := unix.Open(filepath.Join(s.root, "layers", l), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", l, err)
+		}
+		pr, pw := io.Pipe()
+		wrote := make(chan error, 1)
+		go func() {
+			err := archive.Write(dir, ".", pw, archive.WriteOptions{OverlayWhiteouts: true, OpaqueXattr: opt.OpaqueXattr})
+			pw.CloseWithError(err)
+			wrote <- err
+		}()
+		_, err = archive.Apply(dst, pr, opt)
+		io.Copy(io.Discard, pr) // the end of the stream
+		werr := <-wrote
+		unix.Close(dir)
+		if err = errors.Join(err, werr); err != nil {
+			return fmt.Errorf("copy layer %s: %w", l, err)
+		}
 	}
 	return nil
 }

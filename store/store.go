@@ -107,14 +107,6 @@ func unpackOptions(umask uint32) archive.Options {
 	return o
 }
 
-// Driver names how containers' root filesystems are made.
-func (s *Store) Driver() string {
-	if userns.Inside() {
-		return "overlay (native, userxattr, in a user namespace)"
-	}
-	return "overlay"
-}
-
 // Rootless tells whether the store is an unprivileged user's.
 func (s *Store) Rootless() bool { return s.rootless }
 

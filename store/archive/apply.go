@@ -34,6 +34,10 @@ type Options struct {
 	// map (a rootless user with no subordinate IDs) as the unpacking
 	// user, and records the owner in OwnerXattr, instead of failing.
 	KeepOwner bool
+	// Flatten applies whiteouts and opaque markers by deleting what
+	// they hide, layering one tree over another in place of overlayfs
+	// (the copy storage driver), instead of recording them.
+	Flatten bool
 	// Literal takes .wh. names as ordinary files (tug cp), not as
 	// whiteouts (layers).
 	Literal bool
@@ -118,6 +122,9 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 		return err
 	}
 	if base == opaqueMarker && !a.opt.Literal {
+		if a.opt.Flatten {
+			return a.emptyDir(parent)
+		}
 		return a.setOpaque(parent)
 	}
 	if strings.HasPrefix(base, whiteoutPrefix) && !a.opt.Literal {
@@ -140,12 +147,12 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 }
 
 // whiteout records the deletion of name from lower layers as overlayfs
-// expects it: a 0/0 character device. It never deletes anything.
+// expects it: a 0/0 character device; flattening, it deletes name.
 func (a *applier) whiteout(pfd int, name string) error {
 	if name == "" || strings.Contains(name, "/") {
 		return fmt.Errorf("%w: bad whiteout", ErrUnsafe)
 	}
-	if err := a.clear(pfd, name); err != nil {
+	if err := a.clear(pfd, name); err != nil || a.opt.Flatten {
 		return err
 	}
 	if err := unix.Mknodat(pfd, name, unix.S_IFCHR, 0); err != nil {
@@ -163,6 +170,31 @@ func (a *applier) setOpaque(dir string) error {
 	defer unix.Close(fd)
 	if err := unix.Fsetxattr(fd, a.opt.OpaqueXattr, []byte("y"), 0); err != nil {
 		return fmt.Errorf("mark %s opaque: %w", dir, err)
+	}
+	return nil
+}
+
+// emptyDir removes everything in dir: lower layers' files under an
+// opaque directory, when flattening.
+func (a *applier) emptyDir(dir string) error {
+	fd, err := a.r.resolve(dirOrDot(dir), unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	f, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	for _, n := range names {
+		if err := a.clear(fd, n); err != nil {
+			return err
+		}
 	}
 	return nil
 }
