@@ -70,7 +70,7 @@ func newForwarder(pid int, ports []Port) (*forwarder, error) {
 			c, err := stdnet.ListenPacket("udp4", addr)
 			if err != nil {
 				f.close()
-				return nil, fmt.Errorf("host port %s/udp is not free: %w", addr, err)
+				return nil, portError(addr, "udp", p.HostPort, err)
 			}
 			p.HostPort = uint16(c.LocalAddr().(*stdnet.UDPAddr).Port)
 			f.udp = append(f.udp, udpPort{c, p.ContainerPort})
@@ -78,7 +78,7 @@ func newForwarder(pid int, ports []Port) (*forwarder, error) {
 			l, err := stdnet.Listen("tcp4", addr)
 			if err != nil {
 				f.close()
-				return nil, fmt.Errorf("host port %s/tcp is not free: %w", addr, err)
+				return nil, portError(addr, "tcp", p.HostPort, err)
 			}
 			p.HostPort = uint16(l.Addr().(*stdnet.TCPAddr).Port)
 			f.tcp = append(f.tcp, tcpPort{l, p.ContainerPort})
@@ -97,6 +97,16 @@ func newForwarder(pid int, ports []Port) (*forwarder, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// portError says why a rootless user cannot have a host port: it is
+// taken, or below the first port an unprivileged user may bind.
+func portError(addr, proto string, port uint16, err error) error {
+	if errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("host port %s/%s: only root may bind ports below net.ipv4.ip_unprivileged_port_start "+
+			"(sudo sysctl net.ipv4.ip_unprivileged_port_start=%d, or publish a higher port)", addr, proto, port)
+	}
+	return fmt.Errorf("host port %s/%s is not free: %w", addr, proto, err)
 }
 
 // makeSockets enters the namespace on a thread of its own for good and

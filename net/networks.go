@@ -52,8 +52,11 @@ type CreateOptions struct {
 // Create records a new bridge network; its bridge is made on first use.
 // Without a subnet it takes the first free /24 of 10.89.0.0/16.
 func Create(s *store.Store, name string, opt CreateOptions, defaultSubnet string) (*Record, error) {
-	if !networkName.MatchString(name) || name == "bridge" || name == "none" || name == "host" || name == "tug" {
+	if !networkName.MatchString(name) || name == "bridge" || name == "none" || name == "host" || name == "tug" || IsUserMode(name) {
 		return nil, fmt.Errorf("invalid network name %q", name)
+	}
+	if s.Rootless() {
+		return nil, errors.New("user-defined networks are bridges, which need root: rootless containers use pasta or slirp4netns (or --network none or host)")
 	}
 	lock, err := store.LockFile(filepath.Join(s.Root(), "locks", "networks.lock"))
 	if err != nil {

@@ -218,6 +218,11 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 		if ref == "" {
 			return nil, fmt.Errorf("--network container: needs a container's name or ID")
 		}
+		if s.Rootless() {
+			// joining another's netns means joining its user namespace,
+			// which a rootless tug in a fresh one of its own cannot
+			return nil, fmt.Errorf("--network container: is not supported for rootless containers yet")
+		}
 		return nil, shareNetwork(s, opt, ref)
 	}
 	if s.Rootless() {
