@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tug/config"
+	"tug/run"
 	"tug/store"
 	"tug/store/userns"
 )
@@ -117,6 +118,27 @@ func before(c *cli.Context) error {
 	return enterUserNS()
 }
 
+// intoUserNS is the Before of commands that work on one container's
+// files or processes, for a rootless user: a running container's are
+// reachable only from its own user namespace, which tug joins; a
+// stopped one's from a fresh one, as for every other command. ref picks
+// the container from the arguments.
+func intoUserNS(ref func(c *cli.Context) string) cli.BeforeFunc {
+	return func(c *cli.Context) error {
+		if os.Geteuid() == 0 {
+			return nil
+		}
+		if s, _, err := openStore(c); err == nil && ref(c) != "" {
+			if ctr, err := s.LookupContainer(ref(c)); err == nil {
+				if pid, ok := run.RunningPid(s, ctr); ok {
+					return userns.Join(pid)
+				}
+			}
+		}
+		return enterUserNS()
+	}
+}
+
 // enterUserNS runs this tug again in its user namespace and exits with
 // its status; it returns only an error that says how to fix the host.
 func enterUserNS() error {
@@ -139,6 +161,8 @@ func hostSide(command string) bool {
 		return true
 	case "rm", "restart":
 		return true // they go on in the namespace themselves (stopOutside)
+	case "cp", "export", "top":
+		return true // they pick a namespace themselves (intoUserNS)
 	}
 	return false
 }

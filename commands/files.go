@@ -34,6 +34,7 @@ func topCommand() *cli.Command {
 		Name:      "top",
 		Usage:     "list a container's processes",
 		ArgsUsage: "CONTAINER",
+		Before:    intoUserNS(func(c *cli.Context) string { return c.Args().First() }),
 		Action: func(c *cli.Context) error {
 			s, ctr, err := oneContainer(c, 1, 1)
 			if err != nil {
@@ -58,6 +59,14 @@ func cpCommand() *cli.Command {
 		Name:      "cp",
 		Usage:     "copy files between a container and the host",
 		ArgsUsage: "CONTAINER:SRC DEST|-  or  SRC|- CONTAINER:DEST",
+		Before: intoUserNS(func(c *cli.Context) string {
+			for _, a := range c.Args().Slice() {
+				if ref, _, ok := containerPath(a); ok {
+					return ref
+				}
+			}
+			return ""
+		}),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 2, 2); err != nil {
 				return err
@@ -156,6 +165,7 @@ func exportCommand() *cli.Command {
 		Name:      "export",
 		Usage:     "write a container's filesystem as a tar archive",
 		ArgsUsage: "CONTAINER",
+		Before:    intoUserNS(func(c *cli.Context) string { return c.Args().First() }),
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to FILE instead of stdout"}},
 		Action: func(c *cli.Context) error {
 			s, ctr, err := oneContainer(c, 1, 1)

@@ -213,6 +213,16 @@ func Remove(s *store.Store, c *store.Container, force bool) error {
 	return nil
 }
 
+// RunningPid returns the host pid of a running container's first
+// process, checked to be that very process.
+func RunningPid(s *store.Store, c *store.Container) (int, bool) {
+	st, err := State(s, c)
+	if err != nil || st.Status != store.StatusRunning || !sameProcess(st.Pid, st.PidStart, st.BootID) {
+		return 0, false
+	}
+	return st.Pid, true
+}
+
 // ParseSignal reads a signal as docker takes it: KILL, SIGKILL or 9.
 func ParseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {

@@ -129,6 +129,30 @@ func Enter(acc Account, warn func(string)) error {
 	return nil
 }
 
+// Join runs this tug again, with the same arguments, in the user
+// namespace of process pid (a running container's, made by another tug),
+// and exits with its status. A multi-threaded Go process cannot join a
+// user namespace, so nsenter (util-linux) joins it and execs tug, which
+// starts as its root. Only the user that owns the namespace may.
+func Join(pid int) error {
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return fmt.Errorf("%w: nsenter not found (util-linux)", ErrSetup)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := append([]string{fmt.Sprintf("--user=/proc/%d/ns/user", pid), "--", self}, os.Args[1:]...)
+	cmd := exec.Command(nsenter, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("join the user namespace of %d: %w", pid, err)
+	}
+	os.Exit(wait(cmd))
+	return nil
+}
+
 // Disabled explains why the kernel refused a user namespace.
 func Disabled(err error) error {
 	if b, _ := os.ReadFile("/proc/sys/user/max_user_namespaces"); strings.TrimSpace(string(b)) == "0" {
