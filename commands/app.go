@@ -119,10 +119,10 @@ func before(c *cli.Context) error {
 }
 
 // intoUserNS is the Before of commands that work on one container's
-// files or processes, for a rootless user: a running container's are
-// reachable only from its own user namespace, which tug joins; a
-// stopped one's from a fresh one, as for every other command. ref picks
-// the container from the arguments.
+// files, processes or network namespace, for a rootless user: a running
+// container's are reachable only from its own user namespace, which tug
+// joins; otherwise tug makes a fresh one, as for every other command.
+// ref picks the container from the arguments ("" for none).
 func intoUserNS(ref func(c *cli.Context) string) cli.BeforeFunc {
 	return func(c *cli.Context) error {
 		if os.Geteuid() == 0 {
@@ -161,7 +161,7 @@ func hostSide(command string) bool {
 		return true
 	case "rm", "restart":
 		return true // they go on in the namespace themselves (stopOutside)
-	case "cp", "export", "top":
+	case "cp", "export", "top", "run", "create", "start":
 		return true // they pick a namespace themselves (intoUserNS)
 	}
 	return false

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -93,6 +94,16 @@ func withHelp(action cli.ActionFunc) cli.ActionFunc {
 	}
 }
 
+// networkOwner is the container whose network --network container:NAME
+// shares, if any.
+func networkOwner(c *cli.Context) string {
+	ref, _ := strings.CutPrefix(c.String("network"), "container:")
+	if ref == c.String("network") {
+		return ""
+	}
+	return ref
+}
+
 func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
@@ -102,6 +113,7 @@ func runCommand() *cli.Command {
 		HideHelp:  true,
 		// -it is -i -t, as in docker
 		UseShortOptionHandling: true,
+		Before:                 intoUserNS(networkOwner),
 		Action:                 withHelp(runAction),
 	}
 }
@@ -115,6 +127,7 @@ func createCommand() *cli.Command {
 		HideHelp:  true,
 		// -it is -i -t, as in docker
 		UseShortOptionHandling: true,
+		Before:                 intoUserNS(networkOwner),
 		Action: withHelp(func(c *cli.Context) error {
 			_, ctr, err := create(c)
 			if err != nil {
@@ -132,6 +145,14 @@ func startCommand() *cli.Command {
 		Usage:                  "start created or stopped containers",
 		ArgsUsage:              "CONTAINER [CONTAINER...]",
 		UseShortOptionHandling: true,
+		Before: intoUserNS(func(c *cli.Context) string {
+			if s, _, err := openStore(c); err == nil {
+				if ctr, err := s.LookupContainer(c.Args().First()); err == nil {
+					return run.SharedNetwork(ctr)
+				}
+			}
+			return ""
+		}),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "run in the foreground, attached to its output"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin (with -a)"},

@@ -218,11 +218,6 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 		if ref == "" {
 			return nil, fmt.Errorf("--network container: needs a container's name or ID")
 		}
-		if s.Rootless() {
-			// joining another's netns means joining its user namespace,
-			// which a rootless tug in a fresh one of its own cannot
-			return nil, fmt.Errorf("--network container: is not supported for rootless containers yet")
-		}
 		return nil, shareNetwork(s, opt, ref)
 	}
 	if s.Rootless() {
@@ -296,6 +291,17 @@ func shareNetwork(s *store.Store, opt *Options, ref string) error {
 		return nil
 	}
 	return fmt.Errorf("%s: too many containers in a chain of --network container:", flag)
+}
+
+// SharedNetwork returns the ID of the container whose network namespace
+// c joins, or "".
+func SharedNetwork(c *store.Container) string {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return ""
+	}
+	id, _ := sharedNetwork(cfg)
+	return id
 }
 
 // sharedNetwork returns the ID of the container whose network namespace

@@ -130,21 +130,26 @@ func Enter(acc Account, warn func(string)) error {
 }
 
 // Join runs this tug again, with the same arguments, in the user
-// namespace of process pid (a running container's, made by another tug),
-// and exits with its status. A multi-threaded Go process cannot join a
-// user namespace, so nsenter (util-linux) joins it and execs tug, which
-// starts as its root. Only the user that owns the namespace may.
+// namespace of process pid (a running container's, made by another tug)
+// and a mount namespace of its own, and exits with its status. A
+// multi-threaded Go process can join neither, so nsenter and unshare
+// (util-linux) do, and exec tug, which starts as the namespace's root.
+// Only the user that owns the namespace may.
 func Join(pid int) error {
-	nsenter, err := exec.LookPath("nsenter")
-	if err != nil {
-		return fmt.Errorf("%w: nsenter not found (util-linux)", ErrSetup)
+	var tools [2]string
+	for i, name := range []string{"nsenter", "unshare"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			return fmt.Errorf("%w: %s not found (util-linux)", ErrSetup, name)
+		}
+		tools[i] = p
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	args := append([]string{fmt.Sprintf("--user=/proc/%d/ns/user", pid), "--", self}, os.Args[1:]...)
-	cmd := exec.Command(nsenter, args...)
+	args := append([]string{fmt.Sprintf("--user=/proc/%d/ns/user", pid), "--", tools[1], "--mount", "--", self}, os.Args[1:]...)
+	cmd := exec.Command(tools[0], args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("join the user namespace of %d: %w", pid, err)
