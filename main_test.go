@@ -77,7 +77,7 @@ func setupE2E(dir string) (*e2e, []func(), error) {
 	env := &e2e{bin: filepath.Join(dir, "bin")}
 	var stop []func()
 	for out, pkg := range map[string]string{"tug": ".", "udpecho": "./internal/cmd/udpecho"} {
-		build := exec.Command("go", "build", "-o", filepath.Join(env.bin, out), pkg)
+		build := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(env.bin, out), pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if msg, err := build.CombinedOutput(); err != nil {
 			return nil, stop, fmt.Errorf("build %s: %v\n%s", out, err, msg)
