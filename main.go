@@ -10,9 +10,12 @@ import (
 
 	"tug/commands"
 	"tug/run"
+	"tug/store/userns"
 )
 
 func main() {
+	// The child of a rootless tug waits for its user namespace's maps.
+	userns.Continue()
 	if os.Getenv(run.RoleArgEnv) != "" {
 		os.Args = os.Args[1:] // started by nsenter: the role is argv[1]
 	}

@@ -15,11 +15,8 @@ import (
 	"golang.org/x/term"
 )
 
-// trampoline is the child of Enter until its maps are written: it waits
-// for a line on fd 3 (none: the parent failed and said why), closes it
-// and execs tug, which starts as the namespace's root with every
-// capability in it.
-const trampoline = `read -r _ <&3 || exit 125; exec 3<&-; exec "$0" "$@"`
+// syncEnv tells the child of Enter which fd to wait on for its maps.
+const syncEnv = "_TUG_USERNS_SYNC"
 
 // ErrSetup marks a host that is not set up for rootless use; its text
 // says what is missing and how to fix it.
@@ -104,13 +101,19 @@ func Enter(acc Account, warn func(string)) error {
 	if err != nil {
 		return err
 	}
-	// The child must exec tug only once it is mapped, or the exec
-	// clears its capabilities; a Go program cannot wait before its own
-	// exec, so a shell waits on the pipe, then execs tug.
-	cmd := exec.Command("/bin/sh", append([]string{"-c", trampoline, self}, os.Args[1:]...)...)
+	// The child execs tug at once, unmapped, which would clear its
+	// capabilities; raised as ambient ones first, they survive the exec.
+	// tug starts while the maps are written, and waits for them (Continue).
+	cmd := exec.Command(self, os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{r}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS}
+	cmd.Env = append(os.Environ(), syncEnv+"=3")
+	caps, err := allCaps()
+	if err != nil {
+		return err
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS, AmbientCaps: caps}
 	err = cmd.Start()
 	r.Close()
 	if err != nil {
@@ -123,7 +126,7 @@ func Enter(acc Account, warn func(string)) error {
 		cmd.Wait()
 		return err
 	}
-	w.Write([]byte("go\n"))
+	w.Write([]byte{1})
 	w.Close()
 	os.Exit(wait(cmd))
 	return nil
@@ -233,4 +236,39 @@ func wait(cmd *exec.Cmd) int {
 		return 125
 	}
 	return 0
+}
+
+// Continue is the child's half of Enter, called first thing in main: it
+// waits until the parent has written the maps (or has failed, and said
+// why). It returns at once in any other process.
+func Continue() {
+	fd := os.Getenv(syncEnv)
+	if fd == "" {
+		return
+	}
+	os.Unsetenv(syncEnv)
+	n, _ := strconv.Atoi(fd)
+	f := os.NewFile(uintptr(n), "userns-sync")
+	var b [1]byte
+	if k, _ := f.Read(b[:]); k != 1 {
+		os.Exit(125)
+	}
+	f.Close()
+}
+
+// allCaps lists every capability this kernel has.
+func allCaps() ([]uintptr, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return nil, fmt.Errorf("read cap_last_cap: %w", err)
+	}
+	last, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("cap_last_cap: %w", err)
+	}
+	caps := make([]uintptr, last+1)
+	for i := range caps {
+		caps[i] = uintptr(i)
+	}
+	return caps, nil
 }

@@ -12,10 +12,11 @@
 //  2. the parent writes the child's ID maps: through the setuid helpers
 //     newuidmap and newgidmap when the user has subordinate ranges, or
 //     itself (the user's own IDs only, setgroups denied) when not;
-//  3. it tells the child to go on, over a pipe; the child, a shell until
-//     then, execs tug, now as a mapped root, which gives it a full
-//     capability set in the namespace (an exec while it is unmapped
-//     would clear them, and a Go program cannot wait before its exec);
+//  3. it tells the child to go on, over a pipe. The child exec'd tug
+//     right after the clone, unmapped, which clears a process's
+//     capabilities; so it raised them all as ambient capabilities first,
+//     which survive that exec. tug starts while the maps are written and
+//     waits for them before anything else (Continue);
 //  4. the parent forwards signals and exits with the child's status.
 //
 // Every rootless invocation makes a fresh namespace with the same maps,
