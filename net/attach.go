@@ -96,14 +96,7 @@ func attach(s *store.Store, r *Record, ep endpoint, pid int, ports []Port, want 
 	}
 	addRedirects(id, ip, ports) // the DNAT rules carry what it cannot
 	st = &Settings{Network: n.Name, IPAddress: ip.String(), PrefixLen: n.Subnet.Bits(), Gateway: n.Gateway.String(),
-		MacAddress: mac, Ports: map[string][]PortBinding{}}
-	for _, p := range ports {
-		hostIP := "0.0.0.0"
-		if p.HostIP.IsValid() {
-			hostIP = p.HostIP.String()
-		}
-		st.Ports[p.Key()] = append(st.Ports[p.Key()], PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
-	}
+		MacAddress: mac, Ports: bindings(ports)}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return nil, err

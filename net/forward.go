@@ -7,7 +7,6 @@ import (
 	stdnet "net"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
@@ -61,27 +60,16 @@ func newForwarder(pid int, ports []Port) (*forwarder, error) {
 		return f, nil
 	}
 	for _, p := range ports {
-		host := "0.0.0.0"
-		if p.HostIP.IsValid() {
-			host = p.HostIP.String()
+		c, err := p.bind()
+		if err != nil {
+			f.close()
+			return nil, err
 		}
-		addr := stdnet.JoinHostPort(host, strconv.Itoa(int(p.HostPort)))
-		if p.Proto == "udp" {
-			c, err := stdnet.ListenPacket("udp4", addr)
-			if err != nil {
-				f.close()
-				return nil, portError(addr, "udp", p.HostPort, err)
-			}
-			p.HostPort = uint16(c.LocalAddr().(*stdnet.UDPAddr).Port)
+		switch c := c.(type) {
+		case stdnet.PacketConn:
 			f.udp = append(f.udp, udpPort{c, p.ContainerPort})
-		} else {
-			l, err := stdnet.Listen("tcp4", addr)
-			if err != nil {
-				f.close()
-				return nil, portError(addr, "tcp", p.HostPort, err)
-			}
-			p.HostPort = uint16(l.Addr().(*stdnet.TCPAddr).Port)
-			f.tcp = append(f.tcp, tcpPort{l, p.ContainerPort})
+		case stdnet.Listener:
+			f.tcp = append(f.tcp, tcpPort{c, p.ContainerPort})
 		}
 		f.ports = append(f.ports, p)
 	}
@@ -97,16 +85,6 @@ func newForwarder(pid int, ports []Port) (*forwarder, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// portError says why a rootless user cannot have a host port: it is
-// taken, or below the first port an unprivileged user may bind.
-func portError(addr, proto string, port uint16, err error) error {
-	if errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("host port %s/%s: only root may bind ports below net.ipv4.ip_unprivileged_port_start "+
-			"(sudo sysctl net.ipv4.ip_unprivileged_port_start=%d, or publish a higher port)", addr, proto, port)
-	}
-	return fmt.Errorf("host port %s/%s is not free: %w", addr, proto, err)
 }
 
 // makeSockets enters the namespace on a thread of its own for good and

@@ -1,11 +1,15 @@
 package net
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	stdnet "net"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Port is one -p: a host address and port published to a container port.
@@ -77,6 +81,16 @@ func portNumber(s string, zeroOK bool) (uint16, error) {
 // by binding it for a moment: a port in use is refused at start, with
 // nothing set up.
 func (p *Port) claim() error {
+	c, err := p.bind()
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// bind listens on the host port (TCP) or binds it (UDP), and sets
+// HostPort to the port the kernel picked when it was 0.
+func (p *Port) bind() (io.Closer, error) {
 	host := "0.0.0.0"
 	if p.HostIP.IsValid() {
 		host = p.HostIP.String()
@@ -85,15 +99,39 @@ func (p *Port) claim() error {
 	if p.Proto == "udp" {
 		c, err := stdnet.ListenPacket("udp4", addr)
 		if err != nil {
-			return fmt.Errorf("host port %s/udp is not free: %w", addr, err)
+			return nil, portError(addr, p, err)
 		}
 		p.HostPort = uint16(c.LocalAddr().(*stdnet.UDPAddr).Port)
-		return c.Close()
+		return c, nil
 	}
 	l, err := stdnet.Listen("tcp4", addr)
 	if err != nil {
-		return fmt.Errorf("host port %s/tcp is not free: %w", addr, err)
+		return nil, portError(addr, p, err)
 	}
 	p.HostPort = uint16(l.Addr().(*stdnet.TCPAddr).Port)
-	return l.Close()
+	return l, nil
+}
+
+// portError says why a host port cannot be had: it is taken, or (for a
+// rootless user) below the first port an unprivileged user may bind.
+func portError(addr string, p *Port, err error) error {
+	if errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("host port %s/%s: only root may bind ports below net.ipv4.ip_unprivileged_port_start "+
+			"(sudo sysctl net.ipv4.ip_unprivileged_port_start=%d, or publish a higher port)", addr, p.Proto, p.HostPort)
+	}
+	return fmt.Errorf("host port %s/%s is not free: %w", addr, p.Proto, err)
+}
+
+// bindings are ports as inspect and port show them: per container port,
+// the host addresses and ports.
+func bindings(ports []Port) map[string][]PortBinding {
+	out := map[string][]PortBinding{}
+	for _, p := range ports {
+		hostIP := "0.0.0.0"
+		if p.HostIP.IsValid() {
+			hostIP = p.HostIP.String()
+		}
+		out[p.Key()] = append(out[p.Key()], PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
+	}
+	return out
 }

@@ -99,14 +99,7 @@ func StartUserMode(s *store.Store, id, stack string, pid int, ports []Port) (u *
 	if err != nil {
 		return nil, nil, err
 	}
-	st.Network, st.Ports = stack, map[string][]PortBinding{}
-	for _, p := range u.fwd.ports {
-		hostIP := "0.0.0.0"
-		if p.HostIP.IsValid() {
-			hostIP = p.HostIP.String()
-		}
-		st.Ports[p.Key()] = append(st.Ports[p.Key()], PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
-	}
+	st.Network, st.Ports = stack, bindings(u.fwd.ports)
 	b, err := json.Marshal(st)
 	if err != nil {
 		return nil, nil, err
