@@ -128,10 +128,12 @@ func intoUserNS(ref func(c *cli.Context) string) cli.BeforeFunc {
 		if os.Geteuid() == 0 {
 			return nil
 		}
-		if s, _, err := openStore(c); err == nil && ref(c) != "" {
-			if ctr, err := s.LookupContainer(ref(c)); err == nil {
-				if pid, ok := run.RunningPid(s, ctr); ok {
-					return userns.Join(pid)
+		if name := ref(c); name != "" {
+			if s, _, err := openStore(c); err == nil {
+				if ctr, err := s.LookupContainer(name); err == nil {
+					if pid, ok := run.RunningPid(s, ctr); ok {
+						return userns.Join(pid)
+					}
 				}
 			}
 		}
