@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -85,6 +86,42 @@ func TestRootless(t *testing.T) {
 			"xattr": cmdXattr,
 		},
 	})
+	t.Run("killed", func(t *testing.T) { rootlessKilled(t, users["tugrl"], bin) })
+}
+
+// rootlessKilled kills a rootless foreground tug run with SIGKILL: its
+// user namespace's tug and the container go with it, the container shows
+// as exited 137, and no process of the user is left.
+func rootlessKilled(t *testing.T, u *rootlessUser, bin string) {
+	run := runAs(u, bin, "tug", "run", "--name", "killed-fg", "--network", "none", "busybox", "sleep", "1000")
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	status := func() string {
+		out, _ := runAs(u, bin, "tug", "ps", "-a", "--filter", "name=killed-fg", "--format", "{{.Status}}").Output()
+		return strings.TrimSpace(string(out))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.HasPrefix(status(), "Up") {
+		if time.Now().After(deadline) {
+			t.Fatalf("container not up: %q", status())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	run.Process.Kill()
+	run.Wait()
+	for !strings.HasPrefix(status(), "Exited (137)") {
+		if time.Now().After(deadline) {
+			t.Fatalf("after kill -9 of tug: %q, want Exited (137)", status())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out, err := runAs(u, bin, "tug", "rm", "killed-fg").CombinedOutput(); err != nil {
+		t.Fatalf("rm: %v: %s", err, out)
+	}
+	if out, err := exec.Command("pgrep", "-u", u.name, "-r", "R,S,D,T", "-a").Output(); err == nil {
+		t.Errorf("processes of %s left:\n%s", u.name, out)
+	}
 }
 
 // setupUser makes the user if it does not exist, sets its subordinate

@@ -113,7 +113,9 @@ func Enter(acc Account, warn func(string)) error {
 	if err != nil {
 		return err
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS, AmbientCaps: caps}
+	// Pdeathsig: should the user's tug be killed, the namespace's goes
+	// too, as a root tug would with its container
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS, AmbientCaps: caps, Pdeathsig: unix.SIGKILL}
 	err = cmd.Start()
 	r.Close()
 	if err != nil {
@@ -154,6 +156,7 @@ func Join(pid int) error {
 	args := append([]string{fmt.Sprintf("--user=/proc/%d/ns/user", pid), "--", tools[1], "--mount", "--", self}, os.Args[1:]...)
 	cmd := exec.Command(tools[0], args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("join the user namespace of %d: %w", pid, err)
 	}
