@@ -39,15 +39,20 @@ const (
 // UserModeStack resolves --network for a rootless container: pasta or
 // slirp4netns by name, or for bridge (the default) the best installed.
 func UserModeStack(network string) (string, error) {
+	return pickStack(network, findStack)
+}
+
+// pickStack is UserModeStack with the programs found by find.
+func pickStack(network string, find func(string) (string, error)) (string, error) {
 	switch network {
 	case Pasta, Slirp:
-		if _, err := findStack(network); err != nil {
+		if _, err := find(network); err != nil {
 			return "", fmt.Errorf("--network %s: %s is not installed (sudo apt-get install %s)", network, network, pkgOf(network))
 		}
 		return network, nil
 	case "", "bridge":
 		for _, s := range []string{Pasta, Slirp} {
-			if _, err := findStack(s); err == nil {
+			if _, err := find(s); err == nil {
 				return s, nil
 			}
 		}
