@@ -63,20 +63,26 @@ func TestRootless(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// as [-nomap] USER CMD ARGS...: run a command as a test user,
-			// in its home, with its environment; -nomap leaves
-			// newuidmap and newgidmap out of PATH.
+			// as [-nomap|-nosuid] USER CMD ARGS...: run a command as a
+			// test user, in its home, with its environment; -nomap leaves
+			// newuidmap and newgidmap out of PATH, -nosuid puts copies of
+			// them without their setuid bit first in it.
 			"as": func(ts *testscript.TestScript, neg bool, args []string) {
-				nomap := len(args) > 0 && args[0] == "-nomap"
-				if nomap {
-					args = args[1:]
+				mode := ""
+				if len(args) > 0 && (args[0] == "-nomap" || args[0] == "-nosuid") {
+					mode, args = args[0], args[1:]
 				}
 				if len(args) < 2 || users[args[0]] == nil {
-					ts.Fatalf("usage: as [-nomap] tugrl|tugrl1 CMD ARGS...")
+					ts.Fatalf("usage: as [-nomap|-nosuid] tugrl|tugrl1 CMD ARGS...")
 				}
-				cmd := runAs(users[args[0]], bin, args[1:]...)
-				if nomap {
+				var cmd *exec.Cmd
+				switch mode {
+				case "-nomap":
 					cmd = runAsPath(users[args[0]], bin, args[1:]...)
+				case "-nosuid":
+					cmd = asUser(users[args[0]], bin+":"+plainMapHelpers(ts, base)+":/usr/bin:/bin", args[1:]...)
+				default:
+					cmd = runAs(users[args[0]], bin, args[1:]...)
 				}
 				err := ts.Exec(cmd.Path, cmd.Args[1:]...)
 				if (err != nil) != neg {
@@ -195,6 +201,30 @@ func runAsPath(u *rootlessUser, bin string, args ...string) *exec.Cmd {
 		}
 	}
 	return asUser(u, bin+":"+tools, args...)
+}
+
+// plainMapHelpers makes (once) a dir under base with copies of
+// newuidmap and newgidmap that are not setuid, and returns it.
+func plainMapHelpers(ts *testscript.TestScript, base string) string {
+	dir := filepath.Join(base, "nosuid")
+	if _, err := os.Stat(dir); err == nil {
+		return dir
+	}
+	os.MkdirAll(dir, 0o755)
+	for _, tool := range []string{"newuidmap", "newgidmap"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			ts.Fatalf("%s: %v", tool, err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			ts.Fatalf("%v", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, tool), b, 0o755); err != nil {
+			ts.Fatalf("%v", err)
+		}
+	}
+	return dir
 }
 
 func asUser(u *rootlessUser, path string, args ...string) *exec.Cmd {
