@@ -112,7 +112,11 @@ func before(c *cli.Context) error {
 	if err := setLogLevel(c); err != nil {
 		return err
 	}
-	if os.Geteuid() == 0 || hostSide(c.Args().First()) {
+	verb := c.Args().First()
+	if verb == "container" { // tug container exec… is tug exec…
+		verb = c.Args().Get(1)
+	}
+	if os.Geteuid() == 0 || hostSide(verb) {
 		return nil
 	}
 	return enterUserNS()

@@ -211,6 +211,17 @@ func deletePorts(id string) error {
 	return c.Flush()
 }
 
+// ProbeNAT tells whether tug can reach nftables through netlink: the
+// NAT of bridge networks and published ports.
+func ProbeNAT() error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	_, err = c.ListTables()
+	return err
+}
+
 // natReady tells whether tug's table has the rules of a bridge.
 func natReady(bridge string) bool {
 	c, err := nftables.New()

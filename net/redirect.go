@@ -164,16 +164,9 @@ func deleteRedirects(id string) error {
 // lockRedirects takes the host-wide lock of the redirect program and
 // opens the root of the cgroup v2 tree it is attached to.
 func lockRedirects() (*store.Lock, *os.File, error) {
-	root := ""
-	for _, dir := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
-		var st unix.Statfs_t
-		if unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
-			root = dir
-			break
-		}
-	}
-	if root == "" {
-		return nil, nil, errors.New("no cgroup v2 hierarchy")
+	root, err := RedirectRoot()
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(hostDir, 0o700); err != nil {
 		return nil, nil, err
@@ -188,6 +181,19 @@ func lockRedirects() (*store.Lock, *os.File, error) {
 		return nil, nil, err
 	}
 	return lock, cg, nil
+}
+
+// RedirectRoot is the root of the cgroup v2 tree the connect(2)
+// redirect attaches to: /sys/fs/cgroup on v2 hosts, its unified dir on
+// hybrid ones.
+func RedirectRoot() (string, error) {
+	for _, dir := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		var st unix.Statfs_t
+		if unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			return dir, nil
+		}
+	}
+	return "", errors.New("no cgroup v2 hierarchy")
 }
 
 // attachedProgram finds tug's program among those attached to cg.

@@ -37,6 +37,7 @@ func Doctor(s *store.Store, xdgRuntimeDir string) []Check {
 	checks := []Check{kernelCheck()}
 	if os.Geteuid() == 0 {
 		checks = append(checks, rootOverlayCheck(), cgroupCheck(false))
+		checks = append(checks, natChecks()...)
 	} else {
 		checks = append(checks, rootlessChecks(s, xdgRuntimeDir)...)
 	}
@@ -204,6 +205,25 @@ func cgroupCheck(rootless bool) Check {
 		c.Fix = "rootless limits need cgroup v2 with controllers delegated to the user (boot with systemd.unified_cgroup_hierarchy=1; systemd's user@.service delegates them)"
 	}
 	return c
+}
+
+// natChecks are root's network needs: nftables for bridges and
+// published ports, and cgroup v2 for the host's fast path to them.
+func natChecks() []Check {
+	nft := Check{Name: "nftables"}
+	if err := tugnet.ProbeNAT(); err != nil {
+		nft.Detail, nft.Fix = err.Error()+": bridge networks and published ports need it", "sudo modprobe nf_tables"
+	} else {
+		nft.OK, nft.Detail = true, "reachable through netlink"
+	}
+	redirect := Check{Name: "published-port redirect"}
+	if root, err := tugnet.RedirectRoot(); err != nil {
+		redirect.Warning, redirect.Detail = true, "no cgroup v2 tree: the host's own connections to published ports go through DNAT"
+		redirect.Fix = "mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup/unified)"
+	} else {
+		redirect.OK, redirect.Detail = true, "connect(2) redirect on "+root
+	}
+	return []Check{nft, redirect}
 }
 
 // runtimeDirCheck wants XDG_RUNTIME_DIR set to a directory of the user.
