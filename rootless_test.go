@@ -47,6 +47,7 @@ func TestRootless(t *testing.T) {
 	for _, u := range users {
 		setupUser(t, u, base, env.registry)
 	}
+	clientNS(t)
 	t.Cleanup(func() {
 		for _, u := range users {
 			runAs(u, bin, "sh", "-c", "tug ps -aq | xargs -r tug rm -f").Run()
@@ -60,6 +61,7 @@ func TestRootless(t *testing.T) {
 			e.Setenv("RLHOME", users["tugrl"].home)
 			e.Setenv("RL1HOME", users["tugrl1"].home)
 			e.Setenv("RLSUB", strconv.Itoa(users["tugrl"].subStart))
+			e.Setenv("CLIENTNS", clientNSName)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -128,6 +130,28 @@ func rootlessKilled(t *testing.T, u *rootlessUser, bin string) {
 	if out, err := exec.Command("pgrep", "-u", u.name, "-r", "R,S,D,T", "-a").Output(); err == nil {
 		t.Errorf("processes of %s left:\n%s", u.name, out)
 	}
+}
+
+// clientNSName is a network namespace the rootless test makes for a
+// client with an address of its own, 10.233.0.2, on a veth whose host
+// side is 10.233.0.1.
+const clientNSName = "tugrl-client"
+
+func clientNS(t *testing.T) {
+	exec.Command("ip", "netns", "del", clientNSName).Run() // a killed run's
+	for _, args := range [][]string{
+		{"netns", "add", clientNSName},
+		{"link", "add", "tugrlc0", "type", "veth", "peer", "name", "tugrlc1", "netns", clientNSName},
+		{"addr", "add", "10.233.0.1/30", "dev", "tugrlc0"},
+		{"link", "set", "tugrlc0", "up"},
+		{"-n", clientNSName, "addr", "add", "10.233.0.2/30", "dev", "tugrlc1"},
+		{"-n", clientNSName, "link", "set", "tugrlc1", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", clientNSName).Run() })
 }
 
 // setupUser makes the user if it does not exist, sets its subordinate

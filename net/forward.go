@@ -5,23 +5,33 @@ import (
 	"fmt"
 	"io"
 	stdnet "net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // forwarder publishes a rootless container's ports: it listens on the
 // host, in the keeper (the monitor, or a foreground tug), and for each
-// client opens a socket inside the container's network namespace to
-// the container port on its loopback. The keeper cannot return to the
-// host's namespace once it has entered the container's (that needs
-// root's capabilities outside tug's user namespace), so one goroutine,
-// locked to a thread that never leaves the container's namespace, makes
-// every inner socket; sockets keep their namespace wherever they are
-// used. A host port in use fails the start, as for root.
+// client opens a socket inside the container's network namespace to the
+// container port. The keeper cannot return to the host's namespace once
+// it has entered the container's (that needs root's capabilities outside
+// tug's user namespace), so one goroutine, locked to a thread that never
+// leaves the container's namespace, makes every inner socket; sockets
+// keep their namespace wherever they are used. A host port in use fails
+// the start, as for root.
+//
+// TCP clients keep their address, as they would behind docker's DNAT:
+// the inner socket is IP_TRANSPARENT, bound to the client's address and
+// port, and connects to the container's own address; a policy rule in
+// the container's namespace (from that address, TCP, from the published
+// port: table transparentTable, where every address is local) brings
+// the server's replies back to it instead of out through the user-mode
+// stack. UDP flows come from the container's loopback.
 type forwarder struct {
 	ports   []Port // as bound: a host port of 0 is the one picked
 	tcp     []tcpPort
@@ -30,7 +40,14 @@ type forwarder struct {
 	wg      sync.WaitGroup
 	closing chan struct{}
 	once    sync.Once
+	// self is the container's address that transparent connections
+	// go to; invalid until transparent() set it up
+	self netip.Addr
 }
+
+// transparentTable is the routing table of the rule that brings replies
+// to forwarded clients back: "tu".
+const transparentTable = 0x7475
 
 type tcpPort struct {
 	l    stdnet.Listener
@@ -44,6 +61,7 @@ type udpPort struct {
 
 type socketRequest struct {
 	typ   int
+	bind  *unix.SockaddrInet4 // with IP_TRANSPARENT; nil: any address
 	reply chan socketReply
 }
 
@@ -101,6 +119,15 @@ func (f *forwarder) makeSockets(ns *os.File, ready chan<- error) {
 		select {
 		case r := <-f.sockets:
 			fd, err := unix.Socket(unix.AF_INET, r.typ|unix.SOCK_CLOEXEC, 0)
+			if err == nil && r.bind != nil {
+				err = unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_TRANSPARENT, 1)
+				if err == nil {
+					err = unix.Bind(fd, r.bind)
+				}
+				if err != nil {
+					unix.Close(fd)
+				}
+			}
 			r.reply <- socketReply{fd, err}
 		case <-f.closing:
 			return
@@ -108,9 +135,25 @@ func (f *forwarder) makeSockets(ns *os.File, ready chan<- error) {
 	}
 }
 
-// dialIn connects to port on the container's loopback.
-func (f *forwarder) dialIn(typ int, port uint16) (stdnet.Conn, error) {
-	r := socketRequest{typ: typ, reply: make(chan socketReply, 1)}
+// dialIn connects to port on the container: as from the client, when
+// the forwarder is transparent and the client is known, else from and to
+// its loopback.
+func (f *forwarder) dialIn(typ int, port uint16, client stdnet.Addr) (stdnet.Conn, error) {
+	to := [4]byte{127, 0, 0, 1}
+	var bind *unix.SockaddrInet4
+	if tcp, ok := client.(*stdnet.TCPAddr); ok && f.self.IsValid() && tcp.IP.To4() != nil {
+		bind = &unix.SockaddrInet4{Port: tcp.Port, Addr: [4]byte(tcp.IP.To4())}
+		to = f.self.As4()
+	}
+	conn, err := f.dialFrom(typ, bind, to, port)
+	if err != nil && bind != nil { // the client's port is taken inside: not transparent
+		conn, err = f.dialFrom(typ, nil, [4]byte{127, 0, 0, 1}, port)
+	}
+	return conn, err
+}
+
+func (f *forwarder) dialFrom(typ int, bind *unix.SockaddrInet4, to [4]byte, port uint16) (stdnet.Conn, error) {
+	r := socketRequest{typ: typ, bind: bind, reply: make(chan socketReply, 1)}
 	select {
 	case f.sockets <- r:
 	case <-f.closing:
@@ -120,7 +163,7 @@ func (f *forwarder) dialIn(typ int, port uint16) (stdnet.Conn, error) {
 	if rep.err != nil {
 		return nil, rep.err
 	}
-	if err := unix.Connect(rep.fd, &unix.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+	if err := unix.Connect(rep.fd, &unix.SockaddrInet4{Port: int(port), Addr: to}); err != nil {
 		unix.Close(rep.fd)
 		return nil, err
 	}
@@ -150,7 +193,7 @@ func (f *forwarder) serveTCP(l stdnet.Listener, port uint16) {
 		}
 		go func() {
 			defer c.Close()
-			in, err := f.dialIn(unix.SOCK_STREAM, port)
+			in, err := f.dialIn(unix.SOCK_STREAM, port, c.RemoteAddr())
 			if err != nil {
 				return
 			}
@@ -200,7 +243,7 @@ func (f *forwarder) serveUDP(c stdnet.PacketConn, port uint16) {
 		mu.Lock()
 		in, ok := flows[from.String()]
 		if !ok {
-			if in, err = f.dialIn(unix.SOCK_DGRAM, port); err != nil {
+			if in, err = f.dialIn(unix.SOCK_DGRAM, port, nil); err != nil {
 				mu.Unlock()
 				continue
 			}
@@ -224,6 +267,38 @@ func (f *forwarder) serveUDP(c stdnet.PacketConn, port uint16) {
 		mu.Unlock()
 		in.Write(buf[:n])
 	}
+}
+
+// transparent lets TCP clients keep their address (see forwarder): the
+// rules, in the namespace of pid, for the container's address self.
+func (f *forwarder) transparent(pid int, self netip.Addr) error {
+	if len(f.tcp) == 0 || !self.Is4() {
+		return nil
+	}
+	h, done, err := handleIn(pid)
+	if err != nil {
+		return err
+	}
+	defer done()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("container lo: %w", err)
+	}
+	local := &netlink.Route{Table: transparentTable, Type: unix.RTN_LOCAL, Scope: netlink.SCOPE_HOST,
+		Dst: &stdnet.IPNet{IP: stdnet.IPv4zero, Mask: stdnet.CIDRMask(0, 32)}, LinkIndex: lo.Attrs().Index}
+	if err := h.RouteAdd(local); err != nil {
+		return fmt.Errorf("transparent forwarding: route: %w", err)
+	}
+	for _, t := range f.tcp {
+		rule := netlink.NewRule()
+		rule.Src = &stdnet.IPNet{IP: self.AsSlice(), Mask: stdnet.CIDRMask(32, 32)}
+		rule.IPProto, rule.Sport, rule.Table = unix.IPPROTO_TCP, netlink.NewRulePortRange(t.port, t.port), transparentTable
+		if err := h.RuleAdd(rule); err != nil {
+			return fmt.Errorf("transparent forwarding: rule: %w", err)
+		}
+	}
+	f.self = self
+	return nil
 }
 
 // close stops listening and forwarding; flows in progress end with

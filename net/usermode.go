@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,6 +104,11 @@ func StartUserMode(s *store.Store, id, stack string, pid int, ports []Port) (u *
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if ip, err := netip.ParseAddr(st.IPAddress); err == nil {
+		if err := u.fwd.transparent(pid, ip); err != nil {
+			return nil, nil, err
+		}
 	}
 	st.Network, st.Ports = stack, bindings(u.fwd.ports)
 	b, err := json.Marshal(st)
