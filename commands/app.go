@@ -89,8 +89,11 @@ func App() *cli.App {
 	return app
 }
 
+// setUsageError gives every command tug's usage errors, and docker's
+// combined short flags (ps -aq, rm -fv, run -it).
 func setUsageError(c *cli.Command) {
 	c.OnUsageError = usageError
+	c.UseShortOptionHandling = true
 	for _, sub := range c.Subcommands {
 		setUsageError(sub)
 	}

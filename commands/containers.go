@@ -433,10 +433,9 @@ func containerInspectCommand() *cli.Command {
 
 func execCommand() *cli.Command {
 	return &cli.Command{
-		Name:                   "exec",
-		Usage:                  "run a command in a running container",
-		ArgsUsage:              "CONTAINER COMMAND [ARG...]",
-		UseShortOptionHandling: true,
+		Name:      "exec",
+		Usage:     "run a command in a running container",
+		ArgsUsage: "CONTAINER COMMAND [ARG...]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},

@@ -111,10 +111,8 @@ func runCommand() *cli.Command {
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
 		Flags:     containerFlags(),
 		HideHelp:  true,
-		// -it is -i -t, as in docker
-		UseShortOptionHandling: true,
-		Before:                 intoUserNS(networkOwner),
-		Action:                 withHelp(runAction),
+		Before:    intoUserNS(networkOwner),
+		Action:    withHelp(runAction),
 	}
 }
 
@@ -125,9 +123,7 @@ func createCommand() *cli.Command {
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
 		Flags:     containerFlags(),
 		HideHelp:  true,
-		// -it is -i -t, as in docker
-		UseShortOptionHandling: true,
-		Before:                 intoUserNS(networkOwner),
+		Before:    intoUserNS(networkOwner),
 		Action: withHelp(func(c *cli.Context) error {
 			_, ctr, err := create(c)
 			if err != nil {
@@ -141,10 +137,9 @@ func createCommand() *cli.Command {
 
 func startCommand() *cli.Command {
 	return &cli.Command{
-		Name:                   "start",
-		Usage:                  "start created or stopped containers",
-		ArgsUsage:              "CONTAINER [CONTAINER...]",
-		UseShortOptionHandling: true,
+		Name:      "start",
+		Usage:     "start created or stopped containers",
+		ArgsUsage: "CONTAINER [CONTAINER...]",
 		Before: intoUserNS(func(c *cli.Context) string {
 			if s, _, err := openStore(c); err == nil {
 				if ctr, err := s.LookupContainer(c.Args().First()); err == nil {
