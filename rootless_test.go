@@ -42,7 +42,9 @@ func TestRootless(t *testing.T) {
 	}
 	os.Chmod(base, 0o755)
 	bin := mkdir(base, "bin")
-	copyFile(t, filepath.Join(env.bin, "tug"), filepath.Join(bin, "tug"))
+	for _, b := range []string{"tug", "udpecho"} {
+		copyFile(t, filepath.Join(env.bin, b), filepath.Join(bin, b))
+	}
 	users := map[string]*rootlessUser{"tugrl": {name: "tugrl", subStart: 300000}, "tugrl1": {name: "tugrl1"}}
 	for _, u := range users {
 		setupUser(t, u, base, env.registry)
@@ -62,6 +64,7 @@ func TestRootless(t *testing.T) {
 			e.Setenv("RL1HOME", users["tugrl1"].home)
 			e.Setenv("RLSUB", strconv.Itoa(users["tugrl"].subStart))
 			e.Setenv("CLIENTNS", clientNSName)
+			e.Setenv("RLBIN", bin)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -31,7 +31,10 @@ import (
 // the container's namespace (from that address, TCP, from the published
 // port: table transparentTable, where every address is local) brings
 // the server's replies back to it instead of out through the user-mode
-// stack. UDP flows come from the container's loopback.
+// stack. Not UDP: a server on 0.0.0.0 picks its replies' source only
+// after the routing lookup, so no rule on the source can catch them,
+// and one on the port alone would also catch the container's own
+// traffic from that port; UDP flows come from the container's loopback.
 type forwarder struct {
 	ports   []Port // as bound: a host port of 0 is the one picked
 	tcp     []tcpPort
@@ -135,14 +138,13 @@ func (f *forwarder) makeSockets(ns *os.File, ready chan<- error) {
 	}
 }
 
-// dialIn connects to port on the container: as from the client, when
-// the forwarder is transparent and the client is known, else from and to
-// its loopback.
+// dialIn connects to port on the container: as from the client, for TCP
+// when the forwarder is transparent, else from and to its loopback.
 func (f *forwarder) dialIn(typ int, port uint16, client stdnet.Addr) (stdnet.Conn, error) {
 	to := [4]byte{127, 0, 0, 1}
 	var bind *unix.SockaddrInet4
-	if tcp, ok := client.(*stdnet.TCPAddr); ok && f.self.IsValid() && tcp.IP.To4() != nil {
-		bind = &unix.SockaddrInet4{Port: tcp.Port, Addr: [4]byte(tcp.IP.To4())}
+	if ap, err := netip.ParseAddrPort(addrString(client)); err == nil && typ == unix.SOCK_STREAM && f.self.IsValid() && ap.Addr().Unmap().Is4() {
+		bind = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}
 		to = f.self.As4()
 	}
 	conn, err := f.dialFrom(typ, bind, to, port)
@@ -150,6 +152,14 @@ func (f *forwarder) dialIn(typ int, port uint16, client stdnet.Addr) (stdnet.Con
 		conn, err = f.dialFrom(typ, nil, [4]byte{127, 0, 0, 1}, port)
 	}
 	return conn, err
+}
+
+// addrString is a's host:port, "" for none.
+func addrString(a stdnet.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }
 
 func (f *forwarder) dialFrom(typ int, bind *unix.SockaddrInet4, to [4]byte, port uint16) (stdnet.Conn, error) {
@@ -243,7 +253,7 @@ func (f *forwarder) serveUDP(c stdnet.PacketConn, port uint16) {
 		mu.Lock()
 		in, ok := flows[from.String()]
 		if !ok {
-			if in, err = f.dialIn(unix.SOCK_DGRAM, port, nil); err != nil {
+			if in, err = f.dialIn(unix.SOCK_DGRAM, port, from); err != nil {
 				mu.Unlock()
 				continue
 			}
@@ -293,7 +303,7 @@ func (f *forwarder) transparent(pid int, self netip.Addr) error {
 		rule := netlink.NewRule()
 		rule.Src = &stdnet.IPNet{IP: self.AsSlice(), Mask: stdnet.CIDRMask(32, 32)}
 		rule.IPProto, rule.Sport, rule.Table = unix.IPPROTO_TCP, netlink.NewRulePortRange(t.port, t.port), transparentTable
-		if err := h.RuleAdd(rule); err != nil {
+		if err := h.RuleAdd(rule); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("transparent forwarding: rule: %w", err)
 		}
 	}
