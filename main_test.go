@@ -475,28 +475,30 @@ func cmdUDPSend(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Stdout().Write(append(buf[:n], '\n'))
 }
 
-// cmdPeer connects to a TCP address and prints the address of the peer
-// the socket ended up connected to: a container's own, when tug's
-// connect(2) redirect took the connection. peer HOST:PORT.
+// cmdPeer connects to a TCP address and prints both ends as the socket
+// sees them: "local=IP remote=IP:PORT". When tug's connect(2) redirect
+// took the connection, the local end is the bridge's gateway (the socket
+// went straight to the container) while the peer is still the address
+// dialled. peer HOST:PORT.
 func cmdPeer(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: peer HOST:PORT")
 	}
-	ip, err := peerOf(args[0])
+	local, remote, err := dialEnds(args[0])
 	if (err != nil) != neg {
 		ts.Fatalf("peer %s: %v", args[0], err)
 	}
-	fmt.Fprintln(ts.Stdout(), ip)
+	fmt.Fprintf(ts.Stdout(), "local=%s remote=%s\n", local, remote)
 }
 
-// peerOf dials addr over TCP and returns the peer's IP.
-func peerOf(addr string) (string, error) {
+// dialEnds dials addr over TCP and returns the local IP and the peer.
+func dialEnds(addr string) (string, string, error) {
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer c.Close()
-	return c.RemoteAddr().(*net.TCPAddr).IP.String(), nil
+	return c.LocalAddr().(*net.TCPAddr).IP.String(), c.RemoteAddr().String(), nil
 }
 
 // removeAll force-removes every container of the store a config names.

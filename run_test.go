@@ -464,8 +464,8 @@ func TestUserNetworkKilled(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("/run/tug-net", bridge, "leases")); err != nil {
 		t.Fatalf("no leases of %s: %v", bridge, err)
 	}
-	if peer, err := peerOf("127.0.0.1:18777"); !strings.HasPrefix(peer, "10.89.240.") {
-		t.Fatalf("connect to the published port: peer %q, %v; want it redirected to the container", peer, err)
+	if local, peer, err := dialEnds("127.0.0.1:18777"); local != "10.89.240.1" || peer != "127.0.0.1:18777" {
+		t.Fatalf("connect to the published port: from %q to %q, %v; want it redirected from the gateway, the peer shown as dialled", local, peer, err)
 	}
 	b, _ := os.ReadFile(filepath.Join(se.root, "containers", id, "state.json"))
 	var st struct {
@@ -486,7 +486,7 @@ func TestUserNetworkKilled(t *testing.T) {
 			t.Errorf("link %s left", link)
 		}
 	}
-	if _, err := peerOf("127.0.0.1:18777"); !errors.Is(err, syscall.ECONNREFUSED) {
+	if _, _, err := dialEnds("127.0.0.1:18777"); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("connect to the unpublished port: %v; want refused (no redirect left)", err)
 	}
 	if r := rules(); strings.Contains(r, "10.89.24") || strings.Contains(r, bridges[0]) || strings.Contains(r, bridges[1]) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
@@ -31,7 +32,10 @@ import (
 // The program rewrites only sockets of the network namespace tug runs in
 // (its cookie is a constant in the program) and only destinations in
 // 127.0.0.0/8. It looks its map up by {address, port}, then by
-// {0.0.0.0, port} for ports published on every address. It is attached
+// {0.0.0.0, port} for ports published on every address. It keeps the
+// address the socket asked for in the socket's own storage, and a second
+// program, at getpeername, gives it back: the client sees the peer it
+// dialled, as with DNAT. It is attached
 // with BPF_PROG_ATTACH and so outlives the tug that attached it; later
 // tugs find it and its map through the cgroup, by name. The last port
 // to go detaches it, so a host without published ports keeps no trace.
@@ -39,6 +43,8 @@ import (
 const (
 	redirectProg = "tug_publish4"
 	redirectMap  = "tug_ports4"
+	peerProg     = "tug_peer4"
+	peerMap      = "tug_peers4"
 )
 
 // redirectKey is a map key: an address and a port as connect(2)'s
@@ -196,18 +202,19 @@ func RedirectRoot() (string, error) {
 	return "", errors.New("no cgroup v2 hierarchy")
 }
 
-// attachedProgram finds tug's program among those attached to cg.
-func attachedProgram(cg *os.File) (*ebpf.Program, error) {
-	res, err := link.QueryPrograms(link.QueryOptions{Target: int(cg.Fd()), Attach: ebpf.AttachCGroupInet4Connect})
+// attachedProgram finds tug's program called name among those attached
+// to cg at attach.
+func attachedProgram(cg *os.File, attach ebpf.AttachType, name string) (*ebpf.Program, error) {
+	res, err := link.QueryPrograms(link.QueryOptions{Target: int(cg.Fd()), Attach: attach})
 	if err != nil {
-		return nil, fmt.Errorf("query connect4 programs: %w", err)
+		return nil, fmt.Errorf("query %s programs: %w", attach, err)
 	}
 	for _, ap := range res.Programs {
 		p, err := ebpf.NewProgramFromID(ap.ID)
 		if err != nil {
 			continue
 		}
-		if info, err := p.Info(); err == nil && info.Name == redirectProg {
+		if info, err := p.Info(); err == nil && info.Name == name {
 			return p, nil
 		}
 		p.Close()
@@ -217,7 +224,7 @@ func attachedProgram(cg *os.File) (*ebpf.Program, error) {
 
 // attachedMap opens the map of the attached program; nil if none is.
 func attachedMap(cg *os.File) (*ebpf.Map, error) {
-	p, err := attachedProgram(cg)
+	p, err := attachedProgram(cg, ebpf.AttachCGroupInet4Connect, redirectProg)
 	if p == nil || err != nil {
 		return nil, err
 	}
@@ -240,7 +247,10 @@ func attachedMap(cg *os.File) (*ebpf.Map, error) {
 	return nil, fmt.Errorf("program %s has no map %s", redirectProg, redirectMap)
 }
 
-// attachRedirect loads the program and attaches it to cg.
+// attachRedirect loads the programs and attaches them to cg: connect4,
+// which redirects and keeps the address the socket asked for in its
+// socket storage, and getpeername4, which gives that address back, so
+// that the client sees the peer it dialled.
 func attachRedirect(cg *os.File) (*ebpf.Map, error) {
 	cookie, err := netnsCookie()
 	if err != nil {
@@ -250,32 +260,63 @@ func attachRedirect(cg *os.File) (*ebpf.Map, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redirect map: %w", err)
 	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: redirectProg, Type: ebpf.CGroupSockAddr, AttachType: ebpf.AttachCGroupInet4Connect,
-		License: "GPL", Instructions: redirectInstructions(m.FD(), cookie),
-	})
+	peers, err := ebpf.NewMap(&ebpf.MapSpec{Name: peerMap, Type: ebpf.SkStorage, KeySize: 4, ValueSize: 8,
+		Flags: unix.BPF_F_NO_PREALLOC, Key: &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}, Value: &btf.Int{Name: "u64", Size: 8}})
 	if err != nil {
 		m.Close()
-		return nil, fmt.Errorf("load %s: %w", redirectProg, err)
+		return nil, fmt.Errorf("peer storage: %w", err)
 	}
-	defer prog.Close()
-	err = link.RawAttachProgram(link.RawAttachProgramOptions{Target: int(cg.Fd()), Program: prog,
-		Attach: ebpf.AttachCGroupInet4Connect, Flags: unix.BPF_F_ALLOW_MULTI})
-	if err != nil {
-		m.Close()
-		return nil, fmt.Errorf("attach %s: %w", redirectProg, err)
+	defer peers.Close()
+	progs := []struct {
+		name   string
+		attach ebpf.AttachType
+		insns  asm.Instructions
+	}{
+		{peerProg, ebpf.AttachCgroupInet4GetPeername, peerInstructions(peers.FD())},
+		{redirectProg, ebpf.AttachCGroupInet4Connect, redirectInstructions(m.FD(), peers.FD(), cookie)},
+	}
+	for _, p := range progs {
+		if err := attachProgram(cg, p.name, p.attach, p.insns); err != nil {
+			m.Close()
+			detachRedirect(cg)
+			return nil, err
+		}
 	}
 	return m, nil
 }
 
-// detachRedirect detaches tug's program from cg, if it is attached.
-func detachRedirect(cg *os.File) error {
-	p, err := attachedProgram(cg)
-	if p == nil || err != nil {
-		return err
+func attachProgram(cg *os.File, name string, attach ebpf.AttachType, insns asm.Instructions) error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: name, Type: ebpf.CGroupSockAddr, AttachType: attach, License: "GPL", Instructions: insns,
+	})
+	if err != nil {
+		return fmt.Errorf("load %s: %w", name, err)
 	}
-	defer p.Close()
-	return link.RawDetachProgram(link.RawDetachProgramOptions{Target: int(cg.Fd()), Program: p, Attach: ebpf.AttachCGroupInet4Connect})
+	defer prog.Close()
+	err = link.RawAttachProgram(link.RawAttachProgramOptions{Target: int(cg.Fd()), Program: prog,
+		Attach: attach, Flags: unix.BPF_F_ALLOW_MULTI})
+	if err != nil {
+		return fmt.Errorf("attach %s: %w", name, err)
+	}
+	return nil
+}
+
+// detachRedirect detaches tug's programs from cg, those that are there.
+func detachRedirect(cg *os.File) error {
+	var errs []error
+	for _, p := range []struct {
+		name   string
+		attach ebpf.AttachType
+	}{{redirectProg, ebpf.AttachCGroupInet4Connect}, {peerProg, ebpf.AttachCgroupInet4GetPeername}} {
+		prog, err := attachedProgram(cg, p.attach, p.name)
+		if prog == nil || err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, link.RawDetachProgram(link.RawDetachProgramOptions{Target: int(cg.Fd()), Program: prog, Attach: p.attach}))
+		prog.Close()
+	}
+	return errors.Join(errs...)
 }
 
 // netnsCookie is the cookie of the network namespace tug runs in.
@@ -301,9 +342,11 @@ func netnsCookie() (uint64, error) {
 //	u32 user_family   0
 //	u32 user_ip4      4   destination, network byte order
 //	u32 user_port    24   destination port, network byte order
+//	bpf_sock *sk     64
 //
 // and returning 1 lets connect(2) go on (with the rewritten address).
-func redirectInstructions(mapFD int, cookie uint64) asm.Instructions {
+// What the socket asked for is kept in its storage in the peers map.
+func redirectInstructions(mapFD, peersFD int, cookie uint64) asm.Instructions {
 	first := binary.NativeEndian.Uint32([]byte{0xff, 0, 0, 0})
 	loop := binary.NativeEndian.Uint32([]byte{127, 0, 0, 0})
 	return asm.Instructions{
@@ -329,11 +372,41 @@ func redirectInstructions(mapFD int, cookie uint64) asm.Instructions {
 		asm.Add.Imm(asm.R2, -8),
 		asm.FnMapLookupElem.Call(), // {0.0.0.0, port}
 		asm.JEq.Imm(asm.R0, 0, "allow"),
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word).WithSymbol("found"),
+		asm.Mov.Reg(asm.R8, asm.R0).WithSymbol("found"),
+		asm.LoadMapPtr(asm.R1, peersFD),
+		asm.LoadMem(asm.R2, asm.R6, 64, asm.DWord), // ctx->sk
+		asm.Mov.Imm(asm.R3, 0),
+		asm.Mov.Imm(asm.R4, 1), // BPF_SK_STORAGE_GET_F_CREATE
+		asm.FnSkStorageGet.Call(),
+		asm.JEq.Imm(asm.R0, 0, "rewrite"),
+		asm.StoreMem(asm.R0, 0, asm.R7, asm.Word), // the address asked for
+		asm.LoadMem(asm.R1, asm.RFP, -4, asm.Word),
+		asm.StoreMem(asm.R0, 4, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.R8, 0, asm.Word).WithSymbol("rewrite"),
+		asm.StoreMem(asm.R6, 4, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.R8, 4, asm.Word),
+		asm.StoreMem(asm.R6, 24, asm.R1, asm.Word),
+		asm.Mov.Imm(asm.R0, 1).WithSymbol("allow"),
+		asm.Return(),
+	}
+}
+
+// peerInstructions is the getpeername4 program: a socket the redirect
+// connected reports the address it asked for.
+func peerInstructions(peersFD int) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.LoadMapPtr(asm.R1, peersFD),
+		asm.LoadMem(asm.R2, asm.R6, 64, asm.DWord), // ctx->sk
+		asm.Mov.Imm(asm.R3, 0),
+		asm.Mov.Imm(asm.R4, 0),
+		asm.FnSkStorageGet.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
 		asm.StoreMem(asm.R6, 4, asm.R1, asm.Word),
 		asm.LoadMem(asm.R1, asm.R0, 4, asm.Word),
 		asm.StoreMem(asm.R6, 24, asm.R1, asm.Word),
-		asm.Mov.Imm(asm.R0, 1).WithSymbol("allow"),
+		asm.Mov.Imm(asm.R0, 1).WithSymbol("out"),
 		asm.Return(),
 	}
 }

@@ -65,9 +65,16 @@ func TestRedirect(t *testing.T) {
 		stdnet.JoinHostPort("127.0.0.1", itoa(wild)),
 		stdnet.JoinHostPort("127.0.0.2", itoa(wild)), // every loopback address
 	} {
-		if err := dial(addr); err != nil {
+		c, err := stdnet.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
 			t.Errorf("dial %s: %v; want it redirected to %s", addr, err, target)
+			continue
 		}
+		// Go reads the peer with getpeername: the address dialled
+		if c.RemoteAddr().String() != addr {
+			t.Errorf("dial %s: the socket's peer is %s", addr, c.RemoteAddr())
+		}
+		c.Close()
 	}
 	for _, addr := range []string{
 		stdnet.JoinHostPort("127.0.0.2", itoa(exact)), // published on 127.0.0.1 only
