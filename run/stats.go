@@ -42,11 +42,16 @@ func Sample(s *store.Store, c *store.Container, prev *Usage) (Usage, error) {
 	if err != nil || st.Status != store.StatusRunning {
 		return u, err
 	}
-	layout, err := cgroups.Detect("/sys/fs/cgroup")
-	if err != nil {
-		return u, err
+	var cs cgroups.Stats
+	if s.Rootless() {
+		cs = treeStats(st.Pid)
+	} else {
+		layout, err := cgroups.Detect("/sys/fs/cgroup")
+		if err != nil {
+			return u, err
+		}
+		cs = cgroups.Open(layout, c.ID, nil).Stats()
 	}
-	cs := cgroups.Open(layout, c.ID, nil).Stats()
 	u.cpu, u.Memory, u.MemoryLimit, u.Pids = cs.CPUNanos, cs.Memory, cs.MemoryLimit, cs.Pids
 	u.BlockRead, u.BlockWrite = cs.BlockRead, cs.BlockWritten
 	if u.MemoryLimit == 0 {
@@ -57,6 +62,45 @@ func Sample(s *store.Store, c *store.Container, prev *Usage) (Usage, error) {
 		u.CPUPercent = float64(u.cpu-prev.cpu) * 100 / float64(u.at.Sub(prev.at).Nanoseconds())
 	}
 	return u, nil
+}
+
+// treeStats adds up, for a rootless container (which has no cgroup of
+// its own), the CPU time, resident memory and number of the processes
+// of its first process's tree, read from /proc. Commands run with exec
+// are not in that tree and are not counted.
+func treeStats(pid int) cgroups.Stats {
+	var st cgroups.Stats
+	page := uint64(os.Getpagesize())
+	const tick = 1e9 / 100 // USER_HZ, in ns
+	for todo := []int{pid}; len(todo) > 0; {
+		p := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		// the fields after the command, which is in parentheses
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) < 22 {
+			continue
+		}
+		utime, _ := strconv.ParseUint(f[11], 10, 64)
+		stime, _ := strconv.ParseUint(f[12], 10, 64)
+		rss, _ := strconv.ParseUint(f[21], 10, 64)
+		st.CPUNanos += (utime + stime) * tick
+		st.Memory += rss * page
+		st.Pids++
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		for _, t := range tasks {
+			children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", p, t.Name()))
+			for _, c := range strings.Fields(string(children)) {
+				if n, err := strconv.Atoi(c); err == nil {
+					todo = append(todo, n)
+				}
+			}
+		}
+	}
+	return st
 }
 
 // hostMemory is MemTotal in bytes.
