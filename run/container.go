@@ -46,6 +46,9 @@ func ContainerConfig(c *store.Container) (*Config, error) {
 	return &cfg, nil
 }
 
+// rootlessLimits says why a rootless container's limits do nothing.
+const rootlessLimits = "resource limits are not enforced for rootless containers: tug does not use delegated cgroups yet (see tug doctor)"
+
 // Create records a new container from img with opt, ready to start.
 func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*store.Container, error) {
 	ic, err := s.Config(img)
@@ -114,11 +117,10 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		return nil, err
 	}
 	if s.Rootless() && !res.Empty() {
-		const why = "resource limits are not enforced for rootless containers: tug does not use delegated cgroups yet (see tug doctor)"
 		if opt.StrictLimits {
-			return nil, fmt.Errorf("%s; [rootless] strict_limits is set", why)
+			return nil, fmt.Errorf("%s; [rootless] strict_limits is set", rootlessLimits)
 		}
-		fmt.Fprintln(os.Stderr, "tug: warning: "+why)
+		fmt.Fprintln(os.Stderr, "tug: warning: "+rootlessLimits)
 	}
 	if err := applySecurity(&spec, &res, opt.Security, filepath.Join(s.Root(), "cache")); err != nil {
 		return nil, err

@@ -273,6 +273,9 @@ func StartDetached(s *store.Store, c *store.Container) error {
 // Update changes a container's limits: those set in l replace the old
 // ones, in its record and, if it runs, in its cgroup.
 func Update(s *store.Store, c *store.Container, l Limits) error {
+	if s.Rootless() {
+		return errors.New(rootlessLimits)
+	}
 	return editConfig(s, c, func(cfg *Config) error {
 		changes, err := resources(l)
 		if err != nil {
@@ -283,7 +286,7 @@ func Update(s *store.Store, c *store.Container, l Limits) error {
 			return fmt.Errorf("--memory-swap must be at least --memory")
 		}
 		st, err := s.State(c.ID)
-		if err != nil || st.Status != store.StatusRunning || userns.Rootless() {
+		if err != nil || st.Status != store.StatusRunning {
 			return err
 		}
 		layout, err := cgroups.Detect("/sys/fs/cgroup")
