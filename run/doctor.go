@@ -130,8 +130,14 @@ func userNSChecks(s *store.Store) []Check {
 	}
 	ns.OK, ns.Detail = true, "available"
 	if err != nil {
-		ov.Detail = strings.TrimSpace(stderr.String())
-		ov.Fix = "tug's rootless storage needs overlayfs with userxattr (Linux 5.11 or later) on the store's filesystem; fuse-overlayfs is not supported yet"
+		ov.Warning, ov.Detail = true, strings.TrimSpace(stderr.String())+": tug falls back to "
+		if ferr := fuseUsable(); ferr == nil {
+			ov.Detail += "fuse-overlayfs"
+			ov.Fix = "native overlayfs needs Linux 5.11 or later and a store on a filesystem with user xattrs (not NFS): --root or [storage] root"
+		} else {
+			ov.Detail += "a copy of the image per container (slow; no diff or commit)"
+			ov.Fix = ferr.Error()
+		}
 	} else {
 		ov.OK, ov.Detail = true, "native overlayfs with userxattr works on "+s.Root()
 	}
