@@ -22,8 +22,7 @@ const syncEnv = "_TUG_USERNS_SYNC"
 // says what is missing and how to fix it.
 var ErrSetup = errors.New("rootless setup")
 
-// Account is the user tug runs for, with the subordinate ranges and
-// the helpers its mapping needs.
+// Account is the user tug runs for, with its subordinate ranges.
 type Account struct {
 	Name             string
 	UID, GID         int
