@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,6 +100,35 @@ func TestRootless(t *testing.T) {
 		},
 	})
 	t.Run("killed", func(t *testing.T) { rootlessKilled(t, users["tugrl"], bin) })
+	t.Run("disabled", func(t *testing.T) { rootlessDisabled(t, users["tugrl1"], bin) })
+}
+
+// rootlessDisabled runs tug as u where user namespaces are disabled:
+// inside a user namespace of the test's own (root and u mapped to
+// themselves) whose user.max_user_namespaces is 0, which limits only it.
+// tug must say so and how to fix it, and doctor must mark it.
+func rootlessDisabled(t *testing.T, u *rootlessUser, bin string) {
+	as := func(args ...string) (string, error) {
+		script := fmt.Sprintf("echo 0 > /proc/sys/user/max_user_namespaces && exec /usr/bin/setpriv --reuid %d --regid %d --clear-groups "+
+			"/usr/bin/env -i -C %s HOME=%s PATH=%s:/usr/bin:/bin tug %s", u.uid, u.gid, u.home, u.home, bin, strings.Join(args, " "))
+		cmd := exec.Command("/bin/sh", "-c", script)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, GidMappingsEnableSetgroups: true,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: u.uid, HostID: u.uid, Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: u.gid, HostID: u.gid, Size: 1}},
+		}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := as("run", "--rm", "--network", "none", "busybox", "true")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 ||
+		!strings.Contains(out, "tug: rootless setup: user namespaces are disabled (user.max_user_namespaces = 0): sudo sysctl -w user.max_user_namespaces=") {
+		t.Errorf("run with user namespaces disabled: %v\n%s", err, out)
+	}
+	out, err = as("doctor")
+	if err == nil || !strings.Contains(out, "✘ user namespaces                user namespaces are disabled (user.max_user_namespaces = 0)") {
+		t.Errorf("doctor with user namespaces disabled: %v\n%s", err, out)
+	}
 }
 
 // rootlessKilled kills a rootless foreground tug run with SIGKILL: its
