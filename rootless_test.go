@@ -101,6 +101,32 @@ func TestRootless(t *testing.T) {
 	})
 	t.Run("killed", func(t *testing.T) { rootlessKilled(t, users["tugrl"], bin) })
 	t.Run("disabled", func(t *testing.T) { rootlessDisabled(t, users["tugrl1"], bin) })
+	t.Run("delegated", func(t *testing.T) { rootlessDelegated(t, users["tugrl"], bin) })
+}
+
+// rootlessDelegated runs tug doctor as u from a cgroup v2 of its own, as
+// systemd's user@.service delegates one: doctor must see the delegation.
+func rootlessDelegated(t *testing.T, u *rootlessUser, bin string) {
+	unified := "/sys/fs/cgroup"
+	if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.procs"); err == nil {
+		unified = "/sys/fs/cgroup/unified" // a hybrid host
+	}
+	dir := filepath.Join(unified, "tugrl-delegated")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	for _, f := range []string{"", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"} {
+		if err := os.Chown(filepath.Join(dir, f), u.uid, u.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doctor := runAs(u, bin, "tug", "doctor")
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `echo $$ > "$0"/cgroup.procs && exec "$@"`, dir}, doctor.Args...)...)
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "the user's cgroup /tugrl-delegated (v2) is delegated to it") {
+		t.Errorf("doctor in a delegated cgroup:\n%s", out)
+	}
 }
 
 // rootlessDisabled runs tug as u where user namespaces are disabled:

@@ -193,6 +193,14 @@ func hostEnv() config.Env {
 	return env
 }
 
+// warnRuntimeDir tells a rootless user whose XDG_RUNTIME_DIR is not its
+// own (su and sudo keep the other user's) where tug keeps its state.
+func warnRuntimeDir(env config.Env) {
+	if d := env.Getenv("XDG_RUNTIME_DIR"); d != "" && userns.Rootless() && !env.Owned(d) {
+		fmt.Fprintf(os.Stderr, "tug: warning: XDG_RUNTIME_DIR=%s is not a directory of this user's: using %s\n", d, config.RuntimeDir(env))
+	}
+}
+
 // loadConfig reads the config file named by --config, TUG_CONFIG or the
 // default path, then applies --root and --runroot over it.
 func loadConfig(c *cli.Context) (config.Config, error) {
@@ -210,6 +218,8 @@ func loadConfig(c *cli.Context) (config.Config, error) {
 	}
 	if r := c.String("runroot"); r != "" {
 		cfg.Storage.RunRoot = r
+	} else if cfg.Storage.RunRoot == config.RuntimeDir(env) {
+		warnRuntimeDir(env)
 	}
 	return cfg, nil
 }

@@ -204,13 +204,42 @@ func cgroupCheck(rootless bool) Check {
 		return c
 	}
 	c.Warning = true
-	c.Detail += ": resource limits (--memory, --cpus…) are not enforced for rootless containers; tug warns when they are asked for"
+	c.Detail += "; " + delegation(layout.Unified) + ": resource limits (--memory, --cpus…) are not enforced for rootless containers; tug warns when they are asked for"
 	if layout.Version == "v2" {
 		c.Fix = "tug does not use systemd's delegated user cgroups yet"
 	} else {
 		c.Fix = "rootless limits need cgroup v2 with controllers delegated to the user (boot with systemd.unified_cgroup_hierarchy=1; systemd's user@.service delegates them)"
 	}
 	return c
+}
+
+// delegation says what of the cgroup v2 tree (mounted at unified) is
+// delegated to this user: whether the cgroup it runs in is its own to
+// write, and which controllers that cgroup has.
+func delegation(unified string) string {
+	if unified == "" {
+		return "no cgroup v2 tree"
+	}
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return err.Error()
+	}
+	var own string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "0::"); ok {
+			own = rest
+		}
+	}
+	dir := filepath.Join(unified, own)
+	if unix.Access(filepath.Join(dir, "cgroup.procs"), unix.W_OK) != nil {
+		return fmt.Sprintf("the user's cgroup %s (v2) is not delegated to it", own)
+	}
+	controllers, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	list := strings.TrimSpace(string(controllers))
+	if list == "" {
+		list = "no controllers"
+	}
+	return fmt.Sprintf("the user's cgroup %s (v2) is delegated to it, with %s", own, list)
 }
 
 // natChecks are root's network needs: nftables for bridges and
