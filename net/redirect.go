@@ -116,6 +116,15 @@ func addRedirects(id string, ip netip.Addr, ports []Port) error {
 	if err != nil {
 		return err
 	}
+	if m != nil && !complete(cg) {
+		// an older tug's: take its entries over to a fresh pair
+		old := m
+		defer old.Close()
+		oldKeys, oldValues := entries(old)
+		detachRedirect(cg)
+		m = nil
+		keys, values = append(oldKeys, keys...), append(oldValues, values...)
+	}
 	if m == nil {
 		if m, err = attachRedirect(cg); err != nil {
 			return err
@@ -130,6 +139,29 @@ func addRedirects(id string, ip netip.Addr, ports []Port) error {
 		}
 	}
 	return nil
+}
+
+// complete tells whether the getpeername program is attached beside
+// connect4, as this tug attaches them; an older one attached connect4
+// alone.
+func complete(cg *os.File) bool {
+	p, err := attachedProgram(cg, ebpf.AttachCgroupInet4GetPeername, peerProg)
+	if p != nil {
+		p.Close()
+	}
+	return p != nil && err == nil
+}
+
+// entries reads every entry of the redirect map m.
+func entries(m *ebpf.Map) ([]redirectKey, []redirectValue) {
+	var keys []redirectKey
+	var values []redirectValue
+	var k redirectKey
+	var v redirectValue
+	for it := m.Iterate(); it.Next(&k, &v); {
+		keys, values = append(keys, k), append(values, v)
+	}
+	return keys, values
 }
 
 // deleteRedirects removes id's entries, and the program with the last.

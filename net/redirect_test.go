@@ -9,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 )
 
 // TestRedirect attaches the connect(2) redirect for real and checks,
@@ -117,3 +120,89 @@ func TestRedirect(t *testing.T) {
 }
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+
+// TestRedirectUpgrade attaches connect4 alone, as the tug before the
+// getpeername program did, with an entry, and publishes a port: the
+// pair must be attached, with the old entry kept.
+func TestRedirectUpgrade(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load BPF")
+	}
+	lock, cg, err := lockRedirects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := attachedMap(cg)
+	if m != nil {
+		m.Close()
+		lock.Unlock()
+		cg.Close()
+		t.Skip("a redirect is attached already (containers publish ports)")
+	}
+	old, err := ebpf.NewMap(&ebpf.MapSpec{Name: redirectMap, Type: ebpf.Hash, KeySize: 8, ValueSize: 16, MaxEntries: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie, _ := netnsCookie()
+	insns := redirectInstructions(old.FD(), -1, cookie)
+	// the old program had no socket storage: drop that part
+	err = attachProgram(cg, redirectProg, ebpf.AttachCGroupInet4Connect, oldConnect(insns))
+	const oldID = "11aa0000000000000000000000000000000000000000000000000000000000ff"
+	k, v := redirectKey{}, redirectValue{Tag: tagOf(oldID)}
+	k.IP, k.Port = sockAddr(netip.MustParseAddr("127.0.0.1"), 1)
+	v.IP, v.Port = sockAddr(netip.MustParseAddr("127.0.0.1"), 2)
+	old.Put(k, v)
+	old.Close()
+	lock.Unlock()
+	cg.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "22bb0000000000000000000000000000000000000000000000000000000000ee"
+	defer deleteRedirects(oldID)
+	defer deleteRedirects(id)
+	if err := addRedirects(id, netip.MustParseAddr("127.0.0.1"), []Port{{HostPort: 3, ContainerPort: 4, Proto: "tcp"}}); err != nil {
+		t.Fatal(err)
+	}
+	lock, cg, err = lockRedirects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	defer cg.Close()
+	if !complete(cg) {
+		t.Error("getpeername program not attached after the upgrade")
+	}
+	m, err = attachedMap(cg)
+	if m == nil || err != nil {
+		t.Fatalf("no map after the upgrade: %v", err)
+	}
+	defer m.Close()
+	tags := map[uint64]bool{}
+	_, values := entries(m)
+	for _, v := range values {
+		tags[v.Tag] = true
+	}
+	if !tags[tagOf(oldID)] || !tags[tagOf(id)] {
+		t.Errorf("entries after the upgrade: %v, want the old one and the new one", values)
+	}
+}
+
+// oldConnect is the connect4 program without the socket storage part.
+func oldConnect(insns asm.Instructions) asm.Instructions {
+	var out asm.Instructions
+	skip := false
+	for _, ins := range insns {
+		if sym := ins.Symbol(); sym == "found" {
+			skip = true
+			out = append(out, asm.Mov.Reg(asm.R8, asm.R0).WithSymbol("found"))
+			continue
+		} else if sym == "rewrite" {
+			skip = false
+		}
+		if !skip {
+			out = append(out, ins)
+		}
+	}
+	return out
+}
