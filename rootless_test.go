@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"tug/internal/fixture"
 )
 
 // rootlessUser is an unprivileged user the rootless tests run tug as.
@@ -102,6 +104,54 @@ func TestRootless(t *testing.T) {
 	t.Run("killed", func(t *testing.T) { rootlessKilled(t, users["tugrl"], bin) })
 	t.Run("disabled", func(t *testing.T) { rootlessDisabled(t, users["tugrl1"], bin) })
 	t.Run("delegated", func(t *testing.T) { rootlessDelegated(t, users["tugrl"], bin) })
+	t.Run("pull killed", func(t *testing.T) { rootlessPullKilled(t, users["tugrl"], bin, env) })
+}
+
+// rootlessPullKilled kills a rootless pull with SIGKILL while it
+// unpacks: the namespace's tug dies with it, and the next pull clears
+// the half-written layer, completes, and leaves no staging behind.
+func rootlessPullKilled(t *testing.T, u *rootlessUser, bin string, env *e2e) {
+	if err := push(env.registry+"/library/rlbig:latest", fixture.Big(4, 8<<20, 3)); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(u.home, ".local", "share", "tug")
+	staging := filepath.Join(root, "layers", ".staging")
+	pull := runAs(u, bin, "tug", "pull", "-q", "rlbig")
+	if err := pull.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- pull.Wait() }()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+		if entries, _ := os.ReadDir(staging); len(entries) > 0 {
+			pull.Process.Kill()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pull never started unpacking")
+		}
+	}
+	<-done
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, err := exec.Command("pgrep", "-u", u.name, "-r", "R,S,D,T", "-f", "tug pull").Output()
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the namespace's tug outlived the killed pull: %s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out, err := runAs(u, bin, "tug", "pull", "-q", "rlbig").CombinedOutput(); err != nil {
+		t.Fatalf("pull after the kill: %v\n%s", err, out)
+	}
+	if left, _ := os.ReadDir(staging); len(left) > 0 {
+		t.Errorf("staging left after the second pull: %d entries", len(left))
+	}
+	if out, err := runAs(u, bin, "tug", "rmi", "rlbig").CombinedOutput(); err != nil {
+		t.Errorf("rmi: %v\n%s", err, out)
+	}
 }
 
 // rootlessDelegated runs tug doctor as u from a cgroup v2 of its own, as
