@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestJoinThread puts a process in a scratch v1 pids cgroup, then moves
@@ -37,21 +39,38 @@ func TestJoinThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 1)
+	others := make(chan []string, 1)
 	go func() {
 		// never unlocked: the thread leaves with the goroutine
 		runtime.LockOSThread()
 		if err := JoinThread(target.Process.Pid); err != nil {
 			got <- err.Error()
+			others <- nil
 			return
 		}
 		b, _ := os.ReadFile("/proc/thread-self/cgroup")
 		got <- string(b)
+		// which of this process's other threads are in the cgroup too
+		self := strconv.Itoa(unix.Gettid())
+		tasks, _ := os.ReadFile(filepath.Join(scratch, "tasks"))
+		in := map[string]bool{}
+		for _, tid := range strings.Fields(string(tasks)) {
+			in[tid] = true
+		}
+		var moved []string
+		threads, _ := os.ReadDir("/proc/self/task")
+		for _, th := range threads {
+			if th.Name() != self && in[th.Name()] {
+				moved = append(moved, th.Name())
+			}
+		}
+		others <- moved
 		os.WriteFile(filepath.Join(l.Mount, "pids", "tasks"), []byte("0"), 0) // back out, so the scratch cgroup can go
 	}()
 	if s := <-got; !strings.Contains(s, "pids:/"+filepath.Base(scratch)) {
 		t.Errorf("thread not moved into %s:\n%s", scratch, s)
 	}
-	if b, _ := os.ReadFile("/proc/self/cgroup"); strings.Contains(string(b), filepath.Base(scratch)) {
-		t.Errorf("the whole process moved, not one thread")
+	if moved := <-others; len(moved) > 0 {
+		t.Errorf("other threads of the process moved too: %v", moved)
 	}
 }
