@@ -260,7 +260,7 @@ func ps(c *cli.Context) error {
 		n = 1
 	}
 	showAll := c.Bool("all") || n > 0 || filters["status"] != nil
-	var rows []any
+	var rows []psRow
 	for _, ctr := range all {
 		if n >= 0 && len(rows) >= n {
 			break
@@ -272,20 +272,13 @@ func ps(c *cli.Context) error {
 		if (!showAll && r.State != store.StatusRunning) || !filters.match(s, r) {
 			continue
 		}
-		if c.Bool("quiet") {
-			fmt.Println(r.ID)
-			continue
-		}
 		rows = append(rows, r)
-	}
-	if c.Bool("quiet") {
-		return nil
 	}
 	l := listing{format: c.String("format"),
 		table: "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
 		headers: map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
 			"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES", "Labels": "LABELS"}}
-	return l.print(os.Stdout, rows)
+	return printRows(c, l, rows, func(r psRow) string { return r.ID }, false)
 }
 
 func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (psRow, error) {

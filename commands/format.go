@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"text/template"
 
+	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
 
@@ -45,6 +46,26 @@ func parseTemplate(format string) (*template.Template, error) {
 		return nil, fmt.Errorf("--format: %w", err)
 	}
 	return t, nil
+}
+
+// printRows prints a list verb's rows: with -q only their IDs (each once
+// when distinct is set), otherwise as l says.
+func printRows[T any](c *cli.Context, l listing, rows []T, id func(T) string, distinct bool) error {
+	if c.Bool("quiet") {
+		seen := map[string]bool{}
+		for _, r := range rows {
+			if k := id(r); !distinct || !seen[k] {
+				seen[k] = true
+				fmt.Println(k)
+			}
+		}
+		return nil
+	}
+	out := make([]any, len(rows))
+	for i, r := range rows {
+		out[i] = r
+	}
+	return l.print(os.Stdout, out)
 }
 
 // listing prints rows the way docker's list verbs do. format is:

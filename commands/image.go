@@ -192,7 +192,7 @@ func history(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var rows []any
+	var rows []historyRow
 	for _, e := range entries {
 		r := historyRow{ID: e.ID, CreatedSince: timeAgo(e.Created), CreatedAt: e.Created.Format("2006-01-02T15:04:05Z07:00"),
 			CreatedBy: e.CreatedBy, Size: humanSize(e.Size), Comment: e.Comment}
@@ -204,20 +204,13 @@ func history(c *cli.Context) error {
 				r.CreatedBy = r.CreatedBy[:44] + "…"
 			}
 		}
-		if c.Bool("quiet") {
-			fmt.Println(r.ID)
-			continue
-		}
 		rows = append(rows, r)
-	}
-	if c.Bool("quiet") {
-		return nil
 	}
 	l := listing{format: c.String("format"),
 		table: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
 		headers: map[string]string{"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
 			"CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}}
-	return l.print(os.Stdout, rows)
+	return printRows(c, l, rows, func(r historyRow) string { return r.ID }, false)
 }
 
 func imagePruneCommand() *cli.Command {

@@ -2,8 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -53,16 +51,6 @@ func images(c *cli.Context) error {
 		return err
 	}
 	rows := imageRows(imgs, c.Args().First(), c.Bool("no-trunc"))
-	if c.Bool("quiet") {
-		var seen []string
-		for _, r := range rows {
-			if !slices.Contains(seen, r.ID) {
-				seen = append(seen, r.ID)
-				fmt.Println(r.ID)
-			}
-		}
-		return nil
-	}
 	table := "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 	if c.Bool("digests") {
 		table = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -71,11 +59,7 @@ func images(c *cli.Context) error {
 		"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
 		"CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
 	}}
-	out := make([]any, len(rows))
-	for i, r := range rows {
-		out[i] = r
-	}
-	return l.print(os.Stdout, out)
+	return printRows(c, l, rows, func(r imageRow) string { return r.ID }, true)
 }
 
 // imageRows makes one row per name, as docker does, and one <none> row

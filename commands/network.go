@@ -101,20 +101,13 @@ func networkList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var rows []any
+	var rows []networkRow
 	for _, r := range all {
-		if c.Bool("quiet") {
-			fmt.Println(r.Name)
-			continue
-		}
 		rows = append(rows, networkRow{ID: r.Bridge, Name: r.Name, Driver: "bridge", Subnet: r.Subnet.String(), Internal: r.Internal})
-	}
-	if c.Bool("quiet") {
-		return nil
 	}
 	l := listing{format: c.String("format"), table: "table {{.Name}}\t{{.Driver}}\t{{.Subnet}}\t{{.ID}}",
 		headers: map[string]string{"ID": "BRIDGE", "Name": "NAME", "Driver": "DRIVER", "Subnet": "SUBNET", "Internal": "INTERNAL"}}
-	return l.print(os.Stdout, rows)
+	return printRows(c, l, rows, func(r networkRow) string { return r.Name }, false)
 }
 
 // networkView is the docker-shaped view network inspect prints.
