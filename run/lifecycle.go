@@ -110,6 +110,27 @@ func Stop(s *store.Store, c *store.Container, timeout time.Duration) error {
 	return err
 }
 
+// errStopRequested stops an edit of the state: a stop came first.
+var errStopRequested = errors.New("stop requested")
+
+// editState changes a container's state under its lock: edit gets the
+// state as recorded, and what it leaves there is saved unless it fails.
+func editState(s *store.Store, c *store.Container, edit func(*store.ContainerState) error) error {
+	lock, err := s.LockContainer(c.ID)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	st, err := s.State(c.ID)
+	if err != nil {
+		return err
+	}
+	if err := edit(st); err != nil {
+		return err
+	}
+	return s.SetState(c.ID, st)
+}
+
 // requestStop marks a stop request, so that the monitor does not restart
 // the container, and returns the state.
 func requestStop(s *store.Store, c *store.Container) (*store.ContainerState, error) {
@@ -117,17 +138,15 @@ func requestStop(s *store.Store, c *store.Container) (*store.ContainerState, err
 	if err != nil || !kept(st) {
 		return st, err
 	}
-	lock, err := s.LockContainer(c.ID)
+	err = editState(s, c, func(now *store.ContainerState) error {
+		now.StopRequested = true
+		st = now
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Unlock()
-	st, err = s.State(c.ID)
-	if err != nil {
-		return nil, err
-	}
-	st.StopRequested = true
-	return st, s.SetState(c.ID, st)
+	return st, nil
 }
 
 // waitRecorded waits until the container's exit is on record (its keeper

@@ -109,18 +109,14 @@ func monitor(args []string, ready *os.File) error {
 // countRestart records one more restart, unless a stop came meanwhile;
 // until the next run starts the container shows as restarting.
 func countRestart(s *store.Store, c *store.Container) bool {
-	lock, err := s.LockContainer(c.ID)
-	if err != nil {
-		return false
-	}
-	defer lock.Unlock()
-	st, err := s.State(c.ID)
-	if err != nil || st.StopRequested {
-		return false
-	}
-	st.Restarts++
-	st.Status = store.StatusRestarting
-	return s.SetState(c.ID, st) == nil
+	return editState(s, c, func(st *store.ContainerState) error {
+		if st.StopRequested {
+			return errStopRequested
+		}
+		st.Restarts++
+		st.Status = store.StatusRestarting
+		return nil
+	}) == nil
 }
 
 // dropTextPages lets go of the pages of tug's binary that start-up

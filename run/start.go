@@ -287,23 +287,17 @@ func (p *process) recordRunning(s *store.Store, c *store.Container) error {
 	if err != nil {
 		return err
 	}
-	lock, err := s.LockContainer(c.ID)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	old, err := s.State(c.ID)
-	if err != nil {
-		return err
-	}
-	if old.Status == store.StatusRestarting && old.StopRequested {
-		return fmt.Errorf("%s was stopped while it waited to restart", c.Name)
-	}
-	p.state = store.ContainerState{
-		Status: store.StatusRunning, Pid: pid, PidStart: pidStart, MonitorPid: self, MonitorStart: selfStart,
-		BootID: bootID(), StartedAt: time.Now().UTC(), Restarts: old.Restarts,
-	}
-	return s.SetState(c.ID, &p.state)
+	return editState(s, c, func(st *store.ContainerState) error {
+		if st.Status == store.StatusRestarting && st.StopRequested {
+			return fmt.Errorf("%s was stopped while it waited to restart", c.Name)
+		}
+		p.state = store.ContainerState{
+			Status: store.StatusRunning, Pid: pid, PidStart: pidStart, MonitorPid: self, MonitorStart: selfStart,
+			BootID: bootID(), StartedAt: time.Now().UTC(), Restarts: st.Restarts,
+		}
+		*st = p.state
+		return nil
+	})
 }
 
 // handshake sends the spec, runs enter (if any) and tells the child it
