@@ -355,8 +355,10 @@ func exposed(c v1.Config) []tugnet.Port {
 	return out
 }
 
-// overlayPaths fills in the overlay's lower, upper, work and mount dirs.
+// overlayPaths fills in the overlay's lower, upper, work and mount dirs,
+// and whether it is mounted in tug's user namespace.
 func overlayPaths(s *store.Store, c *store.Container, spec *Spec) error {
+	spec.UserNS, spec.SingleID = s.Rootless(), s.SingleID()
 	img, err := s.LookupImage(c.Image.Hex)
 	if err != nil {
 		return fmt.Errorf("image of container %s: %w", c.Name, err)

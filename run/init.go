@@ -182,7 +182,7 @@ func buildRootfs(spec *Spec) error {
 	defer unix.Close(root)
 	for _, m := range standardMounts(spec) {
 		err := mountIn(root, m)
-		if m.fstype == "sysfs" && errors.Is(err, unix.EPERM) && userns.Inside() {
+		if m.fstype == "sysfs" && errors.Is(err, unix.EPERM) && spec.UserNS {
 			// sysfs belongs to the network namespace: a rootless
 			// container in the host's (--network host) binds the host's
 			err = bindIn(root, "/sys", "sys", !spec.Privileged)
@@ -274,7 +274,7 @@ func mountOverlay(spec *Spec) error {
 		return fmt.Errorf("chdir to layers: %w", err)
 	}
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(spec.Lower, ":"), spec.Upper, spec.Work)
-	if userns.Inside() {
+	if spec.UserNS {
 		// trusted.* xattrs are root's; in a user namespace overlayfs
 		// keeps its whiteouts and opaque marks in user.overlay.*
 		opts += ",userxattr"
@@ -309,7 +309,7 @@ func standardMounts(spec *Spec) []fsMount {
 	return []fsMount{
 		{"proc", "proc", "proc", nodevs, ""},
 		{"dev", "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_STRICTATIME, "mode=755,size=65536k"},
-		{"dev/pts", "devpts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, ptsOptions()},
+		{"dev/pts", "devpts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, ptsOptions(spec)},
 		{"dev/shm", "tmpfs", "shm", nodevs, shm},
 		{"dev/mqueue", "mqueue", "mqueue", nodevs, ""},
 		{"sys", "sysfs", "sysfs", sysFlags, ""},
@@ -318,8 +318,8 @@ func standardMounts(spec *Spec) []fsMount {
 
 // ptsOptions are devpts' mount options: terminals belong to group tty
 // (5), unless a single-ID user namespace cannot map it.
-func ptsOptions() string {
-	if m, err := userns.Current(); err == nil && m.Single {
+func ptsOptions(spec *Spec) string {
+	if spec.SingleID {
 		return "newinstance,ptmxmode=0666,mode=0620"
 	}
 	return "newinstance,ptmxmode=0666,mode=0620,gid=5"
@@ -442,7 +442,7 @@ func populateDev(root int, spec *Spec) error {
 		return fmt.Errorf("open /dev: %w", err)
 	}
 	defer unix.Close(dev)
-	rootless := userns.Inside()
+	rootless := spec.UserNS
 	for _, n := range []struct {
 		name         string
 		major, minor uint32

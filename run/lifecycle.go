@@ -16,7 +16,6 @@ import (
 	tugnet "tug/net"
 	"tug/run/cgroups"
 	"tug/store"
-	"tug/store/userns"
 )
 
 // ErrNotRunning is returned when a verb needs a running container.
@@ -221,7 +220,7 @@ func Remove(s *store.Store, c *store.Container, force bool) error {
 	if cfg, err := ContainerConfig(c); err == nil {
 		detachNetwork(s, c, cfg)
 	}
-	if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && !userns.Rootless() {
+	if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && !s.Rootless() {
 		if err := cgroups.Open(layout, c.ID, nil).Remove(); err != nil {
 			return err
 		}

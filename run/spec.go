@@ -16,6 +16,12 @@ type Spec struct {
 	// child mounts it; fuse-overlayfs or copy, the keeper prepares it
 	// and the child binds it.
 	Driver string `json:"driver,omitempty"`
+	// UserNS: the keeper runs in tug's user namespace (rootless), and
+	// SingleID: that namespace maps only the user's own IDs. Filled in
+	// with the overlay paths, from what the store read once, so that the
+	// child need not read its ID maps again.
+	UserNS   bool `json:"userns,omitempty"`
+	SingleID bool `json:"single_id,omitempty"`
 
 	Args     []string `json:"args"`
 	Env      []string `json:"env"`

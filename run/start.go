@@ -18,7 +18,6 @@ import (
 	tugnet "tug/net"
 	"tug/run/cgroups"
 	"tug/store"
-	"tug/store/userns"
 )
 
 // IO is what a container's stdio connects to. Stdin nil means no -i: the
@@ -240,7 +239,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 // itself in first thing. Rootless containers get none (for now).
 func placeInCgroup(c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (*cgroups.Group, func(), error) {
 	noop := func() {}
-	if userns.Rootless() { // create warned about any limits
+	if spec.UserNS { // create warned about any limits
 		return nil, noop, nil
 	}
 	layout, err := cgroups.Detect("/sys/fs/cgroup")

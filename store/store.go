@@ -44,6 +44,7 @@ type Store struct {
 	// rootless: tug runs for an unprivileged user (in its user
 	// namespace, see store/userns)
 	rootless bool
+	singleID bool
 }
 
 // Open creates the store layout under root (if missing) and returns the
@@ -81,11 +82,14 @@ func Open(root, runRoot string) (*Store, error) {
 	// needs to know which bits the kernel will strip.
 	mask := unix.Umask(0o022)
 	unix.Umask(mask)
+	ids, err := userns.Current()
+	inside := err == nil && !ids.Identity()
 	return &Store{
 		root:     root,
 		runRoot:  runRoot,
-		unpack:   unpackOptions(uint32(mask)),
-		rootless: userns.Rootless(),
+		unpack:   unpackOptions(uint32(mask), inside, inside && ids.Single),
+		rootless: os.Geteuid() != 0 || inside,
+		singleID: inside && ids.Single,
 	}, nil
 }
 
@@ -94,13 +98,10 @@ func Open(root, runRoot string) (*Store, error) {
 // ID: the others are recorded, see archive.Options.KeepOwner), no
 // device nodes, and overlayfs' user.* xattrs; as a plain user with no
 // namespace (tug unshare is how to get one), as that user.
-func unpackOptions(umask uint32) archive.Options {
+func unpackOptions(umask uint32, inside, singleID bool) archive.Options {
 	o := archive.Options{Umask: umask, Chown: os.Geteuid() == 0}
-	if userns.Inside() {
-		o.SkipDevices, o.OpaqueXattr = true, "user.overlay.opaque"
-		if m, err := userns.Current(); err == nil && m.Single {
-			o.KeepOwner = true
-		}
+	if inside {
+		o.SkipDevices, o.OpaqueXattr, o.KeepOwner = true, "user.overlay.opaque", singleID
 	} else if os.Geteuid() != 0 {
 		o.SkipDevices = true
 	}
@@ -109,6 +110,10 @@ func unpackOptions(umask uint32) archive.Options {
 
 // Rootless tells whether the store is an unprivileged user's.
 func (s *Store) Rootless() bool { return s.rootless }
+
+// SingleID tells whether tug runs in a user namespace that maps only the
+// user's own IDs (no subordinate ranges).
+func (s *Store) SingleID() bool { return s.singleID }
 
 // Umask returns the process umask, read when the store was opened.
 func (s *Store) Umask() uint32 { return s.unpack.Umask }

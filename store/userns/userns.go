@@ -146,11 +146,16 @@ func selfMap(which string) ([]Range, error) {
 // the initial one (whose map is the identity over every ID).
 func Inside() bool {
 	rs, err := selfMap("uid_map")
-	if err != nil {
-		return false
-	}
-	return !(len(rs) == 1 && rs[0] == Range{0, 0, 4294967295})
+	return err == nil && !identity(rs)
 }
+
+// identity tells whether rs is the initial namespace's map: every ID to
+// itself.
+func identity(rs []Range) bool { return len(rs) == 1 && rs[0] == Range{0, 0, 4294967295} }
+
+// Identity tells whether m is the initial namespace's map, which is no
+// user namespace of tug's.
+func (m Map) Identity() bool { return identity(m.UIDs) }
 
 // Rootless tells whether tug runs for an unprivileged user: as one, or
 // as root of a user namespace.
