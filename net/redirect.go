@@ -178,17 +178,12 @@ func deleteRedirects(id string) error {
 	}
 	defer m.Close()
 	tag, left := tagOf(id), 0
-	var k redirectKey
-	var v redirectValue
-	var mine []redirectKey
-	for it := m.Iterate(); it.Next(&k, &v); {
-		if v.Tag == tag {
-			mine = append(mine, k)
-		} else {
+	keys, values := entries(m)
+	for i, k := range keys {
+		if values[i].Tag != tag {
 			left++
+			continue
 		}
-	}
-	for _, k := range mine {
 		if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("unpublish: redirect map: %w", err)
 		}

@@ -105,15 +105,13 @@ func TestRedirect(t *testing.T) {
 	}
 	if m != nil { // other tests' containers may still publish ports
 		defer m.Close()
-		var k redirectKey
-		var v redirectValue
-		n := 0
-		for it := m.Iterate(); it.Next(&k, &v); n++ {
+		keys, values := entries(m)
+		for i, v := range values {
 			if v.Tag == tagOf(id) {
-				t.Errorf("entry left: %+v", k)
+				t.Errorf("entry left: %+v", keys[i])
 			}
 		}
-		if n == 0 {
+		if len(keys) == 0 {
 			t.Error("an empty map is still attached")
 		}
 	}
