@@ -173,6 +173,12 @@ func hostID(which string, id int) int {
 	if err != nil {
 		return id
 	}
+	return outside(rs, id)
+}
+
+// outside is the ID that id inside maps to under rs; id itself when rs
+// does not map it.
+func outside(rs []Range, id int) int {
 	for _, r := range rs {
 		if uint32(id) >= r.Inside && uint32(id)-r.Inside < r.Count {
 			return int(r.Outside + uint32(id) - r.Inside)

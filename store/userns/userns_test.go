@@ -45,11 +45,14 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func TestHostIDOutsideANamespace(t *testing.T) {
-	if Inside() {
-		t.Skip("the test runs in a user namespace")
+func TestOutside(t *testing.T) {
+	m := Plan(1001, 1002, []SubRange{{100000, 65536}}, []SubRange{{200000, 65536}})
+	for _, tc := range []struct{ in, want int }{{0, 1001}, {1, 100000}, {1000, 100999}, {65536, 165535}, {70000, 70000}} {
+		if got := outside(m.UIDs, tc.in); got != tc.want {
+			t.Errorf("uid %d inside: %d outside, want %d", tc.in, got, tc.want)
+		}
 	}
-	if got := hostID("uid_map", 1234); got != 1234 {
-		t.Errorf("host ID of 1234 in the initial namespace: %d", got)
+	if !(Map{UIDs: []Range{{0, 0, 4294967295}}}).Identity() || m.Identity() {
+		t.Error("Identity: the initial namespace's map only")
 	}
 }
