@@ -31,7 +31,7 @@ func main() {
 		run.Probe()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := commands.App().RunContext(ctx, os.Args)
+	err := commands.Run(ctx, os.Args)
 	stop()
 	if err != nil {
 		if msg := err.Error(); msg != "" {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,6 +270,7 @@ insecure = [%q, %q]
 			"xattr":     cmdXattr,
 			"udpsend":   cmdUDPSend,
 			"peer":      cmdPeer,
+			"code":      cmdCode,
 		},
 	})
 }
@@ -449,6 +451,28 @@ func TestPullDiskFull(t *testing.T) {
 	}
 	if out, err := tug("images", "--format", "{{.Repository}}"); err != nil || strings.TrimSpace(string(out)) != "docker.io/library/busybox" {
 		t.Errorf("images after the failed pull: %q %v", out, err)
+	}
+}
+
+// cmdCode runs a command and checks its exit code, keeping its output
+// for stdout and stderr: code N PROG ARGS...
+func cmdCode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 || neg {
+		ts.Fatalf("usage: code N PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("code: %v", err)
+	}
+	got := 0
+	var exit *exec.ExitError
+	if err := ts.Exec(args[1], args[2:]...); errors.As(err, &exit) {
+		got = exit.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("code: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", strings.Join(args[1:], " "), got, want)
 	}
 }
 

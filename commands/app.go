@@ -4,6 +4,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,31 @@ import (
 
 // Version is tug's version, set at build time with -ldflags.
 var Version = "0.1.0-dev"
+
+// Run runs tug's command line on args (os.Args) and returns what main
+// turns into the exit code (ExitCode).
+func Run(ctx context.Context, args []string) error {
+	var unknown error
+	app := App()
+	// urfave answers an unknown command (tug bogus, tug help bogus,
+	// tug network bogus) through this hook, which cannot return an error
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		unknown = unknownCommand(c, name)
+	}
+	if err := app.RunContext(ctx, args); err != nil {
+		return err
+	}
+	return unknown
+}
+
+// unknownCommand is the usage error for a command tug does not have.
+func unknownCommand(c *cli.Context, name string) error {
+	parent := "tug"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != "help" {
+		parent = strings.TrimSpace(c.Command.HelpName)
+	}
+	return usage(fmt.Errorf("unknown command %q (see '%s --help')", name, parent))
+}
 
 // App returns the tug command line.
 func App() *cli.App {
@@ -99,14 +125,36 @@ func setUsageError(c *cli.Command) {
 	}
 }
 
-// usageError turns a flag error into tug's one-line form with a hint.
+// usageError turns a flag error into tug's one-line form with a hint:
+// "tug: images: flag provided but not defined: -x (see 'tug images
+// --help')"; main adds the first "tug: ".
 func usageError(c *cli.Context, err error, _ bool) error {
-	name := "tug"
-	if c.Command != nil && c.Command.Name != "" {
-		name = strings.TrimSpace(c.Command.HelpName)
+	help := helpName(c)
+	if verb := strings.TrimPrefix(help, "tug "); verb != help {
+		err = fmt.Errorf("%s: %w", verb, err)
 	}
-	return fmt.Errorf("%s: %w (see '%s --help')", name, err, name)
+	return usage(fmt.Errorf("%w (see '%s --help')", err, help))
 }
+
+// helpName is the command's full name, "tug images", or "tug" for the
+// global flags.
+func helpName(c *cli.Context) string {
+	if c.Command != nil && c.Command.Name != "" {
+		return strings.TrimSpace(c.Command.HelpName)
+	}
+	return "tug"
+}
+
+// usageErr is a usage error: a bad command, flag or argument count. It
+// exits 125, as podman's do (and docker's for flags).
+type usageErr struct{ error }
+
+func (u usageErr) Unwrap() error { return u.error }
+
+// ExitCode implements the interface main reads exit codes through.
+func (usageErr) ExitCode() int { return 125 }
+
+func usage(err error) error { return usageErr{err} }
 
 // before sets the log level and, for an unprivileged user, moves tug
 // into its user namespace (see store/userns) for every command that
@@ -257,5 +305,6 @@ func needArgs(c *cli.Context, min, max int) error {
 	case max != min:
 		want = fmt.Sprintf("%d to %d", min, max)
 	}
-	return fmt.Errorf("%s: wants %s argument(s), got %d (see '%s --help')", c.Command.HelpName, want, n, c.Command.HelpName)
+	help := helpName(c)
+	return usage(fmt.Errorf("%s: wants %s argument(s), got %d (see '%s --help')", strings.TrimPrefix(help, "tug "), want, n, help))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"tug/store"
 )
@@ -235,12 +236,29 @@ func Detach(s *store.Store, n Network, id string) error {
 	return detach(n, primary(s, id))
 }
 
+// deleteLink deletes the link named name. One that is gone already, or
+// goes between the lookup and the delete (the kernel removes a veth with
+// its peer's namespace), is not an error.
+func deleteLink(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil
+	}
+	return linkDel(link)
+}
+
+// linkDel deletes link; ENODEV means it is gone already.
+func linkDel(link netlink.Link) error {
+	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+		return err
+	}
+	return nil
+}
+
 func detach(n Network, ep endpoint) error {
 	var errs []error
-	if link, err := netlink.LinkByName(ep.veth); err == nil {
-		if err := netlink.LinkDel(link); err != nil {
-			errs = append(errs, fmt.Errorf("delete veth: %w", err))
-		}
+	if err := deleteLink(ep.veth); err != nil {
+		errs = append(errs, fmt.Errorf("delete veth: %w", err))
 	}
 	if ep.primary {
 		if err := deletePorts(ep.id); err != nil {

@@ -199,10 +199,8 @@ func Remove(s *store.Store, name, defaultSubnet string) error {
 	if users := Users(r.Network); len(users) > 0 {
 		return fmt.Errorf("network %s is in use by %d container(s) (%s…); remove them first", name, len(users), users[0][:12])
 	}
-	if link, err := netlink.LinkByName(r.Bridge); err == nil {
-		if err := netlink.LinkDel(link); err != nil {
-			return fmt.Errorf("delete bridge %s: %w", r.Bridge, err)
-		}
+	if err := deleteLink(r.Bridge); err != nil {
+		return fmt.Errorf("delete bridge %s: %w", r.Bridge, err)
 	}
 	if err := deleteNetworkRules(r.Bridge); err != nil {
 		return err
