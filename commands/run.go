@@ -47,6 +47,7 @@ func containerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "shm-size", Usage: "size of /dev/shm (64m by default)"},
 		&cli.IntFlag{Name: "oom-score-adj", Usage: "OOM killer preference, -1000 to 1000"},
 		&cli.StringSliceFlag{Name: "device", Usage: "add a host device HOST[:CONTAINER][:rwm]"},
+		&cli.StringSliceFlag{Name: "device-cgroup-rule", Usage: "allow devices in the device cgroup: 'c 1:3 rwm', 'b 8:* r'"},
 		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "bridge", Usage: "bridge (tug0, with NAT), none (only lo), host, a network NAME or container:NAME (share its netns)"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp] (bridge)"},
@@ -244,7 +245,7 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 			CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),
 			SecurityOpts: c.StringSlice("security-opt"), Tmpfs: c.StringSlice("tmpfs"), Ulimits: c.StringSlice("ulimit"),
 			Sysctls: c.StringSlice("sysctl"), ShmSize: c.String("shm-size"), OOMScoreAdj: c.Int("oom-score-adj"),
-			Devices: c.StringSlice("device"),
+			Devices: c.StringSlice("device"), DeviceRules: c.StringSlice("device-cgroup-rule"),
 		},
 		Limits: limits(c),
 	}

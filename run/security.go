@@ -25,6 +25,7 @@ type Security struct {
 	ShmSize         string
 	OOMScoreAdj     int
 	Devices         []string // HOST[:CONTAINER][:rwm]
+	DeviceRules     []string // --device-cgroup-rule: TYPE MAJOR:MINOR ACCESS
 }
 
 // Tmpfs is a tmpfs mounted in the container.
@@ -104,7 +105,11 @@ func applySecurity(spec *Spec, res *cgroups.Resources, sec Security, cacheDir st
 	if spec.Devices, err = devices(sec.Devices); err != nil {
 		return err
 	}
-	res.Devices = deviceRules(spec.Devices, sec.Privileged)
+	extra, err := parseDeviceRules(sec.DeviceRules)
+	if err != nil {
+		return err
+	}
+	res.Devices = deviceRules(spec.Devices, extra, sec.Privileged)
 	return nil
 }
 
@@ -303,9 +308,10 @@ func standardDevices() []cgroups.DeviceRule {
 	}
 }
 
-// deviceRules is the device cgroup's allow list: the standard nodes and
-// the --device ones; everything with --privileged.
-func deviceRules(devs []Device, privileged bool) []cgroups.DeviceRule {
+// deviceRules is the device cgroup's allow list: the standard nodes, the
+// --device ones and the --device-cgroup-rule ones; everything with
+// --privileged.
+func deviceRules(devs []Device, extra []cgroups.DeviceRule, privileged bool) []cgroups.DeviceRule {
 	if privileged {
 		return []cgroups.DeviceRule{{Type: 'a', Major: -1, Minor: -1, Access: "rwm"}}
 	}
@@ -313,5 +319,55 @@ func deviceRules(devs []Device, privileged bool) []cgroups.DeviceRule {
 	for _, d := range devs {
 		rules = append(rules, cgroups.DeviceRule{Type: d.Type, Major: int64(d.Major), Minor: int64(d.Minor), Access: d.Access})
 	}
-	return rules
+	return append(rules, extra...)
+}
+
+// parseDeviceRules reads docker's --device-cgroup-rule values: "c 1:3
+// rwm", "b 8:* r", "a *:* rwm" (or "a" alone).
+func parseDeviceRules(specs []string) ([]cgroups.DeviceRule, error) {
+	var out []cgroups.DeviceRule
+	for _, s := range specs {
+		r, err := parseDeviceRule(s)
+		if err != nil {
+			return nil, fmt.Errorf("--device-cgroup-rule %q: %w (want TYPE MAJOR:MINOR ACCESS, as 'c 1:3 rwm')", s, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func parseDeviceRule(s string) (cgroups.DeviceRule, error) {
+	f := strings.Fields(s)
+	if len(f) == 1 && f[0] == "a" {
+		return cgroups.DeviceRule{Type: 'a', Major: -1, Minor: -1, Access: "rwm"}, nil
+	}
+	if len(f) != 3 || len(f[0]) != 1 || !strings.Contains("abc", f[0]) {
+		return cgroups.DeviceRule{}, fmt.Errorf("bad form")
+	}
+	r := cgroups.DeviceRule{Type: f[0][0], Access: f[2]}
+	if f[2] == "" || strings.Trim(f[2], "rwm") != "" {
+		return r, fmt.Errorf("access %q is not a subset of rwm", f[2])
+	}
+	maj, min, ok := strings.Cut(f[1], ":")
+	if !ok {
+		return r, fmt.Errorf("want MAJOR:MINOR")
+	}
+	var err error
+	if r.Major, err = deviceNumber(maj); err != nil {
+		return r, err
+	}
+	r.Minor, err = deviceNumber(min)
+	return r, err
+}
+
+// deviceNumber is a major or minor number, or -1 for "*".
+func deviceNumber(s string) (int64, error) {
+	if s == "*" {
+		return -1, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 31)
+	if err != nil {
+		return 0, fmt.Errorf("device number %q: want a number up to 2147483647 or *", s)
+	}
+	return int64(n), nil
 }

@@ -70,11 +70,17 @@ func deviceProgram(rules []DeviceRule) (asm.Instructions, error) {
 			}
 			checks = append(checks, asm.JNE.Imm(asm.R5, int32(r.Minor), next))
 		}
+		matchesAll := len(checks) == 0
 		checks = append(checks, asm.Mov.Imm(asm.R0, 1), asm.Return())
 		if i > 0 {
 			checks[0] = checks[0].WithSymbol(fmt.Sprintf("rule%d", i))
 		}
 		insts = append(insts, checks...)
+		if matchesAll {
+			// nothing after a rule that allows everything is reachable,
+			// and the verifier refuses unreachable instructions
+			return insts, nil
+		}
 	}
 	deny := asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
 	if len(rules) > 0 {
