@@ -2,11 +2,13 @@ package run
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
+
+	"tug/internal/ids"
 )
 
 // Identity is who the container's process runs as.
@@ -20,30 +22,35 @@ type passwdEntry struct {
 	name     string
 	uid, gid int
 	home     string
+	bad      error // an ID out of range: naming this user is an error
 }
 
 type groupEntry struct {
 	name    string
 	gid     int
 	members []string
+	bad     error
 }
 
 // parsePasswd reads /etc/passwd lines; malformed ones are skipped, as libc
-// does.
+// does. An entry whose ID is a number out of range is kept with the
+// error, so that naming it fails rather than wrapping to another ID.
 func parsePasswd(r io.Reader) []passwdEntry {
 	var out []passwdEntry
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), ":")
-		if len(f) < 6 {
+		if len(f) < 6 || !ids.IsNumeric(f[2]) || !ids.IsNumeric(f[3]) {
 			continue
 		}
-		uid, err1 := strconv.Atoi(f[2])
-		gid, err2 := strconv.Atoi(f[3])
-		if err1 != nil || err2 != nil {
-			continue
+		e := passwdEntry{name: f[0], home: f[5]}
+		var err1, err2 error
+		e.uid, err1 = ids.Parse(f[2])
+		e.gid, err2 = ids.Parse(f[3])
+		if err := errors.Join(err1, err2); err != nil {
+			e.bad = fmt.Errorf("user %s in /etc/passwd: %w", f[0], err)
 		}
-		out = append(out, passwdEntry{name: f[0], uid: uid, gid: gid, home: f[5]})
+		out = append(out, e)
 	}
 	return out
 }
@@ -53,18 +60,18 @@ func parseGroup(r io.Reader) []groupEntry {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), ":")
-		if len(f) < 4 {
+		if len(f) < 4 || !ids.IsNumeric(f[2]) {
 			continue
 		}
-		gid, err := strconv.Atoi(f[2])
-		if err != nil {
-			continue
+		e := groupEntry{name: f[0]}
+		var err error
+		if e.gid, err = ids.Parse(f[2]); err != nil {
+			e.bad = fmt.Errorf("group %s in /etc/group: %w", f[0], err)
 		}
-		var members []string
 		if f[3] != "" {
-			members = strings.Split(f[3], ",")
+			e.members = strings.Split(f[3], ",")
 		}
-		out = append(out, groupEntry{name: f[0], gid: gid, members: members})
+		out = append(out, e)
 	}
 	return out
 }
@@ -87,13 +94,14 @@ func resolveUser(spec string, passwd, group io.Reader) (Identity, error) {
 	if userPart == "" {
 		userPart = "0"
 	}
-	if n, err := strconv.Atoi(userPart); err == nil {
-		if n < 0 {
-			return id, fmt.Errorf("invalid user %q", spec)
+	if ids.IsNumeric(userPart) {
+		n, err := ids.Parse(userPart)
+		if err != nil {
+			return id, fmt.Errorf("invalid user %q: %w", spec, err)
 		}
 		id.UID = n
 		for _, u := range users {
-			if u.uid == n {
+			if u.uid == n && u.bad == nil {
 				id.GID, id.Home, name = u.gid, u.home, u.name
 				break
 			}
@@ -102,6 +110,9 @@ func resolveUser(spec string, passwd, group io.Reader) (Identity, error) {
 		found := false
 		for _, u := range users {
 			if u.name == userPart {
+				if u.bad != nil {
+					return id, u.bad
+				}
 				id.UID, id.GID, id.Home, name, found = u.uid, u.gid, u.home, u.name, true
 				break
 			}
@@ -118,7 +129,7 @@ func resolveUser(spec string, passwd, group io.Reader) (Identity, error) {
 		id.GID = gid
 	}
 	for _, g := range groups {
-		if g.gid != id.GID && name != "" && slices.Contains(g.members, name) {
+		if g.bad == nil && g.gid != id.GID && name != "" && slices.Contains(g.members, name) {
 			id.Groups = append(id.Groups, g.gid)
 		}
 	}
@@ -126,15 +137,16 @@ func resolveUser(spec string, passwd, group io.Reader) (Identity, error) {
 }
 
 func lookupGroup(s string, groups []groupEntry) (int, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n < 0 {
-			return 0, fmt.Errorf("invalid group %q", s)
+	if ids.IsNumeric(s) {
+		n, err := ids.Parse(s)
+		if err != nil {
+			return 0, fmt.Errorf("invalid group %q: %w", s, err)
 		}
 		return n, nil
 	}
 	for _, g := range groups {
 		if g.name == s {
-			return g.gid, nil
+			return g.gid, g.bad
 		}
 	}
 	return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", s)

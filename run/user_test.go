@@ -9,6 +9,8 @@ import (
 const passwd = `root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
 app:x:1000:1000:App:/home/app:/bin/sh
+evil:x:4294967296:0:wraps to root:/:/bin/sh
+evilgid:x:1001:4294967296:wraps to root:/:/bin/sh
 broken line
 `
 
@@ -16,6 +18,7 @@ const group = `root:x:0:
 wheel:x:10:app,other
 app:x:1000:
 audio:x:29:app
+evilgroup:x:4294967296:app
 `
 
 func TestResolveUser(t *testing.T) {
@@ -36,7 +39,10 @@ func TestResolveUser(t *testing.T) {
 			t.Errorf("%q: got %+v, %v; want %+v", spec, got, err, want)
 		}
 	}
-	for _, bad := range []string{"nobody", "app:nogroup", "-1", "1:-1"} {
+	// IDs past 2^32-2 wrap in the kernel (4294967296 is root): refused,
+	// typed by the user or read from the image's files
+	for _, bad := range []string{"nobody", "app:nogroup", "-1", "1:-1", "4294967296", "4294967295", "1000:4294967296",
+		"4294968296", "99999999999999999999", "evil", "evilgid", "app:evilgroup"} {
 		if _, err := resolveUser(bad, strings.NewReader(passwd), strings.NewReader(group)); err == nil {
 			t.Errorf("%q resolved", bad)
 		}

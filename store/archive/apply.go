@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"tug/internal/ids"
 )
 
 // Options says how to unpack.
@@ -108,6 +110,9 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 	rel, err := cleanName(hdr.Name)
 	if err != nil {
 		return err
+	}
+	if err := errors.Join(ids.Check(int64(hdr.Uid)), ids.Check(int64(hdr.Gid))); err != nil {
+		return fmt.Errorf("%w: owner: %w", ErrUnsafe, err)
 	}
 	if rel == "" {
 		if hdr.Typeflag == tar.TypeDir {

@@ -140,6 +140,17 @@ func TestHostile(t *testing.T) {
 		{name: "opaque marker through a symlink", anyEnd: true, ents: func(s sandbox) []ent {
 			return []ent{{name: "d", typ: tar.TypeSymlink, link: abs(s)}, {name: "d/.wh..wh..opq"}}
 		}},
+		// the kernel's IDs are 32 bits: 4294967296 would chown to root and
+		// 4294968296 to 1000, setuid bit and all
+		{name: "uid past 32 bits", wantErr: true, ents: func(sandbox) []ent {
+			return []ent{{name: "suid", body: "#!", mode: 0o4755, uid: 1 << 32}}
+		}},
+		{name: "gid past 32 bits", wantErr: true, ents: func(sandbox) []ent {
+			return []ent{{name: "sgid", body: "#!", mode: 0o2755, uid: 1000, gid: 1<<32 + 1000}}
+		}},
+		{name: "dir owner past 32 bits", wantErr: true, ents: func(sandbox) []ent {
+			return []ent{{name: "d/", typ: tar.TypeDir, mode: 0o755, uid: 1<<32 - 1}}
+		}},
 		{name: "dir replaced by symlink then written", anyEnd: true, ents: func(s sandbox) []ent {
 			return []ent{{name: "d/", typ: tar.TypeDir}, {name: "d/f", body: "x"}, {name: "d", typ: tar.TypeSymlink, link: abs(s)}, {name: "d/canary", body: "pwned"}}
 		}},
