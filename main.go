@@ -1,4 +1,11 @@
 // Command tug is a daemonless container engine.
+
+// Go's runtime would size GOMAXPROCS from the cgroup's CPU limit, and
+// keep the limit's files open for good to follow it: in every tug, the
+// container's pid 1 under --init included, whose fds container root can
+// reopen for writing through /proc/1/fd. tug has no use for it.
+//
+//go:debug containermaxprocs=0
 package main
 
 import (
@@ -7,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"tug/commands"
 	"tug/run"
@@ -29,6 +38,15 @@ func main() {
 		run.ExecHelper()
 	case run.ProbeRole:
 		run.Probe()
+	case run.ReaperRole:
+		run.Reaper()
+	}
+	// Whatever tug inherited beyond stdio (an fd its caller left open)
+	// must reach none of the processes it starts: containers, monitors,
+	// helpers. Those get exactly the fds they are handed.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fmt.Fprintf(os.Stderr, "tug: mark inherited fds close-on-exec: %s\n", err)
+		os.Exit(125)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := commands.Run(ctx, os.Args)

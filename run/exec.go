@@ -22,7 +22,6 @@ package run
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -202,11 +201,7 @@ func ExecHelper() {
 	code, err := execHelper()
 	if err != nil {
 		writeStatus(os.NewFile(syncFD, "sync"), err)
-		var coder interface{ ExitCode() int }
-		if errors.As(err, &coder) {
-			os.Exit(coder.ExitCode())
-		}
-		os.Exit(125)
+		os.Exit(errorCode(err))
 	}
 	os.Exit(code)
 }

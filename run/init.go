@@ -21,13 +21,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -64,11 +62,17 @@ func Init() {
 	runtime.LockOSThread()
 	err := initContainer()
 	writeStatus(os.NewFile(syncFD, "sync"), err)
+	os.Exit(errorCode(err))
+}
+
+// errorCode is the exit code for a failed start: the error's own (126
+// cannot execute, 127 not found), else 125.
+func errorCode(err error) int {
 	var coder interface{ ExitCode() int }
 	if errors.As(err, &coder) {
-		os.Exit(coder.ExitCode())
+		return coder.ExitCode()
 	}
-	os.Exit(125)
+	return 125
 }
 
 func initContainer() error {
@@ -82,10 +86,20 @@ func initContainer() error {
 	if err := enterCgroup(spec); err != nil {
 		return err
 	}
-	// Nothing but stdio and the sync pipe may cross into the container:
-	// mark every other fd close-on-exec, the sync pipe included.
-	if err := unix.CloseRange(syncFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	// Nothing but stdio may cross into the container: mark every other
+	// fd close-on-exec, the spec and sync pipes included, and whatever
+	// the runtime or a library opened.
+	if err := unix.CloseRange(specFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
+	// --init execs tug again as the reaper once the rootfs is built:
+	// this fd reaches tug's read-only mount (protectedSelf) after
+	// pivot_root too.
+	self := -1
+	if spec.Init {
+		if self, err = unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("open tug for --init: %w", err)
+		}
 	}
 	// File modes below are exact; the container gets docker's umask.
 	unix.Umask(0)
@@ -104,7 +118,7 @@ func initContainer() error {
 	if err := awaitRelease(spec, placed); err != nil {
 		return err
 	}
-	return execEntrypoint(spec)
+	return execEntrypoint(spec, self)
 }
 
 // joinNetwork moves this thread, the one that mounts sysfs and execs,
@@ -671,8 +685,9 @@ func loopbackUp() error {
 }
 
 // execEntrypoint resolves the user and the command inside the container,
-// drops privileges and execs (or, with --init, starts and reaps) it.
-func execEntrypoint(spec *Spec) error {
+// drops privileges and execs it, or with --init execs the reaper (tug
+// at self) that starts it.
+func execEntrypoint(spec *Spec, self int) error {
 	id, err := containerUser(spec.User)
 	if err != nil {
 		return fail(125, "%s", err)
@@ -708,7 +723,7 @@ func execEntrypoint(spec *Spec) error {
 		if err := setCaps(spec.Caps, true); err != nil {
 			return err
 		}
-		return runInit(exe, spec, env, id)
+		return execReaper(self, reaperSpec{Exe: exe, Args: spec.Args, Env: env, ID: id, Tty: spec.Tty})
 	}
 	if err := setIdentity(id, spec.Caps); err != nil {
 		return err
@@ -897,63 +912,6 @@ func setCaps(caps []string, root bool) error {
 		return fmt.Errorf("capset: %w", err)
 	}
 	return nil
-}
-
-// runInit is tug's built-in init for --init: it starts the entrypoint as
-// its child, forwards every signal it gets to it, reaps all zombies, and
-// exits with the entrypoint's status.
-func runInit(exe string, spec *Spec, env []string, id Identity) error {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs)
-	groups := make([]uint32, len(id.Groups))
-	for i, g := range id.Groups {
-		groups[i] = uint32(g)
-	}
-	attr := &syscall.ProcAttr{
-		Env:   env,
-		Files: []uintptr{0, 1, 2},
-		Sys: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: uint32(id.UID), Gid: uint32(id.GID), Groups: groups},
-			Setsid:     spec.Tty,
-			Setctty:    spec.Tty,
-		},
-	}
-	pid, err := syscall.ForkExec(exe, spec.Args, attr)
-	if err != nil {
-		return execError(spec.Args[0], err)
-	}
-	unix.Close(syncFD) // the entrypoint runs: tell the parent
-	os.Exit(reap(pid, sigs))
-	return nil
-}
-
-// reap waits for children until the entrypoint exits, forwarding signals.
-func reap(child int, sigs chan os.Signal) int {
-	exited := make(chan int, 1)
-	go func() {
-		for {
-			var ws unix.WaitStatus
-			pid, err := unix.Wait4(-1, &ws, 0, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || pid == child {
-				exited <- exitStatus(ws)
-				return
-			}
-		}
-	}()
-	for {
-		select {
-		case code := <-exited:
-			return code
-		case s := <-sigs:
-			if s == unix.SIGCHLD || s == unix.SIGURG { // SIGURG: Go's own preemption
-				continue
-			}
-			unix.Kill(child, s.(unix.Signal))
-		}
-	}
 }
 
 // exitStatus maps a wait status to a shell-style code: 128+N for signal N.

@@ -403,11 +403,6 @@ func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error 
 
 // recordFailure records a start that failed before the entrypoint ran.
 func recordFailure(s *store.Store, c *store.Container, err error) {
-	code := 125
-	var coder interface{ ExitCode() int }
-	if errors.As(err, &coder) {
-		code = coder.ExitCode()
-	}
 	now := time.Now().UTC()
-	s.SetState(c.ID, &store.ContainerState{Status: store.StatusExited, ExitCode: code, Error: err.Error(), StartedAt: now, FinishedAt: now})
+	s.SetState(c.ID, &store.ContainerState{Status: store.StatusExited, ExitCode: errorCode(err), Error: err.Error(), StartedAt: now, FinishedAt: now})
 }

@@ -1,0 +1,146 @@
+package run
+
+// With --init, the container's pid 1 is tug's reaper: it starts the
+// entrypoint as its child, forwards every signal to it, reaps every
+// zombie, and exits with the entrypoint's status.
+//
+// The re-exec child (init.go) does not become the reaper itself. It has
+// opened files on the host while it built the rootfs, and so has Go's
+// runtime (its netpoller's epoll and eventfd, which cannot be closed
+// under it). Those fds are close-on-exec, but pid 1 would keep them for
+// the container's whole life, open to container root through
+// /proc/1/fd. So the child, once pivoted and locked down, execs tug
+// again through the fd of its read-only mount (protectedSelf), with
+//
+//	fd 3  a memfd holding the reaperSpec, as JSON; read, then closed
+//	fd 4  the sync pipe, as for tug-init: a failure report, or EOF
+//	      once the entrypoint runs
+//
+// and nothing else: the exec drops everything that was close-on-exec,
+// whoever opened it. The exec keeps the credentials, the bounding set,
+// no_new_privs and the seccomp filter; as root, the reaper's permitted
+// and effective sets are the bounding set, the container's allowed set.
+// The reaper opens no file of its own.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// ReaperRole is the argv[0] that makes tug's main run Reaper.
+const ReaperRole = "tug-reaper"
+
+// reaperSpec is what the reaper starts.
+type reaperSpec struct {
+	Exe  string   `json:"exe"`
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	ID   Identity `json:"id"`
+	Tty  bool     `json:"tty"`
+}
+
+// execReaper hands rs to a fresh tug, the reaper, by execveat of self
+// (an O_PATH fd of tug's binary, through /proc). It returns only on failure.
+func execReaper(self int, rs reaperSpec) error {
+	b, err := json.Marshal(rs)
+	if err != nil {
+		return err
+	}
+	mfd, err := unix.MemfdCreate("tug-reaper", unix.MFD_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("--init: memfd: %w", err)
+	}
+	if _, err := unix.Pwrite(mfd, b, 0); err != nil {
+		return fmt.Errorf("--init: write the reaper's spec: %w", err)
+	}
+	// dup3 without O_CLOEXEC: fd 3 (the spec pipe's, closed by this)
+	// and the sync pipe cross the exec; nothing else does.
+	if err := unix.Dup3(mfd, specFD, 0); err != nil {
+		return fmt.Errorf("--init: %w", err)
+	}
+	if _, err := unix.FcntlInt(syncFD, unix.F_SETFD, 0); err != nil {
+		return fmt.Errorf("--init: %w", err)
+	}
+	// the container's own /proc resolves the fd to the detached mount
+	err = unix.Exec(fdPath(self), []string{ReaperRole}, []string{"GOMAXPROCS=1"})
+	return fmt.Errorf("--init: exec the reaper: %w", err)
+}
+
+// Reaper is the main of the reaper role. It never returns.
+func Reaper() {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	code, err := reaper(sigs)
+	if err != nil {
+		writeStatus(os.NewFile(syncFD, "sync"), err)
+		code = errorCode(err)
+	}
+	os.Exit(code)
+}
+
+func reaper(sigs chan os.Signal) (int, error) {
+	unix.CloseOnExec(syncFD) // the reaper's, not the entrypoint's
+	var rs reaperSpec
+	spec := os.NewFile(specFD, "reaper-spec")
+	b, err := io.ReadAll(spec)
+	spec.Close()
+	if err == nil {
+		err = json.Unmarshal(b, &rs)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("--init: read the reaper's spec: %w", err)
+	}
+	groups := make([]uint32, len(rs.ID.Groups))
+	for i, g := range rs.ID.Groups {
+		groups[i] = uint32(g)
+	}
+	pid, err := syscall.ForkExec(rs.Exe, rs.Args, &syscall.ProcAttr{
+		Env:   rs.Env,
+		Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(rs.ID.UID), Gid: uint32(rs.ID.GID), Groups: groups},
+			Setsid:     rs.Tty,
+			Setctty:    rs.Tty,
+		},
+	})
+	if err != nil {
+		return 0, execError(rs.Args[0], err)
+	}
+	unix.Close(syncFD) // the entrypoint runs: tell the parent
+	return reap(pid, sigs), nil
+}
+
+// reap waits for children until the entrypoint exits, forwarding signals.
+func reap(child int, sigs chan os.Signal) int {
+	exited := make(chan int, 1)
+	go func() {
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, 0, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || pid == child {
+				exited <- exitStatus(ws)
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case code := <-exited:
+			return code
+		case s := <-sigs:
+			if s == unix.SIGCHLD || s == unix.SIGURG { // SIGURG: Go's own preemption
+				continue
+			}
+			unix.Kill(child, s.(unix.Signal))
+		}
+	}
+}
