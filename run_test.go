@@ -63,8 +63,18 @@ func expect(t *testing.T, r io.Reader, want string) string {
 }
 
 // TestInteractiveShell drives `tug run -it busybox sh` from a pty as a
-// user at a terminal would: a command, a window resize, exit 3.
+// user at a terminal would: a command, a window resize, exit 3. The
+// container's terminal is a pty of its own devpts (tty says /dev/pts/0,
+// as under docker, and /dev/console is the same pty), sized like the
+// user's from the first instruction, and nothing precedes its output.
+// With --init too.
 func TestInteractiveShell(t *testing.T) {
+	for _, args := range [][]string{{"run", "-it", "--rm", "busybox", "sh"}, {"run", "-it", "--rm", "--init", "busybox", "sh"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) { interactiveShell(t, args) })
+	}
+}
+
+func interactiveShell(t *testing.T, args []string) {
 	env := needE2E(t)
 	if out, err := tugCmd(t, env, "pull", "-q", "busybox").CombinedOutput(); err != nil {
 		t.Fatalf("pull: %v\n%s", err, out)
@@ -79,15 +89,22 @@ func TestInteractiveShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := tugCmd(t, env, "run", "-it", "--rm", "busybox", "sh")
+	cmd := tugCmd(t, env, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, master, "# ")
-	io.WriteString(master, "echo sum=$((40+2)); tty\r")
-	expect(t, master, "sum=42")
+	if first := expect(t, master, "# "); strings.ContainsRune(first, 0) {
+		t.Errorf("a NUL byte before the shell's first output: %q", first)
+	}
+	io.WriteString(master, "echo sum=$((40+2)); tty; ls /dev/pts; stty size; ls -lL /dev/console; echo END-$((1+1))\r")
+	got := expect(t, master, "END-2")
+	for _, want := range []string{"sum=42", "\n/dev/pts/0\r\n", "\n0 ", "ptmx\r\n", "\n24 80\r\n", " 136,   0 "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("want %q in %q", want, got)
+		}
+	}
 	pty.Setsize(master, &pty.Winsize{Rows: 50, Cols: 132})
 	time.Sleep(200 * time.Millisecond) // SIGWINCH reaches tug, which resizes the container's pty
 	io.WriteString(master, "stty size\r")

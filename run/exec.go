@@ -62,6 +62,7 @@ type execSpec struct {
 	User       string     `json:"user"`
 	Tty        bool       `json:"tty"`
 	Detach     bool       `json:"detach"`
+	ConsoleFD  int        `json:"console_fd,omitempty"` // with Tty (console.go)
 	Caps       []string   `json:"caps"`
 	NoNewPrivs bool       `json:"no_new_privs"`
 	Seccomp    bpfProgram `json:"seccomp,omitempty"`
@@ -135,6 +136,7 @@ func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO) (int, error) 
 		return 0, err
 	}
 	defer term.close()
+	spec.ConsoleFD = term.consoleFD(cmd)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	sigs := make(chan os.Signal, 8)
@@ -152,6 +154,11 @@ func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO) (int, error) 
 		return 0, fmt.Errorf("exec: send spec: %w", err)
 	}
 	specW.Close()
+	if err := term.takeConsole(); err != nil {
+		err = childFailed(syncR, err)
+		cmd.Wait()
+		return 0, err
+	}
 	if err := readStatus(syncR); err != nil {
 		cmd.Wait()
 		return 0, err
@@ -239,6 +246,14 @@ func execHelper() (int, error) {
 	if err := unix.Setns(pidfdFD, all); err != nil {
 		return 0, fmt.Errorf("join the container's namespaces: %w", err)
 	}
+	console := -1
+	if spec.Tty {
+		c, err := openConsole(spec.ConsoleFD)
+		if err != nil {
+			return 0, err
+		}
+		console = c
+	}
 	id, err := containerUser(spec.User)
 	if err != nil {
 		return 0, fail(125, "%s", err)
@@ -267,7 +282,7 @@ func execHelper() (int, error) {
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwarded()...)
-	child, err := forkCommand(exe, spec, env, id)
+	child, err := forkCommand(exe, spec, env, id, console)
 	if err != nil {
 		return 0, err
 	}
@@ -278,13 +293,18 @@ func execHelper() (int, error) {
 	return reap(child, sigs), nil
 }
 
-// forkCommand starts the command as this thread's child, as the user.
-func forkCommand(exe string, spec execSpec, env []string, id Identity) (int, error) {
+// forkCommand starts the command as this thread's child, as the user,
+// on the console (a pty slave of the container's devpts) if there is one.
+func forkCommand(exe string, spec execSpec, env []string, id Identity, console int) (int, error) {
 	groups := make([]uint32, len(id.Groups))
 	for i, g := range id.Groups {
 		groups[i] = uint32(g)
 	}
 	files := []uintptr{0, 1, 2}
+	if console >= 0 {
+		files = []uintptr{uintptr(console), uintptr(console), uintptr(console)}
+		defer unix.Close(console)
+	}
 	if spec.Detach {
 		files = nil
 	}

@@ -118,6 +118,11 @@ func initContainer() error {
 	if err := awaitRelease(spec, placed); err != nil {
 		return err
 	}
+	if spec.Tty {
+		if err := setupConsole(spec); err != nil {
+			return err
+		}
+	}
 	return execEntrypoint(spec, self)
 }
 
@@ -489,24 +494,6 @@ func populateDev(root int, spec *Spec) error {
 		if err := hostDevices(dev); err != nil {
 			return err
 		}
-	}
-	if !spec.Tty {
-		return nil
-	}
-	// The console is the pty the parent gave as stdin. Its fd belongs to
-	// the parent's mount namespace, which a bind cannot take from, so
-	// bind the same pty by its path in this namespace's copy of /dev.
-	pts, err := os.Readlink("/proc/self/fd/0")
-	if err != nil {
-		return fmt.Errorf("find the console pty: %w", err)
-	}
-	fd, err := touchIn(root, "dev/console")
-	if err != nil {
-		return fmt.Errorf("mount point /dev/console: %w", err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Mount(pts, fdPath(fd), "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind /dev/console: %w", err)
 	}
 	return nil
 }

@@ -29,7 +29,10 @@ type Spec struct {
 	User     string   `json:"user"` // name, uid, name:group or uid:gid; "" is root
 	Hostname string   `json:"hostname"`
 	Tty      bool     `json:"tty"`
-	Init     bool     `json:"init"`
+	// ConsoleFD, with Tty, is the inherited fd of the console socket
+	// (console.go).
+	ConsoleFD int  `json:"console_fd,omitempty"`
+	Init      bool `json:"init"`
 	// CgroupTasks are the v1 "tasks" files the child moves itself into,
 	// and UnshareCgroup has it make its cgroup namespace then (v1 hosts,
 	// where it cannot be cloned straight into its cgroup).

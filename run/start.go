@@ -68,6 +68,13 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded()...)
 	defer signal.Stop(sigs)
+	// A closed reader of tug's output (run --rm … | head) must not kill
+	// tug before it removes the container: caught, SIGPIPE turns into
+	// EPIPE, the copy stops and the container gets the broken pipe in
+	// turn. Caught, not ignored: an ignored signal stays so across exec.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, unix.SIGPIPE)
+	defer signal.Stop(pipe)
 	p, err := launch(s, c, cfg, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, stdio, cfg.Spec.Tty, log, nil) })
 	if err != nil {
 		recordFailure(s, c, err)
@@ -191,6 +198,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 		spec.JoinNetNS = true
 	}
 	spec.Release = bridged(cfg) || tugnet.IsUserMode(cfg.Network)
+	spec.ConsoleFD = term.consoleFD(cmd)
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("start container: %w", err))
 	}
@@ -222,7 +230,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 	if !spec.Release {
 		enter = nil
 	}
-	if err := handshake(specW, syncR, &spec, enter); err != nil {
+	if err := handshake(specW, syncR, &spec, enter, term.takeConsole); err != nil {
 		cmd.Process.Kill()
 		return fail(err)
 	}
@@ -300,9 +308,10 @@ func (p *process) recordRunning(s *store.Store, c *store.Container) error {
 }
 
 // handshake sends the spec, runs enter (if any) and tells the child it
-// is done, then waits for the child to exec: EOF on the sync pipe means
-// the entrypoint runs; a message means it failed.
-func handshake(specW, syncR *os.File, spec *Spec, enter func() error) error {
+// is done, takes the child's console, then waits for the child to exec:
+// EOF on the sync pipe means the entrypoint runs; a message means it
+// failed.
+func handshake(specW, syncR *os.File, spec *Spec, enter, console func() error) error {
 	if err := json.NewEncoder(specW).Encode(spec); err != nil {
 		return fmt.Errorf("send container spec: %w", err)
 	}
@@ -311,15 +320,23 @@ func handshake(specW, syncR *os.File, spec *Spec, enter func() error) error {
 			return err
 		}
 		if _, err := specW.Write([]byte{1}); err != nil {
-			// the child is gone: its report says why
-			if serr := readStatus(syncR); serr != nil {
-				return serr
-			}
-			return fmt.Errorf("release container: %w", err)
+			return childFailed(syncR, fmt.Errorf("release container: %w", err))
 		}
+	}
+	if err := console(); err != nil {
+		return childFailed(syncR, err)
 	}
 	specW.Close()
 	return readStatus(syncR)
+}
+
+// childFailed is the child's own report of why it is gone, if it made
+// one, else err.
+func childFailed(syncR *os.File, err error) error {
+	if serr := readStatus(syncR); serr != nil {
+		return serr
+	}
+	return err
 }
 
 // readStatus reads a start report: EOF with nothing said means success;

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,22 +13,29 @@ import (
 )
 
 // session connects a container's stdio to tug's: through pipes, or with
-// -t through a pty whose master tug proxies.
+// -t through the pty the container makes on its own devpts (console.go),
+// whose master tug proxies.
 type session struct {
-	master, slave *os.File      // -t only
-	restore       func()        // puts the host terminal back
-	output        chan struct{} // closed when the output copy ends
-	winch         chan os.Signal
-	logs          []*lineWriter
+	master  *os.File      // -t only, once the container sent it
+	slave   *os.File      // the child's end of stdin or of the console socket, closed once it runs
+	console *os.File      // -t: tug's end of the console socket
+	restore func()        // puts the host terminal back
+	output  chan struct{} // closed when the output copy ends
+	winch   chan os.Signal
+	logs    []*lineWriter
+	stdio   IO
+	out     io.Writer // where the container's output goes besides stdio.Stdout
+	hub     *hub
 }
 
 // attach wires cmd's stdio to stdio (nil parts, as for the monitor, are
 // left out), to the container's log, if any (exec has none), and to the
 // clients of tug attach, if any (a monitor's hub). Without a tty the
 // container gets pipes, never tug's own fds: a terminal fd would let it
-// inject input into the user's shell (TIOCSTI).
+// inject input into the user's shell (TIOCSTI). With one, it gets
+// nothing until it sends its console (takeConsole).
 func attach(cmd *exec.Cmd, stdio IO, tty bool, log *logFile, h *hub) (*session, error) {
-	s := &session{restore: func() {}}
+	s := &session{restore: func() {}, stdio: stdio, hub: h}
 	var out, errw io.Writer = io.Discard, io.Discard
 	if log != nil {
 		o, e := log.stream("stdout"), log.stream("stderr")
@@ -51,45 +59,80 @@ func attach(cmd *exec.Cmd, stdio IO, tty bool, log *logFile, h *hub) (*session, 
 		cmd.Stderr = tee(stdio.Stderr, errw)
 		return s, nil
 	}
-	master, slave, err := pty.Open()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("console socket: %w", err)
 	}
-	s.master, s.slave = master, slave
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr.Setsid = true
-	cmd.SysProcAttr.Setctty = true
-	cmd.SysProcAttr.Ctty = 0
-	if stdio.Stdin != nil && term.IsTerminal(int(stdio.Stdin.Fd())) && stdio.Stdout != nil {
-		pty.InheritSize(stdio.Stdin, master)
+	s.console, s.slave, s.out = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-child"), out
+	if s.userTerminal() {
 		old, err := term.MakeRaw(int(stdio.Stdin.Fd()))
 		if err == nil {
 			s.restore = func() { term.Restore(int(stdio.Stdin.Fd()), old) }
 		}
+	}
+	return s, nil
+}
+
+// userTerminal tells whether tug's own stdin is a terminal it proxies.
+func (s *session) userTerminal() bool {
+	return s.stdio.Stdin != nil && term.IsTerminal(int(s.stdio.Stdin.Fd())) && s.stdio.Stdout != nil
+}
+
+// consoleFD hands the child its end of the console socket as the next
+// inherited fd and returns its number; 0 without -t.
+func (s *session) consoleFD(cmd *exec.Cmd) int {
+	if s.console == nil {
+		return 0
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, s.slave)
+	return 2 + len(cmd.ExtraFiles)
+}
+
+// takeConsole receives the container's pty master, sizes it like the
+// user's terminal, lets the container go on, and proxies it. Without -t
+// it does nothing.
+func (s *session) takeConsole() error {
+	if s.console == nil {
+		return nil
+	}
+	master, err := receiveConsole(s.console)
+	if err != nil {
+		return err
+	}
+	s.master = master
+	if s.userTerminal() {
+		pty.InheritSize(s.stdio.Stdin, master)
 		s.winch = make(chan os.Signal, 1)
 		signal.Notify(s.winch, unix.SIGWINCH)
 		go func() {
 			for range s.winch {
-				pty.InheritSize(stdio.Stdin, master)
+				pty.InheritSize(s.stdio.Stdin, master)
 			}
 		}()
 	}
+	if _, err := s.console.Write([]byte{1}); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
 	s.output = make(chan struct{})
 	go func() {
-		io.Copy(tee(stdio.Stdout, out), master) // ends with EIO once the container is gone
+		// ends with EIO once the container is gone, or with tug's own
+		// output broken: closing the master then hangs the container's
+		// terminal up rather than leave it blocked on a full pty
+		io.Copy(tee(s.stdio.Stdout, s.out), master)
+		master.Close()
 		close(s.output)
 	}()
-	if stdio.Stdin != nil {
-		go io.Copy(master, stdio.Stdin)
+	if s.stdio.Stdin != nil {
+		go io.Copy(master, s.stdio.Stdin)
 	}
-	if h != nil {
+	if s.hub != nil {
 		var in io.Writer
-		if h.interactive {
+		if s.hub.interactive {
 			in = master
 		}
-		h.setInput(in, func(rows, cols uint16) { pty.Setsize(master, &pty.Winsize{Rows: rows, Cols: cols}) })
+		s.hub.setInput(in, func(rows, cols uint16) { pty.Setsize(master, &pty.Winsize{Rows: rows, Cols: cols}) })
 	}
-	return s, nil
+	return nil
 }
 
 // started drops tug's copy of the pty slave, so that the master reads EOF
@@ -127,8 +170,10 @@ func (s *session) close() {
 		close(s.winch)
 		s.winch = nil
 	}
-	if s.master != nil {
-		s.master.Close()
+	for _, f := range []*os.File{s.master, s.console} {
+		if f != nil {
+			f.Close()
+		}
 	}
 	if s.slave != nil {
 		s.slave.Close()
