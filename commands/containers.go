@@ -86,16 +86,41 @@ func killCommand() *cli.Command {
 }
 
 func rmCommand() *cli.Command {
-	cmd := containerVerb("rm", "remove containers",
-		[]cli.Flag{
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"},
+	return &cli.Command{
+		Name:      "rm",
+		Usage:     "remove containers",
+		ArgsUsage: "CONTAINER [CONTAINER...]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first; remove one whose record is corrupt"},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove anonymous volumes (tug has none yet)"},
 		},
-		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
-			return run.Remove(s, ctr, c.Bool("force"))
-		})
-	cmd.Before = func(c *cli.Context) error { return stopOutside(c, c.Bool("force"), 0) }
-	return cmd
+		Before: func(c *cli.Context) error { return stopOutside(c, c.Bool("force"), 0) },
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, -1); err != nil {
+				return err
+			}
+			s, _, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, ref := range c.Args().Slice() {
+				if err := run.RemoveRef(s, ref, c.Bool("force")); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Println(ref)
+			}
+			return errors.Join(errs...)
+		},
+	}
+}
+
+// warnBad tells, once, of each container record that cannot be read.
+func warnBad(bad []*store.BadRecord) {
+	for _, b := range bad {
+		fmt.Fprintf(os.Stderr, "tug: warning: %s\n", b)
+	}
 }
 
 func restartCommand() *cli.Command {
@@ -247,10 +272,11 @@ func ps(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.Containers()
+	all, bad, err := s.ScanContainers()
 	if err != nil {
 		return err
 	}
+	warnBad(bad)
 	filters, err := parseFilters(c.StringSlice("filter"))
 	if err != nil {
 		return err
@@ -380,10 +406,11 @@ func containerPruneCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			all, err := s.Containers()
+			all, bad, err := s.ScanContainers()
 			if err != nil {
 				return err
 			}
+			warnBad(bad)
 			var errs []error
 			for _, ctr := range all {
 				st, err := run.State(s, ctr)

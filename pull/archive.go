@@ -3,6 +3,7 @@ package pull
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -79,11 +80,11 @@ func Save(s *store.Store, refs []string, format string, w io.Writer) error {
 		}
 		return tarball.MultiRefWrite(m, w)
 	case OCIArchive:
-		tmp, err := s.TempDir()
+		tmp, done, err := s.TempDir()
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
+		defer done()
 		p, err := layout.Write(tmp, empty.Index)
 		if err != nil {
 			return fmt.Errorf("write oci layout: %w", err)
@@ -162,11 +163,11 @@ type LoadOptions struct {
 // Load reads a docker-archive or oci-archive from r and adds every image
 // in it to the store.
 func Load(ctx context.Context, s *store.Store, r io.Reader, opt LoadOptions) ([]*store.Image, error) {
-	tmp, err := s.TempDir()
+	tmp, done, err := s.TempDir()
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	archive := filepath.Join(tmp, "archive.tar")
 	if err := copyToFile(r, archive); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
@@ -176,9 +177,122 @@ func Load(ctx context.Context, s *store.Store, r io.Reader, opt LoadOptions) ([]
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	if isOCI {
+		if err := checkOCISizes(filepath.Join(tmp, "oci")); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
 		return loadOCI(ctx, s, filepath.Join(tmp, "oci"), opt)
 	}
+	if err := checkDockerSizes(archive); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
 	return loadDocker(ctx, s, archive, opt)
+}
+
+// checkDockerSizes bounds what go-containerregistry reads whole from a
+// docker-archive, by the sizes of the entries themselves: manifest.json
+// and the configs it names.
+func checkDockerSizes(archive string) error {
+	sizes := map[string]int64{}
+	var manifest []byte
+	_, err := scanTar(archive, func(n string, hdr *tar.Header, r io.Reader) error {
+		sizes[n] = hdr.Size
+		if n != "manifest.json" {
+			return nil
+		}
+		if hdr.Size > store.MaxManifestSize {
+			return fmt.Errorf("is %d bytes, more than the %d allowed", hdr.Size, store.MaxManifestSize)
+		}
+		var err error
+		manifest, err = io.ReadAll(r)
+		return err
+	})
+	if err != nil || manifest == nil {
+		return err // no manifest.json: the loader says what is wrong
+	}
+	var entries []struct{ Config string }
+	if err := json.Unmarshal(manifest, &entries); err != nil {
+		return fmt.Errorf("manifest.json: %w", err)
+	}
+	for _, e := range entries {
+		n := strings.TrimPrefix(filepath.Clean("/"+e.Config), "/")
+		if sizes[n] > store.MaxConfigSize {
+			return fmt.Errorf("image config %s is %d bytes, more than the %d allowed", e.Config, sizes[n], store.MaxConfigSize)
+		}
+	}
+	return nil
+}
+
+// checkOCISizes walks an OCI layout's index, the indexes and manifests
+// it names and their configs, and checks each blob's real size against
+// the size its descriptor declares and tug's caps, before anything reads
+// one whole.
+func checkOCISizes(dir string) error {
+	b, err := readCapped(filepath.Join(dir, "index.json"), -1, store.MaxManifestSize)
+	if err != nil {
+		return fmt.Errorf("index.json: %w", err)
+	}
+	return checkIndex(dir, b, 0)
+}
+
+func checkIndex(dir string, raw []byte, depth int) error {
+	if depth > 4 {
+		return errors.New("indexes nested too deep")
+	}
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return fmt.Errorf("parse index: %w", err)
+	}
+	for _, d := range idx.Manifests {
+		if !d.MediaType.IsIndex() && !d.MediaType.IsImage() {
+			continue
+		}
+		b, err := readCapped(blobPath(dir, d.Digest), d.Size, store.MaxManifestSize)
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", d.Digest, err)
+		}
+		if d.MediaType.IsIndex() {
+			if err := checkIndex(dir, b, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		var m v1.Manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("manifest %s: %w", d.Digest, err)
+		}
+		if err := checkSize(blobPath(dir, m.Config.Digest), m.Config.Size, store.MaxConfigSize); err != nil {
+			return fmt.Errorf("config %s: %w", m.Config.Digest, err)
+		}
+	}
+	return nil
+}
+
+func blobPath(dir string, h v1.Hash) string {
+	return filepath.Join(dir, "blobs", h.Algorithm, h.Hex)
+}
+
+// checkSize checks a file's real size: what its descriptor declares
+// (want, or -1 for anything), and at most limit.
+func checkSize(path string, want, limit int64) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Size() > limit {
+		return fmt.Errorf("is %d bytes, more than the %d allowed", fi.Size(), limit)
+	}
+	if want >= 0 && fi.Size() != want {
+		return fmt.Errorf("is %d bytes, but its descriptor says %d", fi.Size(), want)
+	}
+	return nil
+}
+
+// readCapped reads a file that checkSize accepts.
+func readCapped(path string, want, limit int64) ([]byte, error) {
+	if err := checkSize(path, want, limit); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
 }
 
 func copyToFile(r io.Reader, path string) error {

@@ -101,12 +101,12 @@ func kernelCheck() Check {
 func userNSChecks(s *store.Store) []Check {
 	ns := Check{Name: "user namespaces"}
 	ov := Check{Name: "overlayfs in a user namespace"}
-	dir, err := s.TempDir()
+	dir, done, err := s.TempDir()
 	if err != nil {
 		ns.Detail = err.Error()
 		return []Check{ns}
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	self, err := os.Executable()
 	if err != nil {
 		ns.Detail = err.Error()

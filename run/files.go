@@ -211,11 +211,11 @@ func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitO
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := s.TempDir()
+	tmp, done, err := s.TempDir()
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	layerTar := filepath.Join(tmp, "layer.tar")
 	if err := writeUpper(s, c, layerTar); err != nil {
 		return nil, err

@@ -196,6 +196,26 @@ func restarting(c *store.Container, st *store.ContainerState) bool {
 		sameProcess(st.MonitorPid, st.MonitorStart, st.BootID)
 }
 
+// RemoveRef removes the container named ref, as tug rm does. With force,
+// a container whose record cannot be read is removed too: whatever runs
+// in its cgroup is killed, and its files go.
+func RemoveRef(s *store.Store, ref string, force bool) error {
+	c, err := s.LookupContainer(ref)
+	var bad *store.BadRecord
+	if errors.As(err, &bad) && force {
+		if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && !s.Rootless() {
+			if err := cgroups.Open(layout, bad.ID, nil).Remove(); err != nil {
+				return err
+			}
+		}
+		return s.RemoveContainer(bad.ID)
+	}
+	if err != nil {
+		return err
+	}
+	return Remove(s, c, force)
+}
+
 // Remove deletes a container. A running one is refused unless force,
 // which kills it first.
 func Remove(s *store.Store, c *store.Container, force bool) error {

@@ -64,11 +64,11 @@ func StorageDriver(s *store.Store, want string) (string, error) {
 // containers' would be, in a mount namespace private to a thread that
 // dies afterwards.
 func nativeOverlay(s *store.Store) error {
-	dir, err := s.TempDir()
+	dir, done, err := s.TempDir()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread exits with its namespace

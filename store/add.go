@@ -11,9 +11,15 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// maxConfigSize caps an image config: real ones are a few KiB, and a
-// hostile registry must not make tug read gigabytes into memory.
-const maxConfigSize = 8 << 20
+// MaxConfigSize caps an image config and MaxManifestSize a manifest or
+// an index (the cap registries put on manifests): real ones are a few
+// KiB, and a hostile registry or archive must not make tug read
+// gigabytes into memory. Readers check the real bytes, not a declared
+// size.
+const (
+	MaxConfigSize   = 8 << 20
+	MaxManifestSize = 4 << 20
+)
 
 // AddOptions says how to add an image.
 type AddOptions struct {
@@ -68,17 +74,23 @@ func describe(img v1.Image) (*Image, []layerSource, []byte, []byte, error) {
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("read manifest: %w", err)
 	}
+	if len(rawManifest) > MaxManifestSize {
+		return nil, nil, nil, nil, fmt.Errorf("image manifest is %d bytes, more than the %d allowed", len(rawManifest), MaxManifestSize)
+	}
 	m, err := v1.ParseManifest(bytes.NewReader(rawManifest))
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("parse manifest: %w", err)
 	}
 	mdigest, _, _ := v1.SHA256(bytes.NewReader(rawManifest))
-	if m.Config.Size > maxConfigSize {
-		return nil, nil, nil, nil, fmt.Errorf("image config is %d bytes, more than the %d allowed", m.Config.Size, maxConfigSize)
+	if m.Config.Size > MaxConfigSize {
+		return nil, nil, nil, nil, fmt.Errorf("image config is %d bytes, more than the %d allowed", m.Config.Size, MaxConfigSize)
 	}
 	rawConfig, err := img.RawConfigFile()
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	if int64(len(rawConfig)) != m.Config.Size {
+		return nil, nil, nil, nil, fmt.Errorf("image config is %d bytes, but the manifest says %d", len(rawConfig), m.Config.Size)
 	}
 	if got, _, _ := v1.SHA256(bytes.NewReader(rawConfig)); got != m.Config.Digest {
 		return nil, nil, nil, nil, fmt.Errorf("image config has digest %s, but the manifest says %s", got, m.Config.Digest)

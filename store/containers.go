@@ -118,15 +118,52 @@ func (s *Store) CreateContainer(c *Container) error {
 	return nil
 }
 
-// Containers returns every container record, newest first.
+// ErrCorrupt marks a record that cannot be read.
+var ErrCorrupt = errors.New("corrupt record")
+
+// BadRecord is an entry of containers/ whose record cannot be read: a
+// damaged config.json, or a stray file. It blocks no other container;
+// tug rm -f ID removes it.
+type BadRecord struct {
+	ID   string // the entry's name
+	Path string
+	Err  error
+}
+
+func (b *BadRecord) Error() string {
+	return fmt.Sprintf("container %s: %s %s: %v (tug rm -f %s removes it)", b.ID, ErrCorrupt, b.Path, b.Err, b.ID)
+}
+
+// Unwrap makes a BadRecord an ErrCorrupt.
+func (b *BadRecord) Unwrap() error { return ErrCorrupt }
+
+// Containers returns every readable container record, newest first.
 func (s *Store) Containers() ([]*Container, error) {
-	entries, err := os.ReadDir(filepath.Join(s.root, "containers"))
+	good, _, err := s.ScanContainers()
+	return good, err
+}
+
+// ScanContainers returns every container record, newest first, and the
+// entries whose record cannot be read. It finishes removals that a
+// killed tug rm left half done.
+func (s *Store) ScanContainers() ([]*Container, []*BadRecord, error) {
+	dir := filepath.Join(s.root, "containers")
+	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
+		return nil, nil, fmt.Errorf("list containers: %w", err)
 	}
 	var out []*Container
+	var bad []*BadRecord
 	for _, e := range entries {
+		if id, ok := strings.CutPrefix(e.Name(), ".rm-"); ok {
+			s.finishRemove(id) // renamed away by an rm that was killed
+			continue
+		}
 		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if !e.IsDir() {
+			bad = append(bad, &BadRecord{ID: e.Name(), Path: filepath.Join(dir, e.Name()), Err: errors.New("not a container directory")})
 			continue
 		}
 		c, err := s.readContainer(e.Name())
@@ -134,12 +171,13 @@ func (s *Store) Containers() ([]*Container, error) {
 			continue // removed meanwhile
 		}
 		if err != nil {
-			return nil, err
+			bad = append(bad, &BadRecord{ID: e.Name(), Path: filepath.Join(s.ContainerDir(e.Name()), "config.json"), Err: err})
+			continue
 		}
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, nil
+	return out, bad, nil
 }
 
 func (s *Store) readContainer(id string) (*Container, error) {
@@ -152,7 +190,10 @@ func (s *Store) readContainer(id string) (*Container, error) {
 	}
 	var c Container
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("container %s: corrupt record: %w", id, err)
+		return nil, err
+	}
+	if c.ID != id {
+		return nil, fmt.Errorf("records container %q", c.ID)
 	}
 	return &c, nil
 }
@@ -160,7 +201,7 @@ func (s *Store) readContainer(id string) (*Container, error) {
 // LookupContainer finds a container by exact name, full ID or unique ID
 // prefix.
 func (s *Store) LookupContainer(ref string) (*Container, error) {
-	all, err := s.Containers()
+	all, bad, err := s.ScanContainers()
 	if err != nil {
 		return nil, err
 	}
@@ -176,10 +217,15 @@ func (s *Store) LookupContainer(ref string) (*Container, error) {
 			found = c
 		}
 	}
-	if found == nil {
-		return nil, fmt.Errorf("no such container: %s: %w", ref, ErrNotFound)
+	if found != nil {
+		return found, nil
 	}
-	return found, nil
+	for _, b := range bad {
+		if b.ID == ref || (isHex(ref) && strings.HasPrefix(b.ID, ref)) {
+			return nil, b
+		}
+	}
+	return nil, fmt.Errorf("no such container: %s: %w", ref, ErrNotFound)
 }
 
 // State reads a container's state; a container never started is
@@ -237,6 +283,7 @@ func (s *Store) claimName(name string) (*Lock, []*Container, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	s.sweepCreates()
 	all, err := s.Containers()
 	if err != nil {
 		lock.Unlock()
@@ -286,11 +333,31 @@ func (s *Store) RemoveContainer(id string) error {
 	if err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
-	if err := os.RemoveAll(trash); err != nil {
+	if err := s.finishRemove(id); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	return nil
+}
+
+// finishRemove deletes a removed container's renamed tree and its lock
+// file. A kill -9 of tug rm leaves both: the next tug that lists
+// containers calls this again, and two at once do no harm.
+func (s *Store) finishRemove(id string) error {
+	if err := os.RemoveAll(filepath.Join(s.root, "containers", ".rm-"+id)); err != nil {
+		return err
 	}
 	os.Remove(s.lockFile("container-" + id))
 	return nil
+}
+
+// sweepCreates removes the temp dirs of creates that were killed. The
+// caller holds the containers lock, which every create holds from its
+// temp dir to its rename: any such dir left is a dead create's.
+func (s *Store) sweepCreates() {
+	left, _ := filepath.Glob(filepath.Join(s.root, "containers", ".new-*"))
+	for _, d := range left {
+		os.RemoveAll(d)
+	}
 }
 
 // imageInUse tells whether some container was created from image id.

@@ -33,6 +33,11 @@ func (s *Store) Health() []string {
 			out = append(out, fmt.Sprintf("orphaned container dir %s (no config.json): remove it", s.ContainerDir(d.Name())))
 		}
 	}
+	if _, bad, err := s.ScanContainers(); err == nil {
+		for _, b := range bad {
+			out = append(out, b.Error())
+		}
+	}
 	locks, _ := filepath.Glob(s.lockFile("container-*"))
 	for _, l := range locks {
 		id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(l), "container-"), ".lock")

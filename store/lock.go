@@ -46,6 +46,19 @@ func tryLockPath(path string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
+	return tryLock(f, path)
+}
+
+// tryLockDir is tryLockPath for a directory, which is its own lock.
+func tryLockDir(path string) (*Lock, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return tryLock(f, path)
+}
+
+func tryLock(f *os.File, path string) (*Lock, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if err == unix.EWOULDBLOCK {

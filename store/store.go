@@ -129,11 +129,54 @@ func (s *Store) lockFile(name string) string {
 }
 
 // TempDir makes a scratch directory inside the store, on the same
-// filesystem as the blobs so that renames out of it are atomic.
-func (s *Store) TempDir() (string, error) {
+// filesystem as the blobs so that renames out of it are atomic, and
+// returns it with the func that removes it. The dir is flocked while in
+// use: one whose lock nobody holds belongs to a tug that was killed,
+// and the next TempDir (or tug system check) removes it.
+func (s *Store) TempDir() (string, func(), error) {
+	// under the tmp lock, so that no sweep takes a new dir before its
+	// maker has locked it
+	tmpLock, err := lockPath(s.lockFile("tmp"))
+	if err != nil {
+		return "", nil, err
+	}
+	defer tmpLock.Unlock()
+	s.sweepTempLocked()
 	d, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "t")
 	if err != nil {
-		return "", fmt.Errorf("make temp dir: %w", err)
+		return "", nil, fmt.Errorf("make temp dir: %w", err)
 	}
-	return d, nil
+	lock, err := tryLockDir(d)
+	if err != nil || lock == nil {
+		os.RemoveAll(d)
+		return "", nil, fmt.Errorf("make temp dir: lock %s: %v", d, err)
+	}
+	return d, func() {
+		os.RemoveAll(d)
+		lock.Unlock()
+	}, nil
+}
+
+// sweepTemp removes the temp dirs of killed tugs and returns them.
+func (s *Store) sweepTemp() ([]string, error) {
+	tmpLock, err := lockPath(s.lockFile("tmp"))
+	if err != nil {
+		return nil, err
+	}
+	defer tmpLock.Unlock()
+	return s.sweepTempLocked(), nil
+}
+
+func (s *Store) sweepTempLocked() []string {
+	var gone []string
+	left, _ := filepath.Glob(filepath.Join(s.root, "tmp", "t*"))
+	for _, d := range left {
+		if l, err := tryLockDir(d); err == nil && l != nil {
+			if os.RemoveAll(d) == nil {
+				gone = append(gone, d)
+			}
+			l.Unlock()
+		}
+	}
+	return gone
 }

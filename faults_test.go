@@ -1,0 +1,103 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond every millisecond for up to d.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRemoveKilled: kill -9 of tug rm while it deletes the container's
+// files leaves the renamed tree and the lock file; the next tug that
+// lists containers removes both.
+func TestRemoveKilled(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	out, err := se.tug("run", "-d", "busybox", "sh", "-c", "mkdir /d && cd /d && seq 1 6000 | xargs touch && sleep 60").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(string(out))
+	upper := filepath.Join(se.root, "containers", id, "upper", "d")
+	if !waitFor(30*time.Second, func() bool { n, _ := os.ReadDir(upper); return len(n) == 6000 }) {
+		t.Fatal("the container did not make its files")
+	}
+	if out, err := se.tug("stop", "-t", "0", id).CombinedOutput(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, out)
+	}
+	trash := filepath.Join(se.root, "containers", ".rm-"+id)
+	lock := filepath.Join(se.root, "locks", "container-"+id+".lock")
+	rm := se.tug("rm", id)
+	if err := rm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { _, err := os.Stat(trash); return err == nil }) {
+		t.Fatal("rm never renamed the container away")
+	}
+	rm.Process.Kill()
+	rm.Wait()
+	if _, err := os.Stat(trash); err != nil {
+		t.Fatalf("rm finished before the kill: %v", err)
+	}
+	if out, err := se.tug("ps", "-a").CombinedOutput(); err != nil || strings.Contains(string(out), id[:12]) {
+		t.Fatalf("ps -a after the kill: %v\n%s", err, out)
+	}
+	for _, p := range []string{trash, lock} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left after the next listing", p)
+		}
+	}
+}
+
+// TestLoadKilled: kill -9 of tug load while it reads the archive leaves
+// its temp dir; the next tug that needs one removes it.
+func TestLoadKilled(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	archive := filepath.Join(t.TempDir(), "bb.tar")
+	if out, err := se.tug("save", "-o", archive, "busybox").CombinedOutput(); err != nil {
+		t.Fatalf("save: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := se.tug("load")
+	stdin, err := load.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Write(data[:len(data)/2]) // then nothing: tug waits for the rest
+	tmp := filepath.Join(se.root, "tmp")
+	if !waitFor(10*time.Second, func() bool { m, _ := filepath.Glob(filepath.Join(tmp, "t*", "archive.tar")); return len(m) == 1 }) {
+		t.Fatal("load made no temp archive")
+	}
+	load.Process.Kill()
+	load.Wait()
+	stdin.Close()
+	left, _ := os.ReadDir(tmp)
+	if len(left) != 1 {
+		t.Fatalf("after the kill tmp/ holds %d entries, want the dead load's", len(left))
+	}
+	again := se.tug("load", "-i", archive)
+	again.Stdout = io.Discard
+	if err := again.Run(); err != nil {
+		t.Fatalf("load after the kill: %v", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("tmp/ still holds %d entries", len(left))
+	}
+}

@@ -1,0 +1,101 @@
+package store
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+var someImage = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
+
+// TestBadRecords: a damaged record or a stray file in containers/ is
+// reported with its path and blocks no other container; rm of it by
+// its ID works.
+func TestBadRecords(t *testing.T) {
+	s := testStore(t)
+	good, broken := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	for i, id := range []string{good, broken} {
+		if err := s.CreateContainer(&Container{ID: id, Name: []string{"good", "broken"}[i], Image: someImage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(s.ContainerDir(broken), "config.json"), []byte(`{"id": 5`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.root, "containers", "stray"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	all, bad, err := s.ScanContainers()
+	if err != nil || len(all) != 1 || all[0].ID != good {
+		t.Fatalf("good records: %v, %v (bad: %v)", all, err, bad)
+	}
+	if len(bad) != 2 {
+		t.Fatalf("bad records: %v", bad)
+	}
+	for _, b := range bad {
+		if !errors.Is(b, ErrCorrupt) || !strings.Contains(b.Error(), b.Path) || !strings.Contains(b.Error(), "tug rm -f "+b.ID) {
+			t.Errorf("report %q: want its path and the fix", b)
+		}
+	}
+	if _, err := s.LookupContainer("good"); err != nil {
+		t.Errorf("a good container is blocked: %v", err)
+	}
+	if err := s.CreateContainer(&Container{ID: strings.Repeat("c", 64), Name: "new", Image: someImage}); err != nil {
+		t.Errorf("create is blocked: %v", err)
+	}
+	var br *BadRecord
+	if _, err := s.LookupContainer(broken[:12]); !errors.As(err, &br) || br.ID != broken {
+		t.Errorf("lookup of the broken one: %v", err)
+	}
+	for _, id := range []string{broken, "stray"} {
+		if err := s.RemoveContainer(id); err != nil {
+			t.Errorf("remove %s: %v", id, err)
+		}
+	}
+	if _, bad, _ := s.ScanContainers(); len(bad) != 0 {
+		t.Errorf("left: %v", bad)
+	}
+}
+
+// TestInterruptedRemoveAndCreate: what a tug rm or create killed
+// half-way leaves (the renamed tree and lock of a removal, a create's
+// temp dir) is finished by the next tug that lists or creates.
+func TestInterruptedRemoveAndCreate(t *testing.T) {
+	s := testStore(t)
+	id := strings.Repeat("d", 64)
+	if err := s.CreateContainer(&Container{ID: id, Name: "gone", Image: someImage}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.LockContainer(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+	// what rm leaves when killed right after its rename
+	trash := filepath.Join(s.root, "containers", ".rm-"+id)
+	if err := os.Rename(s.ContainerDir(id), trash); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(s.root, "containers", ".new-123")
+	if err := os.MkdirAll(filepath.Join(dead, "upper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := s.Containers(); err != nil || len(all) != 0 {
+		t.Fatalf("containers: %v %v", all, err)
+	}
+	for _, p := range []string{trash, s.lockFile("container-" + id)} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s left after a listing", p)
+		}
+	}
+	if err := s.CreateContainer(&Container{ID: strings.Repeat("e", 64), Name: "next", Image: someImage}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dead); err == nil {
+		t.Errorf("a dead create's temp dir is left")
+	}
+}
