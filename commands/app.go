@@ -102,6 +102,7 @@ func App() *cli.App {
 			logoutCommand(),
 			infoCommand(),
 			doctorCommand(),
+			systemCommand(),
 			unshareCommand(),
 			versionCommand(),
 			completionCommand(),

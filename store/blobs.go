@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -23,7 +25,16 @@ func (s *Store) HasBlob(d v1.Hash) bool {
 	return err == nil
 }
 
-// ReadBlob returns the content of a small blob (a manifest or config).
+// ErrCorruptBlob marks a stored blob whose content is not its digest's.
+var ErrCorruptBlob = errors.New("blob is corrupt")
+
+// corruptBlob is the error for blob d whose content has digest got.
+func corruptBlob(d, got v1.Hash) error {
+	return fmt.Errorf("%w: %s holds content with digest %s (tug system check --repair removes it; pull the image again)", ErrCorruptBlob, d, got)
+}
+
+// ReadBlob returns the content of a small blob (a manifest or config),
+// checked against its digest.
 func (s *Store) ReadBlob(d v1.Hash) ([]byte, error) {
 	b, err := os.ReadFile(s.BlobPath(d))
 	if os.IsNotExist(err) {
@@ -32,8 +43,51 @@ func (s *Store) ReadBlob(d v1.Hash) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", d, err)
 	}
+	if got, _, _ := v1.SHA256(bytes.NewReader(b)); got != d {
+		return nil, corruptBlob(d, got)
+	}
 	return b, nil
 }
+
+// OpenBlob opens blob d for streaming. The reader checks the content as
+// it goes: at the end, a blob whose digest or size is not what was
+// stored fails the read instead of ending it, so nothing corrupt leaves
+// the store (save, push) as if it were whole. size -1 is not checked.
+func (s *Store) OpenBlob(d v1.Hash, size int64) (io.ReadCloser, error) {
+	f, err := os.Open(s.BlobPath(d))
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", d, err)
+	}
+	return &verifiedReader{f: f, want: d, size: size, h: sha256.New()}, nil
+}
+
+type verifiedReader struct {
+	f    *os.File
+	want v1.Hash
+	size int64
+	h    hash.Hash
+	n    int64
+}
+
+func (r *verifiedReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	r.h.Write(p[:n])
+	r.n += int64(n)
+	if err == io.EOF {
+		if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(r.h.Sum(nil))}); got != r.want {
+			return n, corruptBlob(r.want, got)
+		}
+		if r.size >= 0 && r.n != r.size {
+			return n, fmt.Errorf("%w: %s is %d bytes, its manifest says %d", ErrCorruptBlob, r.want, r.n, r.size)
+		}
+	}
+	return n, err
+}
+
+func (r *verifiedReader) Close() error { return r.f.Close() }
 
 // PutBlob stores a small blob after checking that data has digest d.
 func (s *Store) PutBlob(d v1.Hash, data []byte) error {

@@ -168,7 +168,10 @@ func (s *Store) ScanContainers() ([]*Container, []*BadRecord, error) {
 		}
 		c, err := s.readContainer(e.Name())
 		if errors.Is(err, ErrNotFound) {
-			continue // removed meanwhile
+			if _, serr := os.Lstat(s.ContainerDir(e.Name())); serr != nil {
+				continue // removed meanwhile: rm renames the whole dir away
+			}
+			err = errors.New("no config.json")
 		}
 		if err != nil {
 			bad = append(bad, &BadRecord{ID: e.Name(), Path: filepath.Join(s.ContainerDir(e.Name()), "config.json"), Err: err})

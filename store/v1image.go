@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -67,13 +66,9 @@ type storedLayer struct {
 // Digest returns the blob digest.
 func (l *storedLayer) Digest() (v1.Hash, error) { return l.desc.Digest, nil }
 
-// Compressed opens the blob.
+// Compressed opens the blob, checked against its digest as it is read.
 func (l *storedLayer) Compressed() (io.ReadCloser, error) {
-	f, err := os.Open(l.s.BlobPath(l.desc.Digest))
-	if err != nil {
-		return nil, fmt.Errorf("open blob %s: %w", l.desc.Digest, err)
-	}
-	return f, nil
+	return l.s.OpenBlob(l.desc.Digest, l.desc.Size)
 }
 
 // Size returns the blob size.
