@@ -210,6 +210,9 @@ func buildRootfs(spec *Spec) error {
 			return err
 		}
 	}
+	if err := mountCgroups(root, spec); err != nil {
+		return err
+	}
 	if err := populateDev(root, spec); err != nil {
 		return err
 	}
@@ -333,6 +336,54 @@ func standardMounts(spec *Spec) []fsMount {
 		{"dev/mqueue", "mqueue", "mqueue", nodevs, ""},
 		{"sys", "sysfs", "sysfs", sysFlags, ""},
 	}
+}
+
+// mountCgroups mounts the container's cgroups at /sys/fs/cgroup, as
+// docker does, read-only unless --privileged: runtimes that size
+// themselves from their limits (the JVM, Go, .NET, Node) find them
+// there. The child is in its cgroup namespace already, so each mount's
+// root is the container's own cgroup. On v1 the hierarchies sit in a
+// tmpfs, made read-only once they are mounted.
+func mountCgroups(root int, spec *Spec) error {
+	if len(spec.CgroupMounts) == 0 {
+		return nil
+	}
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV)
+	if !spec.Privileged {
+		flags |= unix.MS_RDONLY
+	}
+	if m := spec.CgroupMounts[0]; m.FSType == "cgroup2" {
+		err := mountIn(root, fsMount{"sys/fs/cgroup", "cgroup2", "cgroup2", flags, ""})
+		if err != nil && spec.UserNS {
+			return nil // a rootless container's view is a courtesy
+		}
+		return err
+	}
+	if err := mountIn(root, fsMount{"sys/fs/cgroup", "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV, "mode=755"}); err != nil {
+		return err
+	}
+	dir, err := openIn(root, "sys/fs/cgroup", unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("open /sys/fs/cgroup: %w", err)
+	}
+	defer unix.Close(dir)
+	for _, m := range spec.CgroupMounts {
+		if err := mountIn(root, fsMount{"sys/fs/cgroup/" + m.Dir, m.FSType, "cgroup", flags, m.Options}); err != nil {
+			return err
+		}
+		for _, l := range m.Links {
+			if err := unix.Symlinkat(m.Dir, dir, l); err != nil {
+				return fmt.Errorf("link /sys/fs/cgroup/%s: %w", l, err)
+			}
+		}
+	}
+	if spec.Privileged {
+		return nil
+	}
+	if err := unix.Mount("", fdPath(dir), "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|flags, ""); err != nil {
+		return fmt.Errorf("make /sys/fs/cgroup read-only: %w", err)
+	}
+	return nil
 }
 
 // ptsOptions are devpts' mount options: terminals belong to group tty

@@ -4,6 +4,8 @@
 // signals and exit code.
 package run
 
+import "tug/run/cgroups"
+
 // Spec is everything the re-exec child needs to build the container. The
 // parent sends it as JSON over an inherited pipe, never as argv.
 type Spec struct {
@@ -38,6 +40,9 @@ type Spec struct {
 	// where it cannot be cloned straight into its cgroup).
 	CgroupTasks   []string `json:"cgroup_tasks,omitempty"`
 	UnshareCgroup bool     `json:"unshare_cgroup,omitempty"`
+	// CgroupMounts are the cgroup filesystems mounted at /sys/fs/cgroup,
+	// read-only but with --privileged.
+	CgroupMounts []cgroups.Mount `json:"cgroup_mounts,omitempty"`
 	// Release: the child waits for the parent's go-ahead byte before it
 	// runs anything of the container (network plumbing).
 	Release bool `json:"release,omitempty"`

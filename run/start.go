@@ -247,18 +247,22 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 // itself in first thing. Rootless containers get none (for now).
 func placeInCgroup(c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (*cgroups.Group, func(), error) {
 	noop := func() {}
-	if spec.UserNS { // create warned about any limits
-		return nil, noop, nil
-	}
 	layout, err := cgroups.Detect("/sys/fs/cgroup")
 	if err != nil {
 		return nil, noop, err
+	}
+	if spec.UserNS { // create warned about any limits
+		if layout.Version == "v2" { // the user's own cgroup, in its namespace
+			spec.CgroupMounts = []cgroups.Mount{{FSType: "cgroup2"}}
+		}
+		return nil, noop, nil
 	}
 	g := cgroups.Open(layout, c.ID, &cfg.Resources)
 	if err := g.Create(cfg.Resources); err != nil {
 		g.Remove()
 		return nil, noop, err
 	}
+	spec.CgroupMounts = g.Mounts()
 	fd, err := g.DirFD()
 	if err != nil {
 		g.Remove()

@@ -467,3 +467,46 @@ func killAll(dir string) {
 		}
 	}
 }
+
+// Mount is a cgroup filesystem to mount in the container, below its
+// /sys/fs/cgroup: in its cgroup namespace, a mount's root is the
+// container's own cgroup.
+type Mount struct {
+	Dir     string   `json:"dir,omitempty"` // "" for /sys/fs/cgroup itself (v2)
+	FSType  string   `json:"fstype"`        // cgroup2, or cgroup (v1)
+	Options string   `json:"options,omitempty"`
+	Links   []string `json:"links,omitempty"` // other names of Dir: cpu and cpuacct for cpu,cpuacct
+}
+
+// Mounts is what the container mounts of the group: the v2 tree, or on
+// v1 one hierarchy for each controller the container has a cgroup of
+// its own in (a hierarchy where it has none would show the host's).
+func (g *Group) Mounts() []Mount {
+	if g.Layout.Version == "v2" {
+		return []Mount{{FSType: "cgroup2"}}
+	}
+	byDir := map[string]*Mount{}
+	for ctrl := range g.dirs {
+		// co-mounted controllers (cpu,cpuacct) live in one dir, which
+		// the single names link to
+		dir := ctrl
+		if target, err := os.Readlink(filepath.Join(g.Layout.Mount, ctrl)); err == nil {
+			dir = filepath.Base(target)
+		}
+		m := byDir[dir]
+		if m == nil {
+			m = &Mount{Dir: dir, FSType: "cgroup", Options: dir}
+			byDir[dir] = m
+		}
+		if ctrl != dir {
+			m.Links = append(m.Links, ctrl)
+		}
+	}
+	out := make([]Mount, 0, len(byDir))
+	for _, m := range byDir {
+		sort.Strings(m.Links)
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Dir < out[j].Dir })
+	return out
+}
