@@ -163,6 +163,9 @@ func probeOverlay(dir string) error {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			return err
 		}
+		// removed from here, in the namespace: overlayfs makes work/work
+		// mode 0, which the user outside cannot empty
+		defer os.RemoveAll(filepath.Join(dir, d))
 	}
 	if err := os.WriteFile(filepath.Join(dir, "lower", "f"), nil, 0o600); err != nil {
 		return err

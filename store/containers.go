@@ -171,7 +171,8 @@ func (s *Store) ScanContainers() ([]*Container, []*BadRecord, error) {
 			if _, serr := os.Lstat(s.ContainerDir(e.Name())); serr != nil {
 				continue // removed meanwhile: rm renames the whole dir away
 			}
-			err = errors.New("no config.json")
+			bad = append(bad, &BadRecord{ID: e.Name(), Path: s.ContainerDir(e.Name()), Err: errors.New("no config.json")})
+			continue
 		}
 		if err != nil {
 			bad = append(bad, &BadRecord{ID: e.Name(), Path: filepath.Join(s.ContainerDir(e.Name()), "config.json"), Err: err})
