@@ -32,7 +32,7 @@ func Run(ctx context.Context, args []string) error {
 	app.CommandNotFound = func(c *cli.Context, name string) {
 		unknown = unknownCommand(c, name)
 	}
-	if err := app.RunContext(ctx, args); err != nil {
+	if err := app.RunContext(ctx, interspersed(app, args)); err != nil {
 		return err
 	}
 	return unknown
