@@ -146,23 +146,38 @@ func helpName(c *cli.Context) string {
 	return "tug"
 }
 
-// usageErr is a usage error: a bad command, flag or argument count. It
-// exits 125, as podman's do (and docker's for flags).
-type usageErr struct{ error }
+// coded is an error with the exit code it ends tug with.
+type coded struct {
+	error
+	code int
+}
 
-func (u usageErr) Unwrap() error { return u.error }
+func (c coded) Unwrap() error { return c.error }
 
 // ExitCode implements the interface main reads exit codes through.
-func (usageErr) ExitCode() int { return 125 }
+func (c coded) ExitCode() int { return c.code }
 
-func usage(err error) error { return usageErr{err} }
+// usage marks a usage error: a bad command, flag or argument count. It
+// exits 125, as podman's do (and docker's for flags).
+func usage(err error) error { return coded{err, 125} }
+
+// tugFailed marks err as tug's own failure (125), unless it carries a
+// code of its own: what stops run or create before the container runs,
+// a missing image included, as in docker.
+func tugFailed(err error) error {
+	var coder interface{ ExitCode() int }
+	if err == nil || errors.As(err, &coder) {
+		return err
+	}
+	return coded{err, 125}
+}
 
 // before sets the log level and, for an unprivileged user, moves tug
 // into its user namespace (see store/userns) for every command that
 // touches the store or containers.
 func before(c *cli.Context) error {
 	if err := setLogLevel(c); err != nil {
-		return err
+		return coded{err, 1} // as docker's
 	}
 	verb := c.Args().First()
 	if verb == "container" { // tug container exec… is tug exec…
@@ -283,12 +298,17 @@ func openStore(c *cli.Context) (*store.Store, config.Config, error) {
 	return s, cfg, err
 }
 
-// ExitCode maps an error from App to the process exit code: 125 when tug
-// itself failed.
+// ExitCode maps an error from App to the process exit code, docker's
+// (README, "Exit codes"): the error's own code if it has one (a usage
+// error, a container's status), 1 for an object that does not exist or
+// a request refused for the object's state, 125 when tug itself failed.
 func ExitCode(err error) int {
 	var coder interface{ ExitCode() int }
 	if errors.As(err, &coder) {
 		return coder.ExitCode()
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, run.ErrConflict) {
+		return 1
 	}
 	return 125
 }

@@ -145,7 +145,7 @@ func inspectOne(s *store.Store, ref string, containers, images bool) (any, error
 	img, err := s.LookupImage(ref)
 	if err != nil {
 		if containers {
-			return nil, fmt.Errorf("no such object: %s", ref)
+			return nil, &store.NoSuch{Kind: "object", Name: ref}
 		}
 		return nil, err
 	}

@@ -85,13 +85,14 @@ func limitFlags() []cli.Flag {
 	}
 }
 
-// withHelp shows the command's help for --help, else runs action.
+// withHelp shows the command's help for --help, else runs action, whose
+// failures are tug's (125) unless they carry a code.
 func withHelp(action cli.ActionFunc) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if c.Bool("help") {
 			return cli.ShowCommandHelp(c, c.Command.Name)
 		}
-		return action(c)
+		return tugFailed(action(c))
 	}
 }
 

@@ -26,8 +26,6 @@ type Record struct {
 	Created  time.Time         `json:"created"`
 }
 
-// ErrNetworkNotFound is returned for a network name the store lacks.
-var ErrNetworkNotFound = errors.New("no such network")
 
 var networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
@@ -171,7 +169,7 @@ func Lookup(s *store.Store, name, defaultSubnet string) (*Record, error) {
 			return r, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %s", ErrNetworkNotFound, name)
+	return nil, &store.NoSuch{Kind: "network", Name: name}
 }
 
 // Users lists the containers holding a lease on a network.

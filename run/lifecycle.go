@@ -196,6 +196,20 @@ func restarting(c *store.Container, st *store.ContainerState) bool {
 		sameProcess(st.MonitorPid, st.MonitorStart, st.BootID)
 }
 
+// ErrConflict marks a request the object's state refuses, such as rm
+// of a running container without -f.
+var ErrConflict = errors.New("conflict")
+
+// conflictError is an ErrConflict with its own message.
+type conflictError struct{ msg string }
+
+func (e conflictError) Error() string        { return e.msg }
+func (e conflictError) Is(target error) bool { return target == ErrConflict }
+
+func conflict(format string, args ...any) error {
+	return conflictError{fmt.Sprintf(format, args...)}
+}
+
 // RemoveRef removes the container named ref, as tug rm does. With force,
 // a container whose record cannot be read is removed too: whatever runs
 // in its cgroup is killed, and its files go.
@@ -225,7 +239,7 @@ func Remove(s *store.Store, c *store.Container, force bool) error {
 	}
 	if kept(st) {
 		if !force {
-			return fmt.Errorf("cannot remove running container %s: stop it first, or use rm -f", c.Name)
+			return conflict("cannot remove running container %s: stop it first, or use rm -f", c.Name)
 		}
 		if err := Stop(s, c, 0); err != nil {
 			return err

@@ -20,7 +20,9 @@ package run
 // whoever opened it. The exec keeps the credentials, the bounding set,
 // no_new_privs and the seccomp filter; as root, the reaper's permitted
 // and effective sets are the bounding set, the container's allowed set.
-// The reaper opens no file of its own.
+// The reaper opens no file of its own: once the entrypoint runs it holds
+// stdio alone (for the moment the fork takes, also the sync pipe, so
+// that an exec failure is still reported, and Go's fork status pipe).
 
 import (
 	"encoding/json"

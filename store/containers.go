@@ -229,7 +229,7 @@ func (s *Store) LookupContainer(ref string) (*Container, error) {
 			return nil, b
 		}
 	}
-	return nil, fmt.Errorf("no such container: %s: %w", ref, ErrNotFound)
+	return nil, &NoSuch{"container", ref}
 }
 
 // State reads a container's state; a container never started is
@@ -313,7 +313,7 @@ func (s *Store) RenameContainer(id, name string) error {
 		}
 	}
 	if c == nil {
-		return fmt.Errorf("no such container: %s: %w", id, ErrNotFound)
+		return &NoSuch{"container", id}
 	}
 	c.Name = name
 	return s.SaveContainer(c)
@@ -332,7 +332,7 @@ func (s *Store) RemoveContainer(id string) error {
 	err = os.Rename(s.ContainerDir(id), trash)
 	lock.Unlock()
 	if os.IsNotExist(err) {
-		return fmt.Errorf("no such container: %s: %w", id, ErrNotFound)
+		return &NoSuch{"container", id}
 	}
 	if err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)

@@ -106,7 +106,7 @@ func findImage(imgs []*Image, ref string) (*Image, error) {
 	}
 	prefix := strings.TrimPrefix(ref, "sha256:")
 	if !isHex(prefix) {
-		return nil, fmt.Errorf("image %s: %w", ref, ErrNotFound)
+		return nil, &NoSuch{"image", ref}
 	}
 	var found *Image
 	for _, img := range imgs {
@@ -118,7 +118,7 @@ func findImage(imgs []*Image, ref string) (*Image, error) {
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("image %s: %w", ref, ErrNotFound)
+		return nil, &NoSuch{"image", ref}
 	}
 	return found, nil
 }

@@ -30,6 +30,19 @@ import (
 // ErrNotFound is returned when an image, layer or blob is not in the store.
 var ErrNotFound = errors.New("not found")
 
+// NoSuch is the error for an object a user named that does not exist,
+// in docker's words ("No such container: web"), which scripts match. It
+// is an ErrNotFound.
+type NoSuch struct {
+	Kind string // container, image, network, object
+	Name string
+}
+
+func (e *NoSuch) Error() string { return "No such " + e.Kind + ": " + e.Name }
+
+// Is makes a NoSuch an ErrNotFound.
+func (e *NoSuch) Is(target error) bool { return target == ErrNotFound }
+
 // ErrAmbiguous is returned when a short ID matches more than one image.
 var ErrAmbiguous = errors.New("ambiguous")
 
