@@ -26,7 +26,6 @@ type Record struct {
 	Created  time.Time         `json:"created"`
 }
 
-
 var networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 func recordPath(s *store.Store, name string) string {
