@@ -2,7 +2,9 @@
 GO      ?= go
 PREFIX  ?= /usr/local
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X tug/commands.Version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+BUILT   ?= $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS := -s -w -X tug/commands.Version=$(VERSION) -X tug/commands.GitCommit=$(COMMIT) -X tug/commands.BuildTime=$(BUILT)
 # urfave/cli's markdown and man page writers (and blackfriday's init,
 # 0.2 ms of every tug start, the container's re-exec included) stay out
 TAGS    := urfave_cli_no_docs

@@ -39,9 +39,11 @@ func templateFuncs() template.FuncMap {
 	}
 }
 
-// parseTemplate parses a user's --format template.
+// parseTemplate parses a user's --format template. A field that does not
+// exist is an error, as in docker, also where the data is a map (the
+// JSON of inspect): never "<no value>" for a script to carry on with.
 func parseTemplate(format string) (*template.Template, error) {
-	t, err := template.New("format").Funcs(templateFuncs()).Parse(format)
+	t, err := template.New("format").Funcs(templateFuncs()).Option("missingkey=error").Parse(format)
 	if err != nil {
 		return nil, fmt.Errorf("--format: %w", err)
 	}
