@@ -34,21 +34,111 @@ func eachContainer(s *store.Store, refs []string, fn func(ref string, c *store.C
 // fn runs on each, and the line it returns is printed when it succeeds.
 func forEachContainer(fn func(c *cli.Context, s *store.Store, ref string, ctr *store.Container) (string, error)) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		if err := needArgs(c, 1, -1); err != nil {
-			return err
-		}
-		s, _, err := openStore(c)
+		s, refs, err := targets(c)
 		if err != nil {
 			return err
 		}
-		return eachContainer(s, c.Args().Slice(), func(ref string, ctr *store.Container) error {
+		return ignoreMissing(c, eachContainer(s, refs, func(ref string, ctr *store.Container) error {
 			line, err := fn(c, s, ref, ctr)
 			if err == nil {
 				fmt.Println(line)
 			}
 			return err
-		})
+		}))
 	}
+}
+
+// selectFlags are podman's ways to name containers besides by name:
+// -a/--all (--all alone where -a means something else) and --filter.
+func selectFlags(shortAll bool, filter bool) []cli.Flag {
+	all := &cli.BoolFlag{Name: "all", Usage: "every container the verb applies to"}
+	if shortAll {
+		all.Aliases = []string{"a"}
+	}
+	flags := []cli.Flag{all}
+	if filter {
+		flags = append(flags, &cli.StringSliceFlag{Name: "filter", Usage: "the containers that match, as ps --filter"})
+	}
+	return flags
+}
+
+// targets opens the store and returns the containers a verb acts on: its
+// arguments, or with --all every container (running ones for stop and
+// kill, stopped ones for start), or with --filter those that match.
+func targets(c *cli.Context) (*store.Store, []string, error) {
+	all, filter := c.Bool("all"), c.StringSlice("filter")
+	if !all && len(filter) == 0 {
+		if err := needArgs(c, 1, -1); err != nil {
+			return nil, nil, err
+		}
+	} else if err := needArgs(c, 0, 0); err != nil {
+		return nil, nil, err
+	}
+	s, _, err := openStore(c)
+	if err != nil || (!all && len(filter) == 0) {
+		return s, c.Args().Slice(), err
+	}
+	filters, err := parseFilters(filter)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctrs, err := s.Containers()
+	if err != nil {
+		return nil, nil, err
+	}
+	var refs []string
+	for _, ctr := range ctrs {
+		r, err := psRowOf(s, ctr, true)
+		if err != nil || !filters.match(s, r) {
+			continue
+		}
+		running := r.State == store.StatusRunning || r.State == store.StatusRestarting
+		switch c.Command.Name {
+		case "stop", "kill":
+			if !running {
+				continue
+			}
+		case "start":
+			if running {
+				continue
+			}
+		}
+		refs = append(refs, ctr.Name)
+	}
+	return s, refs, nil
+}
+
+// ignoreMissing drops the errors for containers that do not exist, with
+// -i/--ignore.
+func ignoreMissing(c *cli.Context, err error) error {
+	if err == nil || !c.Bool("ignore") {
+		return err
+	}
+	var kept []error
+	for _, e := range unjoin(err) {
+		if !errors.Is(e, store.ErrNotFound) {
+			kept = append(kept, e)
+		}
+	}
+	return errors.Join(kept...)
+}
+
+// unjoin lists the errors errors.Join put together.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// ignoreFlag is podman's -i/--ignore.
+func ignoreFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "say nothing of containers that do not exist"}
+}
+
+// timeFlags are stop's -t/--time, with docker's --timeout beside it.
+func timeFlags() []cli.Flag {
+	return []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t", "timeout"}, Value: 10, Usage: "seconds to wait before SIGKILL"}}
 }
 
 // containerVerb is a verb that acts on each named container and prints
@@ -67,7 +157,7 @@ func containerVerb(name, usage string, flags []cli.Flag, fn func(c *cli.Context,
 
 func stopCommand() *cli.Command {
 	return containerVerb("stop", "stop containers: the stop signal, then SIGKILL after the timeout",
-		[]cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"}},
+		append(append(timeFlags(), selectFlags(true, false)...), ignoreFlag()),
 		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
 			return run.Stop(s, ctr, time.Duration(c.Int("time"))*time.Second)
 		})
@@ -75,7 +165,7 @@ func stopCommand() *cli.Command {
 
 func killCommand() *cli.Command {
 	return containerVerb("kill", "send a signal to containers (SIGKILL by default)",
-		[]cli.Flag{&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"}},
+		append([]cli.Flag{&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"}}, selectFlags(true, false)...),
 		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
 			sig, err := run.ParseSignal(c.String("signal"))
 			if err != nil {
@@ -90,28 +180,29 @@ func rmCommand() *cli.Command {
 		Name:      "rm",
 		Usage:     "remove containers",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first; remove one whose record is corrupt"},
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "stop a running container first; remove one whose record is corrupt"},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove anonymous volumes (tug has none yet)"},
-		},
-		Before: func(c *cli.Context) error { return stopOutside(c, c.Bool("force"), 0) },
+			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "with -f, seconds to wait before SIGKILL"},
+			&cli.BoolFlag{Name: "depend", Usage: "first remove the containers that share its network"},
+			ignoreFlag(),
+		}, selectFlags(true, false)...),
+		Before: func(c *cli.Context) error { return stopOutside(c, c.Bool("force"), time.Duration(c.Int("time"))*time.Second) },
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, -1); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
+			s, refs, err := targets(c)
 			if err != nil {
 				return err
 			}
+			opt := run.RemoveOptions{Force: c.Bool("force"), Timeout: time.Duration(c.Int("time")) * time.Second, Depend: c.Bool("depend")}
 			var errs []error
-			for _, ref := range c.Args().Slice() {
-				if err := run.RemoveRef(s, ref, c.Bool("force")); err != nil {
+			for _, ref := range refs {
+				if err := run.RemoveRef(s, ref, opt); err != nil {
 					errs = append(errs, err)
 					continue
 				}
 				fmt.Println(ref)
 			}
-			return errors.Join(errs...)
+			return ignoreMissing(c, errors.Join(errs...))
 		},
 	}
 }
@@ -125,7 +216,7 @@ func warnBad(bad []*store.BadRecord) {
 
 func restartCommand() *cli.Command {
 	cmd := containerVerb("restart", "stop and start containers again",
-		[]cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"}},
+		append(timeFlags(), selectFlags(true, false)...),
 		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
 			if err := run.Stop(s, ctr, time.Duration(c.Int("time"))*time.Second); err != nil {
 				return err
@@ -147,8 +238,8 @@ func stopOutside(c *cli.Context, stop bool, timeout time.Duration) error {
 		return nil
 	}
 	if stop {
-		if s, _, err := openStore(c); err == nil {
-			for _, ref := range c.Args().Slice() {
+		if s, refs, err := targets(c); err == nil {
+			for _, ref := range refs {
 				if ctr, err := s.LookupContainer(ref); err == nil {
 					run.Stop(s, ctr, timeout)
 				}

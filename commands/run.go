@@ -150,10 +150,10 @@ func startCommand() *cli.Command {
 			}
 			return ""
 		}),
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "run in the foreground, attached to its output"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin (with -a)"},
-		},
+		}, selectFlags(false, true)...),
 		Action: func(c *cli.Context) error {
 			if c.Bool("attach") {
 				return startAttached(c)

@@ -210,13 +210,20 @@ func conflict(format string, args ...any) error {
 	return conflictError{fmt.Sprintf(format, args...)}
 }
 
+// RemoveOptions are tug rm's flags.
+type RemoveOptions struct {
+	Force   bool          // stop a running container first (after Timeout)
+	Timeout time.Duration // how long a stop waits before SIGKILL
+	Depend  bool          // first remove the containers that share its network
+}
+
 // RemoveRef removes the container named ref, as tug rm does. With force,
 // a container whose record cannot be read is removed too: whatever runs
 // in its cgroup is killed, and its files go.
-func RemoveRef(s *store.Store, ref string, force bool) error {
+func RemoveRef(s *store.Store, ref string, opt RemoveOptions) error {
 	c, err := s.LookupContainer(ref)
 	var bad *store.BadRecord
-	if errors.As(err, &bad) && force {
+	if errors.As(err, &bad) && opt.Force {
 		if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && !s.Rootless() {
 			if err := cgroups.Open(layout, bad.ID, nil).Remove(); err != nil {
 				return err
@@ -227,21 +234,50 @@ func RemoveRef(s *store.Store, ref string, force bool) error {
 	if err != nil {
 		return err
 	}
-	return Remove(s, c, force)
+	if opt.Depend {
+		if err := removeDependents(s, c, opt); err != nil {
+			return err
+		}
+	}
+	return remove(s, c, opt)
+}
+
+// removeDependents removes, depth first, the containers that share c's
+// network namespace (--network container:C), which cannot outlive it.
+func removeDependents(s *store.Store, c *store.Container, opt RemoveOptions) error {
+	all, err := s.Containers()
+	if err != nil {
+		return err
+	}
+	for _, d := range all {
+		if d.ID != c.ID && SharedNetwork(d) == c.ID {
+			if err := removeDependents(s, d, opt); err != nil {
+				return err
+			}
+			if err := remove(s, d, opt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Remove deletes a container. A running one is refused unless force,
 // which kills it first.
 func Remove(s *store.Store, c *store.Container, force bool) error {
+	return remove(s, c, RemoveOptions{Force: force})
+}
+
+func remove(s *store.Store, c *store.Container, opt RemoveOptions) error {
 	st, err := State(s, c)
 	if err != nil {
 		return err
 	}
 	if kept(st) {
-		if !force {
+		if !opt.Force {
 			return conflict("cannot remove running container %s: stop it first, or use rm -f", c.Name)
 		}
-		if err := Stop(s, c, 0); err != nil {
+		if err := Stop(s, c, opt.Timeout); err != nil {
 			return err
 		}
 	}
