@@ -187,7 +187,9 @@ func rmCommand() *cli.Command {
 			&cli.BoolFlag{Name: "depend", Usage: "first remove the containers that share its network"},
 			ignoreFlag(),
 		}, selectFlags(true, false)...),
-		Before: func(c *cli.Context) error { return stopOutside(c, c.Bool("force"), time.Duration(c.Int("time"))*time.Second) },
+		Before: func(c *cli.Context) error {
+			return stopOutside(c, c.Bool("force"), time.Duration(c.Int("time"))*time.Second)
+		},
 		Action: func(c *cli.Context) error {
 			s, refs, err := targets(c)
 			if err != nil {
