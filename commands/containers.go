@@ -355,6 +355,8 @@ func psCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "status=, name=, id=, ancestor=, label=K[=V]"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
+			&cli.BoolFlag{Name: "external", Usage: "also containers of other tools (podman's; tug has none)"},
+			noHeadingFlag(),
 		},
 		Action: ps,
 	}

@@ -215,6 +215,7 @@ func commitCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "author", Aliases: []string{"a"}, Usage: "author"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit message"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID (tug prints nothing else anyway)"},
 		},
 		Action: func(c *cli.Context) error {
 			s, ctr, err := oneContainer(c, 1, 2)

@@ -67,16 +67,23 @@ func printRows[T any](c *cli.Context, l listing, rows []T, id func(T) string, di
 	for i, r := range rows {
 		out[i] = r
 	}
+	l.noHeading = c.Bool("noheading")
 	return l.print(os.Stdout, out)
+}
+
+// noHeadingFlag is podman's --noheading of the list verbs.
+func noHeadingFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "noheading", Usage: "print no header line"}
 }
 
 // listing prints rows the way docker's list verbs do. format is:
 // "" for the default table, "json" for one JSON object per line,
 // "table TEMPLATE" for a table with headers, or a template per row.
 type listing struct {
-	format  string
-	table   string            // the default "table …" format
-	headers map[string]string // field name → column header
+	format    string
+	table     string            // the default "table …" format
+	headers   map[string]string // field name → column header
+	noHeading bool
 }
 
 func (l listing) print(w io.Writer, rows []any) error {
@@ -107,10 +114,12 @@ func (l listing) print(w io.Writer, rows []any) error {
 	if isTable {
 		tw = tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 		out = tw
-		if err := t.Execute(out, l.headers); err != nil {
-			return fmt.Errorf("--format: %w", err)
+		if !l.noHeading {
+			if err := t.Execute(out, l.headers); err != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
+			fmt.Fprintln(out)
 		}
-		fmt.Fprintln(out)
 	}
 	for _, r := range rows {
 		if err := t.Execute(out, r); err != nil {

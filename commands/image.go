@@ -36,21 +36,36 @@ func rmiCommand() *cli.Command {
 		ArgsUsage: "IMAGE [IMAGE...]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the image even if it has other names or a container uses it"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "every image"},
+			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "say nothing of images that do not exist"},
 		},
 		Action: rmi,
 	}
 }
 
 func rmi(c *cli.Context) error {
-	if err := needArgs(c, 1, -1); err != nil {
+	refs := c.Args().Slice()
+	if err := needArgs(c, 1, -1); err != nil && !c.Bool("all") {
 		return err
 	}
 	s, _, err := openStore(c)
 	if err != nil {
 		return err
 	}
+	if c.Bool("all") {
+		if err := needArgs(c, 0, 0); err != nil {
+			return err
+		}
+		imgs, err := s.Images()
+		if err != nil {
+			return err
+		}
+		for _, img := range imgs {
+			refs = append(refs, img.ID.Hex)
+		}
+	}
 	var errs []error
-	for _, ref := range c.Args().Slice() {
+	for _, ref := range refs {
 		res, err := s.RemoveImage(ref, c.Bool("force"))
 		if err != nil {
 			errs = append(errs, err)
@@ -63,23 +78,28 @@ func rmi(c *cli.Context) error {
 			fmt.Printf("Deleted: %s\n", res.Deleted.ID)
 		}
 	}
-	return errors.Join(errs...)
+	return ignoreMissing(c, errors.Join(errs...))
 }
 
 func tagCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "tag",
-		Usage:     "give an image another name",
-		ArgsUsage: "SOURCE_IMAGE TARGET_IMAGE[:TAG]",
+		Usage:     "give an image other names",
+		ArgsUsage: "SOURCE_IMAGE TARGET_IMAGE[:TAG] [TARGET_IMAGE[:TAG]...]",
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 2, 2); err != nil {
+			if err := needArgs(c, 2, -1); err != nil {
 				return err
 			}
 			s, _, err := openStore(c)
 			if err != nil {
 				return err
 			}
-			return s.Tag(c.Args().Get(0), c.Args().Get(1))
+			for _, target := range c.Args().Slice()[1:] {
+				if err := s.Tag(c.Args().First(), target); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 }
@@ -155,11 +175,14 @@ func inspectOne(s *store.Store, ref string, containers, images bool) (any, error
 // historyRow is one line of `tug history`.
 type historyRow struct {
 	ID           string
+	Created      string // podman's name for CreatedSince
 	CreatedSince string
 	CreatedAt    string
 	CreatedBy    string
 	Size         string
 	Comment      string
+	Digest       string            // the image's, as podman shows it
+	Labels       map[string]string // the image's
 }
 
 func historyCommand() *cli.Command {
@@ -171,6 +194,7 @@ func historyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show IDs"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
+			noHeadingFlag(),
 		},
 		Action: history,
 	}
@@ -192,10 +216,15 @@ func history(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var labels map[string]string
+	if cfg, err := s.Config(img); err == nil {
+		labels = cfg.Config.Labels
+	}
 	var rows []historyRow
 	for _, e := range entries {
 		r := historyRow{ID: e.ID, CreatedSince: timeAgo(e.Created), CreatedAt: e.Created.Format("2006-01-02T15:04:05Z07:00"),
-			CreatedBy: e.CreatedBy, Size: humanSize(e.Size), Comment: e.Comment}
+			CreatedBy: e.CreatedBy, Size: humanSize(e.Size), Comment: e.Comment, Digest: img.Manifest.String(), Labels: labels}
+		r.Created = r.CreatedSince
 		if !c.Bool("no-trunc") {
 			if strings.HasPrefix(r.ID, "sha256:") {
 				r.ID = r.ID[7:19]

@@ -1,10 +1,13 @@
 package commands
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/urfave/cli/v2"
 
 	"tug/store"
@@ -17,9 +20,13 @@ type imageRow struct {
 	Tag          string
 	ID           string
 	Digest       string
+	Created      string // podman's name for CreatedSince
 	CreatedSince string
 	CreatedAt    string
 	Size         string
+	Labels       map[string]string // podman's
+	created      time.Time
+	size         int64
 }
 
 func imagesCommand() *cli.Command {
@@ -33,6 +40,8 @@ func imagesCommand() *cli.Command {
 			&cli.BoolFlag{Name: "digests", Usage: "show digests"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate IDs"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
+			&cli.StringFlag{Name: "sort", Value: "created", Usage: "order by created (newest first), id, repository, size or tag"},
+			noHeadingFlag(),
 		},
 		Action: images,
 	}
@@ -50,7 +59,16 @@ func images(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rows := imageRows(imgs, c.Args().First(), c.Bool("no-trunc"))
+	labels := map[v1.Hash]map[string]string{}
+	for _, img := range imgs {
+		if cfg, err := s.Config(img); err == nil {
+			labels[img.ID] = cfg.Config.Labels
+		}
+	}
+	rows := imageRows(imgs, labels, c.Args().First(), c.Bool("no-trunc"))
+	if err := sortImages(rows, c.String("sort")); err != nil {
+		return err
+	}
 	table := "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 	if c.Bool("digests") {
 		table = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -62,9 +80,26 @@ func images(c *cli.Context) error {
 	return printRows(c, l, rows, func(r imageRow) string { return r.ID }, true)
 }
 
+// sortImages orders rows as podman's images --sort does.
+func sortImages(rows []imageRow, by string) error {
+	keys := map[string]func(a, b imageRow) int{
+		"created":    func(a, b imageRow) int { return b.created.Compare(a.created) },
+		"id":         func(a, b imageRow) int { return strings.Compare(a.ID, b.ID) },
+		"repository": func(a, b imageRow) int { return strings.Compare(a.Repository, b.Repository) },
+		"tag":        func(a, b imageRow) int { return strings.Compare(a.Tag, b.Tag) },
+		"size":       func(a, b imageRow) int { return cmp.Compare(a.size, b.size) },
+	}
+	key, ok := keys[by]
+	if !ok {
+		return usage(fmt.Errorf("--sort %q: want created, id, repository, size or tag", by))
+	}
+	slices.SortStableFunc(rows, key)
+	return nil
+}
+
 // imageRows makes one row per name, as docker does, and one <none> row
 // for a dangling image. filter, if set, keeps one repository (and tag).
-func imageRows(imgs []*store.Image, filter string, noTrunc bool) []imageRow {
+func imageRows(imgs []*store.Image, labels map[v1.Hash]map[string]string, filter string, noTrunc bool) []imageRow {
 	var wantRepo, wantTag string
 	if filter != "" {
 		if canon, err := store.NormalizeName(filter); err == nil {
@@ -82,7 +117,11 @@ func imageRows(imgs []*store.Image, filter string, noTrunc bool) []imageRow {
 			CreatedSince: timeAgo(img.Created),
 			CreatedAt:    img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 			Size:         humanSize(img.Size),
+			Labels:       labels[img.ID],
+			created:      img.Created,
+			size:         img.Size,
 		}
+		base.Created = base.CreatedSince
 		if noTrunc {
 			base.ID = img.ID.String()
 		}

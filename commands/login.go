@@ -18,11 +18,11 @@ func loginCommand() *cli.Command {
 		Name:      "login",
 		Usage:     "log in to a registry (credentials go to docker's config.json)",
 		ArgsUsage: "[REGISTRY]",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "user name"},
 			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "password (visible in ps; prefer --password-stdin)"},
 			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from stdin"},
-		},
+		}, registryFlags(false)...),
 		Action: login,
 	}
 }
@@ -58,7 +58,11 @@ func login(c *cli.Context) error {
 		}
 	}
 	reg := c.Args().First()
-	if err := pull.Login(c.Context, reg, user, password, registries(cfg)); err != nil {
+	regs, err := registriesFor(c, cfg, reg)
+	if err != nil {
+		return err
+	}
+	if err := pull.Login(c.Context, reg, user, password, regs); err != nil {
 		return err
 	}
 	fmt.Println("Login Succeeded")
@@ -90,11 +94,12 @@ func logoutCommand() *cli.Command {
 		Name:      "logout",
 		Usage:     "remove the stored credentials of a registry",
 		ArgsUsage: "[REGISTRY]",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "authfile", Usage: "credentials file to remove them from"}},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 1); err != nil {
 				return err
 			}
-			if err := pull.Logout(c.Args().First()); err != nil {
+			if err := pull.Logout(c.Args().First(), c.String("authfile")); err != nil {
 				return err
 			}
 			fmt.Printf("Removed login credentials for %s\n", c.Args().First())

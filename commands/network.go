@@ -55,7 +55,10 @@ func networkCommand() *cli.Command {
 				Action: networkInspect,
 			},
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "remove networks no container uses", ArgsUsage: "NAME [NAME...]", Action: networkRemove},
-			{Name: "prune", Usage: "remove every user-defined network no container uses", Action: networkPrune},
+			{
+				Name: "prune", Usage: "remove every user-defined network no container uses", Action: networkPrune,
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts)"}},
+			},
 			{
 				Name: "connect", Usage: "put a container on a network as well", ArgsUsage: "NETWORK CONTAINER",
 				Flags: []cli.Flag{

@@ -21,15 +21,38 @@ func registries(cfg config.Config) pull.Registries {
 	}
 }
 
+// registryFlags are podman's registry flags of pull, push and login
+// (--creds not for login).
+func registryFlags(creds bool) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "verify the registry's TLS certificate; =false also allows plain HTTP"},
+		&cli.StringFlag{Name: "authfile", Usage: "credentials file (docker's config.json form) instead of docker's config.json"},
+	}
+	if creds {
+		flags = append(flags, &cli.StringFlag{Name: "creds", Usage: "USER:PASSWORD for the registry"})
+	}
+	return flags
+}
+
+// registriesFor is the config's registry section with the registry
+// flags applied for ref (an image reference, or a registry for login).
+func registriesFor(c *cli.Context, cfg config.Config, ref string) (pull.Registries, error) {
+	r, err := registries(cfg).WithAuth(c.String("authfile"), c.String("creds"))
+	if err == nil && !c.Bool("tls-verify") {
+		r = r.WithoutTLSVerify(ref)
+	}
+	return r, err
+}
+
 func pullCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pull",
 		Usage:     "download an image from a registry",
 		ArgsUsage: "NAME[:TAG|@DIGEST]",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
 			&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from a multi-arch image (default: this host's)"},
-		},
+		}, registryFlags(true)...),
 		Action: pullAction,
 	}
 }
@@ -42,7 +65,11 @@ func pullAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opt := pull.Options{Registries: registries(cfg)}
+	regs, err := registriesFor(c, cfg, c.Args().First())
+	if err != nil {
+		return err
+	}
+	opt := pull.Options{Registries: regs}
 	if p := c.String("platform"); p != "" {
 		if opt.Platform, err = pull.ParsePlatform(p); err != nil {
 			return err
@@ -85,9 +112,9 @@ func pushCommand() *cli.Command {
 		Name:      "push",
 		Usage:     "upload an image to a registry",
 		ArgsUsage: "NAME[:TAG] [DESTINATION]",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
-		},
+		}, registryFlags(true)...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 2); err != nil {
 				return err
@@ -96,7 +123,15 @@ func pushCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			d, err := pull.Push(c.Context, s, c.Args().Get(0), c.Args().Get(1), registries(cfg))
+			dest := c.Args().Get(1)
+			if dest == "" {
+				dest = c.Args().First()
+			}
+			regs, err := registriesFor(c, cfg, dest)
+			if err != nil {
+				return err
+			}
+			d, err := pull.Push(c.Context, s, c.Args().Get(0), c.Args().Get(1), regs)
 			if err != nil {
 				return err
 			}

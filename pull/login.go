@@ -67,16 +67,17 @@ func Login(ctx context.Context, registry, user, password string, regs Registries
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("login %s: %s: wrong user name or password?", registry, resp.Status)
 	}
-	return editAuths(func(auths map[string]json.RawMessage) {
+	return editAuths(regs.AuthFile, func(auths map[string]json.RawMessage) {
 		enc := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 		auths[authKey(registry)], _ = json.Marshal(map[string]string{"auth": enc})
 	})
 }
 
-// Logout removes the stored credentials of registry.
-func Logout(registry string) error {
+// Logout removes the stored credentials of registry from docker's
+// config.json, or from authFile when it is set.
+func Logout(registry, authFile string) error {
 	found := false
-	err := editAuths(func(auths map[string]json.RawMessage) {
+	err := editAuths(authFile, func(auths map[string]json.RawMessage) {
 		k := authKey(registry)
 		_, found = auths[k]
 		delete(auths, k)
@@ -87,12 +88,15 @@ func Logout(registry string) error {
 	return err
 }
 
-// editAuths rewrites the "auths" of docker's config.json, keeping every
-// other key as it was, atomically and with mode 0600.
-func editAuths(fn func(map[string]json.RawMessage)) error {
-	path, err := DockerConfigPath()
-	if err != nil {
-		return err
+// editAuths rewrites the "auths" of docker's config.json (or of path,
+// when set), keeping every other key as it was, atomically and with mode
+// 0600.
+func editAuths(path string, fn func(map[string]json.RawMessage)) error {
+	var err error
+	if path == "" {
+		if path, err = DockerConfigPath(); err != nil {
+			return err
+		}
 	}
 	doc := map[string]json.RawMessage{}
 	b, err := os.ReadFile(path)

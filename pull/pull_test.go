@@ -397,6 +397,13 @@ func TestInsecureTLS(t *testing.T) {
 	if _, err := Pull(context.Background(), s, ref, Options{Registries: regs}); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("self-signed registry accepted without insecure: %v", err)
 	}
+	// --tls-verify=false: the reference's registry alone
+	if _, err := Pull(context.Background(), s, ref, Options{Registries: regs.WithoutTLSVerify(ref)}); err != nil {
+		t.Fatalf("--tls-verify=false: %v", err)
+	}
+	if got := regs.WithoutTLSVerify(ref).Insecure; len(got) != 1 || got[0] != tlsHost {
+		t.Errorf("--tls-verify=false made %v insecure", got)
+	}
 	regs.Insecure = []string{tlsHost}
 	if _, err := Pull(context.Background(), s, ref, Options{Registries: regs}); err != nil {
 		t.Fatalf("insecure registry: %v", err)

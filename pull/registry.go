@@ -26,6 +26,9 @@ type Registries struct {
 	// Keychain finds credentials; nil means ~/.docker/config.json and
 	// its credential helpers.
 	Keychain authn.Keychain
+	// AuthFile, when set, is where login writes and logout removes
+	// credentials instead of docker's config.json (--authfile).
+	AuthFile string
 	// UserAgent is sent with every request.
 	UserAgent string
 }
