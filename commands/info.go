@@ -25,6 +25,10 @@ type infoView struct {
 	Host          run.Host            `json:"host"`
 	Insecure      []string            `json:"insecure_registries"`
 	Mirrors       map[string][]string `json:"registry_mirrors"`
+	// Store is podman's name for the store's part.
+	Store struct {
+		GraphRoot, RunRoot, GraphDriverName string
+	} `json:"store"`
 }
 
 func infoCommand() *cli.Command {
@@ -61,6 +65,7 @@ func info(c *cli.Context) error {
 		StorageDriver: driver, Images: len(imgs), Host: host,
 		Insecure: cfg.Registries.Insecure, Mirrors: cfg.Registries.Mirrors,
 	}
+	v.Store.GraphRoot, v.Store.RunRoot, v.Store.GraphDriverName = v.Root, v.RunRoot, driver
 	return printOne(os.Stdout, c.String("format"), v, func() error { return printInfo(v) })
 }
 

@@ -55,7 +55,7 @@ func containerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "ip", Usage: "the container's address on the bridge network"},
 		&cli.StringSliceFlag{Name: "dns", Usage: "a DNS server for the container"},
 		&cli.StringSliceFlag{Name: "dns-search", Usage: "a DNS search domain"},
-		&cli.StringSliceFlag{Name: "dns-option", Usage: "a resolv.conf option"},
+		&cli.StringSliceFlag{Name: "dns-option", Aliases: []string{"dns-opt"}, Usage: "a resolv.conf option"},
 		&cli.StringSliceFlag{Name: "add-host", Usage: "add NAME:IP to /etc/hosts"},
 		&cli.StringSliceFlag{Name: "network-alias", Usage: "another name the container answers to on its network"},
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pull"},

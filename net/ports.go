@@ -27,43 +27,83 @@ func (p Port) Key() string { return fmt.Sprintf("%d/%s", p.ContainerPort, p.Prot
 func ParsePorts(specs []string) ([]Port, error) {
 	var out []Port
 	for _, s := range specs {
-		p, err := parsePort(s)
+		ps, err := parsePort(s)
 		if err != nil {
 			return nil, fmt.Errorf("-p %s: %w", s, err)
 		}
-		out = append(out, p)
+		out = append(out, ps...)
 	}
 	return out, nil
 }
 
-func parsePort(s string) (Port, error) {
+// parsePort reads one -p: [IP:][HOSTPORT:]CONTAINERPORT[/PROTO], where
+// either port may be a range START-END, as in docker: 8080-8082:80-82
+// publishes three ports, 80-82 three on random host ports.
+func parsePort(s string) ([]Port, error) {
 	p := Port{Proto: "tcp"}
 	rest, proto, hasProto := strings.Cut(s, "/")
 	if hasProto {
 		if proto != "tcp" && proto != "udp" {
-			return p, fmt.Errorf("protocol %q: want tcp or udp", proto)
+			return nil, fmt.Errorf("protocol %q: want tcp or udp", proto)
 		}
 		p.Proto = proto
 	}
 	parts := strings.Split(rest, ":")
 	if len(parts) > 3 {
-		return p, fmt.Errorf("want [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]")
+		return nil, fmt.Errorf("want [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]")
 	}
-	var err error
-	if p.ContainerPort, err = portNumber(parts[len(parts)-1], false); err != nil {
-		return p, err
+	ctr, err := portRange(parts[len(parts)-1], false)
+	if err != nil {
+		return nil, err
 	}
+	host := []uint16{0}
 	if len(parts) >= 2 {
-		if p.HostPort, err = portNumber(parts[len(parts)-2], true); err != nil {
-			return p, err
+		if host, err = portRange(parts[len(parts)-2], true); err != nil {
+			return nil, err
 		}
 	}
 	if len(parts) == 3 && parts[0] != "" {
 		if p.HostIP, err = netip.ParseAddr(parts[0]); err != nil || !p.HostIP.Is4() {
-			return p, fmt.Errorf("host address %q: want an IPv4 address", parts[0])
+			return nil, fmt.Errorf("host address %q: want an IPv4 address", parts[0])
 		}
 	}
-	return p, nil
+	if len(host) == 1 && host[0] == 0 {
+		host = make([]uint16, len(ctr)) // each on a random host port
+	}
+	if len(host) != len(ctr) {
+		return nil, fmt.Errorf("the host range has %d ports, the container range %d", len(host), len(ctr))
+	}
+	out := make([]Port, len(ctr))
+	for i := range ctr {
+		out[i] = p
+		out[i].HostPort, out[i].ContainerPort = host[i], ctr[i]
+	}
+	return out, nil
+}
+
+// portRange reads a port or a range START-END of at most 65535 ports.
+func portRange(s string, zeroOK bool) ([]uint16, error) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	if !isRange {
+		n, err := portNumber(s, zeroOK)
+		return []uint16{n}, err
+	}
+	a, err := portNumber(lo, false)
+	if err != nil {
+		return nil, err
+	}
+	b, err := portNumber(hi, false)
+	if err != nil {
+		return nil, err
+	}
+	if b < a {
+		return nil, fmt.Errorf("port range %q: the end is before the start", s)
+	}
+	out := make([]uint16, 0, int(b)-int(a)+1)
+	for n := int(a); n <= int(b); n++ {
+		out = append(out, uint16(n))
+	}
+	return out, nil
 }
 
 func portNumber(s string, zeroOK bool) (uint16, error) {

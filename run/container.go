@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	tugnet "tug/net"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"tug/run/cgroups"
 	"tug/store"
@@ -177,23 +179,35 @@ func prepare(s *store.Store, c *store.Container, cfg *Config, spec *Spec) error 
 		return nil
 	}
 	files := map[string]string{
-		"hostname":    spec.Hostname + "\n",
-		"hosts":       hostsFile(spec, ""),
-		"resolv.conf": resolvConf(spec),
+		"/etc/hostname":      spec.Hostname + "\n",
+		"/etc/hosts":         hostsFile(spec, ""),
+		"/etc/resolv.conf":   resolvConf(spec),
+		"/run/.containerenv": containerEnv(s, c),
 	}
 	if spec.HostNetwork { // the host's own, as docker has them
 		hosts, _ := os.ReadFile("/etc/hosts")
 		resolv, _ := os.ReadFile("/etc/resolv.conf")
-		files["hosts"], files["resolv.conf"] = string(hosts), string(resolv)
+		files["/etc/hosts"], files["/etc/resolv.conf"] = string(hosts), string(resolv)
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
+	for dst, content := range files {
+		p := filepath.Join(dir, strings.TrimPrefix(path.Base(dst), "."))
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			return fmt.Errorf("prepare container: %w", err)
 		}
-		spec.Mounts = append([]Mount{{Source: p, Destination: "/etc/" + name}}, spec.Mounts...)
+		spec.Mounts = append([]Mount{{Source: p, Destination: dst}}, spec.Mounts...)
 	}
 	return nil
+}
+
+// containerEnv is /run/.containerenv, which podman's users and tools
+// read to tell that they run in a container, and which.
+func containerEnv(s *store.Store, c *store.Container) string {
+	rootless := 0
+	if s.Rootless() {
+		rootless = 1
+	}
+	return fmt.Sprintf("engine=\"tug\"\nname=%q\nid=%q\nimage=%q\nimageid=%q\nrootless=%d\n",
+		c.Name, c.ID, c.ImageName, c.Image.Hex, rootless)
 }
 
 // networkOptions checks the network flags and returns the ports to

@@ -169,7 +169,7 @@ func mountPoint(name string, st *unix.Stat_t) bool {
 		return true // fuse-overlayfs' marks under tug's mounts
 	}
 	switch strings.TrimSuffix(name, "/") {
-	case "proc", "sys", "dev", "etc/hosts", "etc/hostname", "etc/resolv.conf":
+	case "proc", "sys", "dev", "run", "etc/hosts", "etc/hostname", "etc/resolv.conf", "run/.containerenv":
 		return st.Size == 0 || st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Nlink <= 2
 	}
 	return false

@@ -254,16 +254,21 @@ func binds(opt Options) ([]Mount, error) {
 func parseVolume(v string) (Mount, error) {
 	parts := strings.Split(v, ":")
 	if len(parts) < 2 || len(parts) > 3 {
-		return Mount{}, fmt.Errorf("-v %s: want HOST:CONTAINER[:ro|rw]", v)
+		return Mount{}, fmt.Errorf("-v %s: want HOST:CONTAINER[:OPTIONS] (ro, rw, z, Z)", v)
 	}
 	m := Mount{Source: parts[0], Destination: parts[1]}
 	if len(parts) == 3 {
-		switch parts[2] {
-		case "ro":
-			m.ReadOnly = true
-		case "rw":
-		default:
-			return Mount{}, fmt.Errorf("-v %s: unknown mode %q (want ro or rw)", v, parts[2])
+		for _, o := range strings.Split(parts[2], ",") {
+			switch o {
+			case "ro":
+				m.ReadOnly = true
+			case "rw":
+			case "z", "Z":
+				// SELinux relabelling (shared, private): tug runs no SELinux
+				// policy, so there is nothing to relabel
+			default:
+				return Mount{}, fmt.Errorf("-v %s: unknown option %q (want ro, rw, z or Z)", v, o)
+			}
 		}
 	}
 	return m, checkBind("-v "+v, m)
