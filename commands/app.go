@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"tug/config"
 	"tug/run"
@@ -62,6 +63,8 @@ func App() *cli.App {
 			&cli.StringFlag{Name: "runroot", Usage: "runtime state directory (default /run/tug, rootless $XDG_RUNTIME_DIR/tug)"},
 			&cli.StringFlag{Name: "config", EnvVars: []string{"TUG_CONFIG"}, Usage: "config file (default /etc/tug/config.toml, rootless ~/.config/tug/config.toml)"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "storage-driver", Usage: "overlay, or vfs (a copy of the image per container) for new containers"},
+			&cli.BoolFlag{Name: "noout", Usage: "send what commands print to stdout to /dev/null"},
 		},
 		Before: before,
 		Commands: []*cli.Command{
@@ -179,6 +182,14 @@ func before(c *cli.Context) error {
 	if err := setLogLevel(c); err != nil {
 		return coded{err, 1} // as docker's
 	}
+	if d := c.String("storage-driver"); d != "" && d != run.DriverOverlay && d != "vfs" {
+		return usage(fmt.Errorf("--storage-driver %q: want overlay or vfs", d))
+	}
+	if c.Bool("noout") {
+		if err := discardStdout(); err != nil {
+			return err
+		}
+	}
 	verb := c.Args().First()
 	if verb == "container" { // tug container exec… is tug exec…
 		verb = c.Args().Get(1)
@@ -238,6 +249,17 @@ func hostSide(command string) bool {
 		return true // they pick a namespace themselves (intoUserNS)
 	}
 	return false
+}
+
+// discardStdout points fd 1 at /dev/null (--noout): whatever writes
+// to stdout, tug or a container in the foreground, writes nowhere.
+func discardStdout() error {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	return unix.Dup3(int(null.Fd()), 1, 0)
 }
 
 func setLogLevel(c *cli.Context) error {

@@ -51,7 +51,7 @@ func info(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	driver, err := run.StorageDriver(s, cfg.Rootless.StorageDriver)
+	driver, err := run.StorageDriver(s, cfg.Rootless.StorageDriver, c.String("storage-driver"))
 	if err != nil {
 		return err
 	}

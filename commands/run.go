@@ -58,6 +58,10 @@ func containerFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "dns-option", Aliases: []string{"dns-opt"}, Usage: "a resolv.conf option"},
 		&cli.StringSliceFlag{Name: "add-host", Usage: "add NAME:IP to /etc/hosts"},
 		&cli.StringSliceFlag{Name: "network-alias", Usage: "another name the container answers to on its network"},
+		&cli.StringFlag{Name: "log-driver", Value: run.LogK8sFile, Usage: "k8s-file (podman's), json-file (docker's format), none, or passthrough (tug's own stdio, foreground only)"},
+		&cli.StringFlag{Name: "tz", Usage: "the container's time zone: a zoneinfo name, or local for the host's"},
+		&cli.IntFlag{Name: "timeout", Usage: "seconds the container may run before it is killed (0: no limit)"},
+		&cli.BoolFlag{Name: "replace", Usage: "remove a container of the same --name first"},
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pull"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background under a monitor and print the container ID"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label K=V"},
@@ -186,6 +190,9 @@ func startAttached(c *cli.Context) error {
 }
 
 func runAction(c *cli.Context) error {
+	if c.Bool("detach") && c.String("log-driver") == run.LogPassthrough {
+		return usage(errors.New("--log-driver passthrough hands the container tug's own stdio: it does not go with -d"))
+	}
 	s, ctr, err := create(c)
 	if err != nil {
 		return err
@@ -238,10 +245,10 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), AutoRemove: c.Bool("rm"), Init: c.Bool("init"),
 		ReadOnly: c.Bool("read-only"), Volumes: c.StringSlice("volume"), Mounts: c.StringSlice("mount"),
 		Network: c.String("network"), Publish: c.StringSlice("publish"), Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits,
-		StorageDriver: cfg.Rootless.StorageDriver,
+		StorageDriver: cfg.Rootless.StorageDriver, ForceDriver: c.String("storage-driver"),
 		PublishAll:    c.Bool("publish-all"), IP: c.String("ip"), DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"),
 		DNSOptions: c.StringSlice("dns-option"), AddHosts: c.StringSlice("add-host"), Aliases: c.StringSlice("network-alias"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
-		Labels: c.StringSlice("label"),
+		Labels: c.StringSlice("label"), LogDriver: c.String("log-driver"), TZ: c.String("tz"), Timeout: c.Int("timeout"),
 		Security: run.Security{
 			CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),
 			SecurityOpts: c.StringSlice("security-opt"), Tmpfs: c.StringSlice("tmpfs"), Ulimits: c.StringSlice("ulimit"),
@@ -252,6 +259,11 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 	}
 	if c.IsSet("entrypoint") {
 		opt.EntrypointSet, opt.Entrypoint = true, []string{c.String("entrypoint")}
+	}
+	if c.Bool("replace") && opt.Name != "" {
+		if err := run.RemoveRef(s, opt.Name, run.RemoveOptions{Force: true}); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, nil, err
+		}
 	}
 	ctr, err := run.Create(s, img, ref, opt)
 	return s, ctr, err

@@ -36,6 +36,8 @@ type Config struct {
 	StopSignal     string              `json:"stop_signal,omitempty"`     // the image's, or SIGTERM
 	Restart        RestartPolicy       `json:"restart"`
 	LogMaxSize     int64               `json:"log_max_size,omitempty"` // bytes; 0 never rotates
+	LogDriver      string              `json:"log_driver,omitempty"`   // "" is k8s-file
+	Timeout        int                 `json:"timeout,omitempty"`      // seconds it may run; 0 for ever
 	Resources      cgroups.Resources   `json:"resources"`
 }
 
@@ -77,7 +79,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
-	driver, err := StorageDriver(s, opt.StorageDriver)
+	driver, err := StorageDriver(s, opt.StorageDriver, opt.ForceDriver)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +112,18 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	logDriver, err := parseLogDriver(opt.LogDriver, opt.Tty)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Timeout < 0 {
+		return nil, fmt.Errorf("--timeout %d: want seconds, 0 for no limit", opt.Timeout)
+	}
+	tz, err := timeZone(opt.TZ)
+	if err != nil {
+		return nil, err
+	}
+	spec.Mounts = append(spec.Mounts, tz...)
 	labels, err := parseLabels(opt.Labels)
 	if err != nil {
 		return nil, err
@@ -129,7 +143,8 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	}
 	raw, err := json.Marshal(Config{
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, Aliases: opt.Aliases,
-		StopSignal: firstNonEmpty(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, Resources: res,
+		StopSignal: firstNonEmpty(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, LogDriver: logDriver,
+		Timeout: opt.Timeout, Resources: res,
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"strconv"
 	"time"
 
 	tugnet "tug/net"
@@ -17,6 +18,7 @@ type ContainerInspect struct {
 	Args            []string         `json:"Args"`
 	State           InspectState     `json:"State"`
 	Image           string           `json:"Image"`
+	ImageName       string           `json:"ImageName"` // podman's: the image as named at create
 	LogPath         string           `json:"LogPath"`
 	RestartCount    int              `json:"RestartCount"`
 	HostConfig      InspectHost      `json:"HostConfig"`
@@ -50,6 +52,10 @@ type InspectHost struct {
 	ReadonlyRootfs bool   `json:"ReadonlyRootfs"`
 	Init           bool   `json:"Init"`
 	NetworkMode    string `json:"NetworkMode"`
+	LogConfig      struct {
+		Type   string            `json:"Type"`
+		Config map[string]string `json:"Config"`
+	} `json:"LogConfig"`
 }
 
 // InspectMount is one entry of Mounts.
@@ -116,7 +122,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	spec := cfg.Spec
 	v := &ContainerInspect{
 		ID: c.ID, Name: "/" + c.Name, Created: timeString(c.Created), Path: spec.Args[0], Args: spec.Args[1:],
-		Image: c.Image.String(), LogPath: LogPath(s, c), RestartCount: st.Restarts, Mounts: []InspectMount{},
+		Image: c.Image.String(), ImageName: c.ImageName, LogPath: LogPath(s, c), RestartCount: st.Restarts, Mounts: []InspectMount{},
 		State: InspectState{
 			Status: st.Status, Running: st.Status == store.StatusRunning, OOMKilled: st.OOMKilled,
 			ExitCode: st.ExitCode, Error: st.Error, StartedAt: timeString(st.StartedAt), FinishedAt: timeString(st.FinishedAt),
@@ -148,6 +154,10 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	}
 	v.HostConfig.AutoRemove, v.HostConfig.ReadonlyRootfs, v.HostConfig.Init = cfg.AutoRemove, spec.ReadOnly, spec.Init
 	v.HostConfig.NetworkMode = cfg.Network
+	v.HostConfig.LogConfig.Type, v.HostConfig.LogConfig.Config = logDriverName(cfg.LogDriver), map[string]string{}
+	if cfg.LogMaxSize > 0 {
+		v.HostConfig.LogConfig.Config["max-size"] = strconv.FormatInt(cfg.LogMaxSize, 10)
+	}
 	v.HostConfig.RestartPolicy.Name, v.HostConfig.RestartPolicy.MaximumRetryCount = cfg.Restart.Name, cfg.Restart.MaxRetries
 	for _, m := range spec.Mounts {
 		mode := "rw"

@@ -335,6 +335,9 @@ func StartDetached(s *store.Store, c *store.Container) error {
 	if err := claimStart(s, c); err != nil {
 		return err
 	}
+	if cfg, err := ContainerConfig(c); err == nil && cfg.LogDriver == LogPassthrough {
+		return fmt.Errorf("start %s: --log-driver passthrough hands it tug's own stdio, so it runs in the foreground only (tug start -a)", c.Name)
+	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return err

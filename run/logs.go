@@ -3,6 +3,7 @@ package run
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,13 +18,47 @@ import (
 	"tug/store"
 )
 
-// Logs are kept in podman's k8s-file format, one line per output line:
+// Logs are kept by default in podman's k8s-file format, one line per
+// output line:
 //
 //	2024-01-02T03:04:05.123456789Z stdout F hello
 //
-// with the stream, and F for a full line or P for part of a longer one.
-// At maxSize the file is renamed to .1 (replacing the older one) and a
-// new one begun.
+// with the stream, and F for a full line or P for part of a longer one;
+// with --log-driver json-file, in docker's, one JSON object per line:
+//
+//	{"log":"hello\n","stream":"stdout","time":"2024-01-02T03:04:05.123456789Z"}
+//
+// where a part of a longer line has no newline. At maxSize the file is
+// renamed to .1 (replacing the older one) and a new one begun. The none
+// driver keeps no log; passthrough hands the container tug's own stdio,
+// in the foreground only.
+
+// The log drivers.
+const (
+	LogK8sFile     = "k8s-file"
+	LogJSONFile    = "json-file"
+	LogNone        = "none"
+	LogPassthrough = "passthrough"
+)
+
+// parseLogDriver checks --log-driver; k8s-file is recorded as "".
+func parseLogDriver(d string, tty bool) (string, error) {
+	switch d {
+	case "", LogK8sFile:
+		return "", nil
+	case LogPassthrough:
+		if tty {
+			return "", errors.New("--log-driver passthrough hands over tug's own stdio: it does not go with -t")
+		}
+		return d, nil
+	case LogJSONFile, LogNone:
+		return d, nil
+	}
+	return "", fmt.Errorf("--log-driver %q: want k8s-file, json-file, none or passthrough", d)
+}
+
+// logDriverName is the driver's name, as inspect shows it.
+func logDriverName(d string) string { return firstNonEmpty(d, LogK8sFile) }
 
 const maxLogLine = 16 << 10
 
@@ -34,9 +69,15 @@ type logFile struct {
 	f       *os.File
 	size    int64
 	maxSize int64 // 0: no rotation
+	json    bool  // docker's json-file format
 }
 
-func openLog(path string, maxSize int64) (*logFile, error) {
+// openLog opens the container's log for appending; nil, with no error,
+// for the drivers that keep none.
+func openLog(path string, cfg *Config) (*logFile, error) {
+	if cfg.LogDriver == LogNone || cfg.LogDriver == LogPassthrough {
+		return nil, nil
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
@@ -46,21 +87,42 @@ func openLog(path string, maxSize int64) (*logFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	return &logFile{path: path, f: f, size: fi.Size(), maxSize: maxSize}, nil
+	return &logFile{path: path, f: f, size: fi.Size(), maxSize: cfg.LogMaxSize, json: cfg.LogDriver == LogJSONFile}, nil
 }
 
-func (l *logFile) writeLine(stream, tag string, content []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// jsonLine is one line of docker's json-file log.
+type jsonLine struct {
+	Log    string `json:"log"`
+	Stream string `json:"stream"`
+	Time   string `json:"time"`
+}
+
+// format makes one log line of content.
+func (l *logFile) format(stream, tag string, content []byte) []byte {
+	now := time.Now().UTC()
+	if l.json {
+		text := string(content)
+		if tag == "F" {
+			text += "\n"
+		}
+		b, _ := json.Marshal(jsonLine{Log: text, Stream: stream, Time: now.Format(time.RFC3339Nano)})
+		return append(b, '\n')
+	}
 	line := make([]byte, 0, len(content)+48)
-	line = time.Now().UTC().AppendFormat(line, time.RFC3339Nano)
+	line = now.AppendFormat(line, time.RFC3339Nano)
 	line = append(line, ' ')
 	line = append(line, stream...)
 	line = append(line, ' ')
 	line = append(line, tag...)
 	line = append(line, ' ')
 	line = append(line, content...)
-	line = append(line, '\n')
+	return append(line, '\n')
+}
+
+func (l *logFile) writeLine(stream, tag string, content []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	line := l.format(stream, tag, content)
 	if l.maxSize > 0 && l.size+int64(len(line)) > l.maxSize && l.size > 0 {
 		l.rotate()
 	}
@@ -81,7 +143,13 @@ func (l *logFile) rotate() {
 	l.f, l.size = f, 0
 }
 
-func (l *logFile) Close() error { return l.f.Close() }
+// Close closes the log; a nil one (no log kept) is fine.
+func (l *logFile) Close() error {
+	if l == nil {
+		return nil
+	}
+	return l.f.Close()
+}
 
 // stream returns a writer that logs what it gets as lines of stream.
 func (l *logFile) stream(name string) *lineWriter {
@@ -134,6 +202,28 @@ type LogEntry struct {
 	Content string
 }
 
+// lineParser reads the lines a log driver writes.
+func lineParser(driver string) func(string) (LogEntry, error) {
+	if driver == LogJSONFile {
+		return parseJSONLine
+	}
+	return parseLogLine
+}
+
+// parseJSONLine reads one json-file line.
+func parseJSONLine(line string) (LogEntry, error) {
+	var j jsonLine
+	if err := json.Unmarshal([]byte(line), &j); err != nil {
+		return LogEntry{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, j.Time)
+	if err != nil {
+		return LogEntry{}, err
+	}
+	content, full := strings.CutSuffix(j.Log, "\n")
+	return LogEntry{Time: t, Stream: j.Stream, Partial: !full, Content: content}, nil
+}
+
 // parseLogLine reads one k8s-file line.
 func parseLogLine(line string) (LogEntry, error) {
 	parts := strings.SplitN(line, " ", 4)
@@ -160,7 +250,7 @@ type LogOptions struct {
 }
 
 // readLogLines returns the parsed lines of the rotated and current files.
-func readLogLines(path string) ([]LogEntry, int64, error) {
+func readLogLines(path string, parse func(string) (LogEntry, error)) ([]LogEntry, int64, error) {
 	var out []LogEntry
 	var offset int64
 	for _, p := range []string{path + ".1", path} {
@@ -179,7 +269,7 @@ func readLogLines(path string) ([]LogEntry, int64, error) {
 				break // a partial last line is read again when complete
 			}
 			offset += int64(len(line))
-			if e, perr := parseLogLine(strings.TrimSuffix(line, "\n")); perr == nil {
+			if e, perr := parse(strings.TrimSuffix(line, "\n")); perr == nil {
 				out = append(out, e)
 			}
 		}
@@ -206,8 +296,16 @@ func writeEntry(stdout, stderr io.Writer, e LogEntry, timestamps bool) {
 // Logs writes a container's log to stdout and stderr, by stream. With
 // Follow it keeps reading as lines come until the container stops.
 func Logs(s *store.Store, c *store.Container, opt LogOptions, stdout, stderr io.Writer) error {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return err
+	}
+	if cfg.LogDriver == LogNone || cfg.LogDriver == LogPassthrough {
+		return conflict("logs of %s: its log driver, %s, keeps no logs to read", c.Name, cfg.LogDriver)
+	}
+	parse := lineParser(cfg.LogDriver)
 	path := LogPath(s, c)
-	entries, offset, err := readLogLines(path)
+	entries, offset, err := readLogLines(path, parse)
 	if err != nil {
 		return fmt.Errorf("logs of %s: %w", c.Name, err)
 	}
@@ -221,13 +319,13 @@ func Logs(s *store.Store, c *store.Container, opt LogOptions, stdout, stderr io.
 	if !opt.Follow {
 		return nil
 	}
-	return follow(s, c, path, offset, opt, stdout, stderr)
+	return follow(s, c, path, offset, parse, opt, stdout, stderr)
 }
 
 // follow reads new lines from offset on, as tail -F does (a rotation
 // starts the new file from its beginning), until the container is not
 // running and everything it wrote has been read.
-func follow(s *store.Store, c *store.Container, path string, offset int64, opt LogOptions, stdout, stderr io.Writer) error {
+func follow(s *store.Store, c *store.Container, path string, offset int64, parse func(string) (LogEntry, error), opt LogOptions, stdout, stderr io.Writer) error {
 	var pending string
 	var ino uint64
 	for {
@@ -248,7 +346,7 @@ func follow(s *store.Store, c *store.Container, path string, offset int64, opt L
 				if i < 0 {
 					break
 				}
-				if e, perr := parseLogLine(pending[:i]); perr == nil && !e.Time.Before(opt.Since) {
+				if e, perr := parse(pending[:i]); perr == nil && !e.Time.Before(opt.Since) {
 					writeEntry(stdout, stderr, e, opt.Timestamps)
 				}
 				pending = pending[i+1:]

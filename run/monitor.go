@@ -54,7 +54,7 @@ func monitor(args []string, ready *os.File) error {
 	if err != nil {
 		return err
 	}
-	log, err := openLog(LogPath(s, c), cfg.LogMaxSize)
+	log, err := openLog(LogPath(s, c), cfg)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ type Options struct {
 	Subnet        string   // of the default bridge network, from the config
 	StrictLimits  bool     // config: limits tug cannot enforce are errors
 	StorageDriver string   // config: a rootless container's storage driver
+	ForceDriver   string   // --storage-driver: overlay or vfs, for root too
 	PublishAll    bool     // -P: the image's EXPOSE ports on random host ports
 	IP            string   // --ip
 	DNS           []string
@@ -50,7 +51,29 @@ type Options struct {
 	Limits        Limits
 	Restart       string   // no, on-failure[:N], always, unless-stopped
 	LogOpts       []string // max-size=SIZE
+	LogDriver     string   // k8s-file (""), json-file, none or passthrough
 	Labels        []string // K=V
+	TZ            string   // --tz: a zoneinfo name, or local for the host's
+	Timeout       int      // --timeout: seconds the container may run, 0 for ever
+}
+
+// timeZone is the bind that --tz makes: the host's zoneinfo file of tz
+// (or the host's own /etc/localtime for "local") on /etc/localtime.
+func timeZone(tz string) ([]Mount, error) {
+	if tz == "" {
+		return nil, nil
+	}
+	src := "/etc/localtime"
+	if tz != "local" {
+		src = filepath.Join("/usr/share/zoneinfo", tz)
+		if !filepath.IsLocal(tz) {
+			return nil, fmt.Errorf("--tz %q: not a time zone name", tz)
+		}
+	}
+	if fi, err := os.Stat(src); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("--tz %q: unknown time zone (no %s here)", tz, src)
+	}
+	return []Mount{{Source: src, Destination: "/etc/localtime", ReadOnly: true}}, nil
 }
 
 // RestartPolicy says when the monitor starts a container again.

@@ -54,7 +54,7 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	if err := claimStart(s, c); err != nil {
 		return 0, err
 	}
-	log, err := openLog(LogPath(s, c), cfg.LogMaxSize)
+	log, err := openLog(LogPath(s, c), cfg)
 	if err != nil {
 		return 0, err
 	}
@@ -75,7 +75,11 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	pipe := make(chan os.Signal, 1)
 	signal.Notify(pipe, unix.SIGPIPE)
 	defer signal.Stop(pipe)
-	p, err := launch(s, c, cfg, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, stdio, cfg.Spec.Tty, log, nil) })
+	wire := func(cmd *exec.Cmd) (*session, error) { return attach(cmd, stdio, cfg.Spec.Tty, log, nil) }
+	if cfg.LogDriver == LogPassthrough {
+		wire = func(cmd *exec.Cmd) (*session, error) { return passThrough(cmd, stdio), nil }
+	}
+	p, err := launch(s, c, cfg, wire)
 	if err != nil {
 		recordFailure(s, c, err)
 		autoRemove(s, c, cfg)
@@ -109,8 +113,9 @@ func autoRemove(s *store.Store, c *store.Container, cfg *Config) {
 
 // process is a container whose entrypoint runs.
 type process struct {
-	cmd   *exec.Cmd
-	term  *session
+	cmd     *exec.Cmd
+	term    *session
+	timeout time.Duration // --timeout: how long it may run; 0 for ever
 	group *cgroups.Group // nil when tug cannot make cgroups (rootless)
 	undo  []func()       // what the keeper ends with it: embedded DNS, user-mode stack, FUSE rootfs
 	state store.ContainerState
@@ -173,7 +178,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 		group.Remove()
 		return nil, err
 	}
-	p := &process{cmd: cmd, term: term, group: group}
+	p := &process{cmd: cmd, term: term, group: group, timeout: time.Duration(cfg.Timeout) * time.Second}
 	fail := func(err error) (*process, error) {
 		cmd.Wait()
 		term.close()
@@ -373,6 +378,11 @@ func writeStatus(w io.Writer, err error) {
 // wait forwards signals to the container until it exits, lets its last
 // output drain, and returns its exit code.
 func (p *process) wait(sigs chan os.Signal) int {
+	if p.timeout > 0 {
+		// --timeout: past it, the container is killed (exit 137)
+		t := time.AfterFunc(p.timeout, func() { p.cmd.Process.Kill() })
+		defer t.Stop()
+	}
 	done := make(chan struct{})
 	go func() {
 		for {

@@ -30,14 +30,28 @@ const (
 	DriverCopy    = "copy"
 )
 
-// StorageDriver resolves the driver new containers get: always overlay
-// for root; for a rootless user the one asked for (the config's
-// [rootless] storage_driver), or with "auto" the first that works here,
-// found once per boot and remembered in the run root.
-func StorageDriver(s *store.Store, want string) (string, error) {
+// StorageDriver resolves the driver new containers get: the one forced
+// (podman's --storage-driver: overlay, or vfs for tug's copy, for root
+// too), else overlay for root; for a rootless user the one the config's
+// [rootless] storage_driver asks for, or with "auto" the first that
+// works here, found once per boot and remembered in the run root.
+func StorageDriver(s *store.Store, configured, forced string) (string, error) {
+	switch forced {
+	case "":
+	case DriverOverlay:
+		if s.Rootless() {
+			return forced, nativeOverlay(s)
+		}
+		return forced, nil
+	case "vfs", DriverCopy:
+		return DriverCopy, nil
+	default:
+		return "", fmt.Errorf("--storage-driver %q: want overlay or vfs", forced)
+	}
 	if !s.Rootless() {
 		return DriverOverlay, nil
 	}
+	want := configured
 	switch want {
 	case DriverOverlay, DriverCopy:
 		return want, nil

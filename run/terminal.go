@@ -73,6 +73,16 @@ func attach(cmd *exec.Cmd, stdio IO, tty bool, log *logFile, h *hub) (*session, 
 	return s, nil
 }
 
+// passThrough hands the container tug's own stdio, with no copy and no
+// log (--log-driver passthrough), as podman's passthrough does.
+func passThrough(cmd *exec.Cmd, stdio IO) *session {
+	if stdio.Stdin != nil {
+		cmd.Stdin = stdio.Stdin
+	}
+	cmd.Stdout, cmd.Stderr = stdio.Stdout, stdio.Stderr
+	return &session{restore: func() {}}
+}
+
 // userTerminal tells whether tug's own stdin is a terminal it proxies.
 func (s *session) userTerminal() bool {
 	return s.stdio.Stdin != nil && term.IsTerminal(int(s.stdio.Stdin.Fd())) && s.stdio.Stdout != nil
