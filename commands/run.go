@@ -246,7 +246,7 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		ReadOnly: c.Bool("read-only"), Volumes: c.StringSlice("volume"), Mounts: c.StringSlice("mount"),
 		Network: c.String("network"), Publish: c.StringSlice("publish"), Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits,
 		StorageDriver: cfg.Rootless.StorageDriver, ForceDriver: c.String("storage-driver"),
-		PublishAll:    c.Bool("publish-all"), IP: c.String("ip"), DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"),
+		PublishAll: c.Bool("publish-all"), IP: c.String("ip"), DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"),
 		DNSOptions: c.StringSlice("dns-option"), AddHosts: c.StringSlice("add-host"), Aliases: c.StringSlice("network-alias"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
 		Labels: c.StringSlice("label"), LogDriver: c.String("log-driver"), TZ: c.String("tz"), Timeout: c.Int("timeout"),
 		Security: run.Security{

@@ -115,10 +115,10 @@ func autoRemove(s *store.Store, c *store.Container, cfg *Config) {
 type process struct {
 	cmd     *exec.Cmd
 	term    *session
-	timeout time.Duration // --timeout: how long it may run; 0 for ever
-	group *cgroups.Group // nil when tug cannot make cgroups (rootless)
-	undo  []func()       // what the keeper ends with it: embedded DNS, user-mode stack, FUSE rootfs
-	state store.ContainerState
+	timeout time.Duration  // --timeout: how long it may run; 0 for ever
+	group   *cgroups.Group // nil when tug cannot make cgroups (rootless)
+	undo    []func()       // what the keeper ends with it: embedded DNS, user-mode stack, FUSE rootfs
+	state   store.ContainerState
 }
 
 // launch starts the re-exec child with stdio wired by wire, hands it the
