@@ -20,6 +20,7 @@ func saveCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to FILE instead of stdout"},
 			&cli.StringFlag{Name: "format", Value: pull.DockerArchive, Usage: "docker-archive or oci-archive"},
+			&cli.BoolFlag{Name: "multi-image-archive", Aliases: []string{"m"}, Usage: "podman's: several images in one archive (tug writes them so anyway)"},
 		},
 		Action: save,
 	}
@@ -91,7 +92,7 @@ func load(c *cli.Context) error {
 	} else if isTerminal(os.Stdin) {
 		return fmt.Errorf("load: no archive on stdin; use -i FILE or redirect stdin")
 	}
-	prog := newProgress(os.Stdout, c.Bool("quiet"), "Loaded")
+	prog := newProgress(os.Stderr, c.Bool("quiet"), "Loaded")
 	imgs, err := pull.Load(c.Context, s, in, pull.LoadOptions{Reporter: prog.reporter()})
 	prog.wait()
 	for _, img := range imgs {

@@ -28,7 +28,8 @@ type progress struct {
 	all   atomic.Int32 // layers seen
 }
 
-// newProgress returns a reporter for out (stdout), or nil when quiet.
+// newProgress returns a reporter for out (stderr: progress is not a
+// command's output), or nil when quiet.
 func newProgress(out *os.File, quiet bool, verb string) *progress {
 	if quiet {
 		return nil

@@ -81,9 +81,9 @@ func pullAction(c *cli.Context) error {
 		return err
 	}
 	before, _ := s.LookupImage(canon)
-	prog := newProgress(os.Stdout, c.Bool("quiet"), "Pull complete")
+	prog := newProgress(os.Stderr, c.Bool("quiet"), "Pull complete")
 	if prog != nil {
-		fmt.Printf("Pulling %s\n", canon)
+		fmt.Fprintf(os.Stderr, "Pulling %s\n", canon)
 	}
 	opt.Reporter = prog.reporter()
 	img, err := pull.Pull(c.Context, s, ref, opt)
