@@ -43,13 +43,15 @@ func main() {
 	}
 	// Whatever tug inherited beyond stdio (an fd its caller left open)
 	// must reach none of the processes it starts: containers, monitors,
-	// helpers. Those get exactly the fds they are handed.
+	// helpers. Those get exactly the fds they are handed (--preserve-fds
+	// hands on some of those counted here, before tug opens any).
+	inherited := inheritedFDs()
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		fmt.Fprintf(os.Stderr, "tug: mark inherited fds close-on-exec: %s\n", err)
 		os.Exit(125)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := commands.Run(ctx, os.Args)
+	err := commands.Run(ctx, os.Args, inherited)
 	stop()
 	if err != nil {
 		if msg := err.Error(); msg != "" {
@@ -57,4 +59,16 @@ func main() {
 		}
 		os.Exit(commands.ExitCode(err))
 	}
+}
+
+// inheritedFDs counts the fds tug's caller left open from 3 on, without
+// a gap.
+func inheritedFDs() int {
+	n := 0
+	for ; n < 1<<16; n++ {
+		if _, err := unix.FcntlInt(uintptr(3+n), unix.F_GETFD, 0); err != nil {
+			break
+		}
+	}
+	return n
 }

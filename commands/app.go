@@ -24,10 +24,12 @@ import (
 var Version = "0.1.0-dev"
 
 // Run runs tug's command line on args (os.Args) and returns what main
-// turns into the exit code (ExitCode).
-func Run(ctx context.Context, args []string) error {
+// turns into the exit code (ExitCode). inherited is how many fds from 3
+// on tug's caller left open, which --preserve-fds may hand on.
+func Run(ctx context.Context, args []string, inherited int) error {
 	var unknown error
 	app := App()
+	app.Metadata = map[string]any{inheritedKey: inherited}
 	// urfave answers an unknown command (tug bogus, tug help bogus,
 	// tug network bogus) through this hook, which cannot return an error
 	app.CommandNotFound = func(c *cli.Context, name string) {
@@ -38,6 +40,9 @@ func Run(ctx context.Context, args []string) error {
 	}
 	return unknown
 }
+
+// inheritedKey is where App's Metadata keeps Run's inherited.
+const inheritedKey = "inherited-fds"
 
 // unknownCommand is the usage error for a command tug does not have.
 func unknownCommand(c *cli.Context, name string) error {

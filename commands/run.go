@@ -62,6 +62,7 @@ func containerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tz", Usage: "the container's time zone: a zoneinfo name, or local for the host's"},
 		&cli.IntFlag{Name: "timeout", Usage: "seconds the container may run before it is killed (0: no limit)"},
 		&cli.BoolFlag{Name: "replace", Usage: "remove a container of the same --name first"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "hand the container tug's fds 3 to 3+N-1 (in the foreground)"},
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pull"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background under a monitor and print the container ID"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label K=V"},
@@ -186,12 +187,12 @@ func startAttached(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return foreground(s, ctr, c.Bool("interactive"))
+	return foreground(c, s, ctr, c.Bool("interactive"))
 }
 
 func runAction(c *cli.Context) error {
-	if c.Bool("detach") && c.String("log-driver") == run.LogPassthrough {
-		return usage(errors.New("--log-driver passthrough hands the container tug's own stdio: it does not go with -d"))
+	if c.Bool("detach") && (c.String("log-driver") == run.LogPassthrough || c.Int("preserve-fds") > 0) {
+		return usage(errors.New("--log-driver passthrough and --preserve-fds hand the container tug's own fds: they do not go with -d"))
 	}
 	s, ctr, err := create(c)
 	if err != nil {
@@ -204,13 +205,14 @@ func runAction(c *cli.Context) error {
 		fmt.Println(ctr.ID)
 		return nil
 	}
-	return foreground(s, ctr, c.Bool("interactive"))
+	return foreground(c, s, ctr, c.Bool("interactive"))
 }
 
 // foreground runs a container attached to tug's stdio and turns its exit
 // code into tug's.
-func foreground(s *store.Store, ctr *store.Container, interactive bool) error {
-	stdio := run.IO{Stdout: os.Stdout, Stderr: os.Stderr}
+func foreground(c *cli.Context, s *store.Store, ctr *store.Container, interactive bool) error {
+	inherited, _ := c.App.Metadata[inheritedKey].(int)
+	stdio := run.IO{Stdout: os.Stdout, Stderr: os.Stderr, Inherited: inherited}
 	if interactive {
 		stdio.Stdin = os.Stdin
 	}
@@ -249,6 +251,7 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		PublishAll: c.Bool("publish-all"), IP: c.String("ip"), DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"),
 		DNSOptions: c.StringSlice("dns-option"), AddHosts: c.StringSlice("add-host"), Aliases: c.StringSlice("network-alias"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
 		Labels: c.StringSlice("label"), LogDriver: c.String("log-driver"), TZ: c.String("tz"), Timeout: c.Int("timeout"),
+		PreserveFDs: c.Int("preserve-fds"),
 		Security: run.Security{
 			CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),
 			SecurityOpts: c.StringSlice("security-opt"), Tmpfs: c.StringSlice("tmpfs"), Ulimits: c.StringSlice("ulimit"),

@@ -38,6 +38,7 @@ type Config struct {
 	LogMaxSize     int64               `json:"log_max_size,omitempty"` // bytes; 0 never rotates
 	LogDriver      string              `json:"log_driver,omitempty"`   // "" is k8s-file
 	Timeout        int                 `json:"timeout,omitempty"`      // seconds it may run; 0 for ever
+	PreserveFDs    int                 `json:"preserve_fds,omitempty"` // tug's fds 3… it gets, in the foreground
 	Resources      cgroups.Resources   `json:"resources"`
 }
 
@@ -116,6 +117,9 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	if opt.PreserveFDs < 0 || opt.PreserveFDs > 1000 {
+		return nil, fmt.Errorf("--preserve-fds %d: want 0 to 1000", opt.PreserveFDs)
+	}
 	if opt.Timeout < 0 {
 		return nil, fmt.Errorf("--timeout %d: want seconds, 0 for no limit", opt.Timeout)
 	}
@@ -144,7 +148,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	raw, err := json.Marshal(Config{
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, Aliases: opt.Aliases,
 		StopSignal: firstNonEmpty(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, LogDriver: logDriver,
-		Timeout: opt.Timeout, Resources: res,
+		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res,
 	})
 	if err != nil {
 		return nil, err

@@ -41,8 +41,6 @@ import (
 // ExecRole is the argv[0] that makes tug's main run ExecHelper.
 const ExecRole = "tug-exec"
 
-const pidfdFD = 5
-
 // ExecOptions are exec's flags.
 type ExecOptions struct {
 	Args        []string
@@ -207,7 +205,7 @@ func ExecHelper() {
 	runtime.LockOSThread()
 	code, err := execHelper()
 	if err != nil {
-		writeStatus(os.NewFile(syncFD, "sync"), err)
+		writeStatus(os.NewFile(uintptr(inherited().sync()), "sync"), err)
 		os.Exit(errorCode(err))
 	}
 	os.Exit(code)
@@ -215,12 +213,13 @@ func ExecHelper() {
 
 func execHelper() (int, error) {
 	var spec execSpec
-	f := os.NewFile(specFD, "spec")
+	fds := inherited()
+	f := os.NewFile(uintptr(fds.spec()), "spec")
 	if err := json.NewDecoder(f).Decode(&spec); err != nil {
 		return 0, fmt.Errorf("read exec spec: %w", err)
 	}
 	f.Close()
-	if err := unix.CloseRange(syncFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	if err := unix.CloseRange(uint(fds.sync()), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return 0, err
 	}
 	// Join the container's cgroups while host paths still resolve; the
@@ -243,7 +242,7 @@ func execHelper() (int, error) {
 		return 0, fmt.Errorf("unshare fs: %w", err)
 	}
 	const all = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
-	if err := unix.Setns(pidfdFD, all); err != nil {
+	if err := unix.Setns(fds.extra(), all); err != nil {
 		return 0, fmt.Errorf("join the container's namespaces: %w", err)
 	}
 	console := -1
@@ -286,7 +285,7 @@ func execHelper() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	unix.Close(syncFD) // the command runs: tell the parent
+	unix.Close(fds.sync()) // the command runs: tell the parent
 	if spec.Detach {
 		return 0, nil // the container's init adopts it
 	}

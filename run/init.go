@@ -4,11 +4,15 @@ package run
 // parent starts it in new mnt, pid, uts, ipc, net and cgroup namespaces
 // (clone flags, so it never runs a single instruction outside them), with
 //
-//	fd 3  the Spec, as JSON; then, with Release, one byte once the
-//	      parent has plumbed the child's network; then EOF
-//	fd 4  the sync pipe: the child writes one JSON initError and exits if
-//	      anything fails; a successful execve closes it (CLOEXEC), so the
-//	      parent reads EOF and knows the entrypoint runs
+//	fd 3…     the N fds of --preserve-fds, already where the container
+//	          gets them (N in $_TUG_PRESERVE_FDS; none without it)
+//	fd B=3+N  the Spec, as JSON; then, with Release, one byte once the
+//	          parent has plumbed the child's network; then EOF
+//	fd B+1    the sync pipe: the child writes one JSON initError and
+//	          exits if anything fails; a successful execve closes it
+//	          (CLOEXEC), so the parent reads EOF and knows the entrypoint
+//	          runs
+//	fd B+2    with --network container:C, a pidfd of C
 //
 // The child builds the rootfs, pivots into it, drops privileges and execs
 // the entrypoint as pid 1. It runs on one locked OS thread throughout:
@@ -35,11 +39,24 @@ import (
 // InitRole is the argv[0] that makes tug's main run Init.
 const InitRole = "tug-init"
 
-const (
-	specFD  = 3
-	syncFD  = 4
-	netnsFD = 5 // a pidfd of the container whose netns to join
-)
+// PreserveEnv, in a re-exec's environment, is how many fds from 3 on it
+// hands the container (--preserve-fds).
+const PreserveEnv = "_TUG_PRESERVE_FDS"
+
+// childFDs is where a re-exec child's inherited fds begin: past those
+// it passes on.
+type childFDs int
+
+// inherited reads the layout from the environment.
+func inherited() childFDs {
+	n, _ := strconv.Atoi(os.Getenv(PreserveEnv))
+	return childFDs(3 + max(n, 0))
+}
+
+func (b childFDs) spec() int      { return int(b) }
+func (b childFDs) sync() int      { return int(b) + 1 }
+func (b childFDs) extra() int     { return int(b) + 2 } // init: the netns owner's pidfd; exec: the container's
+func (b childFDs) preserved() int { return int(b) - 3 }
 
 // initError is what the child reports before it exits on failure.
 type initError struct {
@@ -60,8 +77,9 @@ func fail(code int, format string, args ...any) error {
 // entrypoint or, with --init, stays as pid 1 until the entrypoint exits.
 func Init() {
 	runtime.LockOSThread()
-	err := initContainer()
-	writeStatus(os.NewFile(syncFD, "sync"), err)
+	fds := inherited()
+	err := initContainer(fds)
+	writeStatus(os.NewFile(uintptr(fds.sync()), "sync"), err)
 	os.Exit(errorCode(err))
 }
 
@@ -75,12 +93,12 @@ func errorCode(err error) int {
 	return 125
 }
 
-func initContainer() error {
-	spec, placed, err := readSpec()
+func initContainer(fds childFDs) error {
+	spec, placed, err := readSpec(fds.spec())
 	if err != nil {
 		return err
 	}
-	if err := joinNetwork(spec); err != nil {
+	if err := joinNetwork(spec, fds.extra()); err != nil {
 		return err
 	}
 	if err := enterCgroup(spec); err != nil {
@@ -89,7 +107,7 @@ func initContainer() error {
 	// Nothing but stdio may cross into the container: mark every other
 	// fd close-on-exec, the spec and sync pipes included, and whatever
 	// the runtime or a library opened.
-	if err := unix.CloseRange(specFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	if err := unix.CloseRange(uint(fds.spec()), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
 	// --init execs tug again as the reaper once the rootfs is built:
@@ -123,29 +141,29 @@ func initContainer() error {
 			return err
 		}
 	}
-	return execEntrypoint(spec, self)
+	return execEntrypoint(spec, self, fds)
 }
 
 // joinNetwork moves this thread, the one that mounts sysfs and execs,
 // into another container's network namespace (--network container:C).
 // Done first, before sysfs is mounted, so that /sys/class/net shows that
 // namespace's links.
-func joinNetwork(spec *Spec) error {
+func joinNetwork(spec *Spec, pidfd int) error {
 	if !spec.JoinNetNS {
 		return nil
 	}
 	// setns(2) on a pidfd: the namespace of exactly the process the
 	// parent checked, never of one that reused its pid.
-	if err := unix.Setns(netnsFD, unix.CLONE_NEWNET); err != nil {
+	if err := unix.Setns(pidfd, unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("join the network of the container: %w", err)
 	}
-	return unix.Close(netnsFD)
+	return unix.Close(pidfd)
 }
 
 // readSpec reads the spec and returns it with the rest of the pipe, on
 // which the parent says when the child's network is plumbed.
-func readSpec() (*Spec, io.Reader, error) {
-	f := os.NewFile(specFD, "spec")
+func readSpec(fd int) (*Spec, io.Reader, error) {
+	f := os.NewFile(uintptr(fd), "spec")
 	dec := json.NewDecoder(f)
 	var spec Spec
 	if err := dec.Decode(&spec); err != nil {
@@ -725,7 +743,7 @@ func loopbackUp() error {
 // execEntrypoint resolves the user and the command inside the container,
 // drops privileges and execs it, or with --init execs the reaper (tug
 // at self) that starts it.
-func execEntrypoint(spec *Spec, self int) error {
+func execEntrypoint(spec *Spec, self int, fds childFDs) error {
 	id, err := containerUser(spec.User)
 	if err != nil {
 		return fail(125, "%s", err)
@@ -761,7 +779,7 @@ func execEntrypoint(spec *Spec, self int) error {
 		if err := setCaps(spec.Caps, true); err != nil {
 			return err
 		}
-		return execReaper(self, reaperSpec{Exe: exe, Args: spec.Args, Env: env, ID: id, Tty: spec.Tty})
+		return execReaper(self, fds, reaperSpec{Exe: exe, Args: spec.Args, Env: env, ID: id, Tty: spec.Tty})
 	}
 	if err := setIdentity(id, spec.Caps); err != nil {
 		return err

@@ -335,8 +335,8 @@ func StartDetached(s *store.Store, c *store.Container) error {
 	if err := claimStart(s, c); err != nil {
 		return err
 	}
-	if cfg, err := ContainerConfig(c); err == nil && cfg.LogDriver == LogPassthrough {
-		return fmt.Errorf("start %s: --log-driver passthrough hands it tug's own stdio, so it runs in the foreground only (tug start -a)", c.Name)
+	if cfg, err := ContainerConfig(c); err == nil && (cfg.LogDriver == LogPassthrough || cfg.PreserveFDs > 0) {
+		return fmt.Errorf("start %s: --log-driver passthrough and --preserve-fds hand it tug's own fds, so it runs in the foreground only (tug start -a)", c.Name)
 	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {

@@ -72,7 +72,7 @@ func monitor(args []string, ready *os.File) error {
 	// exec, and neither the container nor pasta should inherit that.
 	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 	for delay := 100 * time.Millisecond; ; delay = min(delay*2, 10*time.Second) {
-		p, err := launch(s, c, cfg, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, IO{}, cfg.Spec.Tty, log, h) })
+		p, err := launch(s, c, cfg, nil, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, IO{}, cfg.Spec.Tty, log, h) })
 		if ready != nil {
 			if err != nil {
 				recordFailure(s, c, err)

@@ -55,6 +55,7 @@ type Options struct {
 	Labels        []string // K=V
 	TZ            string   // --tz: a zoneinfo name, or local for the host's
 	Timeout       int      // --timeout: seconds the container may run, 0 for ever
+	PreserveFDs   int      // --preserve-fds: tug's fds 3… the container gets
 }
 
 // timeZone is the bind that --tz makes: the host's zoneinfo file of tz

@@ -12,9 +12,10 @@ package run
 // /proc/1/fd. So the child, once pivoted and locked down, execs tug
 // again through the fd of its read-only mount (protectedSelf), with
 //
-//	fd 3  a memfd holding the reaperSpec, as JSON; read, then closed
-//	fd 4  the sync pipe, as for tug-init: a failure report, or EOF
-//	      once the entrypoint runs
+//	fd 3…   the fds of --preserve-fds, as for tug-init, passed on
+//	fd B    a memfd holding the reaperSpec, as JSON; read, then closed
+//	fd B+1  the sync pipe, as for tug-init: a failure report, or EOF
+//	        once the entrypoint runs
 //
 // and nothing else: the exec drops everything that was close-on-exec,
 // whoever opened it. The exec keeps the credentials, the bounding set,
@@ -49,7 +50,7 @@ type reaperSpec struct {
 
 // execReaper hands rs to a fresh tug, the reaper, by execveat of self
 // (an O_PATH fd of tug's binary, through /proc). It returns only on failure.
-func execReaper(self int, rs reaperSpec) error {
+func execReaper(self int, fds childFDs, rs reaperSpec) error {
 	b, err := json.Marshal(rs)
 	if err != nil {
 		return err
@@ -63,14 +64,15 @@ func execReaper(self int, rs reaperSpec) error {
 	}
 	// dup3 without O_CLOEXEC: fd 3 (the spec pipe's, closed by this)
 	// and the sync pipe cross the exec; nothing else does.
-	if err := unix.Dup3(mfd, specFD, 0); err != nil {
+	if err := unix.Dup3(mfd, fds.spec(), 0); err != nil {
 		return fmt.Errorf("--init: %w", err)
 	}
-	if _, err := unix.FcntlInt(syncFD, unix.F_SETFD, 0); err != nil {
+	if _, err := unix.FcntlInt(uintptr(fds.sync()), unix.F_SETFD, 0); err != nil {
 		return fmt.Errorf("--init: %w", err)
 	}
 	// the container's own /proc resolves the fd to the detached mount
-	err = unix.Exec(fdPath(self), []string{ReaperRole}, []string{"GOMAXPROCS=1"})
+	env := []string{"GOMAXPROCS=1", fmt.Sprintf("%s=%d", PreserveEnv, fds.preserved())}
+	err = unix.Exec(fdPath(self), []string{ReaperRole}, env)
 	return fmt.Errorf("--init: exec the reaper: %w", err)
 }
 
@@ -78,18 +80,19 @@ func execReaper(self int, rs reaperSpec) error {
 func Reaper() {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs)
-	code, err := reaper(sigs)
+	fds := inherited()
+	code, err := reaper(sigs, fds)
 	if err != nil {
-		writeStatus(os.NewFile(syncFD, "sync"), err)
+		writeStatus(os.NewFile(uintptr(fds.sync()), "sync"), err)
 		code = errorCode(err)
 	}
 	os.Exit(code)
 }
 
-func reaper(sigs chan os.Signal) (int, error) {
-	unix.CloseOnExec(syncFD) // the reaper's, not the entrypoint's
+func reaper(sigs chan os.Signal, fds childFDs) (int, error) {
+	unix.CloseOnExec(fds.sync()) // the reaper's, not the entrypoint's
 	var rs reaperSpec
-	spec := os.NewFile(specFD, "reaper-spec")
+	spec := os.NewFile(uintptr(fds.spec()), "reaper-spec")
 	b, err := io.ReadAll(spec)
 	spec.Close()
 	if err == nil {
@@ -102,9 +105,13 @@ func reaper(sigs chan os.Signal) (int, error) {
 	for i, g := range rs.ID.Groups {
 		groups[i] = uint32(g)
 	}
+	files := []uintptr{0, 1, 2}
+	for fd := 3; fd < 3+fds.preserved(); fd++ {
+		files = append(files, uintptr(fd))
+	}
 	pid, err := syscall.ForkExec(rs.Exe, rs.Args, &syscall.ProcAttr{
 		Env:   rs.Env,
-		Files: []uintptr{0, 1, 2},
+		Files: files,
 		Sys: &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(rs.ID.UID), Gid: uint32(rs.ID.GID), Groups: groups},
 			Setsid:     rs.Tty,
@@ -114,7 +121,10 @@ func reaper(sigs chan os.Signal) (int, error) {
 	if err != nil {
 		return 0, execError(rs.Args[0], err)
 	}
-	unix.Close(syncFD) // the entrypoint runs: tell the parent
+	unix.Close(fds.sync()) // the entrypoint runs: tell the parent
+	for fd := 3; fd < 3+fds.preserved(); fd++ {
+		unix.Close(fd) // the entrypoint's, not the reaper's
+	}
 	return reap(pid, sigs), nil
 }
 

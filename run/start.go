@@ -25,6 +25,9 @@ import (
 type IO struct {
 	Stdin          *os.File
 	Stdout, Stderr *os.File
+	// Inherited is how many fds from 3 on tug's caller left open: those
+	// --preserve-fds may hand on.
+	Inherited int
 }
 
 // ErrRunning is returned when starting a container that runs already.
@@ -79,7 +82,11 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	if cfg.LogDriver == LogPassthrough {
 		wire = func(cmd *exec.Cmd) (*session, error) { return passThrough(cmd, stdio), nil }
 	}
-	p, err := launch(s, c, cfg, wire)
+	extra, err := preservedFDs(cfg.PreserveFDs, stdio.Inherited)
+	if err != nil {
+		return 0, err
+	}
+	p, err := launch(s, c, cfg, extra, wire)
 	if err != nil {
 		recordFailure(s, c, err)
 		autoRemove(s, c, cfg)
@@ -121,11 +128,25 @@ type process struct {
 	state   store.ContainerState
 }
 
-// launch starts the re-exec child with stdio wired by wire, hands it the
-// spec, and returns once the entrypoint runs, with the running state
-// recorded. The calling goroutine must be locked to its thread until the
-// process is waited for (Pdeathsig).
-func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd) (*session, error)) (*process, error) {
+// preservedFDs are the fds 3… that --preserve-fds N hands the
+// container: of those tug inherited, never one of tug's own.
+func preservedFDs(n, inherited int) ([]*os.File, error) {
+	if n > inherited {
+		return nil, fmt.Errorf("--preserve-fds %d: fd %d is not open (tug was given %d past stdio)", n, 3+inherited, inherited)
+	}
+	out := make([]*os.File, n)
+	for i := range out {
+		out[i] = os.NewFile(uintptr(3+i), fmt.Sprintf("preserved-%d", 3+i))
+	}
+	return out, nil
+}
+
+// launch starts the re-exec child with stdio wired by wire and the fds
+// of --preserve-fds (extra) as its 3…, hands it the spec, and returns
+// once the entrypoint runs, with the running state recorded. The calling
+// goroutine must be locked to its thread until the process is waited for
+// (Pdeathsig).
+func launch(s *store.Store, c *store.Container, cfg *Config, extra []*os.File, wire func(*exec.Cmd) (*session, error)) (*process, error) {
 	spec := cfg.Spec
 	netns, err := networkOwner(s, cfg)
 	if err != nil {
@@ -157,8 +178,8 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 		Args: []string{InitRole},
 		// The child does one thing at a time; one P spares it the start
 		// of idle threads (about 0.3 ms a start here).
-		Env:        []string{"GOMAXPROCS=1"},
-		ExtraFiles: []*os.File{specR, syncW}, // fds 3 and 4, see init.go
+		Env:        []string{"GOMAXPROCS=1", fmt.Sprintf("%s=%d", PreserveEnv, len(extra))},
+		ExtraFiles: append(append([]*os.File{}, extra...), specR, syncW), // see init.go
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS |
 				unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP,
@@ -199,7 +220,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, wire func(*exec.Cmd
 	}
 	if netns != nil {
 		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
-		cmd.ExtraFiles = append(cmd.ExtraFiles, netns) // fd 5, see init.go
+		cmd.ExtraFiles = append(cmd.ExtraFiles, netns) // spec's fd + 2, see init.go
 		spec.JoinNetNS = true
 	}
 	spec.Release = bridged(cfg) || tugnet.IsUserMode(cfg.Network)
