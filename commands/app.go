@@ -328,13 +328,14 @@ func openStore(c *cli.Context) (*store.Store, config.Config, error) {
 // ExitCode maps an error from App to the process exit code, docker's
 // (README, "Exit codes"): the error's own code if it has one (a usage
 // error, a container's status), 1 for an object that does not exist or
-// a request refused for the object's state, 125 when tug itself failed.
+// a request refused for the object's state (one in use included), 125
+// when tug itself failed.
 func ExitCode(err error) int {
 	var coder interface{ ExitCode() int }
 	if errors.As(err, &coder) {
 		return coder.ExitCode()
 	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, run.ErrConflict) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, run.ErrConflict) || errors.Is(err, store.ErrInUse) {
 		return 1
 	}
 	return 125

@@ -21,6 +21,7 @@ func saveCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to FILE instead of stdout"},
 			&cli.StringFlag{Name: "format", Value: pull.DockerArchive, Usage: "docker-archive or oci-archive"},
 			&cli.BoolFlag{Name: "multi-image-archive", Aliases: []string{"m"}, Usage: "podman's: several images in one archive (tug writes them so anyway)"},
+			&cli.BoolFlag{Name: "uncompressed", Usage: "write the layers as plain tars"},
 		},
 		Action: save,
 	}
@@ -34,12 +35,13 @@ func save(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	opt := pull.SaveOptions{Format: c.String("format"), Uncompressed: c.Bool("uncompressed")}
 	out := c.String("output")
 	if out == "" {
 		if isTerminal(os.Stdout) {
 			return fmt.Errorf("save: refusing to write an archive to a terminal; use -o FILE or redirect stdout")
 		}
-		return pull.Save(s, c.Args().Slice(), c.String("format"), os.Stdout)
+		return pull.Save(s, c.Args().Slice(), opt, os.Stdout)
 	}
 	// Write next to the target and rename, so a failed save leaves no
 	// half archive under the name the user asked for.
@@ -48,7 +50,7 @@ func save(c *cli.Context) error {
 		return fmt.Errorf("save: %w", err)
 	}
 	defer os.Remove(f.Name())
-	if err := pull.Save(s, c.Args().Slice(), c.String("format"), f); err != nil {
+	if err := pull.Save(s, c.Args().Slice(), opt, f); err != nil {
 		f.Close()
 		return err
 	}

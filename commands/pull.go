@@ -114,6 +114,7 @@ func pushCommand() *cli.Command {
 		ArgsUsage: "NAME[:TAG] [DESTINATION]",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+			&cli.BoolFlag{Name: "uncompressed", Usage: "push the layers as plain tars"},
 		}, registryFlags(true)...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 2); err != nil {
@@ -131,7 +132,7 @@ func pushCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			d, err := pull.Push(c.Context, s, c.Args().Get(0), c.Args().Get(1), regs)
+			d, err := pull.Push(c.Context, s, c.Args().Get(0), c.Args().Get(1), regs, c.Bool("uncompressed"))
 			if err != nil {
 				return err
 			}

@@ -29,10 +29,17 @@ const (
 // refNameAnnotation names an image in an OCI layout's index.
 const refNameAnnotation = "org.opencontainers.image.ref.name"
 
+// SaveOptions say how to save.
+type SaveOptions struct {
+	Format       string // DockerArchive ("") or OCIArchive
+	Uncompressed bool   // layers as plain tars
+}
+
 // Save writes the images refs to w as a docker-archive (docker save) or
 // an oci-archive. Each image keeps its config, and in an oci-archive its
-// manifest, byte for byte.
-func Save(s *store.Store, refs []string, format string, w io.Writer) error {
+// manifest (unless Uncompressed), byte for byte.
+func Save(s *store.Store, refs []string, opt SaveOptions, w io.Writer) error {
+	format := opt.Format
 	type named struct {
 		img  v1.Image
 		name string // canonical tagged name, or "" when saved by ID
@@ -46,6 +53,11 @@ func Save(s *store.Store, refs []string, format string, w io.Writer) error {
 		img, err := s.V1Image(rec)
 		if err != nil {
 			return err
+		}
+		if opt.Uncompressed {
+			if img, err = uncompressed(img); err != nil {
+				return fmt.Errorf("save %s: %w", r, err)
+			}
 		}
 		n := ""
 		if canon, err := store.NormalizeName(r); err == nil && !strings.Contains(canon, "@") && contains(rec.Names, canon) {

@@ -12,9 +12,10 @@ import (
 )
 
 // Push sends the stored image src to dest (src itself when dest is
-// empty), byte for byte, and returns the pushed manifest digest. Pushes
-// go to the registry itself, never to a mirror.
-func Push(ctx context.Context, s *store.Store, src, dest string, regs Registries) (v1.Hash, error) {
+// empty), byte for byte (with plain, its layers as plain tars), and
+// returns the pushed manifest digest. Pushes go to the registry itself,
+// never to a mirror.
+func Push(ctx context.Context, s *store.Store, src, dest string, regs Registries, plain bool) (v1.Hash, error) {
 	if dest == "" {
 		dest = src
 	}
@@ -37,6 +38,11 @@ func Push(ctx context.Context, s *store.Store, src, dest string, regs Registries
 	vimg, err := s.V1Image(img)
 	if err != nil {
 		return v1.Hash{}, err
+	}
+	if plain {
+		if vimg, err = uncompressed(vimg); err != nil {
+			return v1.Hash{}, fmt.Errorf("push %s: %w", src, err)
+		}
 	}
 	if err := remote.Write(target, vimg, regs.options(repo.RegistryStr(), remote.WithContext(ctx))...); err != nil {
 		return v1.Hash{}, fmt.Errorf("push %s: %w", store.CanonicalName(ref), err)
