@@ -44,6 +44,13 @@ func Run(ctx context.Context, args []string, inherited int) error {
 // inheritedKey is where App's Metadata keeps Run's inherited.
 const inheritedKey = "inherited-fds"
 
+// inheritedCount is Run's inherited: how many fds from 3 on tug's caller
+// left open.
+func inheritedCount(c *cli.Context) int {
+	n, _ := c.App.Metadata[inheritedKey].(int)
+	return n
+}
+
 // unknownCommand is the usage error for a command tug does not have.
 func unknownCommand(c *cli.Context, name string) error {
 	parent := "tug"
@@ -81,6 +88,8 @@ func App() *cli.App {
 			killCommand(),
 			rmCommand(),
 			restartCommand(),
+			pauseCommand(),
+			unpauseCommand(),
 			waitCommand(),
 			logsCommand(),
 			execCommand(),
@@ -202,7 +211,7 @@ func before(c *cli.Context) error {
 	if os.Geteuid() == 0 || hostSide(verb) {
 		return nil
 	}
-	return enterUserNS()
+	return enterUserNS(c)
 }
 
 // intoUserNS is the Before of commands that work on one container's
@@ -219,23 +228,23 @@ func intoUserNS(ref func(c *cli.Context) string) cli.BeforeFunc {
 			if s, _, err := openStore(c); err == nil {
 				if ctr, err := s.LookupContainer(name); err == nil {
 					if pid, ok := run.RunningPid(s, ctr); ok {
-						return userns.Join(pid)
+						return userns.Join(pid, inheritedCount(c))
 					}
 				}
 			}
 		}
-		return enterUserNS()
+		return enterUserNS(c)
 	}
 }
 
 // enterUserNS runs this tug again in its user namespace and exits with
 // its status; it returns only an error that says how to fix the host.
-func enterUserNS() error {
+func enterUserNS(c *cli.Context) error {
 	acc, err := userns.Self()
 	if err != nil {
 		return err
 	}
-	return userns.Enter(acc, func(w string) { fmt.Fprintln(os.Stderr, "tug: "+w) })
+	return userns.Enter(acc, func(w string) { fmt.Fprintln(os.Stderr, "tug: "+w) }, inheritedCount(c))
 }
 
 // hostSide tells whether a rootless tug runs a command as the user

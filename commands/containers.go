@@ -92,7 +92,7 @@ func targets(c *cli.Context) (*store.Store, []string, error) {
 		if err != nil || !filters.match(s, r) {
 			continue
 		}
-		running := r.State == store.StatusRunning || r.State == store.StatusRestarting
+		running := r.State == store.StatusRunning || r.State == store.StatusRestarting || r.State == "paused"
 		switch c.Command.Name {
 		case "stop", "kill":
 			if !running {
@@ -100,6 +100,14 @@ func targets(c *cli.Context) (*store.Store, []string, error) {
 			}
 		case "start":
 			if running {
+				continue
+			}
+		case "pause":
+			if r.State != store.StatusRunning {
+				continue
+			}
+		case "unpause":
+			if r.State != "paused" {
 				continue
 			}
 		}
@@ -216,6 +224,16 @@ func warnBad(bad []*store.BadRecord) {
 	}
 }
 
+func pauseCommand() *cli.Command {
+	return containerVerb("pause", "freeze every process of containers",
+		selectFlags(true, false), func(_ *cli.Context, s *store.Store, ctr *store.Container) error { return run.Pause(s, ctr) })
+}
+
+func unpauseCommand() *cli.Command {
+	return containerVerb("unpause", "thaw paused containers",
+		selectFlags(true, false), func(_ *cli.Context, s *store.Store, ctr *store.Container) error { return run.Unpause(s, ctr) })
+}
+
 func restartCommand() *cli.Command {
 	cmd := containerVerb("restart", "stop and start containers again",
 		append(timeFlags(), selectFlags(true, false)...),
@@ -248,7 +266,7 @@ func stopOutside(c *cli.Context, stop bool, timeout time.Duration) error {
 			}
 		}
 	}
-	return enterUserNS()
+	return enterUserNS(c)
 }
 
 func waitCommand() *cli.Command {
@@ -390,7 +408,7 @@ func ps(c *cli.Context) error {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		if (!showAll && r.State != store.StatusRunning) || !filters.match(s, r) {
+		if (!showAll && r.State != store.StatusRunning && r.State != "paused") || !filters.match(s, r) {
 			continue
 		}
 		rows = append(rows, r)
@@ -412,7 +430,7 @@ func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (psRow, error) 
 		return psRow{}, err
 	}
 	r := psRow{
-		ID: ctr.ID, Image: ctr.ImageName, Names: ctr.Name, State: st.Status,
+		ID: ctr.ID, Image: ctr.ImageName, Names: ctr.Name, State: run.StatusWord(st),
 		CreatedAt: ctr.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: timeAgo(ctr.Created),
 		Status: statusText(st), labels: ctr.Labels, imageID: ctr.Image.Hex, containerRef: ctr,
 		Command: fmt.Sprintf("%q", strings.Join(cfg.Spec.Args, " ")),
@@ -435,7 +453,11 @@ func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (psRow, error) 
 func statusText(st *store.ContainerState) string {
 	switch st.Status {
 	case store.StatusRunning:
-		return "Up " + strings.TrimSuffix(timeAgo(st.StartedAt), " ago")
+		up := "Up " + strings.TrimSuffix(timeAgo(st.StartedAt), " ago")
+		if st.Paused {
+			up += " (Paused)"
+		}
+		return up
 	case store.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s", st.ExitCode, timeAgo(st.FinishedAt))
 	case store.StatusRestarting:
@@ -532,7 +554,7 @@ func containerCommand() *cli.Command {
 		Usage: "manage containers",
 		Subcommands: []*cli.Command{
 			ls, runCommand(), createCommand(), startCommand(), stopCommand(), killCommand(), rmCommand(),
-			restartCommand(), waitCommand(), logsCommand(), execCommand(), attachCommand(), topCommand(), statsCommand(), updateCommand(), cpCommand(),
+			restartCommand(), pauseCommand(), unpauseCommand(), waitCommand(), logsCommand(), execCommand(), attachCommand(), topCommand(), statsCommand(), updateCommand(), cpCommand(),
 			exportCommand(), diffCommand(), commitCommand(), portCommand(), renameCommand(), containerPruneCommand(), containerInspectCommand(),
 		},
 	}

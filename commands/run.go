@@ -211,8 +211,7 @@ func runAction(c *cli.Context) error {
 // foreground runs a container attached to tug's stdio and turns its exit
 // code into tug's.
 func foreground(c *cli.Context, s *store.Store, ctr *store.Container, interactive bool) error {
-	inherited, _ := c.App.Metadata[inheritedKey].(int)
-	stdio := run.IO{Stdout: os.Stdout, Stderr: os.Stderr, Inherited: inherited}
+	stdio := run.IO{Stdout: os.Stdout, Stderr: os.Stderr, Inherited: inheritedCount(c)}
 	if interactive {
 		stdio.Stdin = os.Stdin
 	}

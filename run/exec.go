@@ -79,6 +79,9 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 	if st.Status != store.StatusRunning {
 		return 0, fmt.Errorf("exec in %s: %w", c.Name, ErrNotRunning)
 	}
+	if st.Paused {
+		return 0, conflict("exec in %s: it is paused (tug unpause %s)", c.Name, c.Name)
+	}
 	pfd, err := pidfd(st.Pid, st.PidStart, st.BootID)
 	if err != nil {
 		return 0, fmt.Errorf("exec in %s: %w", c.Name, ErrNotRunning)

@@ -124,7 +124,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 		ID: c.ID, Name: "/" + c.Name, Created: timeString(c.Created), Path: spec.Args[0], Args: spec.Args[1:],
 		Image: c.Image.String(), ImageName: c.ImageName, LogPath: LogPath(s, c), RestartCount: st.Restarts, Mounts: []InspectMount{},
 		State: InspectState{
-			Status: st.Status, Running: st.Status == store.StatusRunning, OOMKilled: st.OOMKilled,
+			Status: StatusWord(st), Running: st.Status == store.StatusRunning, Paused: st.Paused, OOMKilled: st.OOMKilled,
 			ExitCode: st.ExitCode, Error: st.Error, StartedAt: timeString(st.StartedAt), FinishedAt: timeString(st.FinishedAt),
 		},
 		Config: InspectConfig{
@@ -167,4 +167,13 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 		v.Mounts = append(v.Mounts, InspectMount{Type: "bind", Source: m.Source, Destination: m.Destination, Mode: mode, RW: !m.ReadOnly})
 	}
 	return v, nil
+}
+
+// StatusWord is docker's status word: paused for a running container
+// that is frozen.
+func StatusWord(st *store.ContainerState) string {
+	if st.Status == store.StatusRunning && st.Paused {
+		return "paused"
+	}
+	return st.Status
 }

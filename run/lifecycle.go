@@ -70,6 +70,9 @@ func Signal(s *store.Store, c *store.Container, sig unix.Signal) error {
 	if st.Status != store.StatusRunning {
 		return fmt.Errorf("%s: %w", c.Name, ErrNotRunning)
 	}
+	if err := thaw(s, c, st); err != nil {
+		return err
+	}
 	fd, err := pidfd(st.Pid, st.PidStart, st.BootID)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Name, ErrNotRunning)
@@ -87,6 +90,9 @@ func Signal(s *store.Store, c *store.Container, sig unix.Signal) error {
 func Stop(s *store.Store, c *store.Container, timeout time.Duration) error {
 	st, err := requestStop(s, c)
 	if err != nil || !kept(st) {
+		return err
+	}
+	if err := thaw(s, c, st); err != nil {
 		return err
 	}
 	cfg, err := ContainerConfig(c)

@@ -45,6 +45,7 @@ type ContainerState struct {
 	Error         string    `json:"error,omitempty"`
 	Restarts      int       `json:"restarts,omitempty"`
 	StopRequested bool      `json:"stop_requested,omitempty"`
+	Paused        bool      `json:"paused,omitempty"` // running, its processes frozen
 }
 
 // Container statuses.

@@ -122,7 +122,7 @@ type Group struct {
 // always those that police and account for it, the others only when a
 // limit needs them (each dir costs a mkdir, writes and an rmdir per start).
 func v1Controllers(r Resources) []string {
-	ctrls := []string{"memory", "pids", "cpu", "cpuacct", "devices"}
+	ctrls := []string{"memory", "pids", "cpu", "cpuacct", "devices", "freezer"}
 	if r.CpusetCpus != "" || r.CpusetMems != "" {
 		ctrls = append(ctrls, "cpuset")
 	}
@@ -134,7 +134,7 @@ func v1Controllers(r Resources) []string {
 
 // allV1Controllers are every hierarchy tug may use, for cleanup.
 func allV1Controllers() []string {
-	return []string{"memory", "pids", "cpu", "cpuacct", "devices", "cpuset", "blkio"}
+	return []string{"memory", "pids", "cpu", "cpuacct", "devices", "freezer", "cpuset", "blkio"}
 }
 
 // Open names a container's group for r's limits (nil for cleanup: every
@@ -509,4 +509,38 @@ func (g *Group) Mounts() []Mount {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Dir < out[j].Dir })
 	return out
+}
+
+// Freeze stops (frozen) or resumes every process of the group, and
+// returns once the kernel says it is done: v2's cgroup.freeze, v1's
+// freezer.
+func (g *Group) Freeze(frozen bool) error {
+	file, value, done := "freezer.state", "THAWED", "THAWED"
+	dir, ok := g.dirs["freezer"]
+	if v2, isV2 := g.dirs[""]; isV2 {
+		dir, ok, file, value = v2, true, "cgroup.freeze", "0"
+	}
+	if !ok {
+		return fmt.Errorf("pause: the freezer is %w", ErrUnsupported)
+	}
+	if frozen {
+		value, done = "FROZEN", "FROZEN"
+		if file == "cgroup.freeze" {
+			value = "1"
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0); err != nil {
+		return fmt.Errorf("freeze %s: %w", dir, err)
+	}
+	for i := 0; i < 500; i++ {
+		if file == "cgroup.freeze" {
+			if (statValue(filepath.Join(dir, "cgroup.events"), "frozen") == 1) == frozen {
+				return nil
+			}
+		} else if b, _ := os.ReadFile(filepath.Join(dir, file)); strings.TrimSpace(string(b)) == done {
+			return nil
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return fmt.Errorf("freeze %s: the kernel did not finish", dir)
 }

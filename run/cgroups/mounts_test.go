@@ -15,7 +15,7 @@ func TestMounts(t *testing.T) {
 		t.Errorf("v2: %+v", got)
 	}
 	root := t.TempDir()
-	for _, d := range []string{"cpu,cpuacct", "memory", "pids", "devices"} {
+	for _, d := range []string{"cpu,cpuacct", "memory", "pids", "devices", "freezer"} {
 		os.Mkdir(filepath.Join(root, d), 0o755)
 	}
 	os.Symlink("cpu,cpuacct", filepath.Join(root, "cpu"))
@@ -24,6 +24,7 @@ func TestMounts(t *testing.T) {
 	want := []Mount{
 		{Dir: "cpu,cpuacct", FSType: "cgroup", Options: "cpu,cpuacct", Links: []string{"cpu", "cpuacct"}},
 		{Dir: "devices", FSType: "cgroup", Options: "devices"},
+		{Dir: "freezer", FSType: "cgroup", Options: "freezer"},
 		{Dir: "memory", FSType: "cgroup", Options: "memory"},
 		{Dir: "pids", FSType: "cgroup", Options: "pids"},
 	}

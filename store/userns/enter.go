@@ -74,8 +74,9 @@ func MapHelper(name string) (string, error) {
 // Enter runs this tug again, with the same arguments, in a new user
 // namespace mapped for acc, and exits with its status. It returns only
 // when the namespace could not be made; the error says why and how to
-// fix it. warn receives the single-ID warning.
-func Enter(acc Account, warn func(string)) error {
+// fix it. warn receives the single-ID warning. The first keep fds from
+// 3 on (those tug inherited) reach the new tug where they were.
+func Enter(acc Account, warn func(string), keep int) error {
 	m := Plan(acc.UID, acc.GID, acc.SubUIDs, acc.SubGIDs)
 	var helpers [2]string
 	if m.Single {
@@ -106,8 +107,8 @@ func Enter(acc Account, warn func(string)) error {
 	cmd := exec.Command(self, os.Args[1:]...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{r}
-	cmd.Env = append(os.Environ(), syncEnv+"=3")
+	cmd.ExtraFiles = append(inheritedFiles(keep), r)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", syncEnv, 3+keep))
 	caps, err := allCaps()
 	if err != nil {
 		return err
@@ -139,7 +140,7 @@ func Enter(acc Account, warn func(string)) error {
 // multi-threaded Go process can join neither, so nsenter and unshare
 // (util-linux) do, and exec tug, which starts as the namespace's root.
 // Only the user that owns the namespace may.
-func Join(pid int) error {
+func Join(pid, keep int) error {
 	var tools [2]string
 	for i, name := range []string{"nsenter", "unshare"} {
 		p, err := exec.LookPath(name)
@@ -155,12 +156,22 @@ func Join(pid int) error {
 	args := append([]string{fmt.Sprintf("--user=/proc/%d/ns/user", pid), "--", tools[1], "--mount", "--", self}, os.Args[1:]...)
 	cmd := exec.Command(tools[0], args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = inheritedFiles(keep) // nsenter and unshare pass them on
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("join the user namespace of %d: %w", pid, err)
 	}
 	os.Exit(wait(cmd))
 	return nil
+}
+
+// inheritedFiles are fds 3 to 3+n-1, which tug inherited, to hand on.
+func inheritedFiles(n int) []*os.File {
+	out := make([]*os.File, n)
+	for i := range out {
+		out[i] = os.NewFile(uintptr(3+i), fmt.Sprintf("inherited-%d", 3+i))
+	}
+	return out
 }
 
 // Disabled explains why the kernel refused a user namespace.

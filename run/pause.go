@@ -1,0 +1,71 @@
+package run
+
+import (
+	"fmt"
+
+	"tug/run/cgroups"
+	"tug/store"
+)
+
+// Pause freezes every process of a running container (the cgroup
+// freezer: v2's cgroup.freeze, v1's freezer.state), as docker pause does.
+// A paused container still runs: stop, kill and rm -f thaw it first.
+func Pause(s *store.Store, c *store.Container) error {
+	return setPaused(s, c, true)
+}
+
+// Unpause thaws a paused container.
+func Unpause(s *store.Store, c *store.Container) error {
+	return setPaused(s, c, false)
+}
+
+func setPaused(s *store.Store, c *store.Container, paused bool) error {
+	verb := map[bool]string{true: "pause", false: "unpause"}[paused]
+	if s.Rootless() {
+		return fmt.Errorf("%s %s: the freezer needs a cgroup, and rootless containers have none here (see tug doctor)", verb, c.Name)
+	}
+	if _, err := State(s, c); err != nil { // a dead monitor is recorded first
+		return err
+	}
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return err
+	}
+	return editState(s, c, func(st *store.ContainerState) error {
+		switch {
+		case st.Status != store.StatusRunning:
+			return conflict("%s %s: it is not running", verb, c.Name)
+		case st.Paused == paused && paused:
+			return conflict("pause %s: it is paused already", c.Name)
+		case st.Paused == paused:
+			return conflict("unpause %s: it is not paused", c.Name)
+		}
+		if err := freeze(c, cfg, paused); err != nil {
+			return err
+		}
+		st.Paused = paused
+		return nil
+	})
+}
+
+// freeze freezes or thaws the container's cgroup.
+func freeze(c *store.Container, cfg *Config, frozen bool) error {
+	layout, err := cgroups.Detect("/sys/fs/cgroup")
+	if err != nil {
+		return err
+	}
+	return cgroups.Open(layout, c.ID, &cfg.Resources).Freeze(frozen)
+}
+
+// thaw unpauses a paused container before a signal that must reach it:
+// a frozen process handles none, and on v1 cannot even die.
+func thaw(s *store.Store, c *store.Container, st *store.ContainerState) error {
+	if !st.Paused {
+		return nil
+	}
+	if err := Unpause(s, c); err != nil {
+		return err
+	}
+	st.Paused = false
+	return nil
+}
