@@ -1,0 +1,82 @@
+package run
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestCapabilities(t *testing.T) {
+	has := func(caps []string, c string) bool { return slices.Contains(caps, c) }
+	def, err := capabilities(Security{})
+	if err != nil || !reflect.DeepEqual(def, DefaultCaps()) {
+		t.Errorf("default: %v %v", def, err)
+	}
+	c, err := capabilities(Security{CapAdd: []string{"net_admin", "CAP_SYS_PTRACE"}, CapDrop: []string{"chown", "CAP_KILL"}})
+	if err != nil || !has(c, "CAP_NET_ADMIN") || !has(c, "CAP_SYS_PTRACE") || has(c, "CAP_CHOWN") || has(c, "CAP_KILL") {
+		t.Errorf("add/drop: %v %v", c, err)
+	}
+	if c, err := capabilities(Security{CapDrop: []string{"ALL"}, CapAdd: []string{"chown"}}); err != nil || !reflect.DeepEqual(c, []string{"CAP_CHOWN"}) {
+		t.Errorf("drop ALL, add one: %v %v", c, err)
+	}
+	all, err := capabilities(Security{CapAdd: []string{"all"}})
+	if err != nil || !has(all, "CAP_SYS_ADMIN") {
+		t.Errorf("add ALL: %v", err)
+	}
+	if priv, err := capabilities(Security{Privileged: true}); err != nil || len(priv) != len(all) {
+		t.Errorf("privileged: %d caps, %v; all is %d", len(priv), err, len(all))
+	}
+	for _, bad := range []Security{{CapAdd: []string{"flying"}}, {CapDrop: []string{"CAP_NOPE"}}} {
+		if _, err := capabilities(bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestRlimitsSysctlsTmpfs(t *testing.T) {
+	rl, err := rlimits([]string{"nofile=1024:2048", "nproc=-1", "core=unlimited:unlimited"})
+	want := []Rlimit{{unix.RLIMIT_NOFILE, 1024, 2048}, {unix.RLIMIT_NPROC, unix.RLIM_INFINITY, unix.RLIM_INFINITY},
+		{unix.RLIMIT_CORE, unix.RLIM_INFINITY, unix.RLIM_INFINITY}}
+	if err != nil || !reflect.DeepEqual(rl, want) {
+		t.Errorf("rlimits: %+v %v", rl, err)
+	}
+	for _, bad := range []string{"nofile", "bogus=1", "nofile=2:1", "nofile=x"} {
+		if _, err := rlimits([]string{bad}); err == nil {
+			t.Errorf("--ulimit %s accepted", bad)
+		}
+	}
+	sc, err := sysctls([]string{"net.ipv4.ip_forward=1", "kernel.shmmax=1", "fs.mqueue.msg_max=5", "kernel.sem=1 2 3 4"})
+	if err != nil || len(sc) != 4 || sc["kernel.sem"] != "1 2 3 4" {
+		t.Errorf("sysctls: %v %v", sc, err)
+	}
+	for _, bad := range []string{"kernel.panic=1", "vm.swappiness=1", "net.core"} {
+		if _, err := sysctls([]string{bad}); err == nil {
+			t.Errorf("--sysctl %s accepted", bad)
+		}
+	}
+	tm, err := tmpfsMounts([]string{"/cache:size=1m", "/tmp/"}, true)
+	wantT := []Tmpfs{{"/cache", "size=1m"}, {"/tmp", ""}, {"/run", "mode=1777"}}
+	if err != nil || !reflect.DeepEqual(tm, wantT) {
+		t.Errorf("tmpfs: %+v %v", tm, err)
+	}
+	for _, bad := range []string{"rel", "/"} {
+		if _, err := tmpfsMounts([]string{bad}, false); err == nil {
+			t.Errorf("--tmpfs %s accepted", bad)
+		}
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]unix.Signal{"KILL": unix.SIGKILL, "SIGTERM": unix.SIGTERM, "hup": unix.SIGHUP, "9": unix.SIGKILL, "15": unix.SIGTERM} {
+		if got, err := ParseSignal(in); err != nil || got != want {
+			t.Errorf("%s: %v %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "NOPE", "0", "65", "-1"} {
+		if _, err := ParseSignal(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
