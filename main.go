@@ -28,18 +28,10 @@ func main() {
 	if os.Getenv(run.RoleArgEnv) != "" {
 		os.Args = os.Args[1:] // started by nsenter: the role is argv[1]
 	}
-	// A re-exec of tug in a container role never reaches the CLI.
-	switch os.Args[0] {
-	case run.InitRole:
-		run.Init()
-	case run.MonitorRole:
-		run.Monitor()
-	case run.ExecRole:
-		run.ExecHelper()
-	case run.ProbeRole:
-		run.Probe()
-	case run.ReaperRole:
-		run.Reaper()
+	// A re-exec of tug in one of its roles (argv[0]) never reaches the
+	// CLI: each role's main exits.
+	if role, ok := roles()[os.Args[0]]; ok {
+		role()
 	}
 	// Whatever tug inherited beyond stdio (an fd its caller left open)
 	// must reach none of the processes it starts: containers, monitors,
@@ -71,4 +63,15 @@ func inheritedFDs() int {
 		}
 	}
 	return n
+}
+
+// roles are the mains of tug's re-exec roles, by argv[0].
+func roles() map[string]func() {
+	return map[string]func(){
+		run.InitRole:    run.Init,       // the container's child: builds it, execs the entrypoint
+		run.ReaperRole:  run.Reaper,     // pid 1 under --init
+		run.MonitorRole: run.Monitor,    // keeps a detached container
+		run.ExecRole:    run.ExecHelper, // joins a container for tug exec
+		run.ProbeRole:   run.Probe,      // doctor's overlay probe in a user namespace
+	}
 }
