@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -78,42 +77,12 @@ func targets(c *cli.Context) (*store.Store, []string, error) {
 	if err != nil || (!all && len(filter) == 0) {
 		return s, c.Args().Slice(), err
 	}
-	filters, err := parseFilters(filter)
+	filters, err := run.ParseFilters(filter)
 	if err != nil {
 		return nil, nil, err
 	}
-	ctrs, err := s.Containers()
-	if err != nil {
-		return nil, nil, err
-	}
-	var refs []string
-	for _, ctr := range ctrs {
-		r, err := psRowOf(s, ctr, true)
-		if err != nil || !filters.match(s, r) {
-			continue
-		}
-		running := r.State == store.StatusRunning || r.State == store.StatusRestarting || r.State == "paused"
-		switch c.Command.Name {
-		case "stop", "kill":
-			if !running {
-				continue
-			}
-		case "start":
-			if running {
-				continue
-			}
-		case "pause":
-			if r.State != store.StatusRunning {
-				continue
-			}
-		case "unpause":
-			if r.State != "paused" {
-				continue
-			}
-		}
-		refs = append(refs, ctr.Name)
-	}
-	return s, refs, nil
+	refs, err := run.Select(s, c.Command.Name, filters)
+	return s, refs, err
 }
 
 // ignoreMissing drops the errors for containers that do not exist, with
@@ -343,23 +312,6 @@ func renameCommand() *cli.Command {
 	}
 }
 
-// psRow is one line of `tug ps`; --format templates see these fields.
-type psRow struct {
-	ID           string
-	Image        string
-	Command      string
-	CreatedAt    string
-	RunningFor   string
-	Status       string
-	State        string
-	Ports        string
-	Names        string
-	Labels       string
-	labels       map[string]string
-	imageID      string
-	containerRef *store.Container
-}
-
 func psCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "ps",
@@ -385,132 +337,24 @@ func ps(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	all, bad, err := s.ScanContainers()
+	filters, err := run.ParseFilters(c.StringSlice("filter"))
+	if err != nil {
+		return err
+	}
+	opt := run.PsOptions{All: c.Bool("all"), Last: c.Int("last"), Filters: filters, NoTrunc: c.Bool("no-trunc")}
+	if c.Bool("latest") {
+		opt.Last = 1
+	}
+	rows, bad, err := run.Ps(s, opt)
 	if err != nil {
 		return err
 	}
 	warnBad(bad)
-	filters, err := parseFilters(c.StringSlice("filter"))
-	if err != nil {
-		return err
-	}
-	n := c.Int("last")
-	if c.Bool("latest") {
-		n = 1
-	}
-	showAll := c.Bool("all") || n > 0 || filters["status"] != nil
-	var rows []psRow
-	for _, ctr := range all {
-		if n >= 0 && len(rows) >= n {
-			break
-		}
-		r, err := psRowOf(s, ctr, c.Bool("no-trunc"))
-		if err != nil {
-			continue // removed meanwhile
-		}
-		if (!showAll && r.State != store.StatusRunning && r.State != "paused") || !filters.match(s, r) {
-			continue
-		}
-		rows = append(rows, r)
-	}
 	l := listing{format: c.String("format"),
 		table: "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
 		headers: map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
 			"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES", "Labels": "LABELS"}}
-	return printRows(c, l, rows, func(r psRow) string { return r.ID }, false)
-}
-
-func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (psRow, error) {
-	st, err := run.State(s, ctr)
-	if err != nil {
-		return psRow{}, err
-	}
-	cfg, err := run.ContainerConfig(ctr)
-	if err != nil {
-		return psRow{}, err
-	}
-	r := psRow{
-		ID: ctr.ID, Image: ctr.ImageName, Names: ctr.Name, State: run.StatusWord(st),
-		CreatedAt: ctr.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: timeAgo(ctr.Created),
-		Status: statusText(st), labels: ctr.Labels, imageID: ctr.Image.Hex, containerRef: ctr,
-		Command: fmt.Sprintf("%q", strings.Join(cfg.Spec.Args, " ")),
-	}
-	var labels []string
-	for k, v := range ctr.Labels {
-		labels = append(labels, k+"="+v)
-	}
-	r.Labels = strings.Join(labels, ",")
-	if !noTrunc {
-		r.ID = r.ID[:12]
-		if len(r.Command) > 22 {
-			r.Command = r.Command[:20] + "…\""
-		}
-	}
-	return r, nil
-}
-
-// statusText says what a container is doing, as docker's STATUS does.
-func statusText(st *store.ContainerState) string {
-	switch st.Status {
-	case store.StatusRunning:
-		up := "Up " + strings.TrimSuffix(timeAgo(st.StartedAt), " ago")
-		if st.Paused {
-			up += " (Paused)"
-		}
-		return up
-	case store.StatusExited:
-		return fmt.Sprintf("Exited (%d) %s", st.ExitCode, timeAgo(st.FinishedAt))
-	case store.StatusRestarting:
-		return fmt.Sprintf("Restarting (%d) %s", st.ExitCode, timeAgo(st.FinishedAt))
-	}
-	return "Created"
-}
-
-// psFilters are --filter key=value pairs; values of one key are ORed.
-type psFilters map[string][]string
-
-func parseFilters(fs []string) (psFilters, error) {
-	out := psFilters{}
-	for _, f := range fs {
-		k, v, ok := strings.Cut(f, "=")
-		switch k {
-		case "status", "name", "id", "ancestor", "label":
-		default:
-			ok = false
-		}
-		if !ok {
-			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor= or label=", f)
-		}
-		out[k] = append(out[k], v)
-	}
-	return out, nil
-}
-
-func (f psFilters) match(s *store.Store, r psRow) bool {
-	anyOf := func(key string, ok func(v string) bool) bool {
-		vs := f[key]
-		if len(vs) == 0 {
-			return true
-		}
-		for _, v := range vs {
-			if ok(v) {
-				return true
-			}
-		}
-		return false
-	}
-	return anyOf("status", func(v string) bool { return v == r.State }) &&
-		anyOf("name", func(v string) bool { return strings.Contains(r.Names, v) }) &&
-		anyOf("id", func(v string) bool { return strings.HasPrefix(r.containerRef.ID, v) }) &&
-		anyOf("ancestor", func(v string) bool {
-			img, err := s.LookupImage(v)
-			return err == nil && img.ID.Hex == r.imageID
-		}) &&
-		anyOf("label", func(v string) bool {
-			k, want, hasValue := strings.Cut(v, "=")
-			got, ok := r.labels[k]
-			return ok && (!hasValue || got == want)
-		})
+	return printRows(c, l, rows, func(r run.PsRow) string { return r.ID }, false)
 }
 
 func containerPruneCommand() *cli.Command {
@@ -523,24 +367,12 @@ func containerPruneCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			all, bad, err := s.ScanContainers()
-			if err != nil {
-				return err
-			}
+			removed, bad, err := run.Prune(s)
 			warnBad(bad)
-			var errs []error
-			for _, ctr := range all {
-				st, err := run.State(s, ctr)
-				if err != nil || st.Status == store.StatusRunning {
-					continue
-				}
-				if err := run.Remove(s, ctr, false); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Println(ctr.ID)
+			for _, id := range removed {
+				fmt.Println(id)
 			}
-			return errors.Join(errs...)
+			return err
 		},
 	}
 }

@@ -153,18 +153,6 @@ func isTerminal(f *os.File) bool {
 	return term.IsTerminal(int(f.Fd()))
 }
 
-// humanSize formats bytes as docker does: 1000-based, 3 significant digits.
-func humanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
-	f := float64(n)
-	i := 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	return fmt.Sprintf("%.3g", f) + units[i]
-}
-
 // asJSONValue turns v into the generic value its JSON decodes to, so that
 // templates use the names JSON output shows.
 func asJSONValue(v any) (any, error) {

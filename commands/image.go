@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"tug/internal/human"
 	"tug/run"
 	"tug/store"
 )
@@ -222,8 +223,8 @@ func history(c *cli.Context) error {
 	}
 	var rows []historyRow
 	for _, e := range entries {
-		r := historyRow{ID: e.ID, CreatedSince: timeAgo(e.Created), CreatedAt: e.Created.Format("2006-01-02T15:04:05Z07:00"),
-			CreatedBy: e.CreatedBy, Size: humanSize(e.Size), Comment: e.Comment, Digest: img.Manifest.String(), Labels: labels}
+		r := historyRow{ID: e.ID, CreatedSince: human.Ago(e.Created), CreatedAt: e.Created.Format("2006-01-02T15:04:05Z07:00"),
+			CreatedBy: e.CreatedBy, Size: human.Size(e.Size), Comment: e.Comment, Digest: img.Manifest.String(), Labels: labels}
 		r.Created = r.CreatedSince
 		if !c.Bool("no-trunc") {
 			if strings.HasPrefix(r.ID, "sha256:") {
@@ -264,7 +265,7 @@ func imagePruneCommand() *cli.Command {
 				fmt.Printf("deleted: %s\n", img.ID)
 				total += img.Size
 			}
-			fmt.Printf("Total reclaimed space: %s\n", humanSize(total))
+			fmt.Printf("Total reclaimed space: %s\n", human.Size(total))
 			return err
 		},
 	}

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/urfave/cli/v2"
 
+	"tug/internal/human"
 	"tug/store"
 )
 
@@ -114,9 +115,9 @@ func imageRows(imgs []*store.Image, labels map[v1.Hash]map[string]string, filter
 		base := imageRow{
 			ID:           img.ID.Hex[:12],
 			Digest:       "<none>",
-			CreatedSince: timeAgo(img.Created),
+			CreatedSince: human.Ago(img.Created),
 			CreatedAt:    img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-			Size:         humanSize(img.Size),
+			Size:         human.Size(img.Size),
 			Labels:       labels[img.ID],
 			created:      img.Created,
 			size:         img.Size,
@@ -151,42 +152,4 @@ func imageRows(imgs []*store.Image, labels map[v1.Hash]map[string]string, filter
 func hasTag(ref string) bool {
 	i := strings.LastIndex(ref, ":")
 	return i >= 0 && !strings.Contains(ref[i:], "/")
-}
-
-// timeAgo says how long ago t was, as docker's CREATED column does.
-func timeAgo(t time.Time) string {
-	if t.IsZero() {
-		return "N/A"
-	}
-	d := time.Since(t)
-	switch {
-	case d < time.Second:
-		return "Less than a second ago"
-	case d < time.Minute:
-		return plural(int(d.Seconds()), "second") + " ago"
-	case d < time.Hour:
-		return plural(int(d.Minutes()), "minute") + " ago"
-	case d < 48*time.Hour:
-		return plural(int(d.Hours()), "hour") + " ago"
-	case d < 14*24*time.Hour:
-		return plural(int(d.Hours()/24), "day") + " ago"
-	case d < 60*24*time.Hour:
-		return plural(int(d.Hours()/24/7), "week") + " ago"
-	case d < 2*365*24*time.Hour:
-		return plural(int(d.Hours()/24/30), "month") + " ago"
-	}
-	return plural(int(d.Hours()/24/365), "year") + " ago"
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		switch unit {
-		case "hour":
-			return "About an hour"
-		case "minute":
-			return "About a minute"
-		}
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
 }

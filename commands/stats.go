@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"tug/internal/human"
 	"tug/run"
 	"tug/store"
 )
@@ -115,8 +116,8 @@ func statsRowOf(u run.Usage, noTrunc bool) statsRow {
 	return statsRow{
 		ID: id, Name: u.Container.Name, CPUPerc: fmt.Sprintf("%.2f%%", u.CPUPercent),
 		MemUsage: binarySize(u.Memory) + " / " + binarySize(u.MemoryLimit), MemPerc: fmt.Sprintf("%.2f%%", u.MemoryPercent()),
-		NetIO:   humanSize(int64(u.NetRx)) + " / " + humanSize(int64(u.NetTx)),
-		BlockIO: humanSize(int64(u.BlockRead)) + " / " + humanSize(int64(u.BlockWrite)),
+		NetIO:   human.Size(int64(u.NetRx)) + " / " + human.Size(int64(u.NetTx)),
+		BlockIO: human.Size(int64(u.BlockRead)) + " / " + human.Size(int64(u.BlockWrite)),
 		PIDs:    fmt.Sprint(u.Pids),
 	}
 }

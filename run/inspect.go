@@ -169,11 +169,14 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	return v, nil
 }
 
+// statusPaused is the status word of a running container that is frozen.
+const statusPaused = "paused"
+
 // StatusWord is docker's status word: paused for a running container
 // that is frozen.
 func StatusWord(st *store.ContainerState) string {
 	if st.Status == store.StatusRunning && st.Paused {
-		return "paused"
+		return statusPaused
 	}
 	return st.Status
 }

@@ -268,6 +268,29 @@ func removeDependents(s *store.Store, c *store.Container, opt RemoveOptions) err
 	return nil
 }
 
+// Prune removes every container that is not running and returns their
+// IDs, with the records it could not read; it goes on past a failure.
+func Prune(s *store.Store) ([]string, []*store.BadRecord, error) {
+	all, bad, err := s.ScanContainers()
+	if err != nil {
+		return nil, nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, ctr := range all {
+		st, err := State(s, ctr)
+		if err != nil || st.Status == store.StatusRunning {
+			continue
+		}
+		if err := Remove(s, ctr, false); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, ctr.ID)
+	}
+	return removed, bad, errors.Join(errs...)
+}
+
 // Remove deletes a container. A running one is refused unless force,
 // which kills it first.
 func Remove(s *store.Store, c *store.Container, force bool) error {

@@ -1,0 +1,193 @@
+package run
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"tug/internal/human"
+	"tug/store"
+)
+
+// PsRow is one container as ps lists it, in docker's template names
+// ({{.ID}}, {{.Status}}, …).
+type PsRow struct {
+	ID         string
+	Image      string
+	Command    string
+	CreatedAt  string
+	RunningFor string
+	Status     string
+	State      string
+	Ports      string
+	Names      string
+	Labels     string
+	labels     map[string]string
+	imageID    string
+	fullID     string
+}
+
+// PsOptions select ps's rows.
+type PsOptions struct {
+	All     bool    // not only running (and paused) ones
+	Last    int     // only the N newest; -1 for all
+	Filters Filters // --filter
+	NoTrunc bool
+}
+
+// Ps lists containers, newest first, and the records it could not read.
+func Ps(s *store.Store, opt PsOptions) ([]PsRow, []*store.BadRecord, error) {
+	all, bad, err := s.ScanContainers()
+	if err != nil {
+		return nil, nil, err
+	}
+	showAll := opt.All || opt.Last > 0 || opt.Filters["status"] != nil
+	var rows []PsRow
+	for _, ctr := range all {
+		if opt.Last >= 0 && len(rows) >= opt.Last {
+			break
+		}
+		r, err := psRowOf(s, ctr, opt.NoTrunc)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if (!showAll && r.State != store.StatusRunning && r.State != statusPaused) || !opt.Filters.match(s, r) {
+			continue
+		}
+		rows = append(rows, r)
+	}
+	return rows, bad, nil
+}
+
+// Select names the containers that a verb's --all or --filter picks: for
+// stop and kill the running ones, for start the others, for pause the
+// running ones not paused, for unpause the paused ones, else all.
+func Select(s *store.Store, verb string, filters Filters) ([]string, error) {
+	ctrs, err := s.Containers()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, ctr := range ctrs {
+		r, err := psRowOf(s, ctr, true)
+		if err != nil || !filters.match(s, r) {
+			continue
+		}
+		if selects(verb, r.State) {
+			names = append(names, ctr.Name)
+		}
+	}
+	return names, nil
+}
+
+// selects tells whether --all of verb takes a container in state.
+func selects(verb, state string) bool {
+	running := state == store.StatusRunning || state == store.StatusRestarting || state == statusPaused
+	switch verb {
+	case "stop", "kill":
+		return running
+	case "start":
+		return !running
+	case "pause":
+		return state == store.StatusRunning
+	case "unpause":
+		return state == statusPaused
+	}
+	return true
+}
+
+func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (PsRow, error) {
+	st, err := State(s, ctr)
+	if err != nil {
+		return PsRow{}, err
+	}
+	cfg, err := ContainerConfig(ctr)
+	if err != nil {
+		return PsRow{}, err
+	}
+	r := PsRow{
+		ID: ctr.ID, Image: ctr.ImageName, Names: ctr.Name, State: StatusWord(st),
+		CreatedAt: ctr.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: human.Ago(ctr.Created),
+		Status: StatusText(st, time.Now()), labels: ctr.Labels, imageID: ctr.Image.Hex, fullID: ctr.ID,
+		Command: fmt.Sprintf("%q", strings.Join(cfg.Spec.Args, " ")),
+	}
+	var labels []string
+	for k, v := range ctr.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	r.Labels = strings.Join(labels, ",")
+	if !noTrunc {
+		r.ID = r.ID[:12]
+		if len(r.Command) > 22 {
+			r.Command = r.Command[:20] + "…\""
+		}
+	}
+	return r, nil
+}
+
+// StatusText is ps's STATUS: "Up 5 minutes (Paused)", "Exited (0) 2
+// hours ago", as docker writes it.
+func StatusText(st *store.ContainerState, now time.Time) string {
+	switch st.Status {
+	case store.StatusRunning:
+		up := "Up " + strings.TrimSuffix(human.AgoFrom(st.StartedAt, now), " ago")
+		if st.Paused {
+			up += " (Paused)"
+		}
+		return up
+	case store.StatusExited:
+		return fmt.Sprintf("Exited (%d) %s", st.ExitCode, human.AgoFrom(st.FinishedAt, now))
+	case store.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s", st.ExitCode, human.AgoFrom(st.FinishedAt, now))
+	}
+	return "Created"
+}
+
+// Filters are ps's --filter key=value pairs; values of one key are ORed,
+// keys ANDed.
+type Filters map[string][]string
+
+// ParseFilters reads --filter status=|name=|id=|ancestor=|label=K[=V].
+func ParseFilters(fs []string) (Filters, error) {
+	out := Filters{}
+	for _, f := range fs {
+		k, v, ok := strings.Cut(f, "=")
+		switch k {
+		case "status", "name", "id", "ancestor", "label":
+		default:
+			ok = false
+		}
+		if !ok {
+			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor= or label=", f)
+		}
+		out[k] = append(out[k], v)
+	}
+	return out, nil
+}
+
+func (f Filters) match(s *store.Store, r PsRow) bool {
+	anyOf := func(key string, ok func(v string) bool) bool {
+		vs := f[key]
+		if len(vs) == 0 {
+			return true
+		}
+		for _, v := range vs {
+			if ok(v) {
+				return true
+			}
+		}
+		return false
+	}
+	return anyOf("status", func(v string) bool { return v == r.State }) &&
+		anyOf("name", func(v string) bool { return strings.Contains(r.Names, v) }) &&
+		anyOf("id", func(v string) bool { return strings.HasPrefix(r.fullID, v) }) &&
+		anyOf("ancestor", func(v string) bool {
+			img, err := s.LookupImage(v)
+			return err == nil && img.ID.Hex == r.imageID
+		}) &&
+		anyOf("label", func(v string) bool {
+			k, want, hasValue := strings.Cut(v, "=")
+			got, ok := r.labels[k]
+			return ok && (!hasValue || got == want)
+		})
+}
