@@ -274,16 +274,13 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 // image finds ref in the store, pulling it as --pull says: missing (the
 // default) pulls only when absent, with docker's notice on stderr.
 func image(c *cli.Context, s *store.Store, regs pull.Registries, ref string) (*store.Image, error) {
-	policy := c.String("pull")
-	if policy != "missing" && policy != "always" && policy != "never" {
-		return nil, fmt.Errorf("--pull %q: want missing, always or never", policy)
-	}
-	img, err := s.LookupImage(ref)
-	if err == nil && policy != "always" {
-		return img, nil
-	}
-	if err != nil && (!errors.Is(err, store.ErrNotFound) || policy == "never") {
+	policy, err := pull.ParsePolicy(c.String("pull"))
+	if err != nil {
 		return nil, err
+	}
+	img, needed, err := policy.Needed(s, ref)
+	if err != nil || !needed {
+		return img, err
 	}
 	opt := pull.Options{Registries: regs}
 	if p := c.String("platform"); p != "" {
@@ -291,7 +288,7 @@ func image(c *cli.Context, s *store.Store, regs pull.Registries, ref string) (*s
 			return nil, err
 		}
 	}
-	if policy == "missing" {
+	if img == nil {
 		canon, err := store.NormalizeName(ref)
 		if err != nil {
 			return nil, err
