@@ -189,9 +189,11 @@ func tugFailed(err error) error {
 	return coded{err, 125}
 }
 
-// before sets the log level and, for an unprivileged user, moves tug
-// into its user namespace (see store/userns) for every command that
-// touches the store or containers.
+// before sets the log level and checks the global flags. How a
+// rootless tug runs a command is the command's own Before: inUserNS for
+// those that touch the store or containers, intoUserNS or stopOutside
+// for those that pick a namespace themselves, none for those that run as
+// the user itself (version, doctor, login, exec, stop, kill…).
 func before(c *cli.Context) error {
 	if err := setLogLevel(c); err != nil {
 		return coded{err, 1} // as docker's
@@ -204,11 +206,14 @@ func before(c *cli.Context) error {
 			return err
 		}
 	}
-	verb := c.Args().First()
-	if verb == "container" { // tug container exec… is tug exec…
-		verb = c.Args().Get(1)
-	}
-	if os.Geteuid() == 0 || hostSide(verb) {
+	return nil
+}
+
+// inUserNS is the Before of the commands that touch the store or
+// containers: for an unprivileged user, tug runs again in its user
+// namespace (see store/userns).
+func inUserNS(c *cli.Context) error {
+	if os.Geteuid() == 0 {
 		return nil
 	}
 	return enterUserNS(c)
@@ -245,24 +250,6 @@ func enterUserNS(c *cli.Context) error {
 		return err
 	}
 	return userns.Enter(acc, func(w string) { fmt.Fprintln(os.Stderr, "tug: "+w) }, inheritedCount(c))
-}
-
-// hostSide tells whether a rootless tug runs a command as the user
-// itself: those that check the host or touch only the user's files.
-func hostSide(command string) bool {
-	switch command {
-	case "", "help", "h", "version", "completion", "doctor", "login", "logout":
-		return true
-	case "exec", "stop", "kill":
-		// exec joins the container's own user namespace (run/exec.go);
-		// only the user may signal every ID of its range
-		return true
-	case "rm", "restart":
-		return true // they go on in the namespace themselves (stopOutside)
-	case "cp", "export", "top", "run", "create", "start":
-		return true // they pick a namespace themselves (intoUserNS)
-	}
-	return false
 }
 
 // discardStdout points fd 1 at /dev/null (--noout): whatever writes

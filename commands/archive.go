@@ -15,6 +15,7 @@ import (
 func saveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "save",
+		Before:    inUserNS,
 		Usage:     "write images to a tar archive (stdout by default)",
 		ArgsUsage: "IMAGE [IMAGE...]",
 		Flags: []cli.Flag{
@@ -65,8 +66,9 @@ func save(c *cli.Context) error {
 
 func loadCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "load",
-		Usage: "load images from a docker-archive or oci-archive (stdin by default)",
+		Name:   "load",
+		Before: inUserNS,
+		Usage:  "load images from a docker-archive or oci-archive (stdin by default)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read from FILE instead of stdin"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only what was loaded"},

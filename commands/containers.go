@@ -194,13 +194,17 @@ func warnBad(bad []*store.BadRecord) {
 }
 
 func pauseCommand() *cli.Command {
-	return containerVerb("pause", "freeze every process of containers",
+	cmd := containerVerb("pause", "freeze every process of containers",
 		selectFlags(true, false), func(_ *cli.Context, s *store.Store, ctr *store.Container) error { return run.Pause(s, ctr) })
+	cmd.Before = inUserNS
+	return cmd
 }
 
 func unpauseCommand() *cli.Command {
-	return containerVerb("unpause", "thaw paused containers",
+	cmd := containerVerb("unpause", "thaw paused containers",
 		selectFlags(true, false), func(_ *cli.Context, s *store.Store, ctr *store.Container) error { return run.Unpause(s, ctr) })
+	cmd.Before = inUserNS
+	return cmd
 }
 
 func restartCommand() *cli.Command {
@@ -217,7 +221,7 @@ func restartCommand() *cli.Command {
 }
 
 // stopOutside is the first half of rm and restart for a rootless user,
-// run as the user itself (see hostSide): it stops the named containers
+// run as the user itself: it stops the named containers
 // if asked, since only the user may signal every ID of its range and a
 // fresh user namespace may not, then finishes the command in tug's user
 // namespace, where the container's files can be removed. Errors are
@@ -241,6 +245,7 @@ func stopOutside(c *cli.Context, stop bool, timeout time.Duration) error {
 func waitCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "wait",
+		Before:    inUserNS,
 		Usage:     "wait for containers to stop and print their exit codes",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
 		Action: forEachContainer(func(_ *cli.Context, s *store.Store, _ string, ctr *store.Container) (string, error) {
@@ -253,6 +258,7 @@ func waitCommand() *cli.Command {
 func logsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "logs",
+		Before:    inUserNS,
 		Usage:     "show a container's output",
 		ArgsUsage: "CONTAINER",
 		Flags: []cli.Flag{
@@ -300,6 +306,7 @@ func parseSince(s string) (time.Time, error) {
 func renameCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "rename",
+		Before:    inUserNS,
 		Usage:     "rename a container",
 		ArgsUsage: "CONTAINER NEW_NAME",
 		Action: func(c *cli.Context) error {
@@ -315,6 +322,7 @@ func renameCommand() *cli.Command {
 func psCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "ps",
+		Before:  inUserNS,
 		Aliases: []string{},
 		Usage:   "list containers",
 		Flags: []cli.Flag{
@@ -359,9 +367,10 @@ func ps(c *cli.Context) error {
 
 func containerPruneCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "prune",
-		Usage: "remove all stopped containers",
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts)"}},
+		Name:   "prune",
+		Before: inUserNS,
+		Usage:  "remove all stopped containers",
+		Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts)"}},
 		Action: func(c *cli.Context) error {
 			s, _, err := openStore(c)
 			if err != nil {
@@ -437,6 +446,7 @@ func execCommand() *cli.Command {
 func attachCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "attach",
+		Before:    inUserNS,
 		Usage:     "connect to a detached container's output (and input, with -i); ctrl-p ctrl-q detaches on a terminal",
 		ArgsUsage: "CONTAINER",
 		Action: func(c *cli.Context) error {

@@ -191,6 +191,7 @@ func exportCommand() *cli.Command {
 func diffCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "diff",
+		Before:    inUserNS,
 		Usage:     "list what a container changed in its filesystem",
 		ArgsUsage: "CONTAINER",
 		Action: func(c *cli.Context) error {
@@ -210,6 +211,7 @@ func diffCommand() *cli.Command {
 func commitCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "commit",
+		Before:    inUserNS,
 		Usage:     "make an image from a container's changes",
 		ArgsUsage: "CONTAINER [REPOSITORY[:TAG]]",
 		Flags: []cli.Flag{
@@ -241,6 +243,7 @@ func commitCommand() *cli.Command {
 func portCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "port",
+		Before:    inUserNS,
 		Usage:     "list a running container's published ports",
 		ArgsUsage: "CONTAINER",
 		Action: func(c *cli.Context) error {

@@ -21,8 +21,9 @@ func imageCommand() *cli.Command {
 	rm := rmiCommand()
 	rm.Name = "rm"
 	return &cli.Command{
-		Name:  "image",
-		Usage: "manage images",
+		Name:   "image",
+		Before: inUserNS,
+		Usage:  "manage images",
 		Subcommands: []*cli.Command{
 			ls, pullCommand(), pushCommand(), rm, tagCommand(), imageInspectCommand(),
 			historyCommand(), saveCommand(), loadCommand(), imagePruneCommand(),
@@ -33,6 +34,7 @@ func imageCommand() *cli.Command {
 func rmiCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "rmi",
+		Before:    inUserNS,
 		Usage:     "remove images",
 		ArgsUsage: "IMAGE [IMAGE...]",
 		Flags: []cli.Flag{
@@ -85,6 +87,7 @@ func rmi(c *cli.Context) error {
 func tagCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "tag",
+		Before:    inUserNS,
 		Usage:     "give an image other names",
 		ArgsUsage: "SOURCE_IMAGE TARGET_IMAGE[:TAG] [TARGET_IMAGE[:TAG]...]",
 		Action: func(c *cli.Context) error {
@@ -112,6 +115,7 @@ func inspectFlags() []cli.Flag {
 func imageInspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
+		Before:    inUserNS,
 		Usage:     "show details of images as JSON",
 		ArgsUsage: "IMAGE [IMAGE...]",
 		Flags:     inspectFlags(),
@@ -189,6 +193,7 @@ type historyRow struct {
 func historyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "history",
+		Before:    inUserNS,
 		Usage:     "show how an image was built",
 		ArgsUsage: "IMAGE",
 		Flags: []cli.Flag{
@@ -245,8 +250,9 @@ func history(c *cli.Context) error {
 
 func imagePruneCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "prune",
-		Usage: "remove dangling images (with -a, every image no container uses)",
+		Name:   "prune",
+		Before: inUserNS,
+		Usage:  "remove dangling images (with -a, every image no container uses)",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all unused images, not just dangling ones"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts; accepted for docker's sake)"},

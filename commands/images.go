@@ -33,6 +33,7 @@ type imageRow struct {
 func imagesCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "images",
+		Before:    inUserNS,
 		Usage:     "list images",
 		ArgsUsage: "[REPOSITORY[:TAG]]",
 		Flags: []cli.Flag{

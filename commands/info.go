@@ -33,8 +33,9 @@ type infoView struct {
 
 func infoCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "info",
-		Usage: "show the store, runtime and host tug works with",
+		Name:   "info",
+		Before: inUserNS,
+		Usage:  "show the store, runtime and host tug works with",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "Go template or 'json'"},
 		},

@@ -24,8 +24,9 @@ type networkRow struct {
 
 func networkCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "network",
-		Usage: "manage bridge networks",
+		Name:   "network",
+		Before: inUserNS,
+		Usage:  "manage bridge networks",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "create",

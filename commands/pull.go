@@ -47,6 +47,7 @@ func registriesFor(c *cli.Context, cfg config.Config, ref string) (pull.Registri
 func pullCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pull",
+		Before:    inUserNS,
 		Usage:     "download an image from a registry",
 		ArgsUsage: "NAME[:TAG|@DIGEST]",
 		Flags: append([]cli.Flag{
@@ -110,6 +111,7 @@ func pullAction(c *cli.Context) error {
 func pushCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "push",
+		Before:    inUserNS,
 		Usage:     "upload an image to a registry",
 		ArgsUsage: "NAME[:TAG] [DESTINATION]",
 		Flags: append([]cli.Flag{

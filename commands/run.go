@@ -313,8 +313,10 @@ func limits(c *cli.Context) run.Limits {
 }
 
 func updateCommand() *cli.Command {
-	return containerVerb("update", "change the resource limits of containers", limitFlags(),
+	cmd := containerVerb("update", "change the resource limits of containers", limitFlags(),
 		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
 			return run.Update(s, ctr, limits(c))
 		})
+	cmd.Before = inUserNS
+	return cmd
 }

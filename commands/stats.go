@@ -27,6 +27,7 @@ type statsRow struct {
 func statsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "stats",
+		Before:    inUserNS,
 		Usage:     "show containers' resource use: live on a terminal, once otherwise",
 		ArgsUsage: "[CONTAINER...]",
 		Flags: []cli.Flag{

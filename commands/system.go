@@ -8,8 +8,9 @@ import (
 
 func systemCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "system",
-		Usage: "manage tug's store",
+		Name:   "system",
+		Before: inUserNS,
+		Usage:  "manage tug's store",
 		Subcommands: []*cli.Command{
 			systemCheckCommand(),
 		},

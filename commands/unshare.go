@@ -12,6 +12,7 @@ import (
 func unshareCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "unshare",
+		Before:    inUserNS,
 		Usage:     "run a command in tug's user namespace, to look at or fix the store as the rootless user's root",
 		ArgsUsage: "[COMMAND [ARG...]]",
 		Description: "As podman unshare: the command runs as root of the namespace tug's rootless commands use, " +
