@@ -18,8 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tug/commands"
+	"tug/internal/userns"
 	"tug/run"
-	"tug/store/userns"
 )
 
 func main() {

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tug/config"
+	"tug/internal/userns"
 	"tug/run"
 	"tug/store"
-	"tug/store/userns"
 )
 
 // Version is tug's version, set at build time with -ldflags.
@@ -211,7 +211,7 @@ func before(c *cli.Context) error {
 
 // inUserNS is the Before of the commands that touch the store or
 // containers: for an unprivileged user, tug runs again in its user
-// namespace (see store/userns).
+// namespace (see internal/userns).
 func inUserNS(c *cli.Context) error {
 	if os.Geteuid() == 0 {
 		return nil

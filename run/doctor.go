@@ -13,10 +13,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/internal/userns"
 	tugnet "tug/net"
 	"tug/run/cgroups"
 	"tug/store"
-	"tug/store/userns"
 )
 
 // Check is one line of tug doctor: what was checked, whether it is

@@ -33,9 +33,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"tug/internal/userns"
 	"tug/run/cgroups"
 	"tug/store"
-	"tug/store/userns"
 )
 
 // ExecRole is the argv[0] that makes tug's main run ExecHelper.

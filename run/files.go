@@ -18,9 +18,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/sys/unix"
 
+	"tug/internal/userns"
 	"tug/store"
 	"tug/store/archive"
-	"tug/store/userns"
 )
 
 // PathInfo says what a path in a container is.

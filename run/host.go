@@ -6,9 +6,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/internal/userns"
 	tugnet "tug/net"
 	"tug/run/cgroups"
-	"tug/store/userns"
 )
 
 // Host is what tug knows of the machine it runs on.

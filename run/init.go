@@ -33,7 +33,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"tug/store/userns"
+	"tug/internal/userns"
 )
 
 // InitRole is the argv[0] that makes tug's main run Init.

@@ -23,8 +23,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/internal/userns"
 	"tug/store/archive"
-	"tug/store/userns"
 )
 
 // ErrNotFound is returned when an image, layer or blob is not in the store.
@@ -55,7 +55,7 @@ type Store struct {
 	runRoot string
 	unpack  archive.Options
 	// rootless: tug runs for an unprivileged user (in its user
-	// namespace, see store/userns)
+	// namespace, see internal/userns)
 	rootless bool
 	singleID bool
 }
