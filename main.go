@@ -20,6 +20,7 @@ import (
 	"tug/commands"
 	"tug/internal/userns"
 	"tug/run"
+	"tug/run/doctor"
 )
 
 func main() {
@@ -68,10 +69,10 @@ func inheritedFDs() int {
 // roles are the mains of tug's re-exec roles, by argv[0].
 func roles() map[string]func() {
 	return map[string]func(){
-		run.InitRole:    run.Init,       // the container's child: builds it, execs the entrypoint
-		run.ReaperRole:  run.Reaper,     // pid 1 under --init
-		run.MonitorRole: run.Monitor,    // keeps a detached container
-		run.ExecRole:    run.ExecHelper, // joins a container for tug exec
-		run.ProbeRole:   run.Probe,      // doctor's overlay probe in a user namespace
+		run.InitRole:     run.Init,       // the container's child: builds it, execs the entrypoint
+		run.ReaperRole:   run.Reaper,     // pid 1 under --init
+		run.MonitorRole:  run.Monitor,    // keeps a detached container
+		run.ExecRole:     run.ExecHelper, // joins a container for tug exec
+		doctor.ProbeRole: doctor.Probe,   // doctor's overlay probe in a user namespace
 	}
 }

@@ -3,10 +3,9 @@ package commands
 import (
 	"fmt"
 	"os"
+	"tug/run/doctor"
 
 	"github.com/urfave/cli/v2"
-
-	"tug/run"
 )
 
 func doctorCommand() *cli.Command {
@@ -26,7 +25,7 @@ func doctorCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			checks := run.Doctor(s, os.Getenv("XDG_RUNTIME_DIR"))
+			checks := doctor.Doctor(s, os.Getenv("XDG_RUNTIME_DIR"))
 			if c.Bool("json") {
 				if err := printJSON(c.App.Writer, checks); err != nil {
 					return err

@@ -56,7 +56,7 @@ func StorageDriver(s *store.Store, configured, forced string) (string, error) {
 	case DriverOverlay, DriverCopy:
 		return want, nil
 	case DriverFuse:
-		return want, fuseUsable()
+		return want, FuseUsable()
 	case "", "auto":
 	default:
 		return "", fmt.Errorf("[rootless] storage_driver %q: want auto, overlay, fuse-overlayfs or copy", want)
@@ -68,7 +68,7 @@ func StorageDriver(s *store.Store, configured, forced string) (string, error) {
 	driver := DriverCopy
 	if nativeOverlay(s) == nil {
 		driver = DriverOverlay
-	} else if fuseUsable() == nil {
+	} else if FuseUsable() == nil {
 		driver = DriverFuse
 	}
 	return driver, store.ReplaceFile(cache, []byte(driver+"\n"), 0o600)
@@ -90,14 +90,14 @@ func nativeOverlay(s *store.Store) error {
 			errc <- err
 			return
 		}
-		errc <- probeOverlay(dir)
+		errc <- ProbeOverlay(dir)
 	}()
 	return <-errc
 }
 
-// fuseUsable tells whether fuse-overlayfs can run: the program, and a
+// FuseUsable tells whether fuse-overlayfs can run: the program, and a
 // /dev/fuse this user may open.
-func fuseUsable() error {
+func FuseUsable() error {
 	if _, err := fuseProgram(); err != nil {
 		return err
 	}
@@ -189,4 +189,30 @@ func releaseRootfs(spec *Spec) {
 	if spec.Driver == DriverFuse {
 		unix.Unmount(spec.Rootfs, unix.MNT_DETACH)
 	}
+}
+
+// ProbeOverlay mounts an overlay as a rootless container's would (with
+// userxattr) in dir and makes a whiteout through it: the test of
+// whether native overlayfs works in a user namespace on this store.
+func ProbeOverlay(dir string) error {
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			return err
+		}
+		// removed from here, in the namespace: overlayfs makes work/work
+		// mode 0, which the user outside cannot empty
+		defer os.RemoveAll(filepath.Join(dir, d))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lower", "f"), nil, 0o600); err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("lowerdir=%s/lower,upperdir=%s/upper,workdir=%s/work,userxattr", dir, dir, dir)
+	if err := unix.Mount("overlay", filepath.Join(dir, "merged"), "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount overlay: %w", err)
+	}
+	defer unix.Unmount(filepath.Join(dir, "merged"), unix.MNT_DETACH)
+	if err := os.Remove(filepath.Join(dir, "merged", "f")); err != nil {
+		return fmt.Errorf("whiteout through the overlay: %w", err)
+	}
+	return nil
 }

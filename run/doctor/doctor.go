@@ -1,4 +1,6 @@
-package run
+// Package doctor checks what tug needs on this host, rootless use
+// included, and says how to fix what is missing (tug doctor).
+package doctor
 
 import (
 	"bytes"
@@ -15,6 +17,7 @@ import (
 
 	"tug/internal/userns"
 	tugnet "tug/net"
+	"tug/run"
 	"tug/run/cgroups"
 	"tug/store"
 )
@@ -131,7 +134,7 @@ func userNSChecks(s *store.Store) []Check {
 	ns.OK, ns.Detail = true, "available"
 	if err != nil {
 		ov.Warning, ov.Detail = true, strings.TrimSpace(stderr.String())+": tug falls back to "
-		if ferr := fuseUsable(); ferr == nil {
+		if ferr := run.FuseUsable(); ferr == nil {
 			ov.Detail += "fuse-overlayfs"
 			ov.Fix = "native overlayfs needs Linux 5.11 or later and a store on a filesystem with user xattrs (not NFS): --root or [storage] root"
 		} else {
@@ -151,34 +154,11 @@ const ProbeRole = "tug-probe"
 // directory it is given and makes a whiteout through it, then exits 0;
 // otherwise it says what failed and exits 1.
 func Probe() {
-	if err := probeOverlay(os.Args[1]); err != nil {
+	if err := run.ProbeOverlay(os.Args[1]); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	os.Exit(0)
-}
-
-func probeOverlay(dir string) error {
-	for _, d := range []string{"lower", "upper", "work", "merged"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
-			return err
-		}
-		// removed from here, in the namespace: overlayfs makes work/work
-		// mode 0, which the user outside cannot empty
-		defer os.RemoveAll(filepath.Join(dir, d))
-	}
-	if err := os.WriteFile(filepath.Join(dir, "lower", "f"), nil, 0o600); err != nil {
-		return err
-	}
-	opts := fmt.Sprintf("lowerdir=%s/lower,upperdir=%s/upper,workdir=%s/work,userxattr", dir, dir, dir)
-	if err := unix.Mount("overlay", filepath.Join(dir, "merged"), "overlay", 0, opts); err != nil {
-		return fmt.Errorf("mount overlay: %w", err)
-	}
-	defer unix.Unmount(filepath.Join(dir, "merged"), unix.MNT_DETACH)
-	if err := os.Remove(filepath.Join(dir, "merged", "f")); err != nil {
-		return fmt.Errorf("whiteout through the overlay: %w", err)
-	}
-	return nil
 }
 
 func rootOverlayCheck() Check {
