@@ -145,41 +145,106 @@ func preservedFDs(n, inherited int) ([]*os.File, error) {
 // of --preserve-fds (extra) as its 3…, hands it the spec, and returns
 // once the entrypoint runs, with the running state recorded. The calling
 // goroutine must be locked to its thread until the process is waited for
-// (Pdeathsig).
+// (Pdeathsig). It runs as named steps; each pushes what undoes it, and a
+// failed step unwinds them all, last first.
 func launch(s *store.Store, c *store.Container, cfg *Config, extra []*os.File, wire func(*exec.Cmd) (*session, error)) (*process, error) {
-	spec := cfg.Spec
-	netns, err := networkOwner(s, cfg)
+	l := &launcher{s: s, c: c, cfg: cfg, spec: cfg.Spec, extra: extra}
+	defer l.closeAll()
+	steps := []func() error{
+		l.sharedNetwork, // --network container:C: a pidfd of C
+		l.files,         // overlay paths, /etc/hosts and co.
+		l.command,       // tug through its read-only mount, the pipes
+		l.cgroup,        // made, with its limits, before the clone
+		func() error { return l.wire(wire) },
+		l.rootfs, // before the clone, which copies the keeper's mounts (a FUSE rootfs)
+		l.start,
+		l.handshake, // spec, network, console; then the child execs
+		l.record,
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			l.unwind()
+			return nil, err
+		}
+	}
+	return l.p, nil
+}
+
+// launcher is one launch in progress.
+type launcher struct {
+	s                          *store.Store
+	c                          *store.Container
+	cfg                        *Config
+	spec                       Spec
+	extra                      []*os.File
+	netns                      *os.File // --network container:C
+	cmd                        *exec.Cmd
+	p                          *process
+	specR, specW, syncR, syncW *os.File
+	closers                    []func() // when launch returns, whatever happened
+	undo                       []func() // when a step fails, last first
+}
+
+// closeAll closes what only the launch needed.
+func (l *launcher) closeAll() {
+	for _, f := range l.closers {
+		f()
+	}
+}
+
+// unwind undoes the steps done, last first.
+func (l *launcher) unwind() {
+	for i := len(l.undo) - 1; i >= 0; i-- {
+		l.undo[i]()
+	}
+}
+
+// keep adds what the keeper ends with the container (at its exit, or now
+// if the launch fails).
+func (l *launcher) keep(stop func()) {
+	l.p.undo = append(l.p.undo, stop)
+	l.undo = append(l.undo, stop)
+}
+
+func (l *launcher) sharedNetwork() error {
+	netns, err := networkOwner(l.s, l.cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer netns.Close()
-	if err := prepare(s, c, cfg, &spec); err != nil {
-		return nil, err
-	}
+	l.netns = netns
+	l.closers = append(l.closers, func() { netns.Close() })
+	return nil
+}
+
+func (l *launcher) files() error {
+	// whatever a failed start attached, from here on (detach is safe to
+	// run when nothing is)
+	l.undo = append(l.undo, func() { detachNetwork(l.s, l.c, l.cfg) })
+	return prepare(l.s, l.c, l.cfg, &l.spec)
+}
+
+func (l *launcher) command() error {
 	exe, err := protectedSelf()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer exe.Close()
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return nil, err
+	l.closers = append(l.closers, func() { exe.Close() })
+	if l.specR, l.specW, err = os.Pipe(); err != nil {
+		return err
 	}
-	defer specR.Close()
-	defer specW.Close()
-	syncR, syncW, err := os.Pipe()
-	if err != nil {
-		return nil, err
+	if l.syncR, l.syncW, err = os.Pipe(); err != nil {
+		return err
 	}
-	defer syncR.Close()
-	defer syncW.Close()
-	cmd := &exec.Cmd{
+	for _, f := range []*os.File{l.specR, l.specW, l.syncR, l.syncW} {
+		l.closers = append(l.closers, func() { f.Close() })
+	}
+	l.cmd = &exec.Cmd{
 		Path: fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
 		Args: []string{InitRole},
 		// The child does one thing at a time; one P spares it the start
 		// of idle threads (about 0.3 ms a start here).
-		Env:        []string{"GOMAXPROCS=1", fmt.Sprintf("%s=%d", PreserveEnv, len(extra))},
-		ExtraFiles: append(append([]*os.File{}, extra...), specR, syncW), // see init.go
+		Env:        []string{"GOMAXPROCS=1", fmt.Sprintf("%s=%d", PreserveEnv, len(l.extra))},
+		ExtraFiles: append(append([]*os.File{}, l.extra...), l.specR, l.syncW), // see init.go
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS |
 				unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP,
@@ -189,83 +254,98 @@ func launch(s *store.Store, c *store.Container, cfg *Config, extra []*os.File, w
 		},
 		WaitDelay: time.Second,
 	}
-	group, cleanup, err := placeInCgroup(c, cfg, cmd, &spec)
+	l.p = &process{cmd: l.cmd, timeout: time.Duration(l.cfg.Timeout) * time.Second}
+	if l.cfg.Network == "host" || l.netns != nil {
+		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
+	}
+	if l.netns != nil {
+		l.cmd.ExtraFiles = append(l.cmd.ExtraFiles, l.netns) // spec's fd + 2, see init.go
+		l.spec.JoinNetNS = true
+	}
+	return nil
+}
+
+func (l *launcher) cgroup() error {
+	group, cleanup, err := placeInCgroup(l.c, l.cfg, l.cmd, &l.spec)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer cleanup()
-	term, err := wire(cmd)
+	l.closers = append(l.closers, cleanup)
+	l.p.group = group
+	l.undo = append(l.undo, l.p.removeGroup)
+	return nil
+}
+
+func (l *launcher) wire(wire func(*exec.Cmd) (*session, error)) error {
+	term, err := wire(l.cmd)
 	if err != nil {
-		group.Remove()
-		return nil, err
+		return err
 	}
-	p := &process{cmd: cmd, term: term, group: group, timeout: time.Duration(cfg.Timeout) * time.Second}
-	fail := func(err error) (*process, error) {
-		cmd.Wait()
-		term.close()
-		for _, undo := range p.undo {
-			undo()
-		}
-		p.removeGroup()
-		detachNetwork(s, c, cfg)
-		return nil, err
+	l.p.term = term
+	l.undo = append(l.undo, term.close)
+	return nil
+}
+
+func (l *launcher) rootfs() error {
+	if err := prepareRootfs(l.s, &l.spec); err != nil {
+		return err
 	}
-	// before the clone, which copies the keeper's mounts (a FUSE rootfs)
-	if err := prepareRootfs(s, &spec); err != nil {
-		return fail(err)
+	l.keep(func() { releaseRootfs(&l.spec) })
+	return nil
+}
+
+func (l *launcher) start() error {
+	l.spec.Release = bridged(l.cfg) || tugnet.IsUserMode(l.cfg.Network)
+	l.spec.ConsoleFD = l.p.term.consoleFD(l.cmd)
+	if err := l.cmd.Start(); err != nil {
+		return fmt.Errorf("start container: %w", err)
 	}
-	p.undo = append(p.undo, func() { releaseRootfs(&spec) })
-	if cfg.Network == "host" {
-		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
+	l.undo = append(l.undo, func() {
+		l.cmd.Process.Kill()
+		l.cmd.Wait()
+	})
+	l.specR.Close()
+	l.syncW.Close()
+	l.p.term.started()
+	return nil
+}
+
+// handshake hands the child its spec; while it builds its rootfs, its
+// network is plumbed (it waits for that before it runs anything of the
+// container), then it sends its console, and execs.
+func (l *launcher) handshake() error {
+	var enter func() error
+	if l.spec.Release {
+		enter = l.network
 	}
-	if netns != nil {
-		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
-		cmd.ExtraFiles = append(cmd.ExtraFiles, netns) // spec's fd + 2, see init.go
-		spec.JoinNetNS = true
-	}
-	spec.Release = bridged(cfg) || tugnet.IsUserMode(cfg.Network)
-	spec.ConsoleFD = term.consoleFD(cmd)
-	if err := cmd.Start(); err != nil {
-		return fail(fmt.Errorf("start container: %w", err))
-	}
-	specR.Close()
-	syncW.Close()
-	term.started()
-	// While the child builds its rootfs, its network is plumbed; it
-	// waits for that before it runs anything of the container.
-	enter := func() error {
-		if tugnet.IsUserMode(cfg.Network) {
-			u, err := startUserMode(s, c, cfg, &spec, cmd.Process.Pid)
-			if u != nil {
-				p.undo = append(p.undo, u.Stop)
-			}
-			return err
-		}
-		if err := attachNetwork(s, c, cfg, &spec, cmd.Process.Pid); err != nil {
-			return err
-		}
-		if !spec.EmbeddedDNS {
-			return nil
-		}
-		stop, err := tugnet.ServeDNS(cmd.Process.Pid, resolver(s, c.ID), hostResolv("/etc/resolv.conf").servers)
-		if stop != nil {
-			p.undo = append(p.undo, stop)
+	return handshake(l.specW, l.syncR, &l.spec, enter, l.p.term.takeConsole)
+}
+
+// network plumbs the child's network: a user-mode stack, or the veth
+// and, on a user network, the embedded DNS.
+func (l *launcher) network() error {
+	pid := l.cmd.Process.Pid
+	if tugnet.IsUserMode(l.cfg.Network) {
+		u, err := startUserMode(l.s, l.c, l.cfg, &l.spec, pid)
+		if u != nil {
+			l.keep(u.Stop)
 		}
 		return err
 	}
-	if !spec.Release {
-		enter = nil
+	if err := attachNetwork(l.s, l.c, l.cfg, &l.spec, pid); err != nil {
+		return err
 	}
-	if err := handshake(specW, syncR, &spec, enter, term.takeConsole); err != nil {
-		cmd.Process.Kill()
-		return fail(err)
+	if !l.spec.EmbeddedDNS {
+		return nil
 	}
-	if err := p.recordRunning(s, c); err != nil {
-		cmd.Process.Kill()
-		return fail(err)
+	stop, err := tugnet.ServeDNS(pid, resolver(l.s, l.c.ID), hostResolv("/etc/resolv.conf").servers)
+	if stop != nil {
+		l.keep(stop)
 	}
-	return p, nil
+	return err
 }
+
+func (l *launcher) record() error { return l.p.recordRunning(l.s, l.c) }
 
 // placeInCgroup makes the container's cgroup with its limits. On a v2
 // host the child is cloned straight into it (CLONE_INTO_CGROUP), so it
