@@ -2,18 +2,13 @@ package commands
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"tug/run"
 	"tug/store"
-	"tug/store/archive"
 )
 
 // oneContainer opens the store and looks up the first argument.
@@ -61,7 +56,7 @@ func cpCommand() *cli.Command {
 		ArgsUsage: "CONTAINER:SRC DEST|-  or  SRC|- CONTAINER:DEST",
 		Before: intoUserNS(func(c *cli.Context) string {
 			for _, a := range c.Args().Slice() {
-				if ref, _, ok := containerPath(a); ok {
+				if ref, _, ok := run.ContainerPath(a); ok {
 					return ref
 				}
 			}
@@ -75,89 +70,9 @@ func cpCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			src, dst := c.Args().Get(0), c.Args().Get(1)
-			if ref, p, ok := containerPath(src); ok {
-				ctr, err := s.LookupContainer(ref)
-				if err != nil {
-					return err
-				}
-				return copyOut(s, ctr, p, dst)
-			}
-			if ref, p, ok := containerPath(dst); ok {
-				ctr, err := s.LookupContainer(ref)
-				if err != nil {
-					return err
-				}
-				return copyIn(s, ctr, src, p)
-			}
-			return fmt.Errorf("cp: one of the two paths must be CONTAINER:PATH")
+			return run.Copy(s, c.Args().Get(0), c.Args().Get(1), os.Stdin, os.Stdout)
 		},
 	}
-}
-
-// containerPath splits CONTAINER:PATH; a host path has no colon before
-// its first slash.
-func containerPath(arg string) (string, string, bool) {
-	ref, p, ok := strings.Cut(arg, ":")
-	if !ok || ref == "" || strings.Contains(ref, "/") {
-		return "", "", false
-	}
-	return ref, p, true
-}
-
-// copyOut copies a container path to the host as docker does: into DEST
-// if it is a directory, else as DEST itself; "-" writes a tar to stdout.
-func copyOut(s *store.Store, ctr *store.Container, src, dst string) error {
-	if dst == "-" {
-		return run.CopyOut(s, ctr, src, filepath.Base(filepath.Clean("/"+src)), os.Stdout)
-	}
-	dir, name := dst, filepath.Base(filepath.Clean("/"+src))
-	if fi, err := os.Stat(dst); err != nil || !fi.IsDir() {
-		dir, name = filepath.Dir(dst), filepath.Base(dst)
-	}
-	if name == "/" {
-		name = "."
-	}
-	pr, pw := io.Pipe()
-	errc := make(chan error, 1)
-	go func() {
-		_, err := archive.Apply(dir, pr, archive.Options{Umask: s.Umask(), Chown: os.Geteuid() == 0, Literal: true})
-		pr.CloseWithError(err)
-		errc <- err
-	}()
-	err := run.CopyOut(s, ctr, src, name, pw)
-	pw.CloseWithError(err)
-	if aerr := <-errc; err == nil {
-		err = aerr
-	}
-	return err
-}
-
-// copyIn copies a host path (or a tar on stdin, "-") into a container.
-func copyIn(s *store.Store, ctr *store.Container, src, dst string) error {
-	if src == "-" {
-		return run.CopyIn(s, ctr, dst, os.Stdin)
-	}
-	info, err := run.Stat(s, ctr, dst)
-	if err != nil {
-		return err
-	}
-	dir, name := dst, filepath.Base(src)
-	if !info.IsDir {
-		dir, name = filepath.Dir(dst), filepath.Base(dst)
-	}
-	parent, err := unix.Open(filepath.Dir(src), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("cp: %s: %w", src, err)
-	}
-	defer unix.Close(parent)
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(archive.Write(parent, filepath.Base(src), pw, archive.WriteOptions{Prefix: name}))
-	}()
-	err = run.CopyIn(s, ctr, dir, pr)
-	pr.CloseWithError(err)
-	return err
 }
 
 func exportCommand() *cli.Command {

@@ -277,3 +277,89 @@ func writeUpper(s *store.Store, c *store.Container, out string) error {
 	}
 	return f.Close()
 }
+
+// Copy is tug cp SRC DST, docker's path rules: one side is
+// CONTAINER:PATH, the other a host path or "-" (a tar on stdin or
+// stdout).
+func Copy(s *store.Store, src, dst string, stdin io.Reader, stdout io.Writer) error {
+	if ref, p, ok := ContainerPath(src); ok {
+		ctr, err := s.LookupContainer(ref)
+		if err != nil {
+			return err
+		}
+		return copyOut(s, ctr, p, dst, stdout)
+	}
+	if ref, p, ok := ContainerPath(dst); ok {
+		ctr, err := s.LookupContainer(ref)
+		if err != nil {
+			return err
+		}
+		return copyIn(s, ctr, src, p, stdin)
+	}
+	return fmt.Errorf("cp: one of the two paths must be CONTAINER:PATH")
+}
+
+// ContainerPath splits CONTAINER:PATH; a host path has no colon before
+// its first slash.
+func ContainerPath(arg string) (string, string, bool) {
+	ref, p, ok := strings.Cut(arg, ":")
+	if !ok || ref == "" || strings.Contains(ref, "/") {
+		return "", "", false
+	}
+	return ref, p, true
+}
+
+// copyOut copies a container path to the host as docker does: into DEST
+// if it is a directory, else as DEST itself; "-" writes a tar to stdout.
+func copyOut(s *store.Store, ctr *store.Container, src, dst string, stdout io.Writer) error {
+	if dst == "-" {
+		return CopyOut(s, ctr, src, filepath.Base(filepath.Clean("/"+src)), stdout)
+	}
+	dir, name := dst, filepath.Base(filepath.Clean("/"+src))
+	if fi, err := os.Stat(dst); err != nil || !fi.IsDir() {
+		dir, name = filepath.Dir(dst), filepath.Base(dst)
+	}
+	if name == "/" {
+		name = "."
+	}
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := archive.Apply(dir, pr, archive.Options{Umask: s.Umask(), Chown: os.Geteuid() == 0, Literal: true})
+		pr.CloseWithError(err)
+		errc <- err
+	}()
+	err := CopyOut(s, ctr, src, name, pw)
+	pw.CloseWithError(err)
+	if aerr := <-errc; err == nil {
+		err = aerr
+	}
+	return err
+}
+
+// copyIn copies a host path (or a tar on stdin, "-") into a container.
+func copyIn(s *store.Store, ctr *store.Container, src, dst string, stdin io.Reader) error {
+	if src == "-" {
+		return CopyIn(s, ctr, dst, stdin)
+	}
+	info, err := Stat(s, ctr, dst)
+	if err != nil {
+		return err
+	}
+	dir, name := dst, filepath.Base(src)
+	if !info.IsDir {
+		dir, name = filepath.Dir(dst), filepath.Base(dst)
+	}
+	parent, err := unix.Open(filepath.Dir(src), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("cp: %s: %w", src, err)
+	}
+	defer unix.Close(parent)
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(archive.Write(parent, filepath.Base(src), pw, archive.WriteOptions{Prefix: name}))
+	}()
+	err = CopyIn(s, ctr, dir, pr)
+	pr.CloseWithError(err)
+	return err
+}

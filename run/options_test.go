@@ -185,3 +185,25 @@ func TestResources(t *testing.T) {
 		}
 	}
 }
+
+func TestContainerPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"web:/etc/hosts": "web /etc/hosts",
+		"web:rel":        "web rel",
+		"web:":           "web ",
+		"/host/path":     "",
+		"./a:b":          "",
+		"dir/x:y":        "",
+		":/x":            "",
+		"-":              "",
+	} {
+		ref, p, ok := ContainerPath(in)
+		got := ""
+		if ok {
+			got = ref + " " + p
+		}
+		if got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
