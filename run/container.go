@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"tug/run/cgroups"
+	"tug/run/childspec"
 	"tug/store"
 )
 
@@ -97,7 +98,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host", Driver: driver,
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
 		EmbeddedDNS: userNetwork(opt.Network),
-		MaskedPaths: DefaultMaskedPaths(), ReadonlyPaths: DefaultReadonlyPaths(),
+		MaskedPaths: childspec.DefaultMaskedPaths(), ReadonlyPaths: childspec.DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {
 		return nil, fmt.Errorf("working directory %q is not absolute", spec.Cwd)

@@ -52,20 +52,6 @@ type ExecOptions struct {
 	Detach      bool
 }
 
-// execSpec is what the helper needs, decided by the parent.
-type execSpec struct {
-	Args       []string   `json:"args"`
-	Env        []string   `json:"env"`
-	Cwd        string     `json:"cwd"`
-	User       string     `json:"user"`
-	Tty        bool       `json:"tty"`
-	Detach     bool       `json:"detach"`
-	ConsoleFD  int        `json:"console_fd,omitempty"` // with Tty (console.go)
-	Caps       []string   `json:"caps"`
-	NoNewPrivs bool       `json:"no_new_privs"`
-	Seccomp    bpfProgram `json:"seccomp,omitempty"`
-}
-
 // Exec runs a command in a running container and returns its exit code.
 func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, error) {
 	cfg, err := ContainerConfig(c)

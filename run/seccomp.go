@@ -2,7 +2,6 @@ package run
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -30,38 +29,6 @@ import (
 // github.com/elastic/go-seccomp-bpf (argument filters included), once,
 // when the container is created, and the child loads the program just
 // before it drops to the container's user and execs.
-
-// bpfProgram is a compiled filter; in JSON it is the base64 of its
-// 8-byte instructions, a tenth of the size of a list of objects.
-type bpfProgram []unix.SockFilter
-
-// MarshalJSON encodes the program as base64.
-func (p bpfProgram) MarshalJSON() ([]byte, error) {
-	raw := make([]byte, 0, 8*len(p))
-	for _, in := range p {
-		raw = binary.LittleEndian.AppendUint16(raw, in.Code)
-		raw = append(raw, in.Jt, in.Jf)
-		raw = binary.LittleEndian.AppendUint32(raw, in.K)
-	}
-	return json.Marshal(raw)
-}
-
-// UnmarshalJSON decodes MarshalJSON's form.
-func (p *bpfProgram) UnmarshalJSON(b []byte) error {
-	var raw []byte
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	if len(raw)%8 != 0 {
-		return fmt.Errorf("seccomp program of %d bytes", len(raw))
-	}
-	*p = make(bpfProgram, len(raw)/8)
-	for i := range *p {
-		r := raw[8*i:]
-		(*p)[i] = unix.SockFilter{Code: binary.LittleEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.LittleEndian.Uint32(r[4:])}
-	}
-	return nil
-}
 
 // cachedSeccomp is compileSeccomp with the default profile's programs
 // kept in the store's cache, keyed by everything they depend on: the

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tug/run/cgroups"
+	"tug/run/childspec"
 )
 
 // Security are the flags that shape a container's security profile and
@@ -26,29 +27,6 @@ type Security struct {
 	OOMScoreAdj     int
 	Devices         []string // HOST[:CONTAINER][:rwm]
 	DeviceRules     []string // --device-cgroup-rule: TYPE MAJOR:MINOR ACCESS
-}
-
-// Tmpfs is a tmpfs mounted in the container.
-type Tmpfs struct {
-	Destination string `json:"destination"`
-	Options     string `json:"options"`
-}
-
-// Rlimit is one --ulimit.
-type Rlimit struct {
-	Resource int    `json:"resource"`
-	Soft     uint64 `json:"soft"`
-	Hard     uint64 `json:"hard"`
-}
-
-// Device is a host device node made in the container's /dev.
-type Device struct {
-	Path   string `json:"path"` // in the container
-	Type   byte   `json:"type"` // 'c' or 'b'
-	Major  uint32 `json:"major"`
-	Minor  uint32 `json:"minor"`
-	Mode   uint32 `json:"mode"`
-	Access string `json:"access"` // rwm
 }
 
 // applySecurity fills in the spec's capabilities, seccomp program and
@@ -139,7 +117,7 @@ func capabilities(sec Security) ([]string, error) {
 		}
 		return c, nil
 	}
-	caps := DefaultCaps()
+	caps := childspec.DefaultCaps()
 	for _, d := range sec.CapDrop {
 		c, err := norm(d)
 		if err != nil {

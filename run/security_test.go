@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"tug/run/childspec"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,7 +12,7 @@ import (
 func TestCapabilities(t *testing.T) {
 	has := func(caps []string, c string) bool { return slices.Contains(caps, c) }
 	def, err := capabilities(Security{})
-	if err != nil || !reflect.DeepEqual(def, DefaultCaps()) {
+	if err != nil || !reflect.DeepEqual(def, childspec.DefaultCaps()) {
 		t.Errorf("default: %v %v", def, err)
 	}
 	c, err := capabilities(Security{CapAdd: []string{"net_admin", "CAP_SYS_PTRACE"}, CapDrop: []string{"chown", "CAP_KILL"}})
@@ -37,8 +38,9 @@ func TestCapabilities(t *testing.T) {
 
 func TestRlimitsSysctlsTmpfs(t *testing.T) {
 	rl, err := rlimits([]string{"nofile=1024:2048", "nproc=-1", "core=unlimited:unlimited"})
-	want := []Rlimit{{unix.RLIMIT_NOFILE, 1024, 2048}, {unix.RLIMIT_NPROC, unix.RLIM_INFINITY, unix.RLIM_INFINITY},
-		{unix.RLIMIT_CORE, unix.RLIM_INFINITY, unix.RLIM_INFINITY}}
+	want := []Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 1024, Hard: 2048},
+		{Resource: unix.RLIMIT_NPROC, Soft: unix.RLIM_INFINITY, Hard: unix.RLIM_INFINITY},
+		{Resource: unix.RLIMIT_CORE, Soft: unix.RLIM_INFINITY, Hard: unix.RLIM_INFINITY}}
 	if err != nil || !reflect.DeepEqual(rl, want) {
 		t.Errorf("rlimits: %+v %v", rl, err)
 	}
@@ -57,7 +59,7 @@ func TestRlimitsSysctlsTmpfs(t *testing.T) {
 		}
 	}
 	tm, err := tmpfsMounts([]string{"/cache:size=1m", "/tmp/"}, true)
-	wantT := []Tmpfs{{"/cache", "size=1m"}, {"/tmp", ""}, {"/run", "mode=1777"}}
+	wantT := []Tmpfs{{Destination: "/cache", Options: "size=1m"}, {Destination: "/tmp"}, {Destination: "/run", Options: "mode=1777"}}
 	if err != nil || !reflect.DeepEqual(tm, wantT) {
 		t.Errorf("tmpfs: %+v %v", tm, err)
 	}

@@ -1,106 +1,22 @@
-// Package run creates and runs containers: it turns options and an image
-// into a Spec, starts the re-exec child that builds the container from
-// it (init.go, the only privileged code), and proxies its terminal,
-// signals and exit code.
 package run
 
-import "tug/run/cgroups"
+import "tug/run/childspec"
 
-// Spec is everything the re-exec child needs to build the container. The
-// parent sends it as JSON over an inherited pipe, never as argv.
-type Spec struct {
-	Rootfs   string   `json:"rootfs"`   // where the overlay is mounted
-	LayerDir string   `json:"layerdir"` // lower dirs are relative to it
-	Lower    []string `json:"lower"`    // layer diff dirs, top first
-	Upper    string   `json:"upper"`
-	Work     string   `json:"work"`
-	// Driver is how the rootfs is made (storage.go): "" or overlay, the
-	// child mounts it; fuse-overlayfs or copy, the keeper prepares it
-	// and the child binds it.
-	Driver string `json:"driver,omitempty"`
-	// UserNS: the keeper runs in tug's user namespace (rootless), and
-	// SingleID: that namespace maps only the user's own IDs. Filled in
-	// with the overlay paths, from what the store read once, so that the
-	// child need not read its ID maps again.
-	UserNS   bool `json:"userns,omitempty"`
-	SingleID bool `json:"single_id,omitempty"`
-
-	Args     []string `json:"args"`
-	Env      []string `json:"env"`
-	Cwd      string   `json:"cwd"`
-	User     string   `json:"user"` // name, uid, name:group or uid:gid; "" is root
-	Hostname string   `json:"hostname"`
-	Tty      bool     `json:"tty"`
-	// ConsoleFD, with Tty, is the inherited fd of the console socket
-	// (console.go).
-	ConsoleFD int  `json:"console_fd,omitempty"`
-	Init      bool `json:"init"`
-	// CgroupTasks are the v1 "tasks" files the child moves itself into,
-	// and UnshareCgroup has it make its cgroup namespace then (v1 hosts,
-	// where it cannot be cloned straight into its cgroup).
-	CgroupTasks   []string `json:"cgroup_tasks,omitempty"`
-	UnshareCgroup bool     `json:"unshare_cgroup,omitempty"`
-	// CgroupMounts are the cgroup filesystems mounted at /sys/fs/cgroup,
-	// read-only but with --privileged.
-	CgroupMounts []cgroups.Mount `json:"cgroup_mounts,omitempty"`
-	// Release: the child waits for the parent's go-ahead byte before it
-	// runs anything of the container (network plumbing).
-	Release bool `json:"release,omitempty"`
-	// HostNetwork: the container shares the host's network namespace.
-	HostNetwork bool `json:"host_network,omitempty"`
-	// JoinNetNS: the child joins the network namespace of the process
-	// whose pidfd it inherits as fd 5 (--network container:C).
-	JoinNetNS  bool     `json:"join_netns,omitempty"`
-	DNS        []string `json:"dns,omitempty"`
-	DNSSearch  []string `json:"dns_search,omitempty"`
-	DNSOptions []string `json:"dns_options,omitempty"`
-	ExtraHosts []string `json:"extra_hosts,omitempty"` // NAME:IP
-	// EmbeddedDNS points resolv.conf at the keeper's DNS server (user
-	// networks, where containers resolve each other by name).
-	EmbeddedDNS bool `json:"embedded_dns,omitempty"`
-
-	ReadOnly      bool              `json:"read_only"`
-	NoNewPrivs    bool              `json:"no_new_privs"`
-	Privileged    bool              `json:"privileged,omitempty"`
-	Caps          []string          `json:"caps"` // bounding, effective and permitted for root
-	Seccomp       bpfProgram        `json:"seccomp,omitempty"`
-	Mounts        []Mount           `json:"mounts"`
-	Tmpfs         []Tmpfs           `json:"tmpfs,omitempty"`
-	MaskedPaths   []string          `json:"masked_paths"`
-	ReadonlyPaths []string          `json:"readonly_paths"`
-	Devices       []Device          `json:"devices,omitempty"`
-	Rlimits       []Rlimit          `json:"rlimits,omitempty"`
-	Sysctls       map[string]string `json:"sysctls,omitempty"`
-	ShmSize       int64             `json:"shm_size,omitempty"`
-	OOMScoreAdj   int               `json:"oom_score_adj,omitempty"`
-}
-
-// Mount is a bind mount from the host into the container.
-type Mount struct {
-	Source      string `json:"source"`
-	Destination string `json:"destination"`
-	ReadOnly    bool   `json:"read_only"`
-}
-
-// DefaultCaps is docker's default capability set.
-func DefaultCaps() []string {
-	return []string{
-		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-		"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-		"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-	}
-}
-
-// DefaultMaskedPaths are hidden in the container, as docker hides them.
-func DefaultMaskedPaths() []string {
-	return []string{
-		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-	}
-}
-
-// DefaultReadonlyPaths are read-only in the container, as in docker.
-func DefaultReadonlyPaths() []string {
-	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
-}
+// The spec that crosses the pipe to the re-exec child is childspec's;
+// the parent builds it under these names.
+type (
+	// Spec is childspec.Spec: a container for tug-init.
+	Spec = childspec.Spec
+	// Mount is a bind mount from the host into the container.
+	Mount = childspec.Mount
+	// Tmpfs is a tmpfs mounted in the container.
+	Tmpfs = childspec.Tmpfs
+	// Rlimit is one --ulimit.
+	Rlimit = childspec.Rlimit
+	// Device is a host device node made in the container's /dev.
+	Device = childspec.Device
+	// bpfProgram is a compiled seccomp filter.
+	bpfProgram = childspec.BPF
+	// execSpec is a command for tug-exec.
+	execSpec = childspec.Exec
+)
