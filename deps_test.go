@@ -21,6 +21,15 @@ var forbidden = map[string][]string{
 	"internal": {"tug/commands"},
 }
 
+// forbiddenPkg lists, for single packages, tug packages they must not
+// import, by exact path: the re-exec child knows neither the parent side
+// of run nor the store, and the spec that crosses the pipe knows neither
+// side.
+var forbiddenPkg = map[string][]string{
+	"run/child":     {"tug/run", "tug/run/doctor", "tug/store", "tug/net"},
+	"run/childspec": {"tug/run", "tug/run/child", "tug/run/doctor", "tug/store", "tug/net", "tug/internal/userns"},
+}
+
 // TestImportDirection reads the imports of every non-test Go file and
 // fails on an arrow in the wrong direction.
 func TestImportDirection(t *testing.T) {
@@ -36,11 +45,17 @@ func TestImportDirection(t *testing.T) {
 			return err
 		}
 		checked++
+		exact := forbiddenPkg[filepath.ToSlash(filepath.Dir(path))]
 		for _, imp := range f.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
 			for _, b := range bad {
 				if p == b || strings.HasPrefix(p, b+"/") {
 					t.Errorf("%s imports %s: imports must point commands → run, net, pull → store", path, p)
+				}
+			}
+			for _, b := range exact {
+				if p == b {
+					t.Errorf("%s imports %s: the re-exec child and its spec stand apart from the parent side", path, p)
 				}
 			}
 		}

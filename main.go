@@ -20,13 +20,14 @@ import (
 	"tug/commands"
 	"tug/internal/userns"
 	"tug/run"
+	"tug/run/child"
 	"tug/run/doctor"
 )
 
 func main() {
 	// The child of a rootless tug waits for its user namespace's maps.
 	userns.Continue()
-	if os.Getenv(run.RoleArgEnv) != "" {
+	if os.Getenv(child.RoleArgEnv) != "" {
 		os.Args = os.Args[1:] // started by nsenter: the role is argv[1]
 	}
 	// A re-exec of tug in one of its roles (argv[0]) never reaches the
@@ -69,10 +70,10 @@ func inheritedFDs() int {
 // roles are the mains of tug's re-exec roles, by argv[0].
 func roles() map[string]func() {
 	return map[string]func(){
-		run.InitRole:     run.Init,       // the container's child: builds it, execs the entrypoint
-		run.ReaperRole:   run.Reaper,     // pid 1 under --init
-		run.MonitorRole:  run.Monitor,    // keeps a detached container
-		run.ExecRole:     run.ExecHelper, // joins a container for tug exec
-		doctor.ProbeRole: doctor.Probe,   // doctor's overlay probe in a user namespace
+		child.InitRole:   child.Init,       // the container's child: builds it, execs the entrypoint
+		child.ReaperRole: child.Reaper,     // pid 1 under --init
+		child.ExecRole:   child.ExecHelper, // joins a container for tug exec
+		run.MonitorRole:  run.Monitor,      // keeps a detached container
+		doctor.ProbeRole: doctor.Probe,     // doctor's overlay probe in a user namespace
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tug/internal/userns"
+	"tug/run/child"
 	"tug/store"
 	"tug/store/archive"
 )
@@ -33,7 +34,7 @@ type PathInfo struct {
 func Stat(s *store.Store, c *store.Container, p string) (PathInfo, error) {
 	var info PathInfo
 	err := withRootfs(s, c, func(root int) error {
-		fd, err := openIn(root, strings.TrimPrefix(path.Clean("/"+p), "/"), unix.O_PATH)
+		fd, err := child.OpenIn(root, strings.TrimPrefix(path.Clean("/"+p), "/"), unix.O_PATH)
 		if errors.Is(err, unix.ENOENT) {
 			return nil
 		}
@@ -62,7 +63,7 @@ func CopyOut(s *store.Store, c *store.Container, src, name string, w io.Writer) 
 		if base == "" {
 			base = "."
 		}
-		pfd, err := openIn(root, dirOrDot(dir), unix.O_PATH|unix.O_DIRECTORY)
+		pfd, err := child.OpenIn(root, dirOrDot(dir), unix.O_PATH|unix.O_DIRECTORY)
 		if err != nil {
 			return fmt.Errorf("%s:%s: %w", c.Name, src, err)
 		}
@@ -83,12 +84,12 @@ func dirOrDot(d string) string {
 // container's root.
 func CopyIn(s *store.Store, c *store.Container, dst string, r io.Reader) error {
 	return withRootfs(s, c, func(root int) error {
-		fd, err := openIn(root, dirOrDot(path.Clean("/"+dst)), unix.O_PATH|unix.O_DIRECTORY)
+		fd, err := child.OpenIn(root, dirOrDot(path.Clean("/"+dst)), unix.O_PATH|unix.O_DIRECTORY)
 		if err != nil {
 			return fmt.Errorf("%s:%s: %w", c.Name, dst, err)
 		}
 		defer unix.Close(fd)
-		_, err = archive.Apply(fdPath(fd), r, archive.Options{Umask: s.Umask(), Literal: true})
+		_, err = archive.Apply(child.FDPath(fd), r, archive.Options{Umask: s.Umask(), Literal: true})
 		return err
 	})
 }

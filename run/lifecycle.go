@@ -15,6 +15,7 @@ import (
 
 	tugnet "tug/net"
 	"tug/run/cgroups"
+	"tug/run/child"
 	"tug/store"
 )
 
@@ -387,7 +388,7 @@ func StartDetached(s *store.Store, c *store.Container) error {
 	}
 	readyW.Close()
 	defer cmd.Process.Release()
-	return readStatus(readyR)
+	return child.ReadStatus(readyR)
 }
 
 // Update changes a container's limits: those set in l replace the old

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/run/child"
 	"tug/store"
 )
 
@@ -33,7 +34,7 @@ func Monitor() {
 	unix.CloseOnExec(readyFD)
 	err := monitor(os.Args[1:], ready)
 	if err != nil && ready != nil {
-		writeStatus(ready, err)
+		child.WriteStatus(ready, err)
 	}
 	os.Exit(0)
 }
@@ -67,7 +68,7 @@ func monitor(args []string, ready *os.File) error {
 	// Pdeathsig ties the container to this thread.
 	runtime.LockOSThread()
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwarded()...)
+	signal.Notify(sigs, child.Forwarded()...)
 	// Caught rather than ignored: an ignored signal stays ignored across
 	// exec, and neither the container nor pasta should inherit that.
 	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)

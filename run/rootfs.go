@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/run/child"
 	"tug/store"
 )
 
@@ -63,7 +64,7 @@ func onPrivateMount(s *store.Store, spec *Spec, fn func(root int) error) error {
 		return err
 	}
 	defer releaseRootfs(spec)
-	root, err := privateOverlay(spec)
+	root, err := child.PrivateOverlay(spec)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
-	"unsafe"
 
 	seccompbpf "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -233,17 +232,4 @@ func conditions(args []specs.LinuxSeccompArg) (seccompbpf.ArgumentConditions, er
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// loadSeccomp installs prog on the calling thread, which must be the one
-// that execs; with it nothing the container runs can escape the filter.
-func loadSeccomp(prog bpfProgram) error {
-	if len(prog) == 0 {
-		return nil
-	}
-	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog))); e != 0 {
-		return fmt.Errorf("load seccomp filter: %w", e)
-	}
-	return nil
 }

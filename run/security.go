@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tug/run/cgroups"
+	"tug/run/child"
 	"tug/run/childspec"
 )
 
@@ -95,8 +96,8 @@ func applySecurity(spec *Spec, res *cgroups.Resources, sec Security, cacheDir st
 // applied (ALL included), or every capability with --privileged.
 func capabilities(sec Security) ([]string, error) {
 	all := make([]string, 0, 41)
-	for name, n := range capNames() {
-		if n <= lastCap() {
+	for name, n := range child.CapNames() {
+		if n <= child.LastCap() {
 			all = append(all, name)
 		}
 	}
@@ -112,7 +113,7 @@ func capabilities(sec Security) ([]string, error) {
 		if !strings.HasPrefix(c, "CAP_") {
 			c = "CAP_" + c
 		}
-		if _, ok := capNames()[c]; !ok {
+		if _, ok := child.CapNames()[c]; !ok {
 			return "", fmt.Errorf("unknown capability %q", c)
 		}
 		return c, nil

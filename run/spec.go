@@ -1,3 +1,8 @@
+// Package run creates and runs containers: it turns options and an image
+// into a childspec.Spec, starts the re-exec child that builds the
+// container from it (package run/child, the code on the container's side
+// of its namespaces), keeps it (the monitor), and proxies its terminal,
+// signals, logs and exit code.
 package run
 
 import "tug/run/childspec"

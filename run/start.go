@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -17,6 +16,7 @@ import (
 
 	tugnet "tug/net"
 	"tug/run/cgroups"
+	"tug/run/child"
 	"tug/store"
 )
 
@@ -32,12 +32,6 @@ type IO struct {
 
 // ErrRunning is returned when starting a container that runs already.
 var ErrRunning = errors.New("container is running")
-
-// forwarded are the signals a foreground tug (or a monitor) passes on to
-// the container.
-func forwarded() []os.Signal {
-	return []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
-}
 
 // LogPath is where a container's log lives.
 func LogPath(s *store.Store, c *store.Container) string {
@@ -69,7 +63,7 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwarded()...)
+	signal.Notify(sigs, child.Forwarded()...)
 	defer signal.Stop(sigs)
 	// A closed reader of tug's output (run --rm … | head) must not kill
 	// tug before it removes the container: caught, SIGPIPE turns into
@@ -240,11 +234,11 @@ func (l *launcher) command() error {
 	}
 	l.cmd = &exec.Cmd{
 		Path: fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args: []string{InitRole},
+		Args: []string{child.InitRole},
 		// The child does one thing at a time; one P spares it the start
 		// of idle threads (about 0.3 ms a start here).
-		Env:        []string{"GOMAXPROCS=1", fmt.Sprintf("%s=%d", PreserveEnv, len(l.extra))},
-		ExtraFiles: append(append([]*os.File{}, l.extra...), l.specR, l.syncW), // see init.go
+		Env:        []string{"GOMAXPROCS=1", fmt.Sprintf("%s=%d", child.PreserveEnv, len(l.extra))},
+		ExtraFiles: append(append([]*os.File{}, l.extra...), l.specR, l.syncW), // see run/child/sync.go
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS |
 				unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP,
@@ -259,7 +253,7 @@ func (l *launcher) command() error {
 		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
 	}
 	if l.netns != nil {
-		l.cmd.ExtraFiles = append(l.cmd.ExtraFiles, l.netns) // spec's fd + 2, see init.go
+		l.cmd.ExtraFiles = append(l.cmd.ExtraFiles, l.netns) // the spec's fd + 2, see run/child/sync.go
 		l.spec.JoinNetNS = true
 	}
 	return nil
@@ -437,43 +431,16 @@ func handshake(specW, syncR *os.File, spec *Spec, enter, console func() error) e
 		return childFailed(syncR, err)
 	}
 	specW.Close()
-	return readStatus(syncR)
+	return child.ReadStatus(syncR)
 }
 
 // childFailed is the child's own report of why it is gone, if it made
 // one, else err.
 func childFailed(syncR *os.File, err error) error {
-	if serr := readStatus(syncR); serr != nil {
+	if serr := child.ReadStatus(syncR); serr != nil {
 		return serr
 	}
 	return err
-}
-
-// readStatus reads a start report: EOF with nothing said means success;
-// an initError says what failed.
-func readStatus(r io.Reader) error {
-	msg, err := io.ReadAll(r)
-	if err != nil {
-		return fmt.Errorf("wait for container: %w", err)
-	}
-	if len(msg) == 0 {
-		return nil
-	}
-	var ie initError
-	if err := json.Unmarshal(msg, &ie); err != nil {
-		return fmt.Errorf("container start failed: %s", msg)
-	}
-	return &ie
-}
-
-// writeStatus reports a failed start in readStatus's form.
-func writeStatus(w io.Writer, err error) {
-	var ie *initError
-	if !errors.As(err, &ie) {
-		ie = &initError{Code: 125, Msg: err.Error()}
-	}
-	b, _ := json.Marshal(ie)
-	w.Write(b)
 }
 
 // wait forwards signals to the container until it exits, lets its last
@@ -502,7 +469,7 @@ func (p *process) wait(sigs chan os.Signal) int {
 	if !ok {
 		return 125
 	}
-	p.state.ExitCode = exitStatus(unix.WaitStatus(ws))
+	p.state.ExitCode = child.ExitStatus(unix.WaitStatus(ws))
 	return p.state.ExitCode
 }
 
@@ -536,5 +503,5 @@ func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error 
 // recordFailure records a start that failed before the entrypoint ran.
 func recordFailure(s *store.Store, c *store.Container, err error) {
 	now := time.Now().UTC()
-	s.SetState(c.ID, &store.ContainerState{Status: store.StatusExited, ExitCode: errorCode(err), Error: err.Error(), StartedAt: now, FinishedAt: now})
+	s.SetState(c.ID, &store.ContainerState{Status: store.StatusExited, ExitCode: child.ErrorCode(err), Error: err.Error(), StartedAt: now, FinishedAt: now})
 }

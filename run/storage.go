@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/run/childspec"
 	"tug/store"
 )
 
@@ -23,11 +24,11 @@ import (
 // image's files ("copy": slow to create, but it works anywhere). The
 // driver is chosen when the container is created and kept with it.
 
-// The storage drivers.
+// The storage drivers, the values of the child's Spec.Driver.
 const (
-	DriverOverlay = "overlay"
-	DriverFuse    = "fuse-overlayfs"
-	DriverCopy    = "copy"
+	DriverOverlay = childspec.DriverOverlay
+	DriverFuse    = childspec.DriverFuse
+	DriverCopy    = childspec.DriverCopy
 )
 
 // StorageDriver resolves the driver new containers get: the one forced

@@ -14,6 +14,13 @@ import (
 	"tug/run/cgroups"
 )
 
+// The storage drivers (Spec.Driver): "" is overlay.
+const (
+	DriverOverlay = "overlay"
+	DriverFuse    = "fuse-overlayfs"
+	DriverCopy    = "copy"
+)
+
 // Spec is everything the re-exec child needs to build the container. The
 // parent sends it as JSON over an inherited pipe, never as argv.
 type Spec struct {

@@ -1,4 +1,4 @@
-package run
+package child
 
 // With --init, the container's pid 1 is tug's reaper: it starts the
 // entrypoint as its child, forwards every signal to it, reaps every
@@ -36,9 +36,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ReaperRole is the argv[0] that makes tug's main run Reaper.
-const ReaperRole = "tug-reaper"
-
 // reaperSpec is what the reaper starts.
 type reaperSpec struct {
 	Exe  string   `json:"exe"`
@@ -72,7 +69,7 @@ func execReaper(self int, fds childFDs, rs reaperSpec) error {
 	}
 	// the container's own /proc resolves the fd to the detached mount
 	env := []string{"GOMAXPROCS=1", fmt.Sprintf("%s=%d", PreserveEnv, fds.preserved())}
-	err = unix.Exec(fdPath(self), []string{ReaperRole}, env)
+	err = unix.Exec(FDPath(self), []string{ReaperRole}, env)
 	return fmt.Errorf("--init: exec the reaper: %w", err)
 }
 
@@ -83,8 +80,8 @@ func Reaper() {
 	fds := inherited()
 	code, err := reaper(sigs, fds)
 	if err != nil {
-		writeStatus(os.NewFile(uintptr(fds.sync()), "sync"), err)
-		code = errorCode(err)
+		WriteStatus(os.NewFile(uintptr(fds.sync()), "sync"), err)
+		code = ErrorCode(err)
 	}
 	os.Exit(code)
 }
@@ -139,7 +136,7 @@ func reap(child int, sigs chan os.Signal) int {
 				continue
 			}
 			if err != nil || pid == child {
-				exited <- exitStatus(ws)
+				exited <- ExitStatus(ws)
 				return
 			}
 		}

@@ -1,4 +1,4 @@
-package run
+package child
 
 import (
 	"fmt"
@@ -9,8 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// capNames maps capability names to numbers.
-func capNames() map[string]uintptr {
+// CapNames maps capability names to numbers.
+func CapNames() map[string]uintptr {
 	return map[string]uintptr{
 		"CAP_CHOWN": unix.CAP_CHOWN, "CAP_DAC_OVERRIDE": unix.CAP_DAC_OVERRIDE,
 		"CAP_DAC_READ_SEARCH": unix.CAP_DAC_READ_SEARCH, "CAP_FOWNER": unix.CAP_FOWNER,
@@ -37,7 +37,7 @@ func capNames() map[string]uintptr {
 
 // capMask turns capability names into a 64-bit mask.
 func capMask(names []string) (uint64, error) {
-	known := capNames()
+	known := CapNames()
 	var mask uint64
 	for _, n := range names {
 		c, ok := known[strings.ToUpper(n)]
@@ -49,8 +49,8 @@ func capMask(names []string) (uint64, error) {
 	return mask, nil
 }
 
-// lastCap is the highest capability the running kernel knows.
-func lastCap() uintptr {
+// LastCap is the highest capability the running kernel knows.
+func LastCap() uintptr {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
 		return unix.CAP_LAST_CAP
