@@ -1,6 +1,9 @@
 package run
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -80,5 +83,65 @@ func TestParseSignal(t *testing.T) {
 		if _, err := ParseSignal(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestDevices(t *testing.T) {
+	d, err := devices([]string{"/dev/null", "/dev/zero:/dev/z", "/dev/full:r", "/dev/null:/x/null:rw"})
+	if err != nil || len(d) != 4 {
+		t.Fatalf("devices: %+v %v", d, err)
+	}
+	for i, want := range []Device{
+		{Path: "/dev/null", Type: 'c', Major: 1, Minor: 3, Access: "rwm"},
+		{Path: "/dev/z", Type: 'c', Major: 1, Minor: 5, Access: "rwm"},
+		{Path: "/dev/full", Type: 'c', Major: 1, Minor: 7, Access: "r"},
+		{Path: "/x/null", Type: 'c', Major: 1, Minor: 3, Access: "rw"},
+	} {
+		got := d[i]
+		got.Mode = 0
+		if got != want {
+			t.Errorf("%d: %+v, want %+v", i, got, want)
+		}
+	}
+	for _, bad := range []string{"/nonexistent", "/etc/passwd", "/dev/null:rel", "/dev/null:/x:rwx", "/a:/b:/c:d"} {
+		if _, err := devices([]string{bad}); err == nil {
+			t.Errorf("--device %s accepted", bad)
+		}
+	}
+}
+
+// TestSeccompPrograms compiles docker's default profile (for the default
+// capabilities and with CAP_SYS_ADMIN, which unlocks more calls), a
+// custom profile file, and unconfined, and checks the JSON form the
+// spec carries round-trips.
+func TestSeccompPrograms(t *testing.T) {
+	def, err := compileSeccomp("", childspec.DefaultCaps())
+	if err != nil || len(def) < 50 {
+		t.Fatalf("default profile: %d instructions, %v", len(def), err)
+	}
+	admin, err := compileSeccomp("", append(childspec.DefaultCaps(), "CAP_SYS_ADMIN"))
+	if err != nil || reflect.DeepEqual(admin, def) {
+		t.Errorf("CAP_SYS_ADMIN changes nothing: %v", err)
+	}
+	if p, err := compileSeccomp("unconfined", nil); err != nil || p != nil {
+		t.Errorf("unconfined: %v %v", p, err)
+	}
+	file := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(file, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}`), 0o600)
+	custom, err := compileSeccomp(file, nil)
+	if err != nil || len(custom) == 0 {
+		t.Errorf("custom profile: %v", err)
+	}
+	if _, err := compileSeccomp(filepath.Join(t.TempDir(), "missing.json"), nil); err == nil {
+		t.Error("a missing profile compiled")
+	}
+	b, err := json.Marshal(def)
+	var back childspec.BPF
+	if err != nil || json.Unmarshal(b, &back) != nil || !reflect.DeepEqual(back, childspec.BPF(def)) {
+		t.Errorf("JSON round trip: %v", err)
+	}
+	cached, err := cachedSeccomp(t.TempDir(), "", childspec.DefaultCaps())
+	if err != nil || !reflect.DeepEqual(cached, def) {
+		t.Errorf("cached: %v", err)
 	}
 }
