@@ -219,7 +219,7 @@ func writeControllers(file, want string) error {
 	have := strings.Fields(string(avail))
 	for _, c := range strings.Fields(want) {
 		if slices.Contains(have, c[1:]) {
-			os.WriteFile(file, []byte(c), 0) // a busy parent may refuse; limits then say so
+			os.WriteFile(file, []byte(c), 0o644) // a busy parent may refuse; limits then say so
 		}
 	}
 	return nil
@@ -244,7 +244,7 @@ func inheritCpuset(dir string) error {
 		if err != nil {
 			return fmt.Errorf("cpuset: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, f), up, 0); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, f), up, 0o644); err != nil {
 			return fmt.Errorf("cpuset %s: %w", f, err)
 		}
 	}
@@ -261,7 +261,7 @@ func (g *Group) Set(r Resources) error {
 		if !ok {
 			return fmt.Errorf("%s: the %s controller is %w", w.what, ctrlName(w.ctrl), ErrUnsupported)
 		}
-		if err := os.WriteFile(filepath.Join(dir, w.file), []byte(w.value), 0); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, w.file), []byte(w.value), 0o644); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("%s: %s is %w", w.what, w.file, ErrUnsupported)
 			}

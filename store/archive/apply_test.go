@@ -33,6 +33,9 @@ func mktar(t *testing.T, ents ...ent) []byte {
 		}
 		if h.Mode == 0 {
 			h.Mode = 0o644
+			if h.Typeflag == tar.TypeDir {
+				h.Mode = 0o755
+			}
 		}
 		if h.Typeflag == tar.TypeReg {
 			h.Size = int64(len(e.body))
@@ -95,7 +98,11 @@ func (s sandbox) check(t *testing.T) {
 }
 
 func opts() Options {
-	return Options{Umask: 0o022, Chown: os.Geteuid() == 0, SkipDevices: os.Geteuid() != 0}
+	o := Options{Umask: 0o022, Chown: os.Geteuid() == 0, SkipDevices: os.Geteuid() != 0}
+	if os.Geteuid() != 0 {
+		o.OpaqueXattr = "user.overlay.opaque" // trusted.* is root's, as for a rootless store
+	}
+	return o
 }
 
 // TestHostile ports the breakout archives of DESIGN.md §4: each must end
