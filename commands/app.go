@@ -105,6 +105,7 @@ func App() *cli.App {
 			renameCommand(),
 			containerCommand(),
 			networkCommand(),
+			volumeCommand(),
 			pullCommand(),
 			pushCommand(),
 			imagesCommand(),

@@ -159,7 +159,7 @@ func rmCommand() *cli.Command {
 		ArgsUsage: "CONTAINER [CONTAINER...]",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "stop a running container first; remove one whose record is corrupt"},
-			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove anonymous volumes (tug has none yet)"},
+			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove its anonymous volumes too"},
 			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "with -f, seconds to wait before SIGKILL"},
 			&cli.BoolFlag{Name: "depend", Usage: "first remove the containers that share its network"},
 			ignoreFlag(),
@@ -172,7 +172,7 @@ func rmCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			opt := run.RemoveOptions{Force: c.Bool("force"), Timeout: time.Duration(c.Int("time")) * time.Second, Depend: c.Bool("depend")}
+			opt := run.RemoveOptions{Force: c.Bool("force"), Timeout: time.Duration(c.Int("time")) * time.Second, Depend: c.Bool("depend"), Volumes: c.Bool("volumes")}
 			var errs []error
 			for _, ref := range refs {
 				if err := run.RemoveRef(s, ref, opt); err != nil {

@@ -92,6 +92,10 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	vols, err := volumeMounts(s, mounts)
+	if err != nil {
+		return nil, err
+	}
 	spec := Spec{
 		Args: args, Env: env, Cwd: firstNonEmpty(opt.Workdir, ic.Config.WorkingDir, "/"),
 		User: firstNonEmpty(opt.User, ic.Config.User), Hostname: hostname,
@@ -155,20 +159,46 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		return nil, err
 	}
 	c := &store.Container{ID: id, Name: opt.Name, Image: img.ID, ImageName: imageName, Created: time.Now().UTC(), Labels: labels, Spec: raw}
-	if c.Name == "" {
-		return createWithRandomName(s, c)
+	for _, v := range vols {
+		c.Volumes = append(c.Volumes, v.Name)
 	}
-	return c, s.CreateContainer(c)
+	if c.Name == "" {
+		return createWithRandomName(s, c, vols)
+	}
+	return c, s.CreateContainerWith(c, vols)
+}
+
+// volumeMounts resolves the volumes among mounts to their data dirs: a
+// named one (made on first use, when the container is recorded) or a
+// new anonymous one, and returns them.
+func volumeMounts(s *store.Store, mounts []Mount) ([]*store.Volume, error) {
+	var vols []*store.Volume
+	for i, m := range mounts {
+		if m.Source != "" {
+			continue
+		}
+		v := &store.Volume{Name: m.Volume}
+		if v.Name == "" {
+			name, err := store.NewContainerID() // 64 hex digits, as docker's anonymous volumes
+			if err != nil {
+				return nil, err
+			}
+			v.Name, v.Anonymous = name, true
+		}
+		mounts[i].Source, mounts[i].Volume = s.VolumeData(v.Name), v.Name
+		vols = append(vols, v)
+	}
+	return vols, nil
 }
 
 // createWithRandomName retries generated names until one is free.
-func createWithRandomName(s *store.Store, c *store.Container) (*store.Container, error) {
+func createWithRandomName(s *store.Store, c *store.Container, vols []*store.Volume) (*store.Container, error) {
 	for try := 0; ; try++ {
 		c.Name = randomName()
 		if try > 10 {
 			c.Name += "_" + c.ID[:6]
 		}
-		err := s.CreateContainer(c)
+		err := s.CreateContainerWith(c, vols)
 		if !errors.Is(err, store.ErrNameInUse) || try > 20 {
 			return c, err
 		}

@@ -60,7 +60,8 @@ type InspectHost struct {
 
 // InspectMount is one entry of Mounts.
 type InspectMount struct {
-	Type        string `json:"Type"`
+	Type        string `json:"Type"`           // bind or volume
+	Name        string `json:"Name,omitempty"` // a volume's
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
 	Mode        string `json:"Mode"`
@@ -164,7 +165,11 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 		if m.ReadOnly {
 			mode = "ro"
 		}
-		v.Mounts = append(v.Mounts, InspectMount{Type: "bind", Source: m.Source, Destination: m.Destination, Mode: mode, RW: !m.ReadOnly})
+		im := InspectMount{Type: "bind", Source: m.Source, Destination: m.Destination, Mode: mode, RW: !m.ReadOnly}
+		if m.Volume != "" {
+			im.Type, im.Name = "volume", m.Volume
+		}
+		v.Mounts = append(v.Mounts, im)
 	}
 	return v, nil
 }

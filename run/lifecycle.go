@@ -222,6 +222,7 @@ type RemoveOptions struct {
 	Force   bool          // stop a running container first (after Timeout)
 	Timeout time.Duration // how long a stop waits before SIGKILL
 	Depend  bool          // first remove the containers that share its network
+	Volumes bool          // its anonymous volumes too (rm -v)
 }
 
 // RemoveRef removes the container named ref, as tug rm does. With force,
@@ -328,7 +329,24 @@ func remove(s *store.Store, c *store.Container, opt RemoveOptions) error {
 	if err := s.RemoveContainer(c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	if opt.Volumes {
+		return removeAnonymous(s, c)
+	}
 	return nil
+}
+
+// removeAnonymous removes the anonymous volumes of a removed container;
+// named ones stay, as with docker's rm -v.
+func removeAnonymous(s *store.Store, c *store.Container) error {
+	var errs []error
+	for _, name := range c.Volumes {
+		if v, err := s.LookupVolume(name); err == nil && v.Anonymous {
+			if err := s.RemoveVolume(name); err != nil && !errors.Is(err, store.ErrNotFound) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // RunningPid returns the host pid of a running container's first

@@ -255,6 +255,10 @@ func binds(opt Options) ([]Mount, error) {
 		if err != nil {
 			return nil, err
 		}
+		if m.Source == "" {
+			out = append(out, m) // a volume: create resolves it
+			continue
+		}
 		if _, err := os.Stat(m.Source); os.IsNotExist(err) {
 			if err := os.MkdirAll(m.Source, 0o755); err != nil {
 				return nil, fmt.Errorf("-v %s: create host dir: %w", v, err)
@@ -275,25 +279,42 @@ func binds(opt Options) ([]Mount, error) {
 	return out, nil
 }
 
+// parseVolume reads -v: HOST:CONTAINER[:OPTIONS] binds a host path,
+// NAME:CONTAINER[:OPTIONS] mounts the named volume NAME and CONTAINER
+// alone a new anonymous volume (Source is "" for both, and Volume the
+// name, "" for an anonymous one, until create resolves them). OPTIONS
+// is a comma list of ro, rw, z, Z and, for volumes, nocopy.
 func parseVolume(v string) (Mount, error) {
 	parts := strings.Split(v, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return Mount{}, fmt.Errorf("-v %s: want HOST:CONTAINER[:OPTIONS] (ro, rw, z, Z)", v)
+	if len(parts) > 3 || parts[0] == "" {
+		return Mount{}, fmt.Errorf("-v %s: want HOST:CONTAINER[:OPTIONS], VOLUME:CONTAINER[:OPTIONS] or CONTAINER (ro, rw, z, Z, nocopy)", v)
+	}
+	if len(parts) == 1 {
+		m := Mount{Destination: parts[0]}
+		return m, checkDestination("-v "+v, m)
 	}
 	m := Mount{Source: parts[0], Destination: parts[1]}
+	volume := !strings.HasPrefix(parts[0], "/") && !strings.HasPrefix(parts[0], ".")
+	if volume {
+		m.Source, m.Volume = "", parts[0]
+	}
 	if len(parts) == 3 {
 		for _, o := range strings.Split(parts[2], ",") {
-			switch o {
-			case "ro":
+			switch {
+			case o == "ro":
 				m.ReadOnly = true
-			case "rw":
-			case "z", "Z":
+			case o == "rw":
+			case o == "z", o == "Z":
 				// SELinux relabelling (shared, private): tug runs no SELinux
 				// policy, so there is nothing to relabel
+			case o == "nocopy" && volume:
 			default:
-				return Mount{}, fmt.Errorf("-v %s: unknown option %q (want ro, rw, z or Z)", v, o)
+				return Mount{}, fmt.Errorf("-v %s: unknown option %q (want ro, rw, z, Z, nocopy)", v, o)
 			}
 		}
+	}
+	if volume {
+		return m, checkDestination("-v "+v, m)
 	}
 	return m, checkBind("-v "+v, m)
 }
@@ -324,8 +345,13 @@ func parseMount(s string) (Mount, error) {
 
 func checkBind(flag string, m Mount) error {
 	if !filepath.IsAbs(m.Source) {
-		return fmt.Errorf("%s: host path %q is not absolute (named volumes are not supported yet)", flag, m.Source)
+		return fmt.Errorf("%s: host path %q is not absolute", flag, m.Source)
 	}
+	return checkDestination(flag, m)
+}
+
+// checkDestination refuses a container path that is relative, or /.
+func checkDestination(flag string, m Mount) error {
 	if !filepath.IsAbs(m.Destination) || filepath.Clean(m.Destination) == "/" {
 		return fmt.Errorf("%s: container path %q must be absolute and not /", flag, m.Destination)
 	}

@@ -61,17 +61,21 @@ func TestRestartAgain(t *testing.T) {
 
 func TestParseVolumeAndMount(t *testing.T) {
 	for in, want := range map[string]string{
-		"/h:/c":          "/h /c rw",
-		"/h:/c:ro":       "/h /c ro",
-		"/h:/c:rw":       "/h /c rw",
-		"/h:/c:ro,Z":     "/h /c ro",
-		"/h:/c:z":        "/h /c rw",
-		"/h:/c:q":        "",
-		"/h":             "",
-		"rel:/c":         "",
-		"/h:rel":         "",
-		"/h:/":           "",
-		"/h:/c:ro:extra": "",
+		"/h:/c":             "/h /c rw",
+		"/h:/c:ro":          "/h /c ro",
+		"/h:/c:rw":          "/h /c rw",
+		"/h:/c:ro,Z":        "/h /c ro",
+		"/h:/c:z":           "/h /c rw",
+		"/h:/c:q":           "",
+		"/h:/c:nocopy":      "",       // a bind has nothing to copy
+		"/h":                " /h rw", // an anonymous volume
+		"rel":               "",
+		"name:/c":           " /c rw", // the volume "name"
+		"name:/c:ro,nocopy": " /c ro",
+		"./rel:/c":          "",
+		"/h:rel":            "",
+		"/h:/":              "",
+		"/h:/c:ro:extra":    "",
 	} {
 		m, err := parseVolume(in)
 		if got := showMount(m, err); got != want {

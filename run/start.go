@@ -106,7 +106,11 @@ func claimStart(s *store.Store, c *store.Container) error {
 
 func autoRemove(s *store.Store, c *store.Container, cfg *Config) {
 	if cfg.AutoRemove {
-		if err := s.RemoveContainer(c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		err := s.RemoveContainer(c.ID)
+		if err == nil {
+			err = removeAnonymous(s, c) // --rm takes the anonymous volumes along, as docker's does
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			fmt.Fprintf(os.Stderr, "tug: remove %s: %s\n", c.Name, err)
 		}
 	}

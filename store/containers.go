@@ -25,7 +25,10 @@ type Container struct {
 	ImageName string            `json:"image_name"`
 	Created   time.Time         `json:"created"`
 	Labels    map[string]string `json:"labels,omitempty"`
-	Spec      json.RawMessage   `json:"spec"`
+	// Volumes are the names of the volumes the container mounts: none
+	// of them can be removed while the record exists.
+	Volumes []string        `json:"volumes,omitempty"`
+	Spec    json.RawMessage `json:"spec"`
 }
 
 // ContainerState is what happened to a container since it was created.
@@ -80,6 +83,27 @@ func NewContainerID() (string, error) {
 // CreateContainer records c and makes its directory, with upper and work
 // dirs for the overlay. A name that is taken or malformed is refused.
 func (s *Store) CreateContainer(c *Container) error {
+	return s.CreateContainerWith(c, nil)
+}
+
+// CreateContainerWith is CreateContainer for a container that mounts
+// vols: each is made unless it exists (a named volume is created on
+// first use, as docker does), and the container is recorded under the
+// volumes lock, so that a volume rm sees either the container or no
+// volume. c.Volumes names them.
+func (s *Store) CreateContainerWith(c *Container, vols []*Volume) error {
+	if len(vols) > 0 {
+		vlock, err := s.lockVolumes()
+		if err != nil {
+			return err
+		}
+		defer vlock.Unlock()
+		for _, v := range vols {
+			if _, err := s.createVolumeLocked(v); err != nil {
+				return err
+			}
+		}
+	}
 	lock, all, err := s.claimName(c.Name)
 	if err != nil {
 		return err

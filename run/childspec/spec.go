@@ -90,11 +90,13 @@ type Spec struct {
 	OOMScoreAdj   int               `json:"oom_score_adj,omitempty"`
 }
 
-// Mount is a bind mount from the host into the container.
+// Mount is a bind mount from the host into the container: a host path,
+// or a volume's data dir.
 type Mount struct {
 	Source      string `json:"source"`
 	Destination string `json:"destination"`
 	ReadOnly    bool   `json:"read_only"`
+	Volume      string `json:"volume,omitempty"` // the volume's name; its Source is the volume's data
 }
 
 // DefaultCaps is docker's default capability set.

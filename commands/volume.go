@@ -1,0 +1,194 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"tug/store"
+)
+
+func volumeCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "volume",
+		Before: inUserNS,
+		Usage:  "manage volumes: data that outlives containers",
+		Subcommands: []*cli.Command{
+			{
+				Name: "create", Usage: "create a volume (a generated name when none is given)", ArgsUsage: "[NAME]",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "local", Usage: "local"},
+					&cli.StringSliceFlag{Name: "label", Usage: "K=V"},
+					&cli.StringSliceFlag{Name: "opt", Aliases: []string{"o"}, Usage: "driver options (type=, o=, device=)"},
+				},
+				Action: volumeCreate,
+			},
+			{
+				Name: "ls", Aliases: []string{"list"}, Usage: "list volumes",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show names"},
+					&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "name=, label=K[=V], driver=, dangling=true|false"},
+					&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
+					noHeadingFlag(),
+				},
+				Action: volumeList,
+			},
+			{
+				Name: "inspect", Usage: "show details of volumes as JSON", ArgsUsage: "VOLUME [VOLUME...]",
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "Go template applied to each volume"}},
+				Action: volumeInspect,
+			},
+			{
+				Name: "rm", Aliases: []string{"remove"}, Usage: "remove volumes no container uses", ArgsUsage: "VOLUME [VOLUME...]",
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "say nothing of volumes that do not exist"}},
+				Action: volumeRemove,
+			},
+			{
+				Name: "prune", Usage: "remove unused anonymous volumes (-a: every unused one)",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"},
+					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts)"},
+					&cli.StringSliceFlag{Name: "filter", Usage: "label=K[=V]"},
+				},
+				Action: volumePrune,
+			},
+			{Name: "exists", Usage: "exit 0 if the volume exists, 1 if not", ArgsUsage: "VOLUME", Action: volumeExists},
+		},
+	}
+}
+
+func volumeCreate(c *cli.Context) error {
+	if err := needArgs(c, 0, 1); err != nil {
+		return err
+	}
+	if d := c.String("driver"); d != "local" {
+		return usage(fmt.Errorf("volume create --driver %q: tug has the local driver only", d))
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	v := &store.Volume{Name: c.Args().First(), Driver: "local", Labels: keyValues(c.StringSlice("label")), Options: keyValues(c.StringSlice("opt"))}
+	if len(v.Options) > 0 {
+		return errors.New("volume create --opt: driver options are not supported yet")
+	}
+	if v.Name == "" {
+		if v.Name, err = store.NewContainerID(); err != nil {
+			return err
+		}
+	}
+	if v, err = s.CreateVolume(v); err != nil {
+		return err
+	}
+	fmt.Println(v.Name)
+	return nil
+}
+
+// keyValues reads K=V flags (K alone: an empty value).
+func keyValues(kvs []string) map[string]string {
+	if len(kvs) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		out[k] = v
+	}
+	return out
+}
+
+func volumeList(c *cli.Context) error {
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	vols, err := s.Volumes()
+	if err != nil {
+		return err
+	}
+	if vols, err = s.SelectVolumes(vols, c.StringSlice("filter")); err != nil {
+		return err
+	}
+	views := make([]store.VolumeView, len(vols))
+	for i, v := range vols {
+		views[i] = s.View(v)
+	}
+	l := listing{format: c.String("format"), table: "table {{.Driver}}\t{{.Name}}",
+		headers: map[string]string{"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE", "CreatedAt": "CREATED AT"}}
+	return printRows(c, l, views, func(v store.VolumeView) string { return v.Name }, false)
+}
+
+func volumeInspect(c *cli.Context) error {
+	if err := needArgs(c, 1, -1); err != nil {
+		return err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	var views []any
+	var errs []error
+	for _, name := range c.Args().Slice() {
+		v, err := s.LookupVolume(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		views = append(views, s.View(v))
+	}
+	if err := printInspect(c.App.Writer, c.String("format"), views); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+func volumeRemove(c *cli.Context) error {
+	if err := needArgs(c, 1, -1); err != nil {
+		return err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range c.Args().Slice() {
+		err := s.RemoveVolume(name)
+		if errors.Is(err, store.ErrNotFound) && c.Bool("force") {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Println(name)
+	}
+	return errors.Join(errs...)
+}
+
+func volumePrune(c *cli.Context) error {
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	removed, err := s.PruneVolumes(c.Bool("all"), c.StringSlice("filter"))
+	for _, name := range removed {
+		fmt.Println(name)
+	}
+	return err
+}
+
+func volumeExists(c *cli.Context) error {
+	if err := needArgs(c, 1, 1); err != nil {
+		return err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.LookupVolume(c.Args().First()); err != nil {
+		return coded{errors.New(""), 1}
+	}
+	return nil
+}
