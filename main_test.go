@@ -164,7 +164,32 @@ func seed(reg string) error {
 		push(reg+"/someuser/app:1", bbHost),
 		push(reg+"/library/hostile:latest", hostile(bbHost)),
 		push(reg+"/library/webapp:latest", exposing(bbHost, "80/tcp")),
+		push(reg+"/library/withvolume:latest", withVolume(bbHost)),
 	)
+}
+
+// withVolume is busybox with a VOLUME /data over a directory the image
+// fills: a file with its own owner and mode, for copy-up.
+func withVolume(bb v1.Image) v1.Image {
+	data := fixture.Layer(fixture.Tar([]fixture.Entry{
+		{Name: "data/", Type: tar.TypeDir, Mode: 0o750, UID: 1234, GID: 5678},
+		{Name: "data/seed", Body: "from the image\n", Mode: 0o640, UID: 1234, GID: 5678},
+	}), fixture.Gzip)
+	img, err := mutate.AppendLayers(bb, data)
+	if err != nil {
+		panic(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		panic(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Volumes = map[string]struct{}{"/data": {}}
+	out, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		panic(err)
+	}
+	return out
 }
 
 // exposing is img with EXPOSE ports, for -P.

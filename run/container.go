@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -92,6 +94,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	mounts = append(mounts, imageVolumes(ic.Config.Volumes, mounts)...)
 	vols, err := volumeMounts(s, mounts)
 	if err != nil {
 		return nil, err
@@ -163,9 +166,32 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		c.Volumes = append(c.Volumes, v.Name)
 	}
 	if c.Name == "" {
-		return createWithRandomName(s, c, vols)
+		c, err = createWithRandomName(s, c, vols)
+	} else {
+		err = s.CreateContainerWith(c, vols)
 	}
-	return c, s.CreateContainerWith(c, vols)
+	if err != nil {
+		return c, err
+	}
+	if err := copyUp(s, c, mounts, vols); err != nil {
+		Remove(s, c, true)
+		removeAnonymous(s, c)
+		return nil, err
+	}
+	return c, nil
+}
+
+// imageVolumes are anonymous volumes for the image's VOLUME paths that
+// no mount covers already, as docker makes them.
+func imageVolumes(paths map[string]struct{}, mounts []Mount) []Mount {
+	var out []Mount
+	for _, p := range slices.Sorted(maps.Keys(paths)) {
+		covered := slices.ContainsFunc(mounts, func(m Mount) bool { return filepath.Clean(m.Destination) == filepath.Clean(p) })
+		if !covered && filepath.IsAbs(p) && filepath.Clean(p) != "/" {
+			out = append(out, Mount{Destination: filepath.Clean(p)})
+		}
+	}
+	return out
 }
 
 // volumeMounts resolves the volumes among mounts to their data dirs: a

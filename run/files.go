@@ -364,3 +364,43 @@ func copyIn(s *store.Store, ctr *store.Container, src, dst string, stdin io.Read
 	pr.CloseWithError(err)
 	return err
 }
+
+// copyUp gives each volume that this create made (empty, so new) the
+// content of the image's directory it is mounted over, with owners,
+// modes and xattrs, as docker does, unless nocopy. The directory is
+// read from the container's rootfs through the same resolution inside
+// it as everything else: a symlink in the image never leads the copy
+// out of it. An image without that directory leaves the volume empty.
+func copyUp(s *store.Store, c *store.Container, mounts []Mount, vols []*store.Volume) error {
+	fresh := map[string]bool{}
+	for _, v := range vols {
+		fresh[v.Name] = v.New
+	}
+	for _, m := range mounts {
+		if m.Volume == "" || m.NoCopy || !fresh[m.Volume] {
+			continue
+		}
+		if err := copyDirUp(s, c, m.Destination, m.Source); err != nil {
+			return fmt.Errorf("copy %s into volume %s: %w", m.Destination, m.Volume, err)
+		}
+	}
+	return nil
+}
+
+func copyDirUp(s *store.Store, c *store.Container, dst, data string) error {
+	return withRootfs(s, c, func(root int) error {
+		fd, err := child.OpenIn(root, dirOrDot(path.Clean("/"+dst)), unix.O_PATH|unix.O_DIRECTORY)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(archive.Write(fd, ".", pw, archive.WriteOptions{Prefix: "."})) }()
+		_, err = archive.Apply(data, pr, archive.Options{Umask: s.Umask(), Chown: os.Geteuid() == 0, Literal: true})
+		pr.CloseWithError(err)
+		return err
+	})
+}

@@ -308,6 +308,7 @@ func parseVolume(v string) (Mount, error) {
 				// SELinux relabelling (shared, private): tug runs no SELinux
 				// policy, so there is nothing to relabel
 			case o == "nocopy" && volume:
+				m.NoCopy = true
 			default:
 				return Mount{}, fmt.Errorf("-v %s: unknown option %q (want ro, rw, z, Z, nocopy)", v, o)
 			}

@@ -22,6 +22,9 @@ type Volume struct {
 	// Anonymous volumes are made for a container (-v /path, an image's
 	// VOLUME) and go with it (rm -v, run --rm).
 	Anonymous bool `json:"anonymous,omitempty"`
+	// New: this call made it (CreateVolume, CreateContainerWith), so it
+	// is empty; docker copies the image's content into such a volume.
+	New bool `json:"-"`
 }
 
 // volumeName is docker's rule for volume names.
@@ -80,6 +83,7 @@ func (s *Store) createVolumeLocked(v *Volume) (*Volume, error) {
 	if err := os.Rename(tmp, filepath.Join(s.volumesDir(), v.Name)); err != nil {
 		return nil, fmt.Errorf("create volume: %w", err)
 	}
+	v.New = true
 	return v, syncDir(s.volumesDir())
 }
 

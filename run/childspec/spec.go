@@ -97,6 +97,7 @@ type Mount struct {
 	Destination string `json:"destination"`
 	ReadOnly    bool   `json:"read_only"`
 	Volume      string `json:"volume,omitempty"` // the volume's name; its Source is the volume's data
+	NoCopy      bool   `json:"-"`                // -v …:nocopy: no copy-up of the image's content, at create
 }
 
 // DefaultCaps is docker's default capability set.
