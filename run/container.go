@@ -94,7 +94,16 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
-	mounts = append(mounts, imageVolumes(ic.Config.Volumes, mounts)...)
+	for _, m := range opt.Mounts {
+		if t, isTmpfs, _ := tmpfsMount(m); isTmpfs {
+			opt.Security.MountTmpfs = append(opt.Security.MountTmpfs, t)
+		}
+	}
+	from, err := volumesFrom(s, opt.VolumesFrom)
+	if err != nil {
+		return nil, err
+	}
+	mounts = append(append(mounts, from...), imageVolumes(ic.Config.Volumes, mounts)...)
 	vols, err := volumeMounts(s, mounts)
 	if err != nil {
 		return nil, err
@@ -181,6 +190,33 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	return c, nil
 }
 
+// volumesFrom are the mounts of the containers --volumes-from names,
+// their volumes and binds, read-only with :ro (each keeps its own mode
+// with :rw, the default), as docker has them.
+func volumesFrom(s *store.Store, refs []string) ([]Mount, error) {
+	var out []Mount
+	for _, r := range refs {
+		ref, mode, _ := strings.Cut(r, ":")
+		if mode != "" && mode != "ro" && mode != "rw" {
+			return nil, fmt.Errorf("--volumes-from %s: want CONTAINER[:ro|rw]", r)
+		}
+		c, err := s.LookupContainer(ref)
+		if err != nil {
+			return nil, fmt.Errorf("--volumes-from %s: %w", r, err)
+		}
+		cfg, err := ContainerConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range cfg.Spec.Mounts {
+			m.ReadOnly = m.ReadOnly || mode == "ro"
+			m.NoCopy = true // its content is the other container's
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
 // imageVolumes are anonymous volumes for the image's VOLUME paths that
 // no mount covers already, as docker makes them.
 func imageVolumes(paths map[string]struct{}, mounts []Mount) []Mount {
@@ -200,6 +236,10 @@ func imageVolumes(paths map[string]struct{}, mounts []Mount) []Mount {
 func volumeMounts(s *store.Store, mounts []Mount) ([]*store.Volume, error) {
 	var vols []*store.Volume
 	for i, m := range mounts {
+		if m.Volume != "" && m.Source != "" { // --volumes-from: the other container's volume
+			vols = append(vols, &store.Volume{Name: m.Volume})
+			continue
+		}
 		if m.Source != "" {
 			continue
 		}

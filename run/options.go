@@ -34,7 +34,8 @@ type Options struct {
 	ReadOnly      bool
 	Security      Security
 	Volumes       []string // -v HOST:CONTAINER[:ro|rw]
-	Mounts        []string // --mount type=bind,src=…,dst=…[,readonly]
+	Mounts        []string // --mount type=bind|volume|tmpfs,…
+	VolumesFrom   []string // --volumes-from CONTAINER[:ro|rw]
 	Network       string   // none, host or bridge
 	Publish       []string // -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]
 	Subnet        string   // of the default bridge network, from the config
@@ -267,9 +268,19 @@ func binds(opt Options) ([]Mount, error) {
 		out = append(out, m)
 	}
 	for _, s := range opt.Mounts {
+		if _, isTmpfs, err := tmpfsMount(s); err != nil || isTmpfs {
+			if err != nil {
+				return nil, err
+			}
+			continue // with --tmpfs
+		}
 		m, err := parseMount(s)
 		if err != nil {
 			return nil, err
+		}
+		if m.Source == "" {
+			out = append(out, m) // a volume: create resolves it
+			continue
 		}
 		if _, err := os.Stat(m.Source); err != nil {
 			return nil, fmt.Errorf("--mount %s: bind source path does not exist: %s", s, m.Source)
@@ -320,6 +331,9 @@ func parseVolume(v string) (Mount, error) {
 	return m, checkBind("-v "+v, m)
 }
 
+// parseMount reads --mount: type=bind,src=HOST,dst=PATH[,readonly] or
+// type=volume[,src=NAME],dst=PATH[,readonly][,volume-nocopy] (no src: an
+// anonymous volume). type=tmpfs is tmpfsMount's.
 func parseMount(s string) (Mount, error) {
 	var m Mount
 	typ := ""
@@ -334,14 +348,49 @@ func parseMount(s string) (Mount, error) {
 			m.Destination = v
 		case "readonly", "ro":
 			m.ReadOnly = v == "" || v == "true" || v == "1"
+		case "volume-nocopy":
+			m.NoCopy = v == "" || v == "true" || v == "1"
 		default:
 			return Mount{}, fmt.Errorf("--mount %s: unknown key %q", s, k)
 		}
 	}
-	if typ != "bind" {
-		return Mount{}, fmt.Errorf("--mount %s: only type=bind is supported for now", s)
+	switch typ {
+	case "bind":
+		return m, checkBind("--mount "+s, m)
+	case "volume":
+		m.Source, m.Volume = "", m.Source
+		return m, checkDestination("--mount "+s, m)
 	}
-	return m, checkBind("--mount "+s, m)
+	return Mount{}, fmt.Errorf("--mount %s: want type=bind, volume or tmpfs", s)
+}
+
+// tmpfsMount turns --mount type=tmpfs,dst=PATH[,tmpfs-size=N][,tmpfs-mode=M]
+// into --tmpfs's PATH:OPTIONS; ok is false for other types.
+func tmpfsMount(s string) (spec string, ok bool, err error) {
+	var dst string
+	var opts []string
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "type":
+			if v != "tmpfs" {
+				return "", false, nil
+			}
+			ok = true
+		case "destination", "dst", "target":
+			dst = v
+		case "tmpfs-size":
+			opts = append(opts, "size="+v)
+		case "tmpfs-mode":
+			opts = append(opts, "mode="+v)
+		default:
+			return "", false, fmt.Errorf("--mount %s: unknown key %q", s, k)
+		}
+	}
+	if !ok {
+		return "", false, nil
+	}
+	return dst + ":" + strings.Join(opts, ","), true, nil
 }
 
 func checkBind(flag string, m Mount) error {

@@ -83,14 +83,17 @@ func TestParseVolumeAndMount(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"type=bind,src=/h,dst=/c":                 "/h /c rw",
-		"type=bind,source=/h,target=/c,readonly":  "/h /c ro",
-		"type=bind,src=/h,destination=/c,ro=true": "/h /c ro",
-		"type=bind,src=/h,dst=/c,readonly=false":  "/h /c rw",
-		"type=volume,src=v,dst=/c":                "",
-		"type=bind,src=/h,dst=/c,bogus=1":         "",
-		"src=/h,dst=/c":                           "",
-		"type=bind,src=relative,dst=/c":           "",
+		"type=bind,src=/h,dst=/c":                   "/h /c rw",
+		"type=bind,source=/h,target=/c,readonly":    "/h /c ro",
+		"type=bind,src=/h,destination=/c,ro=true":   "/h /c ro",
+		"type=bind,src=/h,dst=/c,readonly=false":    "/h /c rw",
+		"type=volume,src=v,dst=/c":                  " /c rw",
+		"type=volume,dst=/c,readonly,volume-nocopy": " /c ro",
+		"type=volume,src=v,dst=rel":                 "",
+		"type=tmpfs,dst=/t":                         "",
+		"type=bind,src=/h,dst=/c,bogus=1":           "",
+		"src=/h,dst=/c":                             "",
+		"type=bind,src=relative,dst=/c":             "",
 	} {
 		m, err := parseMount(in)
 		if got := showMount(m, err); got != want {
@@ -208,6 +211,26 @@ func TestContainerPath(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTmpfsMount(t *testing.T) {
+	for in, want := range map[string]string{
+		"type=tmpfs,dst=/t": "/t:",
+		"type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1777": "/t:size=64m,mode=1777",
+		"type=bind,src=/h,dst=/c":                             "not tmpfs",
+		"type=tmpfs,dst=/t,bogus=1":                           "error",
+	} {
+		got, ok, err := tmpfsMount(in)
+		switch {
+		case err != nil:
+			got = "error"
+		case !ok:
+			got = "not tmpfs"
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", in, got, want)
 		}
 	}
 }

@@ -22,6 +22,7 @@ type Security struct {
 	Privileged      bool
 	SecurityOpts    []string // no-new-privileges, seccomp=unconfined|PROFILE.json
 	Tmpfs           []string // PATH[:OPTIONS]
+	MountTmpfs      []string // --mount type=tmpfs, in --tmpfs's form
 	Ulimits         []string // NAME=SOFT[:HARD]
 	Sysctls         []string // NAME=VALUE, namespaced ones only
 	ShmSize         string
@@ -61,7 +62,7 @@ func applySecurity(spec *Spec, res *cgroups.Resources, sec Security, cacheDir st
 	if spec.Seccomp, err = cachedSeccomp(cacheDir, profile, caps); err != nil {
 		return err
 	}
-	if spec.Tmpfs, err = tmpfsMounts(sec.Tmpfs, spec.ReadOnly); err != nil {
+	if spec.Tmpfs, err = tmpfsMounts(append(sec.Tmpfs, sec.MountTmpfs...), spec.ReadOnly); err != nil {
 		return err
 	}
 	if spec.Rlimits, err = rlimits(sec.Ulimits); err != nil {
