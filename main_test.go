@@ -561,5 +561,5 @@ func removeAll(bin, cfg string) {
 	if ids := strings.Fields(string(out)); len(ids) > 0 {
 		tug(append([]string{"rm", "-f"}, ids...)...).Run()
 	}
-	tug("network", "prune").Run() // bridges and rules are host-wide
+	tug("network", "prune", "-f").Run() // bridges and rules are host-wide
 }

@@ -518,3 +518,33 @@ func TestUserNetworkKilled(t *testing.T) {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
 	}
 }
+
+// TestPruneAsks: on a terminal, a prune without -f asks, and removes
+// only on yes.
+func TestPruneAsks(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	if out, err := se.tug("volume", "create", "asked").CombinedOutput(); err != nil {
+		t.Fatalf("volume create: %v\n%s", err, out)
+	}
+	for _, answer := range []string{"n", "y"} {
+		master, slave, err := pty.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := se.tug("volume", "prune", "-a")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, master, "[y/N] ")
+		io.WriteString(master, answer+"\r")
+		err = cmd.Wait()
+		master.Close()
+		slave.Close()
+		out, _ := se.tug("volume", "ls", "-q").Output()
+		kept := strings.Contains(string(out), "asked")
+		if kept != (answer == "n") {
+			t.Errorf("answer %s: volume kept %v (prune: %v)", answer, kept, err)
+		}
+	}
+}

@@ -370,8 +370,11 @@ func containerPruneCommand() *cli.Command {
 		Name:   "prune",
 		Before: inUserNS,
 		Usage:  "remove all stopped containers",
-		Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts)"}},
+		Flags:  []cli.Flag{forceFlag()},
 		Action: func(c *cli.Context) error {
+			if err := confirmPrune(c, "all stopped containers"); err != nil {
+				return err
+			}
 			s, _, err := openStore(c)
 			if err != nil {
 				return err

@@ -255,9 +255,16 @@ func imagePruneCommand() *cli.Command {
 		Usage:  "remove dangling images (with -a, every image no container uses)",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all unused images, not just dangling ones"},
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts; accepted for docker's sake)"},
+			forceFlag(),
 		},
 		Action: func(c *cli.Context) error {
+			what := "all dangling images"
+			if c.Bool("all") {
+				what = "all images without at least one container associated to them"
+			}
+			if err := confirmPrune(c, what); err != nil {
+				return err
+			}
 			s, _, err := openStore(c)
 			if err != nil {
 				return err

@@ -58,7 +58,7 @@ func networkCommand() *cli.Command {
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "remove networks no container uses", ArgsUsage: "NAME [NAME...]", Action: networkRemove},
 			{
 				Name: "prune", Usage: "remove every user-defined network no container uses", Action: networkPrune,
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts)"}},
+				Flags: []cli.Flag{forceFlag()},
 			},
 			{
 				Name: "connect", Usage: "put a container on a network as well", ArgsUsage: "NETWORK CONTAINER",
@@ -170,6 +170,9 @@ func networkRemove(c *cli.Context) error {
 }
 
 func networkPrune(c *cli.Context) error {
+	if err := confirmPrune(c, "all custom networks not used by at least one container"); err != nil {
+		return err
+	}
 	s, cfg, err := openStore(c)
 	if err != nil {
 		return err

@@ -49,7 +49,7 @@ func volumeCommand() *cli.Command {
 				Name: "prune", Usage: "remove unused anonymous volumes (-a: every unused one)",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"},
-					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (tug never prompts)"},
+					forceFlag(),
 					&cli.StringSliceFlag{Name: "filter", Usage: "label=K[=V]"},
 				},
 				Action: volumePrune,
@@ -168,6 +168,13 @@ func volumeRemove(c *cli.Context) error {
 }
 
 func volumePrune(c *cli.Context) error {
+	what := "all anonymous local volumes not used by at least one container"
+	if c.Bool("all") {
+		what = "all local volumes not used by at least one container"
+	}
+	if err := confirmPrune(c, what); err != nil {
+		return err
+	}
 	s, _, err := openStore(c)
 	if err != nil {
 		return err
