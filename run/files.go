@@ -380,9 +380,15 @@ func copyUp(s *store.Store, c *store.Container, mounts []Mount, vols []*store.Vo
 		if m.Volume == "" || m.NoCopy || !fresh[m.Volume] {
 			continue
 		}
-		if err := copyDirUp(s, c, m.Destination, m.Source); err != nil {
+		done, err := s.BeginCopyUp(m.Volume)
+		if err != nil {
+			return err
+		}
+		err = copyDirUp(s, c, m.Destination, m.Source)
+		if err != nil {
 			return fmt.Errorf("copy %s into volume %s: %w", m.Destination, m.Volume, err)
 		}
+		done() // only a whole copy ends the mark
 	}
 	return nil
 }

@@ -99,9 +99,11 @@ func (s *Store) CreateContainerWith(c *Container, vols []*Volume) error {
 		}
 		defer vlock.Unlock()
 		for _, v := range vols {
-			if _, err := s.createVolumeLocked(v); err != nil {
+			got, err := s.createVolumeLocked(v)
+			if err != nil {
 				return err
 			}
+			*v = *got // the record as stored, New if this call made (or emptied) it
 		}
 	}
 	lock, all, err := s.claimName(c.Name)

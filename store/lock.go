@@ -26,13 +26,7 @@ func lockPath(path string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := flockWait(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -72,4 +66,14 @@ func tryLock(f *os.File, path string) (*Lock, error) {
 // Unlock releases the lock.
 func (l *Lock) Unlock() {
 	l.f.Close()
+}
+
+// flockWait takes an exclusive lock on f, waiting for other holders.
+func flockWait(f *os.File) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }

@@ -57,7 +57,7 @@ func (s *Store) createVolumeLocked(v *Volume) (*Volume, error) {
 		return nil, fmt.Errorf("invalid volume name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed", v.Name)
 	}
 	if old, err := s.readVolume(v.Name); err == nil {
-		return old, nil
+		return old, s.resumeCopyUp(old)
 	}
 	tmp, err := os.MkdirTemp(s.volumesDir(), ".new-")
 	if err != nil {
@@ -270,4 +270,57 @@ func (s *Store) PruneVolumes(all bool, filters []string) ([]string, error) {
 		removed = append(removed, v.Name)
 	}
 	return removed, errors.Join(errs...)
+}
+
+// copyUpMarker is there while a volume is being filled from an image.
+func (s *Store) copyUpMarker(name string) string {
+	return filepath.Join(s.volumesDir(), name, "copying")
+}
+
+// BeginCopyUp marks volume name as being filled from an image, under a
+// lock on the mark, and returns the func that ends it once the copy is
+// whole. A tug killed meanwhile leaves the mark unlocked: the next
+// container to use the volume empties it and copies again, so no
+// half-copied volume is ever taken for a ready one.
+func (s *Store) BeginCopyUp(name string) (func(), error) {
+	lock, err := lockPath(s.copyUpMarker(name))
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		os.Remove(s.copyUpMarker(name))
+		lock.Unlock()
+	}, nil
+}
+
+// resumeCopyUp waits for a copy into v that runs, and finds one that a
+// killed tug left half done: its data is emptied and v marked New, so
+// that it is copied again. The caller holds the volumes lock.
+func (s *Store) resumeCopyUp(v *Volume) error {
+	f, err := os.Open(s.copyUpMarker(v.Name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := flockWait(f); err != nil {
+		return err
+	}
+	if _, err := os.Stat(s.copyUpMarker(v.Name)); errors.Is(err, os.ErrNotExist) {
+		return nil // the copy ended meanwhile
+	}
+	data := s.VolumeData(v.Name)
+	entries, err := os.ReadDir(data)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(data, e.Name())); err != nil {
+			return fmt.Errorf("volume %s: clear a half-done copy: %w", v.Name, err)
+		}
+	}
+	v.New = true
+	return nil
 }
