@@ -3,6 +3,7 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -55,6 +56,12 @@ func volumeCommand() *cli.Command {
 				Action: volumePrune,
 			},
 			{Name: "exists", Usage: "exit 0 if the volume exists, 1 if not", ArgsUsage: "VOLUME", Action: volumeExists},
+			{
+				Name: "export", Usage: "write a volume's content as a tar (stdout by default)", ArgsUsage: "VOLUME",
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to FILE"}},
+				Action: volumeExport,
+			},
+			{Name: "import", Usage: "unpack a tar (a file, or - for stdin) into a volume", ArgsUsage: "VOLUME FILE|-", Action: volumeImport},
 		},
 	}
 }
@@ -198,4 +205,46 @@ func volumeExists(c *cli.Context) error {
 		return coded{errors.New(""), 1}
 	}
 	return nil
+}
+
+func volumeExport(c *cli.Context) error {
+	if err := needArgs(c, 1, 1); err != nil {
+		return err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	out := os.Stdout
+	if p := c.String("output"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return fmt.Errorf("volume export: %w", err)
+		}
+		defer f.Close()
+		out = f
+	} else if isTerminal(os.Stdout) {
+		return errors.New("volume export: refusing to write an archive to a terminal; use -o FILE or redirect stdout")
+	}
+	return s.ExportVolume(c.Args().First(), out)
+}
+
+func volumeImport(c *cli.Context) error {
+	if err := needArgs(c, 2, 2); err != nil {
+		return err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	in := os.Stdin
+	if p := c.Args().Get(1); p != "-" {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("volume import: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	return s.ImportVolume(c.Args().First(), in)
 }

@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+	"tug/store/archive"
+
+	"golang.org/x/sys/unix"
 )
 
 // Volume is a volume's record: <root>/volumes/<name>/volume.json, its
@@ -322,5 +326,32 @@ func (s *Store) resumeCopyUp(v *Volume) error {
 		}
 	}
 	v.New = true
+	return nil
+}
+
+// ExportVolume writes the content of volume name to w as a tar.
+func (s *Store) ExportVolume(name string, w io.Writer) error {
+	if _, err := s.readVolume(name); err != nil {
+		return err
+	}
+	fd, err := unix.Open(s.VolumeData(name), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("export volume %s: %w", name, err)
+	}
+	defer unix.Close(fd)
+	return archive.Write(fd, ".", w, archive.WriteOptions{Prefix: "."})
+}
+
+// ImportVolume unpacks the tar r into volume name, over what it holds;
+// every entry is confined to the volume, as a layer's are to its dir.
+func (s *Store) ImportVolume(name string, r io.Reader) error {
+	if _, err := s.readVolume(name); err != nil {
+		return err
+	}
+	o := s.unpack
+	o.Literal = true // a volume's .wh. files are files
+	if _, err := archive.Apply(s.VolumeData(name), r, o); err != nil {
+		return fmt.Errorf("import into volume %s: %w", name, err)
+	}
 	return nil
 }
