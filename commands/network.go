@@ -177,16 +177,11 @@ func networkPrune(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	all, err := tugnet.List(s, cfg.Network.Subnet)
-	if err != nil {
-		return err
+	gone, err := tugnet.Prune(s, cfg.Network.Subnet)
+	for _, name := range gone {
+		fmt.Println(name)
 	}
-	for _, r := range all[1:] {
-		if len(tugnet.Users(r.Network)) == 0 && tugnet.Remove(s, r.Name, cfg.Network.Subnet) == nil {
-			fmt.Println(r.Name)
-		}
-	}
-	return nil
+	return err
 }
 
 func networkConnect(c *cli.Context) error {

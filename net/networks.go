@@ -208,3 +208,19 @@ func Remove(s *store.Store, name, defaultSubnet string) error {
 	}
 	return nil
 }
+
+// Prune removes every user-defined network no container uses and
+// returns their names.
+func Prune(s *store.Store, defaultSubnet string) ([]string, error) {
+	all, err := List(s, defaultSubnet)
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for _, r := range all[1:] { // the default network stays
+		if len(Users(r.Network)) == 0 && Remove(s, r.Name, defaultSubnet) == nil {
+			gone = append(gone, r.Name)
+		}
+	}
+	return gone, nil
+}
