@@ -115,6 +115,7 @@ func App() *cli.App {
 			historyCommand(),
 			saveCommand(),
 			loadCommand(),
+			importCommand(),
 			imageCommand(),
 			loginCommand(),
 			logoutCommand(),
