@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -99,5 +100,33 @@ func TestLoadKilled(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("tmp/ still holds %d entries", len(left))
+	}
+}
+
+// TestVolumeRmRacesRun: volume rm and a create that mounts the same
+// volume, at once, many times: either the volume is in use (rm refused)
+// or it is gone and the create made it again; never a container whose
+// volume directory is missing.
+func TestVolumeRmRacesRun(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	for i := 0; i < 15; i++ {
+		name := fmt.Sprintf("race%d", i)
+		if out, err := se.tug("volume", "create", name).CombinedOutput(); err != nil {
+			t.Fatalf("volume create: %v\n%s", err, out)
+		}
+		rm, create := se.tug("volume", "rm", name), se.tug("create", "-v", name+":/d", "busybox", "true")
+		var ctrOut []byte
+		done := make(chan struct{})
+		go func() { ctrOut, _ = create.Output(); close(done) }()
+		rm.Run()
+		<-done
+		id := strings.TrimSpace(string(ctrOut))
+		if id == "" {
+			continue // the create failed cleanly
+		}
+		if _, err := os.Stat(filepath.Join(se.root, "volumes", name, "_data")); err != nil {
+			t.Fatalf("round %d: container %s mounts volume %s, whose data is gone: %v", i, id[:12], name, err)
+		}
+		se.tug("rm", id).Run()
 	}
 }
