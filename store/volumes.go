@@ -31,7 +31,7 @@ type Volume struct {
 	New bool `json:"-"`
 }
 
-// volumeName is docker's rule for volume names.
+// validVolumeName is docker's rule for volume names.
 func validVolumeName(name string) bool {
 	return len(name) > 1 && containerName.MatchString(name)
 }
