@@ -37,29 +37,34 @@ func save(c *cli.Context) error {
 		return err
 	}
 	opt := pull.SaveOptions{Format: c.String("format"), Uncompressed: c.Bool("uncompressed")}
+	return writeArchive(c, "save", func(w io.Writer) error { return pull.Save(s, c.Args().Slice(), opt, w) })
+}
+
+// writeArchive runs write into the file -o names, or into stdout when it
+// is not a terminal. A file is written next to its target and renamed,
+// so a failed write leaves no half archive under the name asked for.
+func writeArchive(c *cli.Context, what string, write func(io.Writer) error) error {
 	out := c.String("output")
 	if out == "" {
 		if isTerminal(os.Stdout) {
-			return fmt.Errorf("save: refusing to write an archive to a terminal; use -o FILE or redirect stdout")
+			return fmt.Errorf("%s: refusing to write an archive to a terminal; use -o FILE or redirect stdout", what)
 		}
-		return pull.Save(s, c.Args().Slice(), opt, os.Stdout)
+		return write(os.Stdout)
 	}
-	// Write next to the target and rename, so a failed save leaves no
-	// half archive under the name the user asked for.
 	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("save: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer os.Remove(f.Name())
-	if err := pull.Save(s, c.Args().Slice(), opt, f); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("save: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("save: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return os.Rename(f.Name(), out)
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 
@@ -87,18 +88,7 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			out := os.Stdout
-			if p := c.String("output"); p != "" {
-				f, err := os.Create(p)
-				if err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				defer f.Close()
-				out = f
-			} else if isTerminal(os.Stdout) {
-				return fmt.Errorf("export: refusing to write an archive to a terminal; use -o FILE or redirect stdout")
-			}
-			return run.Export(s, ctr, out)
+			return writeArchive(c, "export", func(w io.Writer) error { return run.Export(s, ctr, w) })
 		},
 	}
 }

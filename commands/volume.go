@@ -3,6 +3,7 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -215,18 +216,7 @@ func volumeExport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out := os.Stdout
-	if p := c.String("output"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			return fmt.Errorf("volume export: %w", err)
-		}
-		defer f.Close()
-		out = f
-	} else if isTerminal(os.Stdout) {
-		return errors.New("volume export: refusing to write an archive to a terminal; use -o FILE or redirect stdout")
-	}
-	return s.ExportVolume(c.Args().First(), out)
+	return writeArchive(c, "volume export", func(w io.Writer) error { return s.ExportVolume(c.Args().First(), w) })
 }
 
 func volumeImport(c *cli.Context) error {
