@@ -3,7 +3,6 @@ package commands
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -134,6 +133,12 @@ func inspectCommand() *cli.Command {
 }
 
 func inspect(c *cli.Context, containers, images bool) error {
+	return inspectEach(c, func(s *store.Store, ref string) (any, error) { return inspectOne(s, ref, containers, images) })
+}
+
+// inspectEach prints the views one finds for each argument, as docker
+// inspect does: the views it found, then every lookup's error.
+func inspectEach(c *cli.Context, one func(s *store.Store, ref string) (any, error)) error {
 	if err := needArgs(c, 1, -1); err != nil {
 		return err
 	}
@@ -144,14 +149,14 @@ func inspect(c *cli.Context, containers, images bool) error {
 	var views []any
 	var errs []error
 	for _, ref := range c.Args().Slice() {
-		v, err := inspectOne(s, ref, containers, images)
+		v, err := one(s, ref)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		views = append(views, v)
 	}
-	if err := printInspect(os.Stdout, c.String("format"), views); err != nil {
+	if err := printInspect(c.App.Writer, c.String("format"), views); err != nil {
 		return err
 	}
 	return errors.Join(errs...)

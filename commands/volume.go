@@ -129,27 +129,13 @@ func volumeList(c *cli.Context) error {
 }
 
 func volumeInspect(c *cli.Context) error {
-	if err := needArgs(c, 1, -1); err != nil {
-		return err
-	}
-	s, _, err := openStore(c)
-	if err != nil {
-		return err
-	}
-	var views []any
-	var errs []error
-	for _, name := range c.Args().Slice() {
+	return inspectEach(c, func(s *store.Store, name string) (any, error) {
 		v, err := s.LookupVolume(name)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
-		views = append(views, s.View(v))
-	}
-	if err := printInspect(c.App.Writer, c.String("format"), views); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
+		return s.View(v), nil
+	})
 }
 
 func volumeRemove(c *cli.Context) error {
