@@ -389,23 +389,27 @@ func TestPullKilled(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() { done <- victim.Wait() }()
-			killed := false
-			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !killed; time.Sleep(time.Millisecond) {
-				if ready(root) {
+			// Loop until the victim has ended, killing it at the point;
+			// its end is received once, here, whichever comes first.
+			killed, ended := false, false
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !ended; time.Sleep(time.Millisecond) {
+				if !killed && ready(root) {
 					victim.Process.Kill()
 					killed = true
 				}
 				select {
 				case err := <-done:
+					ended = true
 					if !killed {
 						t.Logf("pull ended (%v) before the kill point", err)
-						killed = true
-						done <- err
 					}
 				default:
 				}
 			}
-			<-done
+			if !ended {
+				victim.Process.Kill()
+				<-done
+			}
 			if other != nil {
 				if err := other.Wait(); err != nil {
 					t.Errorf("the other puller failed when its peer was killed: %v", err)
