@@ -79,9 +79,6 @@ func volumeCreate(c *cli.Context) error {
 		return err
 	}
 	v := &store.Volume{Name: c.Args().First(), Driver: "local", Labels: keyValues(c.StringSlice("label")), Options: keyValues(c.StringSlice("opt"))}
-	if len(v.Options) > 0 {
-		return errors.New("volume create --opt: driver options are not supported yet")
-	}
 	if v.Name == "" {
 		if v.Name, err = store.NewContainerID(); err != nil {
 			return err

@@ -243,7 +243,7 @@ func volumeMounts(s *store.Store, mounts []Mount) ([]*store.Volume, error) {
 		if m.Source != "" {
 			continue
 		}
-		v := &store.Volume{Name: m.Volume}
+		v := &store.Volume{Name: m.Volume, Options: m.VolumeOptions, Labels: m.VolumeLabels}
 		if v.Name == "" {
 			name, err := store.NewContainerID() // 64 hex digits, as docker's anonymous volumes
 			if err != nil {

@@ -372,19 +372,22 @@ func copyIn(s *store.Store, ctr *store.Container, src, dst string, stdin io.Read
 // it as everything else: a symlink in the image never leads the copy
 // out of it. An image without that directory leaves the volume empty.
 func copyUp(s *store.Store, c *store.Container, mounts []Mount, vols []*store.Volume) error {
-	fresh := map[string]bool{}
+	fresh := map[string]*store.Volume{}
 	for _, v := range vols {
-		fresh[v.Name] = v.New
+		if v.New {
+			fresh[v.Name] = v
+		}
 	}
 	for _, m := range mounts {
-		if m.Volume == "" || m.NoCopy || !fresh[m.Volume] {
+		v := fresh[m.Volume]
+		if v == nil || m.NoCopy {
 			continue
 		}
 		done, err := s.BeginCopyUp(m.Volume)
 		if err != nil {
 			return err
 		}
-		err = copyDirUp(s, c, m.Destination, m.Source)
+		err = copyDirUp(s, c, m.Destination, v)
 		if err != nil {
 			return fmt.Errorf("copy %s into volume %s: %w", m.Destination, m.Volume, err)
 		}
@@ -393,7 +396,9 @@ func copyUp(s *store.Store, c *store.Container, mounts []Mount, vols []*store.Vo
 	return nil
 }
 
-func copyDirUp(s *store.Store, c *store.Container, dst, data string) error {
+// copyDirUp copies the image's dst into volume v; a volume that names a
+// filesystem gets it mounted, in the copy's own mount namespace.
+func copyDirUp(s *store.Store, c *store.Container, dst string, v *store.Volume) error {
 	return withRootfs(s, c, func(root int) error {
 		fd, err := child.OpenIn(root, dirOrDot(path.Clean("/"+dst)), unix.O_PATH|unix.O_DIRECTORY)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
@@ -403,9 +408,12 @@ func copyDirUp(s *store.Store, c *store.Container, dst, data string) error {
 			return err
 		}
 		defer unix.Close(fd)
+		if err := s.MountVolume(v); err != nil {
+			return err
+		}
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(archive.Write(fd, ".", pw, archive.WriteOptions{Prefix: "."})) }()
-		_, err = archive.Apply(data, pr, archive.Options{Umask: s.Umask(), Chown: os.Geteuid() == 0, Literal: true})
+		_, err = archive.Apply(s.VolumeData(v.Name), pr, archive.Options{Umask: s.Umask(), Chown: os.Geteuid() == 0, Literal: true})
 		pr.CloseWithError(err)
 		return err
 	})

@@ -312,6 +312,18 @@ func remove(s *store.Store, c *store.Container, opt RemoveOptions) error {
 			return err
 		}
 	}
+	if err := removeStopped(s, c); err != nil {
+		return err
+	}
+	if opt.Volumes {
+		// after the container's lock: the volumes lock orders first
+		return removeAnonymous(s, c)
+	}
+	return nil
+}
+
+// removeStopped removes a container that does not run, under its lock.
+func removeStopped(s *store.Store, c *store.Container) error {
 	lock, err := s.LockContainer(c.ID)
 	if err != nil {
 		return err
@@ -328,9 +340,6 @@ func remove(s *store.Store, c *store.Container, opt RemoveOptions) error {
 	}
 	if err := s.RemoveContainer(c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
-	}
-	if opt.Volumes {
-		return removeAnonymous(s, c)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package run
 
 import (
 	"bufio"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -337,7 +338,11 @@ func parseVolume(v string) (Mount, error) {
 func parseMount(s string) (Mount, error) {
 	var m Mount
 	typ := ""
-	for _, kv := range strings.Split(s, ",") {
+	fields, err := mountFields(s)
+	if err != nil {
+		return Mount{}, err
+	}
+	for _, kv := range fields {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
 		case "type":
@@ -350,6 +355,14 @@ func parseMount(s string) (Mount, error) {
 			m.ReadOnly = v == "" || v == "true" || v == "1"
 		case "volume-nocopy":
 			m.NoCopy = v == "" || v == "true" || v == "1"
+		case "volume-driver":
+			if v != "local" {
+				return Mount{}, fmt.Errorf("--mount %s: volume-driver %q: tug has the local driver only", s, v)
+			}
+		case "volume-opt":
+			m.VolumeOptions = addKeyValue(m.VolumeOptions, v)
+		case "volume-label":
+			m.VolumeLabels = addKeyValue(m.VolumeLabels, v)
 		default:
 			return Mount{}, fmt.Errorf("--mount %s: unknown key %q", s, k)
 		}
@@ -364,12 +377,37 @@ func parseMount(s string) (Mount, error) {
 	return Mount{}, fmt.Errorf("--mount %s: want type=bind, volume or tmpfs", s)
 }
 
+// mountFields splits --mount's value as docker does: a CSV line, so a
+// field with commas in it is quoted ("volume-opt=o=size=1m,uid=1000").
+func mountFields(s string) ([]string, error) {
+	r := csv.NewReader(strings.NewReader(s))
+	fields, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("--mount %s: %w", s, err)
+	}
+	return fields, nil
+}
+
+// addKeyValue adds K=V (K alone: an empty value) to m, made if nil.
+func addKeyValue(m map[string]string, kv string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	k, v, _ := strings.Cut(kv, "=")
+	m[k] = v
+	return m
+}
+
 // tmpfsMount turns --mount type=tmpfs,dst=PATH[,tmpfs-size=N][,tmpfs-mode=M]
 // into --tmpfs's PATH:OPTIONS; ok is false for other types.
 func tmpfsMount(s string) (spec string, ok bool, err error) {
 	var dst string
 	var opts []string
-	for _, kv := range strings.Split(s, ",") {
+	fields, err := mountFields(s)
+	if err != nil {
+		return "", false, err
+	}
+	for _, kv := range fields {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
 		case "type":

@@ -2,7 +2,9 @@ package run
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,6 +102,33 @@ func TestParseVolumeAndMount(t *testing.T) {
 			t.Errorf("--mount %s: %q (%v), want %q", in, got, err, want)
 		}
 	}
+}
+
+func TestParseMountVolumeOptions(t *testing.T) {
+	for in, want := range map[string]string{
+		"type=volume,src=v,dst=/c,volume-opt=type=tmpfs,volume-opt=device=tmpfs":      "device=tmpfs type=tmpfs ",
+		`type=volume,src=v,dst=/c,"volume-opt=o=size=1m,uid=5",volume-opt=type=tmpfs`: "o=size=1m,uid=5 type=tmpfs ",
+		"type=volume,src=v,dst=/c,volume-label=a=b,volume-driver=local":               " a=b",
+		"type=volume,src=v,dst=/c,volume-driver=nfs":                                  "error",
+		`type=volume,src=v,dst=/c,"volume-opt=o=unterminated`:                         "error",
+	} {
+		m, err := parseMount(in)
+		got := "error"
+		if err == nil {
+			got = showMap(m.VolumeOptions) + " " + showMap(m.VolumeLabels)
+		}
+		if got != want {
+			t.Errorf("--mount %s: %q (%v), want %q", in, got, err, want)
+		}
+	}
+}
+
+func showMap(m map[string]string) string {
+	var kvs []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		kvs = append(kvs, k+"="+m[k])
+	}
+	return strings.Join(kvs, " ")
 }
 
 func showMount(m Mount, err error) string {

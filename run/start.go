@@ -153,6 +153,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, extra []*os.File, w
 		l.files,         // overlay paths, /etc/hosts and co.
 		l.command,       // tug through its read-only mount, the pipes
 		l.cgroup,        // made, with its limits, before the clone
+		l.volumes,       // filesystems of volumes, which the clone copies
 		func() error { return l.wire(wire) },
 		l.rootfs, // before the clone, which copies the keeper's mounts (a FUSE rootfs)
 		l.start,

@@ -93,7 +93,7 @@ func (s *Store) CreateContainer(c *Container) error {
 // volume. c.Volumes names them.
 func (s *Store) CreateContainerWith(c *Container, vols []*Volume) error {
 	if len(vols) > 0 {
-		vlock, err := s.lockVolumes()
+		vlock, err := s.LockVolumes()
 		if err != nil {
 			return err
 		}

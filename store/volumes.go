@@ -48,7 +48,7 @@ func (s *Store) VolumeData(name string) string {
 // create is idempotent). The dir is made under a temp name and renamed
 // into place, so a kill never leaves a volume without its record.
 func (s *Store) CreateVolume(v *Volume) (*Volume, error) {
-	lock, err := s.lockVolumes()
+	lock, err := s.LockVolumes()
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +59,9 @@ func (s *Store) CreateVolume(v *Volume) (*Volume, error) {
 func (s *Store) createVolumeLocked(v *Volume) (*Volume, error) {
 	if !validVolumeName(v.Name) {
 		return nil, fmt.Errorf("invalid volume name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed", v.Name)
+	}
+	if err := validateVolumeOptions(v.Options); err != nil {
+		return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 	}
 	if old, err := s.readVolume(v.Name); err == nil {
 		return old, s.resumeCopyUp(old)
@@ -91,10 +94,10 @@ func (s *Store) createVolumeLocked(v *Volume) (*Volume, error) {
 	return v, syncDir(s.volumesDir())
 }
 
-// lockVolumes takes the lock under which volumes are made and removed,
-// and containers that use them are recorded; it makes the volumes dir on
-// first use.
-func (s *Store) lockVolumes() (*Lock, error) {
+// LockVolumes takes the lock under which volumes are made, mounted,
+// unmounted and removed, and containers that use them are recorded; it
+// makes the volumes dir on first use. It orders before container locks.
+func (s *Store) LockVolumes() (*Lock, error) {
 	if err := os.MkdirAll(s.volumesDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("volumes: %w", err)
 	}
@@ -135,7 +138,10 @@ func (s *Store) Volumes() ([]*Volume, error) {
 	var out []*Volume
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".rm-") {
-			os.RemoveAll(filepath.Join(s.volumesDir(), e.Name()))
+			trash := filepath.Join(s.volumesDir(), e.Name())
+			if unmountAll(filepath.Join(trash, "_data")) == nil {
+				os.RemoveAll(trash)
+			}
 			continue
 		}
 		if strings.HasPrefix(e.Name(), ".") {
@@ -168,10 +174,12 @@ func (s *Store) VolumeUsers(name string) ([]*Container, error) {
 }
 
 // RemoveVolume deletes a volume that no container uses, under the
-// volumes lock, so that no container can be recorded on it meanwhile: a
-// rename makes it vanish, then the tree goes.
+// volumes lock, so that no container can be recorded on it meanwhile:
+// whatever is mounted on its data is detached (a killed tug's mount of
+// a bind device must never see its files removed), a rename makes it
+// vanish, then the tree goes.
 func (s *Store) RemoveVolume(name string) error {
-	lock, err := s.lockVolumes()
+	lock, err := s.LockVolumes()
 	if err != nil {
 		return err
 	}
@@ -185,6 +193,9 @@ func (s *Store) RemoveVolume(name string) error {
 	}
 	if len(users) > 0 {
 		return fmt.Errorf("remove volume %s: %w by container %s; remove it first", name, ErrInUse, users[0].ID[:12])
+	}
+	if err := s.UnmountVolume(name); err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
 	trash := filepath.Join(s.volumesDir(), ".rm-"+name)
 	if err := os.Rename(filepath.Join(s.volumesDir(), name), trash); err != nil {
@@ -329,29 +340,37 @@ func (s *Store) resumeCopyUp(v *Volume) error {
 	return nil
 }
 
-// ExportVolume writes the content of volume name to w as a tar.
+// ExportVolume writes the content of volume name to w as a tar; a
+// volume that names a filesystem is read with it mounted.
 func (s *Store) ExportVolume(name string, w io.Writer) error {
-	if _, err := s.readVolume(name); err != nil {
+	v, err := s.readVolume(name)
+	if err != nil {
 		return err
 	}
-	fd, err := unix.Open(s.VolumeData(name), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("export volume %s: %w", name, err)
-	}
-	defer unix.Close(fd)
-	return archive.Write(fd, ".", w, archive.WriteOptions{Prefix: "."})
+	return s.withVolumeMounted(v, func() error {
+		fd, err := unix.Open(s.VolumeData(name), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("export volume %s: %w", name, err)
+		}
+		defer unix.Close(fd)
+		return archive.Write(fd, ".", w, archive.WriteOptions{Prefix: "."})
+	})
 }
 
 // ImportVolume unpacks the tar r into volume name, over what it holds;
-// every entry is confined to the volume, as a layer's are to its dir.
+// every entry is confined to the volume, as a layer's are to its dir. A
+// volume that names a filesystem is written with it mounted.
 func (s *Store) ImportVolume(name string, r io.Reader) error {
-	if _, err := s.readVolume(name); err != nil {
+	v, err := s.readVolume(name)
+	if err != nil {
 		return err
 	}
 	o := s.unpack
 	o.Literal = true // a volume's .wh. files are files
-	if _, err := archive.Apply(s.VolumeData(name), r, o); err != nil {
-		return fmt.Errorf("import into volume %s: %w", name, err)
-	}
-	return nil
+	return s.withVolumeMounted(v, func() error {
+		if _, err := archive.Apply(s.VolumeData(name), r, o); err != nil {
+			return fmt.Errorf("import into volume %s: %w", name, err)
+		}
+		return nil
+	})
 }

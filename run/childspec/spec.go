@@ -98,6 +98,10 @@ type Mount struct {
 	ReadOnly    bool   `json:"read_only"`
 	Volume      string `json:"volume,omitempty"` // the volume's name; its Source is the volume's data
 	NoCopy      bool   `json:"-"`                // -v …:nocopy: no copy-up of the image's content, at create
+	// VolumeOptions and VolumeLabels are --mount's volume-opt= and
+	// volume-label=, for a volume that this create makes.
+	VolumeOptions map[string]string `json:"-"`
+	VolumeLabels  map[string]string `json:"-"`
 }
 
 // DefaultCaps is docker's default capability set.
