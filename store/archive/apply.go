@@ -6,6 +6,7 @@ package archive
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -78,7 +79,12 @@ func Apply(dir string, r io.Reader, opt Options) (int64, error) {
 	}
 	defer rt.close()
 	a := &applier{r: rt, opt: opt, buf: make([]byte, 256<<10)}
-	tr := tar.NewReader(r)
+	// Buffered: tar reads a header, then a file, a few hundred bytes at
+	// a time, and each read from a pipe is a round trip to the writer's
+	// goroutine (a thread switch, when one of the two is locked to its
+	// thread). It may read past the end marker, which costs the caller
+	// nothing: what it reads after is only drained.
+	tr := tar.NewReader(bufio.NewReaderSize(r, 256<<10))
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -33,12 +34,16 @@ type WriteOptions struct {
 // Write walks the tree at rel below the directory fd dir and writes it to
 // w as a tar. Every step is relative to an fd and nothing is followed, so
 // a symlink in the tree is written as a symlink and never leads the walk
-// outside it. Hard links to one inode become tar hard links.
+// outside it. Hard links to one inode become tar hard links. Output is
+// buffered: the tar of many small files into a pipe would otherwise hand
+// the reader a header or a file at a time, a thread switch each (20 s
+// of futex calls for the copy-up of 20,000 files, against 2 s).
 func Write(dir int, rel string, w io.Writer, opt WriteOptions) error {
 	if opt.OpaqueXattr == "" {
 		opt.OpaqueXattr = "trusted.overlay.opaque"
 	}
-	tw := tar.NewWriter(w)
+	bw := bufio.NewWriterSize(w, 256<<10)
+	tw := tar.NewWriter(bw)
 	wr := &writer{tw: tw, opt: opt, links: map[[2]uint64]string{}}
 	var st unix.Stat_t
 	if err := unix.Fstatat(dir, relOrDot(rel), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
@@ -58,7 +63,10 @@ func Write(dir int, rel string, w io.Writer, opt WriteOptions) error {
 	if err := wr.entry(pfd, base, strings.TrimSuffix(opt.Prefix, "/")); err != nil {
 		return err
 	}
-	return tw.Close()
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 func relOrDot(rel string) string {
