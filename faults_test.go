@@ -130,3 +130,108 @@ func TestVolumeRmRacesRun(t *testing.T) {
 		se.tug("rm", id).Run()
 	}
 }
+
+// mustTug runs a tug command that must succeed and returns its output.
+func (se *storeEnv) mustTug(args ...string) string {
+	se.t.Helper()
+	out, err := se.tug(args...).CombinedOutput()
+	if err != nil {
+		se.t.Fatalf("tug %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestVolumeCreateKilled: kill -9 of volume create and of a run that
+// creates its volume, at instants spread over their whole run: the
+// store never lists a volume without its data, and the next create of
+// the same name gives a volume a container can write.
+func TestVolumeCreateKilled(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	for i := range 30 {
+		name := fmt.Sprintf("k%d", i)
+		cmd := se.tug("volume", "create", name)
+		if i%2 == 1 {
+			cmd = se.tug("run", "--rm", "-v", name+":/d", "busybox", "true")
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i%15) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		for _, v := range strings.Fields(se.mustTug("volume", "ls", "-q")) {
+			if _, err := os.Stat(filepath.Join(se.root, "volumes", v, "_data")); err != nil {
+				t.Fatalf("round %d: volume %s listed without its data: %v", i, v, err)
+			}
+		}
+		se.mustTug("volume", "create", name)
+		se.mustTug("run", "--rm", "-v", name+":/d", "busybox", "touch", "/d/x")
+	}
+	if left, _ := os.ReadDir(filepath.Join(se.root, "volumes", ".tmp")); len(left) > 0 {
+		t.Errorf("volumes/.tmp holds %d entries after the last create", len(left))
+	}
+	se.tug("container", "prune", "-f").Run()
+	se.mustTug("volume", "prune", "-af")
+}
+
+// TestCopyUpKilled: kill -9 of a run while it copies the image's files
+// into a new volume; the next container on the volume finds every file,
+// copied again from an empty volume, never a half copy taken for whole.
+func TestCopyUpKilled(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	se.mustTug("pull", "-q", "manyfiles")
+	data := filepath.Join(se.root, "volumes", "cu", "_data")
+	run := se.tug("run", "--rm", "-v", "cu:/data", "manyfiles", "true")
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(30*time.Second, func() bool { n, _ := os.ReadDir(filepath.Join(data, "d001")); return len(n) > 0 }) {
+		t.Fatal("the copy-up never began")
+	}
+	run.Process.Kill()
+	run.Wait()
+	if n, _ := os.ReadDir(filepath.Join(data, fmt.Sprintf("d%03d", manyFiles/100-1))); len(n) == 100 {
+		t.Fatal("the copy-up ended before the kill")
+	}
+	out := se.mustTug("run", "--rm", "-v", "cu:/data", "manyfiles", "sh", "-c", "find /data -type f | wc -l")
+	if got := strings.TrimSpace(out); got != fmt.Sprint(manyFiles) {
+		t.Fatalf("after the kill the volume holds %s files, want %d", got, manyFiles)
+	}
+	if _, err := os.Stat(filepath.Join(se.root, "volumes", "cu", "copying")); err == nil {
+		t.Error("the copy-up mark outlived a whole copy")
+	}
+	se.mustTug("container", "prune", "-f") // the killed run's container
+	se.mustTug("volume", "rm", "cu")
+}
+
+// TestVolumeRmKilled: kill -9 of volume rm while it deletes the files;
+// the volume is gone for the next command, which sweeps what is left,
+// and the name can be used again.
+func TestVolumeRmKilled(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	se.mustTug("run", "--rm", "-v", "big:/d", "busybox", "sh", "-c", "cd /d && seq 1 6000 | xargs touch")
+	trash := filepath.Join(se.root, "volumes", ".rm-big")
+	rm := se.tug("volume", "rm", "big")
+	if err := rm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { _, err := os.Stat(trash); return err == nil }) {
+		t.Fatal("volume rm never renamed the volume away")
+	}
+	rm.Process.Kill()
+	rm.Wait()
+	if _, err := os.Stat(trash); err != nil {
+		t.Fatalf("volume rm finished before the kill: %v", err)
+	}
+	if out := se.mustTug("volume", "ls", "-q"); strings.Contains(out, "big") {
+		t.Fatalf("volume ls after the kill lists it:\n%s", out)
+	}
+	if _, err := os.Stat(trash); err == nil {
+		t.Error("the killed rm's files outlived the next listing")
+	}
+	out := se.mustTug("run", "--rm", "-v", "big:/d", "busybox", "sh", "-c", "ls /d | wc -l")
+	if strings.TrimSpace(out) != "0" {
+		t.Errorf("the volume made again holds %s files", out)
+	}
+	se.mustTug("volume", "rm", "big")
+}

@@ -165,7 +165,20 @@ func seed(reg string) error {
 		push(reg+"/library/hostile:latest", hostile(bbHost)),
 		push(reg+"/library/webapp:latest", exposing(bbHost, "80/tcp")),
 		push(reg+"/library/withvolume:latest", withVolume(bbHost)),
+		pushManyFiles(reg+"/library/manyfiles:latest", bbHost),
 	)
+}
+
+// manyFiles is how many small files the manyfiles image has in its
+// VOLUME /data: enough for a copy-up to be caught midway.
+const manyFiles = 4000
+
+func pushManyFiles(ref string, bb v1.Image) error {
+	img, err := fixture.SmallFiles(bb, "data", manyFiles)
+	if err != nil {
+		return err
+	}
+	return push(ref, img)
 }
 
 // withVolume is busybox with a VOLUME /data over a directory the image

@@ -66,7 +66,7 @@ func (s *Store) createVolumeLocked(v *Volume) (*Volume, error) {
 	if old, err := s.readVolume(v.Name); err == nil {
 		return old, s.resumeCopyUp(old)
 	}
-	tmp, err := os.MkdirTemp(s.volumesDir(), ".new-")
+	tmp, err := s.volumeTemp()
 	if err != nil {
 		return nil, fmt.Errorf("create volume: %w", err)
 	}
@@ -92,6 +92,20 @@ func (s *Store) createVolumeLocked(v *Volume) (*Volume, error) {
 	}
 	v.New = true
 	return v, syncDir(s.volumesDir())
+}
+
+// volumeTemp makes a dir in volumes/.tmp for a volume to be built in
+// before it is renamed into place. Under the volumes lock no other build
+// runs, so whatever .tmp holds was left by a killed tug: it goes first.
+func (s *Store) volumeTemp() (string, error) {
+	tmps := filepath.Join(s.volumesDir(), ".tmp")
+	if err := os.RemoveAll(tmps); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(tmps, 0o700); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(tmps, "new-")
 }
 
 // LockVolumes takes the lock under which volumes are made, mounted,
@@ -138,10 +152,7 @@ func (s *Store) Volumes() ([]*Volume, error) {
 	var out []*Volume
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".rm-") {
-			trash := filepath.Join(s.volumesDir(), e.Name())
-			if unmountAll(filepath.Join(trash, "_data")) == nil {
-				os.RemoveAll(trash)
-			}
+			removeTrash(filepath.Join(s.volumesDir(), e.Name()))
 			continue
 		}
 		if strings.HasPrefix(e.Name(), ".") {
@@ -198,8 +209,20 @@ func (s *Store) RemoveVolume(name string) error {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
 	trash := filepath.Join(s.volumesDir(), ".rm-"+name)
+	if err := removeTrash(trash); err != nil { // a killed rm's of the same name
+		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
 	if err := os.Rename(filepath.Join(s.volumesDir(), name), trash); err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
+	return removeTrash(trash)
+}
+
+// removeTrash removes a volume renamed away for removal, never through
+// a filesystem still mounted on its data.
+func removeTrash(trash string) error {
+	if err := unmountAll(filepath.Join(trash, "_data")); err != nil {
+		return err
 	}
 	return os.RemoveAll(trash)
 }

@@ -18,10 +18,11 @@ import (
 // engine is tug or podman, with the flags that give it a store of its
 // own and the ones its run needs here.
 type engine struct {
-	name    string
-	bin     string
-	global  []string
-	runArgs []string // after "run"
+	name     string
+	bin      string
+	global   []string
+	runArgs  []string // after "run"
+	pullArgs []string // after "pull"
 }
 
 func (e engine) cmd(args ...string) *exec.Cmd {
@@ -90,8 +91,9 @@ func podmanEngine(root, ref string) (engine, error) {
 	}
 	nofile := hardLimit(syscall.RLIMIT_NOFILE)
 	p := engine{name: "podman", bin: bin,
-		global:  []string{"--root", mkdir(root, "podman-root"), "--runroot", mkdir(root, "podman-run"), "--storage-driver", "overlay"},
-		runArgs: []string{"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile, nofile), "--ulimit", "nproc=4096:4096"},
+		global:   []string{"--root", mkdir(root, "podman-root"), "--runroot", mkdir(root, "podman-run"), "--storage-driver", "overlay"},
+		runArgs:  []string{"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile, nofile), "--ulimit", "nproc=4096:4096"},
+		pullArgs: []string{"--tls-verify=false"},
 	}
 	if out, err := p.cmd("pull", "-q", "--tls-verify=false", ref).CombinedOutput(); err != nil {
 		return p, fmt.Errorf("pull failed: %v: %s", err, firstLine(string(out)))

@@ -6,7 +6,9 @@
 //     with the image local, median of 20, next to a plain fork+exec of
 //     the tug binary, the floor;
 //   - fleet: with 50 detached containers running, the latency of `ps`
-//     and of `exec CONTAINER true`, and the monitor's RSS per container.
+//     and of `exec CONTAINER true`, and the monitor's RSS per container;
+//   - copy-up: a run with a new volume over an image directory of
+//     20,000 small files, which are copied into it.
 //
 // When podman is installed it does the same with podman in the same run
 // and prints the ratios. `make bench` runs it.
@@ -73,8 +75,20 @@ func run(tug string, layers int, layerBytes int64, runs, starts, fleet int, root
 	if err := benchRootless(tug, reg.Addr+"/library/busybox:latest", rootlessUser, starts); err != nil {
 		return err
 	}
-	fmt.Printf("building a %d-layer image of %d MiB and pushing it to docker-registry at %s…\n", layers, int64(layers)*layerBytes>>20, reg.Addr)
-	ref := reg.Addr + "/library/bench:latest"
+	// before the pulls, whose stores are deleted run after run: ext4
+	// without a journal makes files slowly for minutes where many were
+	// just deleted. The copies stay until the end, for the same reason.
+	if err := benchCopyUp(tug, dir, reg.Addr, 5); err != nil {
+		return err
+	}
+	return benchPull(tug, dir, reg.Addr, layers, layerBytes, runs)
+}
+
+// benchPull times pulls of a big image into empty stores, tug's and,
+// when installed, podman's, and prints the medians.
+func benchPull(tug, dir, reg string, layers int, layerBytes int64, runs int) error {
+	fmt.Printf("building a %d-layer image of %d MiB and pushing it to docker-registry at %s…\n", layers, int64(layers)*layerBytes>>20, reg)
+	ref := reg + "/library/bench:latest"
 	tag, err := name.NewTag(ref)
 	if err != nil {
 		return err
