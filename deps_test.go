@@ -11,11 +11,13 @@ import (
 )
 
 // forbidden lists, for each package tree, the tug packages it must not
-// import: imports point one way, commands → run, net, pull → store.
+// import: imports point one way, commands → build → run, net, pull →
+// store.
 var forbidden = map[string][]string{
-	"store":    {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/config"},
-	"pull":     {"tug/commands", "tug/run", "tug/net", "tug/config"},
-	"run":      {"tug/commands", "tug/pull", "tug/config"},
+	"build":    {"tug/commands", "tug/config"},
+	"store":    {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/config", "tug/build"},
+	"pull":     {"tug/commands", "tug/run", "tug/net", "tug/config", "tug/build"},
+	"run":      {"tug/commands", "tug/pull", "tug/config", "tug/build"},
 	"net":      {"tug/commands", "tug/pull", "tug/config", "tug/run"},
 	"config":   {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/store"},
 	"internal": {"tug/commands"},

@@ -101,6 +101,7 @@ func App() *cli.App {
 			exportCommand(),
 			diffCommand(),
 			commitCommand(),
+			buildCommand(),
 			portCommand(),
 			renameCommand(),
 			containerCommand(),

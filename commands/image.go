@@ -25,7 +25,7 @@ func imageCommand() *cli.Command {
 		Usage:  "manage images",
 		Subcommands: []*cli.Command{
 			ls, pullCommand(), pushCommand(), rm, tagCommand(), imageInspectCommand(),
-			historyCommand(), saveCommand(), loadCommand(), imagePruneCommand(),
+			historyCommand(), saveCommand(), loadCommand(), imagePruneCommand(), buildCommand(),
 		},
 	}
 }

@@ -1,0 +1,292 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"tug/run"
+	"tug/store"
+)
+
+// Options say what to build and how.
+type Options struct {
+	Context    string            // the context directory
+	Dockerfile string            // its path
+	Name       string            // the Dockerfile as errors name it
+	Tags       []string          // canonical names for the image
+	BuildArgs  map[string]string // --build-arg
+	Target     string            // --target: the stage to build, else the last
+	Labels     map[string]string // --label, over the Dockerfile's
+	Network    string            // RUN's network: bridge (""), none or host
+	Out        *os.File          // steps and RUN output
+	// Base finds FROM's image in the store, pulling it as --pull says.
+	Base func(ctx context.Context, ref string) (*store.Image, error)
+	// Run has the defaults a RUN's container takes from tug's config.
+	Run run.Options
+}
+
+// builder is one build in progress.
+type builder struct {
+	ctx   context.Context
+	s     *store.Store
+	opt   Options
+	df    *Dockerfile
+	lex   *shell.Lex
+	meta  map[string]string // ARGs before the first FROM, as the build args set them
+	built map[int]v1.Image  // stages done
+	steps int               // instructions of the stages built, for STEP n/N
+	step  int
+	tmp   string // the build's temp dir: COPY's layers, until the image is stored
+	files int
+	// stored are the images RUN's containers were made from and left:
+	// removed at the end (their layers stay with the images that use them).
+	stored []*store.Image
+}
+
+// Build builds the image of the Dockerfile's target stage, adds it to
+// the store under opt.Tags, and returns it.
+func Build(ctx context.Context, s *store.Store, opt Options) (*store.Image, error) {
+	df, err := ReadDockerfile(opt.Dockerfile, opt.Name)
+	if err != nil {
+		return nil, err
+	}
+	tmp, done, err := s.TempDir()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	b := &builder{ctx: ctx, s: s, opt: opt, df: df, lex: shell.NewLex(df.Escape), meta: map[string]string{}, built: map[int]v1.Image{}, tmp: tmp}
+	for _, a := range df.MetaArgs {
+		for _, kv := range a.Args {
+			b.meta[kv.Key] = b.argValue(kv.Key, kv.Value)
+		}
+	}
+	target := len(df.Stages) - 1
+	if opt.Target != "" {
+		i, ok := df.stageIndex(opt.Target, len(df.Stages))
+		if !ok {
+			return nil, fmt.Errorf("--target %s: no stage of that name in %s", opt.Target, opt.Name)
+		}
+		target = i
+	}
+	b.steps = b.countSteps(target)
+	defer b.removeStored()
+	img, err := b.stage(target)
+	if err != nil {
+		return nil, err
+	}
+	if len(opt.Labels) > 0 {
+		if img, err = editConfig(img, func(cf *v1.ConfigFile) { addLabels(cf, opt.Labels) }); err != nil {
+			return nil, err
+		}
+	}
+	out, err := s.AddImage(ctx, img, store.AddOptions{Names: opt.Tags})
+	if err != nil {
+		return nil, err
+	}
+	b.stored = slices.DeleteFunc(b.stored, func(i *store.Image) bool { return i.ID == out.ID })
+	return out, nil
+}
+
+// removeStored removes the images the build stored on its way that no
+// name or container holds.
+func (b *builder) removeStored() {
+	for _, img := range b.stored {
+		b.s.RemoveImage(img.ID.Hex, false)
+	}
+}
+
+// argValue is a build arg's value: --build-arg's, else the default.
+func (b *builder) argValue(key string, def *string) string {
+	if v, ok := b.opt.BuildArgs[key]; ok {
+		return v
+	}
+	if def != nil {
+		return *def
+	}
+	return ""
+}
+
+// countSteps counts the instructions, FROM included, of the stages that
+// target needs.
+func (b *builder) countSteps(target int) int {
+	seen := map[int]bool{}
+	var walk func(i int) int
+	walk = func(i int) int {
+		if seen[i] {
+			return 0
+		}
+		seen[i] = true
+		n := 1 + len(b.df.Stages[i].Commands)
+		for _, dep := range b.deps(i) {
+			n += walk(dep)
+		}
+		return n
+	}
+	return walk(target)
+}
+
+// deps are the earlier stages stage i builds on: its FROM and its
+// COPY --from.
+func (b *builder) deps(i int) []int {
+	var out []int
+	st := b.df.Stages[i]
+	if j, ok := b.df.stageIndex(b.expandMeta(st.BaseName), i); ok {
+		out = append(out, j)
+	}
+	for _, c := range st.Commands {
+		if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
+			if j, ok := b.df.stageIndex(cp.From, i); ok {
+				out = append(out, j)
+			}
+		}
+	}
+	return out
+}
+
+// expandMeta expands the build args before the first FROM in word (a
+// FROM's image, as docker allows).
+func (b *builder) expandMeta(word string) string {
+	var env []string
+	for k, v := range b.meta {
+		env = append(env, k+"="+v)
+	}
+	out, _, err := b.lex.ProcessWord(word, shell.EnvsFromSlice(env))
+	if err != nil {
+		return word
+	}
+	return out
+}
+
+// announce prints STEP n/N: the instruction.
+func (b *builder) announce(text string) {
+	b.step++
+	fmt.Fprintf(b.opt.Out, "STEP %d/%d: %s\n", b.step, b.steps, text)
+}
+
+// stage builds stage i (once) and returns its image.
+func (b *builder) stage(i int) (v1.Image, error) {
+	if img, ok := b.built[i]; ok {
+		return img, nil
+	}
+	for _, dep := range b.deps(i) {
+		if _, err := b.stage(dep); err != nil {
+			return nil, err
+		}
+	}
+	st := b.df.Stages[i]
+	b.announce(st.SourceCode)
+	base, err := b.base(i)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", b.opt.Name, st.SourceCode, err)
+	}
+	cf, err := base.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	state := &state{b: b, img: base, cf: cf.DeepCopy(), args: map[string]string{}}
+	for _, cmd := range st.Commands {
+		b.announce(cmd.(fmt.Stringer).String())
+		if err := state.do(cmd); err != nil {
+			return nil, fmt.Errorf("%s:%d: %s: %w", b.opt.Name, line(cmd), cmd.(fmt.Stringer).String(), err)
+		}
+	}
+	img, err := mutate.ConfigFile(state.img, state.cf)
+	if err != nil {
+		return nil, err
+	}
+	b.built[i] = img
+	return img, nil
+}
+
+// line is the Dockerfile line an instruction starts on.
+func line(cmd instructions.Command) int {
+	if l := cmd.Location(); len(l) > 0 {
+		return l[0].Start.Line
+	}
+	return 0
+}
+
+// base is stage i's starting image: an earlier stage, scratch, or an
+// image from the store (pulled when missing).
+func (b *builder) base(i int) (v1.Image, error) {
+	st := b.df.Stages[i]
+	name := b.expandMeta(st.BaseName)
+	if st.Platform != "" {
+		p := b.expandMeta(st.Platform)
+		if want := "linux/" + runtime.GOARCH; p != want && p != "$BUILDPLATFORM" && p != "$TARGETPLATFORM" {
+			return nil, fmt.Errorf("--platform %s: tug builds for this host's platform, %s, only (another needs emulation with qemu-user-static and binfmt_misc)", p, want)
+		}
+	}
+	if j, ok := b.df.stageIndex(name, i); ok {
+		return b.built[j], nil
+	}
+	if name == "scratch" {
+		return scratch()
+	}
+	img, err := b.opt.Base(b.ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return b.s.V1Image(img)
+}
+
+// scratch is the empty image, for this host's platform.
+func scratch() (v1.Image, error) {
+	return editConfig(empty.Image, func(cf *v1.ConfigFile) {
+		cf.OS, cf.Architecture = "linux", runtime.GOARCH
+		cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	})
+}
+
+// editConfig returns img with its config changed by edit.
+func editConfig(img v1.Image, edit func(*v1.ConfigFile)) (v1.Image, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	edit(cf)
+	return mutate.ConfigFile(img, cf)
+}
+
+// addLabels sets labels in cf's config.
+func addLabels(cf *v1.ConfigFile, labels map[string]string) {
+	if cf.Config.Labels == nil {
+		cf.Config.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		cf.Config.Labels[k] = v
+	}
+}
+
+// now is the time recorded in the image's history.
+func now() v1.Time { return v1.Time{Time: time.Now().UTC().Truncate(time.Second)} }
+
+// nop records an instruction that changes only the config.
+func nop(cf *v1.ConfigFile, text string) {
+	cf.History = append(cf.History, v1.History{Created: now(), CreatedBy: text, EmptyLayer: true})
+	cf.Created = now()
+}
+
+// shellForm is what a shell-form CMD, ENTRYPOINT or RUN runs.
+func shellForm(shellCmd []string, args []string, prepend bool) []string {
+	if !prepend {
+		return args
+	}
+	if len(shellCmd) == 0 {
+		shellCmd = []string{"/bin/sh", "-c"}
+	}
+	return append(append([]string{}, shellCmd...), strings.Join(args, " "))
+}

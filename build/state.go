@@ -1,0 +1,259 @@
+package build
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"tug/run"
+	"tug/store"
+)
+
+// state is a stage being built: its image so far, the config its next
+// instructions edit, and the ARGs it has declared.
+type state struct {
+	b         *builder
+	img       v1.Image
+	cf        *v1.ConfigFile
+	args      map[string]string
+	cmdSet    bool // this stage set CMD (an ENTRYPOINT then keeps it)
+	argsOrder []string
+}
+
+// env is what words are expanded with: the config's Env, then the ARGs.
+func (st *state) env() []string {
+	env := append([]string{}, st.cf.Config.Env...)
+	for _, k := range st.argsOrder {
+		if _, set := lookupEnv(st.cf.Config.Env, k); !set {
+			env = append(env, k+"="+st.args[k])
+		}
+	}
+	return env
+}
+
+// lookupEnv finds key in a K=V list.
+func lookupEnv(env []string, key string) (string, bool) {
+	for _, kv := range env {
+		if k, v, _ := strings.Cut(kv, "="); k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// setEnv sets key=value in a K=V list.
+func setEnv(env []string, key, value string) []string {
+	for i, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			env[i] = key + "=" + value
+			return env
+		}
+	}
+	return append(env, key+"="+value)
+}
+
+// do runs one instruction.
+func (st *state) do(cmd instructions.Command) error {
+	if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
+		env := shell.EnvsFromSlice(st.env())
+		err := ex.Expand(func(word string) (string, error) {
+			out, _, err := st.b.lex.ProcessWord(word, env)
+			return out, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	text := cmd.(fmt.Stringer).String()
+	cfg := &st.cf.Config
+	switch c := cmd.(type) {
+	case *instructions.RunCommand:
+		return st.run(c, text)
+	case *instructions.CopyCommand:
+		return st.copy(copySpec{c.SourcesAndDest, c.From, c.Chown, c.Chmod, false}, text)
+	case *instructions.AddCommand:
+		return st.copy(copySpec{c.SourcesAndDest, "", c.Chown, c.Chmod, true}, text)
+	case *instructions.EnvCommand:
+		for _, kv := range c.Env {
+			cfg.Env = setEnv(cfg.Env, kv.Key, kv.Value)
+		}
+	case *instructions.ArgCommand:
+		for _, kv := range c.Args {
+			v, inMeta := st.b.meta[kv.Key]
+			if kv.Value != nil || !inMeta {
+				v = st.b.argValue(kv.Key, kv.Value)
+			}
+			if _, seen := st.args[kv.Key]; !seen {
+				st.argsOrder = append(st.argsOrder, kv.Key)
+			}
+			st.args[kv.Key] = v
+		}
+	case *instructions.LabelCommand:
+		labels := map[string]string{}
+		for _, kv := range c.Labels {
+			labels[kv.Key] = kv.Value
+		}
+		addLabels(st.cf, labels)
+	case *instructions.MaintainerCommand:
+		st.cf.Author = c.Maintainer
+	case *instructions.WorkdirCommand:
+		cfg.WorkingDir = path.Join(firstNonEmpty(cfg.WorkingDir, "/"), c.Path)
+		if path.IsAbs(c.Path) {
+			cfg.WorkingDir = path.Clean(c.Path)
+		}
+	case *instructions.UserCommand:
+		cfg.User = c.User
+	case *instructions.CmdCommand:
+		cfg.Cmd, st.cmdSet = shellForm(cfg.Shell, c.CmdLine, c.PrependShell), true
+	case *instructions.EntrypointCommand:
+		cfg.Entrypoint = shellForm(cfg.Shell, c.CmdLine, c.PrependShell)
+		if !st.cmdSet {
+			cfg.Cmd = nil // docker: an ENTRYPOINT drops the base image's CMD
+		}
+	case *instructions.ExposeCommand:
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range c.Ports {
+			if !strings.Contains(p, "/") {
+				p += "/tcp"
+			}
+			cfg.ExposedPorts[p] = struct{}{}
+		}
+	case *instructions.VolumeCommand:
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
+		for _, v := range c.Volumes {
+			cfg.Volumes[v] = struct{}{}
+		}
+	case *instructions.StopSignalCommand:
+		cfg.StopSignal = c.Signal
+	case *instructions.ShellCommand:
+		cfg.Shell = c.Shell
+	case *instructions.HealthCheckCommand:
+		h := c.Health
+		cfg.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+	case *instructions.OnbuildCommand:
+		cfg.OnBuild = append(cfg.OnBuild, c.Expression)
+	default:
+		return fmt.Errorf("%T: not supported by tug build yet", cmd)
+	}
+	nop(st.cf, text)
+	return nil
+}
+
+// run runs a RUN instruction in a container of the image so far, as
+// tug run does (namespaces, seccomp, capabilities), and makes its
+// changes a layer.
+func (st *state) run(c *instructions.RunCommand, text string) error {
+	if len(c.Files) > 0 {
+		return errors.New("heredocs are not supported by tug build yet")
+	}
+	if len(c.FlagsUsed) > 0 {
+		return fmt.Errorf("RUN --%s is not supported by tug build yet", c.FlagsUsed[0])
+	}
+	b := st.b
+	img, err := mutate.ConfigFile(st.img, st.cf)
+	if err != nil {
+		return err
+	}
+	simg, err := b.addTemporary(img)
+	if err != nil {
+		return err
+	}
+	opt := b.opt.Run
+	opt.EntrypointSet, opt.Entrypoint = true, []string{""}
+	opt.Cmd = shellForm(st.cf.Config.Shell, c.CmdLine, c.PrependShell)
+	opt.Network = firstNonEmpty(b.opt.Network, "bridge")
+	for _, k := range st.argsOrder {
+		if _, set := lookupEnv(st.cf.Config.Env, k); !set {
+			opt.Env = append(opt.Env, k+"="+st.args[k])
+		}
+	}
+	ctr, err := run.Create(b.s, simg, "", opt)
+	if err != nil {
+		return err
+	}
+	defer run.Remove(b.s, ctr, true)
+	code, err := run.Start(b.s, ctr, run.IO{Stdout: b.opt.Out, Stderr: b.opt.Out})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &StepFailed{Command: strings.Join(opt.Cmd, " "), Code: code}
+	}
+	committed, err := run.Commit(b.ctx, b.s, ctr, run.CommitOptions{})
+	if err != nil {
+		return err
+	}
+	b.stored = append(b.stored, committed) // made just now
+	out, err := b.s.V1Image(committed)
+	if err != nil {
+		return err
+	}
+	return st.setLayered(out, text)
+}
+
+// addTemporary stores img for a RUN's container. One the store did not
+// hold before is removed at the end of the build; one it held (the base
+// image itself, when the stage changed nothing before its RUN) is the
+// user's and stays.
+func (b *builder) addTemporary(img v1.Image) (*store.Image, error) {
+	id, err := img.ConfigName()
+	if err != nil {
+		return nil, err
+	}
+	_, lookErr := b.s.LookupImage(id.Hex)
+	simg, err := b.s.AddImage(b.ctx, img, store.AddOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if lookErr != nil {
+		b.stored = append(b.stored, simg)
+	}
+	return simg, nil
+}
+
+// StepFailed is a RUN whose command exited non-zero.
+type StepFailed struct {
+	Command string
+	Code    int
+}
+
+func (e *StepFailed) Error() string {
+	return fmt.Sprintf("%s: exit code %d", e.Command, e.Code)
+}
+
+// setLayered takes img, whose last layer the instruction text made, as
+// the stage's image so far, with text in its history.
+func (st *state) setLayered(img v1.Image, text string) error {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	cf = cf.DeepCopy()
+	if n := len(cf.History); n > 0 {
+		cf.History[n-1].CreatedBy, cf.History[n-1].Created = text, now()
+		cf.History[n-1].Author, cf.History[n-1].Comment = "", ""
+	}
+	cf.Config = st.cf.Config
+	cf.Author = st.cf.Author
+	st.img, st.cf = img, cf
+	return nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

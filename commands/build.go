@@ -1,0 +1,92 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"tug/build"
+	"tug/run"
+	"tug/store"
+)
+
+func buildCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "build",
+		Before:    inUserNS,
+		Usage:     "build an image from a Dockerfile",
+		ArgsUsage: "CONTEXT",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "tag", Aliases: []string{"t"}, Usage: "name the image NAME[:TAG] (repeatable)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Dockerfile (default CONTEXT/Dockerfile)"},
+			&cli.StringSliceFlag{Name: "build-arg", Usage: "set a build arg K=V"},
+			&cli.StringFlag{Name: "target", Usage: "build this stage"},
+			&cli.StringSliceFlag{Name: "label", Usage: "add a label K=V to the image"},
+			&cli.StringFlag{Name: "network", Usage: "RUN's network: bridge, none or host", Value: "bridge"},
+			&cli.StringFlag{Name: "pull", Usage: "pull FROM's images: missing, always or never", Value: "missing"},
+			&cli.StringFlag{Name: "platform", Usage: "the image's platform: this host's only"},
+			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID to FILE"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
+		},
+		Action: buildAction,
+	}
+}
+
+func buildAction(c *cli.Context) error {
+	if err := needArgs(c, 1, 1); err != nil {
+		return err
+	}
+	dir := c.Args().First()
+	if dir == "-" {
+		return usage(errors.New("build: a context on stdin is not supported yet: give a directory"))
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usage(fmt.Errorf("build: context %s: not a directory", dir))
+	}
+	s, cfg, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	var tags []string
+	for _, t := range c.StringSlice("tag") {
+		n, err := store.NormalizeName(t)
+		if err != nil {
+			return usage(fmt.Errorf("build -t %s: %w", t, err))
+		}
+		tags = append(tags, n)
+	}
+	file := c.String("file")
+	name := file
+	if file == "" {
+		file, name = filepath.Join(dir, "Dockerfile"), "Dockerfile"
+	}
+	out := os.Stdout
+	if c.Bool("quiet") {
+		if out, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
+			return err
+		}
+		defer out.Close()
+	}
+	regs := registries(cfg)
+	opt := build.Options{
+		Context: dir, Dockerfile: file, Name: name, Tags: tags, BuildArgs: keyValues(c.StringSlice("build-arg")),
+		Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Out: out,
+		Base: func(ctx context.Context, ref string) (*store.Image, error) { return image(c, s, regs, ref) },
+		Run:  run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver},
+	}
+	img, err := build.Build(c.Context, s, opt)
+	if err != nil {
+		return coded{err, 1} // docker build's code for a failed build
+	}
+	if f := c.String("iidfile"); f != "" {
+		if err := os.WriteFile(f, []byte(img.ID.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Println(img.ID)
+	return nil
+}
