@@ -21,9 +21,11 @@ package child
 // whoever opened it. The exec keeps the credentials, the bounding set,
 // no_new_privs and the seccomp filter; as root, the reaper's permitted
 // and effective sets are the bounding set, the container's allowed set.
-// The reaper opens no file of its own: once the entrypoint runs it holds
-// stdio alone (for the moment the fork takes, also the sync pipe, so
-// that an exec failure is still reported, and Go's fork status pipe).
+// The reaper opens no host file: once the entrypoint runs it holds stdio
+// alone (for the moment the fork takes, also the sync pipe, so that an
+// exec failure is still reported, and Go's fork status pipe), besides
+// its own runtime's epoll and eventfd, made inside the container by the
+// first open of any package's init (protobuf's reads the binary).
 
 import (
 	"encoding/json"
