@@ -28,7 +28,13 @@ type state struct {
 
 // env is what words are expanded with: the config's Env, then the ARGs.
 func (st *state) env() []string {
-	env := append([]string{}, st.cf.Config.Env...)
+	return append(append([]string{}, st.cf.Config.Env...), st.argEnv()...)
+}
+
+// argEnv are the ARGs as K=V, less those an ENV of the same name hides,
+// as a RUN sees them.
+func (st *state) argEnv() []string {
+	var env []string
 	for _, k := range st.argsOrder {
 		if _, set := lookupEnv(st.cf.Config.Env, k); !set {
 			env = append(env, k+"="+st.args[k])
@@ -172,11 +178,7 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	opt.EntrypointSet, opt.Entrypoint = true, []string{""}
 	opt.Cmd = shellForm(st.cf.Config.Shell, c.CmdLine, c.PrependShell)
 	opt.Network = firstNonEmpty(b.opt.Network, "bridge")
-	for _, k := range st.argsOrder {
-		if _, set := lookupEnv(st.cf.Config.Env, k); !set {
-			opt.Env = append(opt.Env, k+"="+st.args[k])
-		}
-	}
+	opt.Env = append(opt.Env, st.argEnv()...)
 	ctr, err := run.Create(b.s, simg, "", opt)
 	if err != nil {
 		return err
