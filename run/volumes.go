@@ -13,11 +13,11 @@ import (
 	"tug/store"
 )
 
-// mountedVolumes are the volumes of c that name a filesystem.
-func mountedVolumes(s *store.Store, c *store.Container) []*store.Volume {
+// filesystemVolumes are the volumes of c that name a filesystem.
+func filesystemVolumes(s *store.Store, c *store.Container) []*store.Volume {
 	var out []*store.Volume
 	for _, name := range c.Volumes {
-		if v, err := s.LookupVolume(name); err == nil && v.Mounted() {
+		if v, err := s.LookupVolume(name); err == nil && v.HasFilesystem() {
 			out = append(out, v)
 		}
 	}
@@ -28,7 +28,7 @@ func mountedVolumes(s *store.Store, c *store.Container) []*store.Volume {
 // under the volumes lock, which it holds until the launch ends: a
 // container that stops meanwhile counts this one as running, or waits.
 func (l *launcher) volumes() error {
-	vols := mountedVolumes(l.s, l.c)
+	vols := filesystemVolumes(l.s, l.c)
 	if len(vols) == 0 {
 		return nil
 	}

@@ -60,16 +60,16 @@ func isBind(o string) bool {
 	return false
 }
 
-// Mounted tells whether v names a filesystem to mount on its data dir
+// HasFilesystem tells whether v names a filesystem to mount on its data dir
 // (local driver options); other volumes are plain directories.
-func (v *Volume) Mounted() bool { return v.Options["type"] != "" }
+func (v *Volume) HasFilesystem() bool { return v.Options["type"] != "" }
 
 // MountVolume mounts v's filesystem on its data dir in the calling
 // thread's mount namespace, unless it is mounted there already; a volume
 // without options needs nothing. Mounts and unmounts of the host's are
 // made under LockVolumes.
 func (s *Store) MountVolume(v *Volume) error {
-	if !v.Mounted() {
+	if !v.HasFilesystem() {
 		return nil
 	}
 	data := s.VolumeData(v.Name)
@@ -139,7 +139,7 @@ func isMountRoot(path string) (bool, error) {
 // mount namespace of its own that ends with fn: what the host has
 // mounted there is seen, and nothing fn mounts is left behind.
 func (s *Store) withVolumeMounted(v *Volume, fn func() error) error {
-	if !v.Mounted() {
+	if !v.HasFilesystem() {
 		return fn()
 	}
 	errc := make(chan error, 1)

@@ -35,9 +35,8 @@ type WriteOptions struct {
 // w as a tar. Every step is relative to an fd and nothing is followed, so
 // a symlink in the tree is written as a symlink and never leads the walk
 // outside it. Hard links to one inode become tar hard links. Output is
-// buffered: the tar of many small files into a pipe would otherwise hand
-// the reader a header or a file at a time, a thread switch each (20 s
-// of futex calls for the copy-up of 20,000 files, against 2 s).
+// buffered, as Apply's input is: a tar of many small files through a
+// pipe would otherwise cross to the reader a header or a file at a time.
 func Write(dir int, rel string, w io.Writer, opt WriteOptions) error {
 	if opt.OpaqueXattr == "" {
 		opt.OpaqueXattr = "trusted.overlay.opaque"
