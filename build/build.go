@@ -29,6 +29,7 @@ type Options struct {
 	Target     string            // --target: the stage to build, else the last
 	Labels     map[string]string // --label, over the Dockerfile's
 	Network    string            // RUN's network: bridge (""), none or host
+	Platform   string            // --platform: this host's, or "" for it
 	Out        *os.File          // steps and RUN output
 	// Base finds FROM's image in the store, pulling it as --pull says.
 	Base func(ctx context.Context, ref string) (*store.Image, error)
@@ -57,6 +58,11 @@ type builder struct {
 // Build builds the image of the Dockerfile's target stage, adds it to
 // the store under opt.Tags, and returns it.
 func Build(ctx context.Context, s *store.Store, opt Options) (*store.Image, error) {
+	if opt.Platform != "" {
+		if err := checkPlatform(opt.Platform); err != nil {
+			return nil, err
+		}
+	}
 	df, err := ReadDockerfile(opt.Dockerfile, opt.Name)
 	if err != nil {
 		return nil, err
@@ -224,9 +230,8 @@ func (b *builder) base(i int) (v1.Image, error) {
 	st := b.df.Stages[i]
 	name := b.expandMeta(st.BaseName)
 	if st.Platform != "" {
-		p := b.expandMeta(st.Platform)
-		if want := "linux/" + runtime.GOARCH; p != want && p != "$BUILDPLATFORM" && p != "$TARGETPLATFORM" {
-			return nil, fmt.Errorf("--platform %s: tug builds for this host's platform, %s, only (another needs emulation with qemu-user-static and binfmt_misc)", p, want)
+		if err := checkPlatform(b.expandMeta(st.Platform)); err != nil {
+			return nil, err
 		}
 	}
 	if j, ok := b.df.stageIndex(name, i); ok {
@@ -240,6 +245,15 @@ func (b *builder) base(i int) (v1.Image, error) {
 		return nil, err
 	}
 	return b.s.V1Image(img)
+}
+
+// checkPlatform refuses a platform other than this host's.
+func checkPlatform(p string) error {
+	want := "linux/" + runtime.GOARCH
+	if p == want || p == "$BUILDPLATFORM" || p == "$TARGETPLATFORM" || runtime.GOARCH == "amd64" && p == "linux/amd64/v1" {
+		return nil
+	}
+	return fmt.Errorf("--platform %s: tug builds for this host's platform, %s, only (another needs emulation with qemu-user-static and binfmt_misc)", p, want)
 }
 
 // scratch is the empty image, for this host's platform.

@@ -14,9 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"golang.org/x/sys/unix"
-
-	"tug/store/archive"
 )
 
 // copySpec is a COPY or an ADD.
@@ -27,14 +24,12 @@ type copySpec struct {
 	add          bool
 }
 
-// copy writes a layer of the sources, taken from the context, at the
-// destination, without a container. Every source is resolved inside
-// the context (a symlink in its path stays inside it) and written as
-// it is: a symlink in the tree is copied as a link, never followed.
+// copy writes a layer of the sources at the destination, without
+// running a container: taken from the context, or with --from from a
+// stage or an image. Every source is resolved inside its root (a
+// symlink in its path stays inside) and written as it is: a symlink in
+// the tree is copied as a link, never followed.
 func (st *state) copy(c copySpec, text string) error {
-	if c.from != "" {
-		return errors.New("COPY --from is not supported by tug build yet")
-	}
 	if len(c.SourceContents) > 0 {
 		return errors.New("heredocs are not supported by tug build yet")
 	}
@@ -42,12 +37,17 @@ func (st *state) copy(c copySpec, text string) error {
 	if err != nil {
 		return err
 	}
-	ctxDir, err := unix.Open(st.b.opt.Context, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open the context: %w", err)
+	var src tree
+	if c.from != "" {
+		src, err = st.b.stageTree(c.from)
+	} else {
+		src, err = st.b.contextTree()
 	}
-	defer unix.Close(ctxDir)
-	srcs, err := st.sources(c)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	srcs, err := st.sources(c, src)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (st *state) copy(c copySpec, text string) error {
 	intoDir := strings.HasSuffix(c.DestPath, "/") || len(srcs) > 1 || len(c.SourcePaths) > 1
 	st.b.files++
 	layerPath := filepath.Join(st.b.tmp, fmt.Sprintf("layer%d.tar", st.b.files))
-	if err := writeCopyLayer(layerPath, ctxDir, srcs, dest, intoDir, fix); err != nil {
+	if err := writeCopyLayer(layerPath, src, srcs, dest, intoDir, fix); err != nil {
 		return err
 	}
 	layer, err := tarball.LayerFromFile(layerPath)
@@ -75,37 +75,28 @@ func (st *state) copy(c copySpec, text string) error {
 	return st.setLayered(img, text)
 }
 
-// sources are the context paths the sources name, wildcards expanded;
-// one outside the context, or that matches nothing, is an error.
-func (st *state) sources(c copySpec) ([]string, error) {
+// sources are the paths the sources name in src, wildcards expanded in
+// the context; one outside the context, or that names nothing, is an
+// error.
+func (st *state) sources(c copySpec, src tree) ([]string, error) {
 	var out []string
-	for _, src := range c.SourcePaths {
-		if c.add && (strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")) {
-			return nil, fmt.Errorf("ADD %s: URLs are not supported by tug build yet", src)
+	for _, p := range c.SourcePaths {
+		if c.add && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://")) {
+			return nil, fmt.Errorf("ADD %s: URLs are not supported by tug build yet", p)
 		}
-		rel := filepath.Clean(src)
-		if rel == ".." || strings.HasPrefix(rel, "../") {
-			return nil, fmt.Errorf("%s: forbidden path outside the build context", src)
+		rel := filepath.Clean(p)
+		if c.from == "" && (rel == ".." || strings.HasPrefix(rel, "../")) {
+			return nil, fmt.Errorf("%s: forbidden path outside the build context", p)
 		}
 		rel = strings.TrimPrefix(filepath.Clean("/"+rel), "/")
-		if !strings.ContainsAny(rel, "*?[") {
-			if _, err := os.Lstat(filepath.Join(st.b.opt.Context, rel)); err != nil {
-				return nil, fmt.Errorf("%s: not found in the build context", src)
-			}
-			out = append(out, rel)
-			continue
+		matches, err := src.glob(rel)
+		if err != nil {
+			return nil, err
 		}
-		matches, err := filepath.Glob(filepath.Join(st.b.opt.Context, rel))
-		if err != nil || len(matches) == 0 {
-			return nil, fmt.Errorf("%s: no source files were specified", src)
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("%s: not found in %s", p, src.what())
 		}
-		for _, m := range matches {
-			r, err := filepath.Rel(st.b.opt.Context, m)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
+		out = append(out, matches...)
 	}
 	return out, nil
 }
@@ -113,52 +104,37 @@ func (st *state) sources(c copySpec) ([]string, error) {
 // writeCopyLayer writes the layer tar of a COPY: each source's tree at
 // dest (a directory's content into dest, a file as dest, or into it
 // when intoDir), each header passed through fix.
-func writeCopyLayer(out string, ctxDir int, srcs []string, dest string, intoDir bool, fix func(*tar.Header)) error {
+func writeCopyLayer(out string, src tree, srcs []string, dest string, intoDir bool, fix func(*tar.Header)) error {
 	f, err := os.Create(out)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	tw := tar.NewWriter(f)
-	for _, src := range srcs {
-		if err := copyTree(tw, ctxDir, src, dest, intoDir, fix); err != nil {
+	for _, p := range srcs {
+		dir, err := src.isDir(p)
+		if err != nil {
 			return err
+		}
+		name := strings.TrimPrefix(dest, "/")
+		if !dir && intoDir {
+			name = path.Join(name, path.Base(p))
+		}
+		if name == "" {
+			name = "."
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(src.write(p, name, pw)) }()
+		err = appendTar(tw, pr, fix)
+		pr.CloseWithError(err)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
 		}
 	}
 	if err := tw.Close(); err != nil {
 		return err
 	}
 	return f.Close()
-}
-
-// copyTree appends the tree of one source to tw.
-func copyTree(tw *tar.Writer, ctxDir int, src, dest string, intoDir bool, fix func(*tar.Header)) error {
-	parent, base := path.Split(src)
-	pfd, err := unix.Openat2(ctxDir, dirOrDot(parent), &unix.OpenHow{
-		Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", src, err)
-	}
-	defer unix.Close(pfd)
-	var stat unix.Stat_t
-	if err := unix.Fstatat(pfd, dirOrDot(base), &stat, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("%s: %w", src, err)
-	}
-	name := strings.TrimPrefix(dest, "/")
-	if stat.Mode&unix.S_IFMT != unix.S_IFDIR && intoDir {
-		name = path.Join(name, path.Base(src))
-	}
-	if name == "" {
-		name = "."
-	}
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(archive.Write(pfd, dirOrDot(base), pw, archive.WriteOptions{Prefix: name}))
-	}()
-	err = appendTar(tw, pr, fix)
-	pr.CloseWithError(err)
-	return err
 }
 
 func dirOrDot(d string) string {

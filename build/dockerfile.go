@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -77,7 +78,7 @@ func innermost(err error) error {
 // has it) among the first n stages.
 func (d *Dockerfile) stageIndex(name string, n int) (int, bool) {
 	for i := 0; i < n; i++ {
-		if d.Stages[i].Name == name || fmt.Sprint(i) == name {
+		if d.Stages[i].Name == strings.ToLower(name) || fmt.Sprint(i) == name {
 			return i, true
 		}
 	}

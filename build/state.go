@@ -183,7 +183,7 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	if err != nil {
 		return err
 	}
-	defer run.Remove(b.s, ctr, true)
+	defer removeContainer(b.s, ctr)
 	code, err := run.Start(b.s, ctr, run.IO{Stdout: b.opt.Out, Stderr: b.opt.Out})
 	if err != nil {
 		return err

@@ -74,7 +74,7 @@ func buildAction(c *cli.Context) error {
 	regs := registries(cfg)
 	opt := build.Options{
 		Context: dir, Dockerfile: file, Name: name, Tags: tags, BuildArgs: keyValues(c.StringSlice("build-arg")),
-		Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Out: out,
+		Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Platform: c.String("platform"), Out: out,
 		Base: func(ctx context.Context, ref string) (*store.Image, error) { return image(c, s, regs, ref) },
 		Run:  run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver},
 	}

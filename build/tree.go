@@ -1,0 +1,227 @@
+package build
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+	"golang.org/x/sys/unix"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"tug/run"
+	"tug/store"
+	"tug/store/archive"
+)
+
+// tree is where a COPY takes its files from: the context, or a stage's
+// or an image's filesystem.
+type tree interface {
+	// glob lists the paths rel names (wildcards expanded where the tree
+	// can), relative to the tree's root.
+	glob(rel string) ([]string, error)
+	isDir(p string) (bool, error)
+	// write writes the tree at p as a tar whose root entry is name.
+	write(p, name string, w io.Writer) error
+	what() string
+	close()
+}
+
+// contextTree is the build context, less what .dockerignore leaves out.
+type contextTree struct {
+	dir    string
+	fd     int
+	ignore *patternmatcher.PatternMatcher // nil: nothing left out
+}
+
+// contextTree opens the context and reads its ignore file:
+// <Dockerfile>.dockerignore beside the Dockerfile, which wins, as
+// BuildKit has it, else .dockerignore at the context's root.
+func (b *builder) contextTree() (tree, error) {
+	fd, err := unix.Open(b.opt.Context, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the context: %w", err)
+	}
+	t := &contextTree{dir: b.opt.Context, fd: fd}
+	for _, f := range []string{b.opt.Dockerfile + ".dockerignore", filepath.Join(b.opt.Context, ".dockerignore")} {
+		patterns, err := readIgnoreFile(f)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err == nil {
+			t.ignore, err = patternmatcher.New(patterns)
+		}
+		if err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		break
+	}
+	return t, nil
+}
+
+func readIgnoreFile(name string) ([]string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ignorefile.ReadAll(f)
+}
+
+func (t *contextTree) what() string { return "the build context" }
+func (t *contextTree) close()       { unix.Close(t.fd) }
+
+// ignored tells whether .dockerignore leaves out rel, or a directory
+// above it.
+func (t *contextTree) ignored(rel string) bool {
+	if t.ignore == nil || rel == "." || rel == "" {
+		return false
+	}
+	hit, err := t.ignore.MatchesOrParentMatches(rel)
+	return err == nil && hit
+}
+
+func (t *contextTree) glob(rel string) ([]string, error) {
+	candidates := []string{rel}
+	if strings.ContainsAny(rel, "*?[") {
+		matches, err := filepath.Glob(filepath.Join(t.dir, rel))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", rel, err)
+		}
+		candidates = candidates[:0]
+		for _, m := range matches {
+			r, err := filepath.Rel(t.dir, m)
+			if err != nil {
+				return nil, err
+			}
+			candidates = append(candidates, r)
+		}
+	}
+	var out []string
+	for _, c := range candidates {
+		if _, err := t.stat(c); err == nil && !t.ignored(c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// parent opens the directory p is in, resolved inside the context.
+func (t *contextTree) parent(p string) (int, string, error) {
+	dir, base := path.Split(p)
+	fd, err := unix.Openat2(t.fd, dirOrDot(dir), &unix.OpenHow{
+		Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return -1, "", fmt.Errorf("%s: %w", p, err)
+	}
+	return fd, dirOrDot(base), nil
+}
+
+func (t *contextTree) stat(p string) (*unix.Stat_t, error) {
+	pfd, base, err := t.parent(p)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(pfd)
+	var st unix.Stat_t
+	if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return &st, nil
+}
+
+func (t *contextTree) isDir(p string) (bool, error) {
+	st, err := t.stat(p)
+	return err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR, err
+}
+
+func (t *contextTree) write(p, name string, w io.Writer) error {
+	pfd, base, err := t.parent(p)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	opt := archive.WriteOptions{Prefix: name}
+	if t.ignore != nil {
+		opt.Exclude = func(tarName string, _ *unix.Stat_t) bool {
+			return t.ignored(path.Join(p, strings.TrimPrefix(strings.TrimPrefix(tarName, name), "/")))
+		}
+	}
+	return archive.Write(pfd, base, w, opt)
+}
+
+// imageTree is a stage's or an image's filesystem, read through a
+// container made of it and never started.
+type imageTree struct {
+	s   *store.Store
+	ref string
+	ctr *store.Container
+}
+
+// stageTree is the filesystem of COPY --from's stage (by name or
+// number) or image (pulled when missing).
+func (b *builder) stageTree(from string) (tree, error) {
+	img, err := b.fromImage(from)
+	if err != nil {
+		return nil, err
+	}
+	simg, err := b.addTemporary(img)
+	if err != nil {
+		return nil, err
+	}
+	opt := b.opt.Run
+	opt.EntrypointSet, opt.Entrypoint, opt.Cmd, opt.Network = true, []string{""}, []string{"true"}, "none"
+	ctr, err := run.Create(b.s, simg, "", opt)
+	if err != nil {
+		return nil, err
+	}
+	return &imageTree{s: b.s, ref: from, ctr: ctr}, nil
+}
+
+// fromImage is the image of an earlier stage, or the image ref.
+func (b *builder) fromImage(ref string) (v1.Image, error) {
+	if j, ok := b.df.stageIndex(ref, len(b.df.Stages)); ok {
+		return b.stage(j)
+	}
+	img, err := b.opt.Base(b.ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return b.s.V1Image(img)
+}
+
+func (t *imageTree) what() string { return t.ref }
+func (t *imageTree) close()       { removeContainer(t.s, t.ctr) }
+
+func (t *imageTree) glob(rel string) ([]string, error) {
+	if strings.ContainsAny(rel, "*?[") {
+		return nil, fmt.Errorf("%s: wildcards in COPY --from are not supported by tug build yet", rel)
+	}
+	info, err := run.Stat(t.s, t.ctr, "/"+rel)
+	if err != nil || !info.Exists {
+		return nil, err
+	}
+	return []string{rel}, nil
+}
+
+func (t *imageTree) isDir(p string) (bool, error) {
+	info, err := run.Stat(t.s, t.ctr, "/"+p)
+	return info.IsDir, err
+}
+
+func (t *imageTree) write(p, name string, w io.Writer) error {
+	return run.CopyOut(t.s, t.ctr, "/"+p, name, w)
+}
+
+// removeContainer removes a container the build made, with the
+// anonymous volumes its image's VOLUMEs gave it.
+func removeContainer(s *store.Store, c *store.Container) {
+	run.RemoveRef(s, c.ID, run.RemoveOptions{Force: true, Volumes: true})
+}
