@@ -29,6 +29,7 @@ type Options struct {
 	Target     string            // --target: the stage to build, else the last
 	Labels     map[string]string // --label, over the Dockerfile's
 	Network    string            // RUN's network: bridge (""), none or host
+	NoCache    bool              // --no-cache: run every step (and record it anew)
 	Platform   string            // --platform: this host's, or "" for it
 	Out        *os.File          // steps and RUN output
 	// Base finds FROM's image in the store, pulling it as --pull says.
@@ -201,11 +202,24 @@ func (b *builder) stage(i int) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	state := &state{b: b, img: base, cf: cf.DeepCopy(), args: map[string]string{}}
+	baseID, err := base.ConfigName()
+	if err != nil {
+		return nil, err
+	}
+	state := &state{b: b, img: base, cf: cf.DeepCopy(), args: map[string]string{}, key: digest("FROM", baseID.String())}
 	for _, cmd := range st.Commands {
-		b.announce(cmd.(fmt.Stringer).String())
-		if err := state.do(cmd); err != nil {
-			return nil, fmt.Errorf("%s:%d: %s: %w", b.opt.Name, line(cmd), cmd.(fmt.Stringer).String(), err)
+		text := cmd.(fmt.Stringer).String()
+		b.announce(text)
+		start := time.Now()
+		cached, layered, err := state.step(cmd)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %s: %w", b.opt.Name, line(cmd), text, err)
+		}
+		switch {
+		case cached:
+			fmt.Fprintln(b.opt.Out, "--> CACHED")
+		case layered:
+			fmt.Fprintf(b.opt.Out, "--> done in %.2fs\n", time.Since(start).Seconds())
 		}
 	}
 	img, err := mutate.ConfigFile(state.img, state.cf)
@@ -288,10 +302,11 @@ func addLabels(cf *v1.ConfigFile, labels map[string]string) {
 // now is the time recorded in the image's history.
 func now() v1.Time { return v1.Time{Time: time.Now().UTC().Truncate(time.Second)} }
 
-// nop records an instruction that changes only the config.
+// nop records an instruction that changes only the config, at the time
+// of the image it changes: such a step is a function of its parent, so
+// a rebuild whose layers all come from the cache gives the same image.
 func nop(cf *v1.ConfigFile, text string) {
-	cf.History = append(cf.History, v1.History{Created: now(), CreatedBy: text, EmptyLayer: true})
-	cf.Created = now()
+	cf.History = append(cf.History, v1.History{Created: cf.Created, CreatedBy: text, EmptyLayer: true})
 }
 
 // shellForm is what a shell-form CMD, ENTRYPOINT or RUN runs.

@@ -2,6 +2,8 @@ package build
 
 import (
 	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -24,18 +27,28 @@ type copySpec struct {
 	add          bool
 }
 
-// copy writes a layer of the sources at the destination, without
-// running a container: taken from the context, or with --from from a
-// stage or an image. Every source is resolved inside its root (a
-// symlink in its path stays inside) and written as it is: a symlink in
-// the tree is copied as a link, never followed.
-func (st *state) copy(c copySpec, text string) error {
+// copyPlan is a COPY or ADD with its sources found: what its cache key
+// hashes and what its layer holds.
+type copyPlan struct {
+	src     tree
+	srcs    []string
+	dest    string
+	intoDir bool
+	fix     func(*tar.Header)
+}
+
+// planCopy finds a COPY's sources: in the context, or with --from in a
+// stage's or an image's filesystem. Every source is resolved inside its
+// root (a symlink in its path stays inside) and written as it is: a
+// symlink in the tree is copied as a link, never followed. The caller
+// closes the plan.
+func (st *state) planCopy(c copySpec) (*copyPlan, error) {
 	if len(c.SourceContents) > 0 {
-		return errors.New("heredocs are not supported by tug build yet")
+		return nil, errors.New("heredocs are not supported by tug build yet")
 	}
 	fix, err := headerFix(c.chown, c.chmod)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var src tree
 	if c.from != "" {
@@ -44,21 +57,54 @@ func (st *state) copy(c copySpec, text string) error {
 		src, err = st.b.contextTree()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer src.close()
 	srcs, err := st.sources(c, src)
 	if err != nil {
-		return err
+		src.close()
+		return nil, err
 	}
 	dest := c.DestPath
 	if !path.IsAbs(dest) {
 		dest = path.Join(firstNonEmpty(st.cf.Config.WorkingDir, "/"), dest)
 	}
 	intoDir := strings.HasSuffix(c.DestPath, "/") || len(srcs) > 1 || len(c.SourcePaths) > 1
+	return &copyPlan{src: src, srcs: srcs, dest: dest, intoDir: intoDir, fix: fix}, nil
+}
+
+func (p *copyPlan) close() { p.src.close() }
+
+// hash is the digest of exactly what the layer would hold: names, types,
+// modes, owners, sizes, link targets, xattrs and content, times left out.
+func (p *copyPlan) hash() (string, error) {
+	h := sha256.New()
+	normalize := func(hdr *tar.Header) {
+		p.fix(hdr)
+		hdr.ModTime, hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}, time.Time{}
+		for _, k := range []string{"mtime", "atime", "ctime"} {
+			delete(hdr.PAXRecords, k)
+		}
+		hdr.Format = tar.FormatPAX
+	}
+	if err := p.writeTar(h, normalize); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// copy writes the plan's layer, without a container, and appends it.
+func (st *state) copy(p *copyPlan, text string) error {
 	st.b.files++
 	layerPath := filepath.Join(st.b.tmp, fmt.Sprintf("layer%d.tar", st.b.files))
-	if err := writeCopyLayer(layerPath, src, srcs, dest, intoDir, fix); err != nil {
+	f, err := os.Create(layerPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := p.writeTar(f, p.fix); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	layer, err := tarball.LayerFromFile(layerPath)
@@ -101,40 +147,32 @@ func (st *state) sources(c copySpec, src tree) ([]string, error) {
 	return out, nil
 }
 
-// writeCopyLayer writes the layer tar of a COPY: each source's tree at
+// writeTar writes the layer tar of the plan to w: each source's tree at
 // dest (a directory's content into dest, a file as dest, or into it
 // when intoDir), each header passed through fix.
-func writeCopyLayer(out string, src tree, srcs []string, dest string, intoDir bool, fix func(*tar.Header)) error {
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	for _, p := range srcs {
-		dir, err := src.isDir(p)
+func (p *copyPlan) writeTar(w io.Writer, fix func(*tar.Header)) error {
+	tw := tar.NewWriter(w)
+	for _, src := range p.srcs {
+		dir, err := p.src.isDir(src)
 		if err != nil {
 			return err
 		}
-		name := strings.TrimPrefix(dest, "/")
-		if !dir && intoDir {
-			name = path.Join(name, path.Base(p))
+		name := strings.TrimPrefix(p.dest, "/")
+		if !dir && p.intoDir {
+			name = path.Join(name, path.Base(src))
 		}
 		if name == "" {
 			name = "."
 		}
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(src.write(p, name, pw)) }()
+		go func() { pw.CloseWithError(p.src.write(src, name, pw)) }()
 		err = appendTar(tw, pr, fix)
 		pr.CloseWithError(err)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return fmt.Errorf("%s: %w", src, err)
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return f.Close()
+	return tw.Close()
 }
 
 func dirOrDot(d string) string {

@@ -3,7 +3,9 @@ package build
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -24,6 +26,7 @@ type state struct {
 	args      map[string]string
 	cmdSet    bool // this stage set CMD (an ENTRYPOINT then keeps it)
 	argsOrder []string
+	key       string // the cache key of the steps so far
 }
 
 // env is what words are expanded with: the config's Env, then the ARGs.
@@ -64,27 +67,28 @@ func setEnv(env []string, key, value string) []string {
 	return append(env, key+"="+value)
 }
 
-// do runs one instruction.
-func (st *state) do(cmd instructions.Command) error {
-	if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
-		env := shell.EnvsFromSlice(st.env())
-		err := ex.Expand(func(word string) (string, error) {
-			out, _, err := st.b.lex.ProcessWord(word, env)
-			return out, err
-		})
-		if err != nil {
-			return err
-		}
+// expand expands the words of cmd with the stage's env and ARGs, and
+// returns the names it used, sorted.
+func (st *state) expand(cmd instructions.Command) ([]string, error) {
+	ex, ok := cmd.(instructions.SupportsSingleWordExpansion)
+	if !ok {
+		return nil, nil
 	}
+	env := shell.EnvsFromSlice(st.env())
+	used := map[string]struct{}{}
+	err := ex.Expand(func(word string) (string, error) {
+		out, matched, err := st.b.lex.ProcessWord(word, env)
+		maps.Copy(used, matched)
+		return out, err
+	})
+	return slices.Sorted(maps.Keys(used)), err
+}
+
+// do runs one instruction, its words expanded already.
+func (st *state) do(cmd instructions.Command) error {
 	text := cmd.(fmt.Stringer).String()
 	cfg := &st.cf.Config
 	switch c := cmd.(type) {
-	case *instructions.RunCommand:
-		return st.run(c, text)
-	case *instructions.CopyCommand:
-		return st.copy(copySpec{c.SourcesAndDest, c.From, c.Chown, c.Chmod, false}, text)
-	case *instructions.AddCommand:
-		return st.copy(copySpec{c.SourcesAndDest, "", c.Chown, c.Chmod, true}, text)
 	case *instructions.EnvCommand:
 		for _, kv := range c.Env {
 			cfg.Env = setEnv(cfg.Env, kv.Key, kv.Value)
@@ -212,14 +216,14 @@ func (b *builder) addTemporary(img v1.Image) (*store.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, lookErr := b.s.LookupImage(id.Hex)
+	if held, err := b.s.LookupImage(id.Hex); err == nil {
+		return held, nil
+	}
 	simg, err := b.s.AddImage(b.ctx, img, store.AddOptions{})
 	if err != nil {
 		return nil, err
 	}
-	if lookErr != nil {
-		b.stored = append(b.stored, simg)
-	}
+	b.stored = append(b.stored, simg)
 	return simg, nil
 }
 
@@ -246,7 +250,7 @@ func (st *state) setLayered(img v1.Image, text string) error {
 		cf.History[n-1].Author, cf.History[n-1].Comment = "", ""
 	}
 	cf.Config = st.cf.Config
-	cf.Author = st.cf.Author
+	cf.Author, cf.Created = st.cf.Author, now()
 	st.img, st.cf = img, cf
 	return nil
 }

@@ -102,6 +102,7 @@ func App() *cli.App {
 			diffCommand(),
 			commitCommand(),
 			buildCommand(),
+			builderCommand(),
 			portCommand(),
 			renameCommand(),
 			containerCommand(),

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"tug/build"
+	"tug/internal/human"
 	"tug/run"
 	"tug/store"
 )
@@ -31,6 +33,7 @@ func buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "platform", Usage: "the image's platform: this host's only"},
 			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID to FILE"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "run every step, not taking any from the build cache"},
 		},
 		Action: buildAction,
 	}
@@ -74,7 +77,7 @@ func buildAction(c *cli.Context) error {
 	regs := registries(cfg)
 	opt := build.Options{
 		Context: dir, Dockerfile: file, Name: name, Tags: tags, BuildArgs: keyValues(c.StringSlice("build-arg")),
-		Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Platform: c.String("platform"), Out: out,
+		Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Platform: c.String("platform"), NoCache: c.Bool("no-cache"), Out: out,
 		Base: func(ctx context.Context, ref string) (*store.Image, error) { return image(c, s, regs, ref) },
 		Run:  run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver},
 	}
@@ -89,4 +92,49 @@ func buildAction(c *cli.Context) error {
 	}
 	fmt.Println(img.ID)
 	return nil
+}
+
+func builderCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "builder",
+		Before: inUserNS,
+		Usage:  "manage tug build's cache",
+		Subcommands: []*cli.Command{{
+			Name:  "prune",
+			Usage: "remove the build cache",
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "all of it (tug keeps no other kind, so this is the default)"},
+				forceFlag(),
+			},
+			Action: func(c *cli.Context) error {
+				if err := needArgs(c, 0, 0); err != nil {
+					return err
+				}
+				if err := confirmPrune(c, "all build cache"); err != nil {
+					return err
+				}
+				s, _, err := openStore(c)
+				if err != nil {
+					return err
+				}
+				before, err := run.DiskUsage(s)
+				if err != nil {
+					return err
+				}
+				gone, err := s.PruneBuildCache()
+				if err != nil {
+					return err
+				}
+				after, err := run.DiskUsage(s)
+				if err != nil {
+					return err
+				}
+				if len(gone) > 0 {
+					fmt.Printf("Deleted build cache objects:\n%s\n\n", strings.Join(imageIDs(gone), "\n"))
+				}
+				fmt.Printf("Total reclaimed space: %s\n", human.Size(reclaimedSpace(before, after)))
+				return nil
+			},
+		}},
+	}
 }

@@ -37,7 +37,7 @@ func imagesCommand() *cli.Command {
 		Usage:     "list images",
 		ArgsUsage: "[REPOSITORY[:TAG]]",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all images (tug keeps no intermediate images, so this is the default list)"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show build cache (tug build's steps) too"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show image IDs"},
 			&cli.BoolFlag{Name: "digests", Usage: "show digests"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate IDs"},
@@ -60,6 +60,9 @@ func images(c *cli.Context) error {
 	imgs, err := s.Images()
 	if err != nil {
 		return err
+	}
+	if !c.Bool("all") {
+		imgs = slices.DeleteFunc(imgs, (*store.Image).Hidden) // build cache
 	}
 	labels := map[v1.Hash]map[string]string{}
 	for _, img := range imgs {

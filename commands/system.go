@@ -116,7 +116,7 @@ type dfRow struct {
 func systemPruneCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "prune",
-		Usage: "remove stopped containers, unused networks, dangling images (-a: unused ones) and with --volumes unused anonymous volumes",
+		Usage: "remove stopped containers, unused networks, dangling images (-a: unused ones), build cache and with --volumes unused anonymous volumes",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "every unused image, not only dangling ones"},
 			&cli.BoolFlag{Name: "volumes", Usage: "unused anonymous volumes too"},
@@ -130,6 +130,7 @@ func systemPruneCommand() *cli.Command {
 			if c.Bool("volumes") {
 				what += ", all anonymous volumes not used by at least one container"
 			}
+			what += ", all build cache"
 			if err := confirmPrune(c, what); err != nil {
 				return err
 			}
@@ -154,14 +155,13 @@ func systemPruneCommand() *cli.Command {
 				vols, err = s.PruneVolumes(false, nil)
 				errs = append(errs, err)
 			}
+			_, err = s.PruneBuildCache()
+			errs = append(errs, err)
 			after, err := run.DiskUsage(s)
 			if err != nil {
 				return err
 			}
-			var reclaimed int64
-			for i := range before {
-				reclaimed += before[i].Size - after[i].Size
-			}
+			reclaimed := reclaimedSpace(before, after)
 			for _, group := range []struct {
 				title string
 				names []string
@@ -174,6 +174,15 @@ func systemPruneCommand() *cli.Command {
 			return errors.Join(errs...)
 		},
 	}
+}
+
+// reclaimedSpace is how much less the store holds after than before.
+func reclaimedSpace(before, after []run.DiskUse) int64 {
+	var n int64
+	for i := range before {
+		n += before[i].Size - after[i].Size
+	}
+	return n
 }
 
 // imageIDs are the IDs of imgs.

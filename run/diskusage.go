@@ -47,33 +47,7 @@ func DiskUsage(s *store.Store) ([]DiskUse, error) {
 			cu.Reclaimable += size
 		}
 	}
-	iu := DiskUse{Type: "Images", Total: len(imgs)}
-	layerUsers := map[string]int{}
-	for _, img := range imgs {
-		for _, l := range img.Layers {
-			layerUsers[l.Hex]++
-		}
-	}
-	for _, img := range imgs {
-		if used[img.ID.Hex] {
-			iu.Active++
-		}
-		for _, l := range img.Layers {
-			size := int64(0)
-			if rec, err := s.Layer(l); err == nil {
-				size = rec.Size
-			}
-			n := layerUsers[l.Hex]
-			if n == 0 {
-				continue // counted with an image before
-			}
-			layerUsers[l.Hex] = 0
-			iu.Size += size
-			if !used[img.ID.Hex] && n == 1 {
-				iu.Reclaimable += size
-			}
-		}
-	}
+	iu, bu := imageUse(s, imgs, used)
 	vu := DiskUse{Type: "Local Volumes", Total: len(vols)}
 	for _, v := range vols {
 		size := dirSize(s.VolumeData(v.Name))
@@ -84,7 +58,49 @@ func DiskUsage(s *store.Store) ([]DiskUse, error) {
 			vu.Reclaimable += size
 		}
 	}
-	return []DiskUse{iu, cu, vu}, nil
+	return []DiskUse{iu, cu, vu, bu}, nil
+}
+
+// imageUse measures the images, and apart the build cache (images kept
+// for tug build's steps, nameless): each layer counted once, with the
+// images if any image has it, reclaimable when no image that a
+// container needs has it and one image alone does.
+func imageUse(s *store.Store, imgs []*store.Image, used map[string]bool) (DiskUse, DiskUse) {
+	iu, bu := DiskUse{Type: "Images"}, DiskUse{Type: "Build Cache"}
+	users := map[string]int{}    // images with the layer
+	inImage := map[string]bool{} // some image, not cache, has it
+	for _, img := range imgs {
+		for _, l := range img.Layers {
+			users[l.Hex]++
+			inImage[l.Hex] = inImage[l.Hex] || !img.Hidden()
+		}
+	}
+	for _, img := range imgs {
+		u := &iu
+		if img.Hidden() {
+			u = &bu
+		}
+		u.Total++
+		if used[img.ID.Hex] {
+			u.Active++
+		}
+		for _, l := range img.Layers {
+			n := users[l.Hex]
+			if n == 0 || inImage[l.Hex] && img.Hidden() {
+				continue // counted already, or with the images
+			}
+			users[l.Hex] = 0
+			size := int64(0)
+			if rec, err := s.Layer(l); err == nil {
+				size = rec.Size
+			}
+			u.Size += size
+			if !used[img.ID.Hex] && (n == 1 || img.Hidden()) {
+				u.Reclaimable += size
+			}
+		}
+	}
+	return iu, bu
 }
 
 // dirSize adds up the apparent sizes of everything under dir, dir

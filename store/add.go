@@ -27,6 +27,7 @@ type AddOptions struct {
 	Digests  []string // canonical name@digest references it is known by
 	Jobs     int      // layers fetched at once; 0 means 4
 	Reporter Reporter // nil reports nothing
+	Cache    bool     // a step of tug build, kept as build cache
 }
 
 // AddImage brings img into the store: its layers (fetched in parallel,
@@ -43,7 +44,7 @@ func (s *Store) AddImage(ctx context.Context, img v1.Image, opt AddOptions) (*Im
 	if err != nil {
 		return nil, err
 	}
-	rec.Names, rec.Digests = opt.Names, opt.Digests
+	rec.Names, rec.Digests, rec.Cache = opt.Names, opt.Digests, opt.Cache
 	if err := s.CleanStaging(); err != nil {
 		return nil, err
 	}

@@ -26,7 +26,14 @@ type Image struct {
 	Size     int64     `json:"size"`              // unpacked bytes
 	Created  time.Time `json:"created"`           // from the config
 	Added    time.Time `json:"added"`
+	// Cache marks a step of tug build kept for later builds. Without a
+	// name it is build cache, not an image: images and image prune leave
+	// it out, builder prune removes it.
+	Cache bool `json:"cache,omitempty"`
 }
+
+// Hidden tells whether img is build cache, which image lists leave out.
+func (img *Image) Hidden() bool { return img.Cache && len(img.Names) == 0 }
 
 type imageFile struct {
 	Images []*Image `json:"images"`
@@ -148,6 +155,7 @@ func putImage(imgs []*Image, rec *Image) []*Image {
 		if img.ID == rec.ID {
 			img.Names = appendNew(img.Names, rec.Names...)
 			img.Digests = appendNew(img.Digests, rec.Digests...)
+			img.Cache = img.Cache && rec.Cache // an image pulled, loaded or committed is one
 			return imgs
 		}
 	}
@@ -233,7 +241,8 @@ func (s *Store) RemoveImage(ref string, force bool) (*RemoveResult, error) {
 }
 
 // PruneImages removes dangling images, or with all every image, except
-// those a container was created from, and returns what it removed.
+// those a container was created from and build cache, and returns what
+// it removed.
 func (s *Store) PruneImages(all bool) ([]*Image, error) {
 	var gone []*Image
 	err := s.updateImages(func(imgs []*Image) ([]*Image, error) {
@@ -244,7 +253,7 @@ func (s *Store) PruneImages(all bool) ([]*Image, error) {
 			if err != nil {
 				return nil, err
 			}
-			if (all || len(img.Names) == 0) && !used {
+			if (all || len(img.Names) == 0) && !used && !img.Hidden() {
 				gone = append(gone, img)
 			} else {
 				keep = append(keep, img)

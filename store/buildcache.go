@@ -1,0 +1,92 @@
+package store
+
+// tug build's cache: a record per step, buildcache/<key>, holding the ID
+// of the image the step made, which the store keeps as build cache (an
+// Image with Cache set). A key is a digest of the step and all that led
+// to it, so a record is never changed once written, only removed.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+var buildKey = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (s *Store) buildCacheDir() string { return filepath.Join(s.root, "buildcache") }
+
+// LockBuildStep takes the lock of the step key, so that two builds of
+// the same step run it once: the second finds the first's record.
+func (s *Store) LockBuildStep(key string) (*Lock, error) {
+	if !buildKey.MatchString(key) {
+		return nil, fmt.Errorf("build cache key %q: want 64 hex digits", key)
+	}
+	return lockPath(s.lockFile("build-" + key))
+}
+
+// LookupBuildStep returns the image a cached step made, if its record
+// and its image are both there.
+func (s *Store) LookupBuildStep(key string) (*Image, bool) {
+	if !buildKey.MatchString(key) {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(s.buildCacheDir(), key))
+	if err != nil {
+		return nil, false
+	}
+	img, err := s.LookupImage(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, false
+	}
+	return img, true
+}
+
+// RecordBuildStep records that step key made image id, durably and whole
+// (temp then rename: a killed build leaves no half record).
+func (s *Store) RecordBuildStep(key string, id v1.Hash) error {
+	if !buildKey.MatchString(key) {
+		return fmt.Errorf("build cache key %q: want 64 hex digits", key)
+	}
+	if err := os.MkdirAll(s.buildCacheDir(), 0o700); err != nil {
+		return fmt.Errorf("build cache: %w", err)
+	}
+	return replaceFile(filepath.Join(s.buildCacheDir(), key), []byte(id.Hex+"\n"), 0o600, true)
+}
+
+// PruneBuildCache removes the build cache: every step's record, and the
+// images kept as cache that no name or container holds. It returns the
+// images removed.
+func (s *Store) PruneBuildCache() ([]*Image, error) {
+	var gone []*Image
+	err := s.updateImages(func(imgs []*Image) ([]*Image, error) {
+		gone = nil
+		var keep []*Image
+		for _, img := range imgs {
+			used, err := s.imageInUse(img.ID)
+			if err != nil {
+				return nil, err
+			}
+			if img.Hidden() && !used {
+				gone = append(gone, img)
+			} else {
+				keep = append(keep, img)
+			}
+		}
+		return keep, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(s.buildCacheDir()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("build cache: %w", err)
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	return gone, s.collect(gone)
+}
