@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -14,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"golang.org/x/sync/errgroup"
 
 	"tug/run"
 	"tug/store"
@@ -40,20 +43,30 @@ type Options struct {
 
 // builder is one build in progress.
 type builder struct {
-	ctx   context.Context
-	s     *store.Store
-	opt   Options
-	df    *Dockerfile
-	lex   *shell.Lex
-	meta  map[string]string // ARGs before the first FROM, as the build args set them
-	built map[int]v1.Image  // stages done
-	steps int               // instructions of the stages built, for STEP n/N
+	ctx     context.Context
+	s       *store.Store
+	opt     Options
+	df      *Dockerfile
+	lex     *shell.Lex
+	meta    map[string]string // ARGs before the first FROM, as the build args set them
+	results []stageResult     // a stage's, once built
+	slots   chan struct{}     // stages that build at once: one a core
+	steps   int               // instructions of the stages built, for STEP n/N
+	tmp     string            // the build's temp dir: COPY's layers, until the image is stored
+
+	mu    sync.Mutex // what the stages building at once share:
 	step  int
-	tmp   string // the build's temp dir: COPY's layers, until the image is stored
 	files int
 	// stored are the images RUN's containers were made from and left:
 	// removed at the end (their layers stay with the images that use them).
 	stored []*store.Image
+}
+
+// stageResult is a stage built once, whoever asks for it first.
+type stageResult struct {
+	once sync.Once
+	img  v1.Image
+	err  error
 }
 
 // Build builds the image of the Dockerfile's target stage, adds it to
@@ -73,7 +86,8 @@ func Build(ctx context.Context, s *store.Store, opt Options) (*store.Image, erro
 		return nil, err
 	}
 	defer done()
-	b := &builder{ctx: ctx, s: s, opt: opt, df: df, lex: shell.NewLex(df.Escape), meta: map[string]string{}, built: map[int]v1.Image{}, tmp: tmp}
+	b := &builder{ctx: ctx, s: s, opt: opt, df: df, lex: shell.NewLex(df.Escape), meta: map[string]string{},
+		results: make([]stageResult, len(df.Stages)), slots: make(chan struct{}, runtime.NumCPU()), tmp: tmp}
 	for _, a := range df.MetaArgs {
 		for _, kv := range a.Args {
 			b.meta[kv.Key] = b.argValue(kv.Key, kv.Value)
@@ -178,20 +192,46 @@ func (b *builder) expandMeta(word string) string {
 
 // announce prints STEP n/N: the instruction.
 func (b *builder) announce(text string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.step++
 	fmt.Fprintf(b.opt.Out, "STEP %d/%d: %s\n", b.step, b.steps, text)
 }
 
-// stage builds stage i (once) and returns its image.
+// tempFile is a new path in the build's temp dir.
+func (b *builder) tempFile(name string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.files++
+	return filepath.Join(b.tmp, fmt.Sprintf("%d-%s", b.files, name))
+}
+
+// keep adds img to the images removed at the end of the build.
+func (b *builder) keep(img *store.Image) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stored = append(b.stored, img)
+}
+
+// stage builds stage i, once, and returns its image.
 func (b *builder) stage(i int) (v1.Image, error) {
-	if img, ok := b.built[i]; ok {
-		return img, nil
-	}
+	r := &b.results[i]
+	r.once.Do(func() { r.img, r.err = b.buildStage(i) })
+	return r.img, r.err
+}
+
+// buildStage builds the stages stage i needs, at once, then stage i,
+// when a core is free.
+func (b *builder) buildStage(i int) (v1.Image, error) {
+	var g errgroup.Group
 	for _, dep := range b.deps(i) {
-		if _, err := b.stage(dep); err != nil {
-			return nil, err
-		}
+		g.Go(func() error { _, err := b.stage(dep); return err })
 	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	b.slots <- struct{}{}
+	defer func() { <-b.slots }()
 	st := b.df.Stages[i]
 	b.announce(st.SourceCode)
 	base, err := b.base(i)
@@ -222,12 +262,7 @@ func (b *builder) stage(i int) (v1.Image, error) {
 			fmt.Fprintf(b.opt.Out, "--> done in %.2fs\n", time.Since(start).Seconds())
 		}
 	}
-	img, err := mutate.ConfigFile(state.img, state.cf)
-	if err != nil {
-		return nil, err
-	}
-	b.built[i] = img
-	return img, nil
+	return mutate.ConfigFile(state.img, state.cf)
 }
 
 // line is the Dockerfile line an instruction starts on.
@@ -249,7 +284,7 @@ func (b *builder) base(i int) (v1.Image, error) {
 		}
 	}
 	if j, ok := b.df.stageIndex(name, i); ok {
-		return b.built[j], nil
+		return b.stage(j) // built already: a dependency
 	}
 	if name == "scratch" {
 		return scratch()

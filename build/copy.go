@@ -94,8 +94,7 @@ func (p *copyPlan) hash() (string, error) {
 
 // copy writes the plan's layer, without a container, and appends it.
 func (st *state) copy(p *copyPlan, text string) error {
-	st.b.files++
-	layerPath := filepath.Join(st.b.tmp, fmt.Sprintf("layer%d.tar", st.b.files))
+	layerPath := st.b.tempFile("layer.tar")
 	f, err := os.Create(layerPath)
 	if err != nil {
 		return err

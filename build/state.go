@@ -199,7 +199,7 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	if err != nil {
 		return err
 	}
-	b.stored = append(b.stored, committed) // made just now
+	b.keep(committed) // made just now
 	out, err := b.s.V1Image(committed)
 	if err != nil {
 		return err
@@ -223,7 +223,7 @@ func (b *builder) addTemporary(img v1.Image) (*store.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.stored = append(b.stored, simg)
+	b.keep(simg)
 	return simg, nil
 }
 
