@@ -235,3 +235,40 @@ func TestVolumeRmKilled(t *testing.T) {
 	}
 	se.mustTug("volume", "rm", "big")
 }
+
+// TestBuildKilled: kill -9 of tug build while a RUN runs leaves no
+// running container and no mount of the store, records nothing for the
+// killed step, and the next build takes the steps that were whole from
+// the cache and runs the rest.
+func TestBuildKilled(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "a.txt"), []byte("a\n"), 0o644)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nCOPY a.txt /a.txt\nARG WAIT=60\nRUN sleep $WAIT && echo done > /done\n"), 0o644)
+	build := se.tug("build", "-t", "killed", ctx)
+	if err := build.Start(); err != nil {
+		t.Fatal(err)
+	}
+	running := func() bool { out, _ := se.tug("ps", "-q").Output(); return len(strings.TrimSpace(string(out))) > 0 }
+	if !waitFor(30*time.Second, running) {
+		build.Process.Kill()
+		t.Fatal("the RUN never started")
+	}
+	build.Process.Kill()
+	build.Wait()
+	if !waitFor(10*time.Second, func() bool { return !running() }) {
+		t.Fatal("a RUN's container outlived the killed build")
+	}
+	for _, l := range se.leftovers() {
+		if strings.HasPrefix(l, "mount:") || strings.HasPrefix(l, "process:") {
+			t.Errorf("after the kill: %s", l)
+		}
+	}
+	out := se.mustTug("build", "--build-arg", "WAIT=0", "-t", "killed", ctx)
+	if strings.Count(out, "--> CACHED") != 1 || !strings.Contains(out, "STEP 4/4: RUN sleep $WAIT && echo done > /done\n--> done") {
+		t.Fatalf("the build after the kill: want the COPY cached and the RUN run:\n%s", out)
+	}
+	if got := se.mustTug("run", "--rm", "killed", "cat", "/a.txt", "/done"); got != "a\ndone\n" {
+		t.Errorf("the image built after the kill holds %q", got)
+	}
+}
