@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
 	"os"
@@ -33,8 +34,13 @@ type Options struct {
 	Labels     map[string]string // --label, over the Dockerfile's
 	Network    string            // RUN's network: bridge (""), none or host
 	NoCache    bool              // --no-cache: run every step (and record it anew)
-	Platform   string            // --platform: this host's, or "" for it
-	Out        *os.File          // steps and RUN output
+	// Epoch, if set, makes the build reproducible: the image's times are
+	// it, and its files' mtimes are clamped to it (SOURCE_DATE_EPOCH),
+	// or all set to it with SetTimes (--timestamp).
+	Epoch    time.Time
+	SetTimes bool
+	Platform string   // --platform: this host's, or "" for it
+	Out      *os.File // steps and RUN output
 	// Base finds FROM's image in the store, pulling it as --pull says.
 	Base func(ctx context.Context, ref string) (*store.Image, error)
 	// Run has the defaults a RUN's container takes from tug's config.
@@ -198,6 +204,15 @@ func (b *builder) announce(text string) {
 	fmt.Fprintf(b.opt.Out, "STEP %d/%d: %s\n", b.step, b.steps, text)
 }
 
+// epochKey is what the epoch adds to the cache keys: a layer made
+// without one differs from one made with it.
+func (b *builder) epochKey() string {
+	if b.opt.Epoch.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("epoch=%d set=%v", b.opt.Epoch.Unix(), b.opt.SetTimes)
+}
+
 // tempFile is a new path in the build's temp dir.
 func (b *builder) tempFile(name string) string {
 	b.mu.Lock()
@@ -246,7 +261,7 @@ func (b *builder) buildStage(i int) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	state := &state{b: b, img: base, cf: cf.DeepCopy(), args: map[string]string{}, key: digest("FROM", baseID.String())}
+	state := &state{b: b, img: base, cf: cf.DeepCopy(), args: map[string]string{}, key: digest("FROM", baseID.String(), b.epochKey())}
 	for _, cmd := range st.Commands {
 		text := cmd.(fmt.Stringer).String()
 		b.announce(text)
@@ -334,8 +349,32 @@ func addLabels(cf *v1.ConfigFile, labels map[string]string) {
 	}
 }
 
-// now is the time recorded in the image's history.
-func now() v1.Time { return v1.Time{Time: time.Now().UTC().Truncate(time.Second)} }
+// now is the time a layer step records: the build's epoch if it has
+// one, else the clock's.
+func (b *builder) now() v1.Time {
+	if !b.opt.Epoch.IsZero() {
+		return v1.Time{Time: b.opt.Epoch.UTC()}
+	}
+	return v1.Time{Time: time.Now().UTC().Truncate(time.Second)}
+}
+
+// clamp brings a layer entry's times to the build's epoch, if it has
+// one: every mtime with SetTimes (--timestamp), else only those after
+// it (SOURCE_DATE_EPOCH, as BuildKit clamps); access and change times
+// are left out.
+func (b *builder) clamp(h *tar.Header) {
+	epoch := b.opt.Epoch
+	if epoch.IsZero() {
+		return
+	}
+	if b.opt.SetTimes || h.ModTime.After(epoch) {
+		h.ModTime = epoch
+	}
+	h.AccessTime, h.ChangeTime = time.Time{}, time.Time{}
+	for _, k := range []string{"atime", "ctime", "mtime"} {
+		delete(h.PAXRecords, k)
+	}
+}
 
 // nop records an instruction that changes only the config, at the time
 // of the image it changes: such a step is a function of its parent, so

@@ -46,10 +46,11 @@ func (st *state) planCopy(c copySpec) (*copyPlan, error) {
 	if len(c.SourceContents) > 0 {
 		return nil, errors.New("heredocs are not supported by tug build yet")
 	}
-	fix, err := headerFix(c.chown, c.chmod)
+	chfix, err := headerFix(c.chown, c.chmod)
 	if err != nil {
 		return nil, err
 	}
+	fix := func(h *tar.Header) { chfix(h); st.b.clamp(h) }
 	var src tree
 	if c.from != "" {
 		src, err = st.b.stageTree(c.from)

@@ -195,7 +195,7 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	if code != 0 {
 		return &StepFailed{Command: strings.Join(opt.Cmd, " "), Code: code}
 	}
-	committed, err := run.Commit(b.ctx, b.s, ctr, run.CommitOptions{})
+	committed, err := run.Commit(b.ctx, b.s, ctr, run.CommitOptions{Header: b.clamp})
 	if err != nil {
 		return err
 	}
@@ -246,11 +246,11 @@ func (st *state) setLayered(img v1.Image, text string) error {
 	}
 	cf = cf.DeepCopy()
 	if n := len(cf.History); n > 0 {
-		cf.History[n-1].CreatedBy, cf.History[n-1].Created = text, now()
+		cf.History[n-1].CreatedBy, cf.History[n-1].Created = text, st.b.now()
 		cf.History[n-1].Author, cf.History[n-1].Comment = "", ""
 	}
 	cf.Config = st.cf.Config
-	cf.Author, cf.Created = st.cf.Author, now()
+	cf.Author, cf.Created = st.cf.Author, st.b.now()
 	st.img, st.cf = img, cf
 	return nil
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -34,6 +36,7 @@ func buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID to FILE"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "run every step, not taking any from the build cache"},
+			&cli.Int64Flag{Name: "timestamp", Usage: "set every time in the image, files' included, to SECONDS since the epoch (a reproducible build; SOURCE_DATE_EPOCH clamps them instead)"},
 		},
 		Action: buildAction,
 	}
@@ -81,6 +84,9 @@ func buildAction(c *cli.Context) error {
 		Base: func(ctx context.Context, ref string) (*store.Image, error) { return image(c, s, regs, ref) },
 		Run:  run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver},
 	}
+	if opt.Epoch, opt.SetTimes, err = buildEpoch(c); err != nil {
+		return err
+	}
 	img, err := build.Build(c.Context, s, opt)
 	if err != nil {
 		return coded{err, 1} // docker build's code for a failed build
@@ -92,6 +98,23 @@ func buildAction(c *cli.Context) error {
 	}
 	fmt.Println(img.ID)
 	return nil
+}
+
+// buildEpoch is the time a reproducible build gives its image: all of
+// them with --timestamp, mtimes clamped with SOURCE_DATE_EPOCH.
+func buildEpoch(c *cli.Context) (time.Time, bool, error) {
+	if c.IsSet("timestamp") {
+		return time.Unix(c.Int64("timestamp"), 0).UTC(), true, nil
+	}
+	v, ok := os.LookupEnv("SOURCE_DATE_EPOCH")
+	if !ok || v == "" {
+		return time.Time{}, false, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, false, usage(fmt.Errorf("build: SOURCE_DATE_EPOCH=%s: want seconds since the epoch", v))
+	}
+	return time.Unix(n, 0).UTC(), false, nil
 }
 
 func builderCommand() *cli.Command {

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -191,6 +192,7 @@ type CommitOptions struct {
 	Name    string // canonical name, or "" for a dangling image
 	Author  string
 	Message string
+	Header  func(*tar.Header) // if set, may change each header of the layer (tug build's clamped times)
 }
 
 // Commit makes a new image from the container: its image's layers plus
@@ -218,7 +220,7 @@ func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitO
 	}
 	defer done()
 	layerTar := filepath.Join(tmp, "layer.tar")
-	if err := writeUpper(s, c, layerTar); err != nil {
+	if err := writeUpper(s, c, layerTar, opt.Header); err != nil {
 		return nil, err
 	}
 	layer, err := tarball.LayerFromFile(layerTar)
@@ -258,7 +260,7 @@ func needUpper(c *store.Container, spec *Spec) error {
 }
 
 // writeUpper writes the container's upper dir as an image layer tar.
-func writeUpper(s *store.Store, c *store.Container, out string) error {
+func writeUpper(s *store.Store, c *store.Container, out string, hdr func(*tar.Header)) error {
 	f, err := os.Create(out)
 	if err != nil {
 		return err
@@ -273,7 +275,7 @@ func writeUpper(s *store.Store, c *store.Container, out string) error {
 	if userns.Inside() {
 		opaque = "user.overlay.opaque" // overlayfs with userxattr, and fuse-overlayfs
 	}
-	if err := archive.Write(upper, ".", f, archive.WriteOptions{OverlayWhiteouts: true, OpaqueXattr: opaque, Exclude: mountPoint}); err != nil {
+	if err := archive.Write(upper, ".", f, archive.WriteOptions{OverlayWhiteouts: true, OpaqueXattr: opaque, Exclude: mountPoint, Header: hdr}); err != nil {
 		return fmt.Errorf("write layer: %w", err)
 	}
 	return f.Close()

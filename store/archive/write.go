@@ -29,6 +29,9 @@ type WriteOptions struct {
 	OneFilesystem bool
 	// Exclude, if set, leaves out the entries it is true for.
 	Exclude func(name string, st *unix.Stat_t) bool
+	// Header, if set, may change each header before it is written
+	// (tug build clamps times with it).
+	Header func(*tar.Header)
 }
 
 // Write walks the tree at rel below the directory fd dir and writes it to
@@ -83,6 +86,14 @@ type writer struct {
 	buf   []byte
 }
 
+// writeHeader writes hdr, through opt.Header.
+func (w *writer) writeHeader(hdr *tar.Header) error {
+	if w.opt.Header != nil {
+		w.opt.Header(hdr)
+	}
+	return w.tw.WriteHeader(hdr)
+}
+
 // entry writes name (below pfd) as tarName, and its children.
 func (w *writer) entry(pfd int, name, tarName string) error {
 	var st unix.Stat_t
@@ -97,7 +108,7 @@ func (w *writer) entry(pfd int, name, tarName string) error {
 	case unix.S_IFCHR:
 		if w.opt.OverlayWhiteouts && st.Rdev == 0 {
 			dir, base := path.Split(tarName)
-			return w.tw.WriteHeader(&tar.Header{Name: dir + whiteoutPrefix + base, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: hdr.ModTime, Format: tar.FormatPAX})
+			return w.writeHeader(&tar.Header{Name: dir + whiteoutPrefix + base, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: hdr.ModTime, Format: tar.FormatPAX})
 		}
 	case unix.S_IFLNK:
 		buf := make([]byte, unix.PathMax)
@@ -110,14 +121,14 @@ func (w *writer) entry(pfd int, name, tarName string) error {
 		key := [2]uint64{st.Dev, st.Ino}
 		if first, ok := w.links[key]; ok && st.Nlink > 1 {
 			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-			return w.tw.WriteHeader(hdr)
+			return w.writeHeader(hdr)
 		}
 		w.links[key] = tarName
 		return w.file(pfd, name, hdr)
 	case unix.S_IFDIR:
 		return w.dir(pfd, name, hdr)
 	}
-	return w.tw.WriteHeader(hdr)
+	return w.writeHeader(hdr)
 }
 
 func header(st *unix.Stat_t, name string) *tar.Header {
@@ -149,7 +160,7 @@ func (w *writer) file(pfd int, name string, hdr *tar.Header) error {
 	}
 	f := os.NewFile(uintptr(fd), hdr.Name)
 	defer f.Close()
-	if err := w.tw.WriteHeader(hdr); err != nil {
+	if err := w.writeHeader(hdr); err != nil {
 		return err
 	}
 	if w.buf == nil {
@@ -174,14 +185,14 @@ func (w *writer) dir(pfd int, name string, hdr *tar.Header) error {
 	defer d.Close()
 	if hdr.Name != "" {
 		hdr.Name += "/"
-		if err := w.tw.WriteHeader(hdr); err != nil {
+		if err := w.writeHeader(hdr); err != nil {
 			return err
 		}
 	}
 	if w.opt.OverlayWhiteouts {
 		buf := make([]byte, 8)
 		if n, err := unix.Fgetxattr(fd, w.opt.OpaqueXattr, buf); err == nil && string(buf[:n]) == "y" {
-			if err := w.tw.WriteHeader(&tar.Header{Name: hdr.Name + opaqueMarker, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: hdr.ModTime, Format: tar.FormatPAX}); err != nil {
+			if err := w.writeHeader(&tar.Header{Name: hdr.Name + opaqueMarker, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: hdr.ModTime, Format: tar.FormatPAX}); err != nil {
 				return err
 			}
 		}
