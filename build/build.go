@@ -39,8 +39,9 @@ type Options struct {
 	// or all set to it with SetTimes (--timestamp).
 	Epoch    time.Time
 	SetTimes bool
-	Platform string   // --platform: this host's, or "" for it
-	Out      *os.File // steps and RUN output
+	Platform string            // --platform: this host's, or "" for it
+	Secrets  map[string]string // --secret: ID → the file's host path
+	Out      *os.File          // steps and RUN output
 	// Base finds FROM's image in the store, pulling it as --pull says.
 	Base func(ctx context.Context, ref string) (*store.Image, error)
 	// Run has the defaults a RUN's container takes from tug's config.

@@ -45,7 +45,14 @@ func (st *state) step(cmd instructions.Command) (cached, layered bool, err error
 	var spec copySpec
 	switch c := cmd.(type) {
 	case *instructions.RunCommand:
-		parts = append(parts, st.argEnv()...)
+		if err := st.b.requiredSecrets(c); err != nil {
+			return false, true, err
+		}
+		binds, err := st.mountsKey(c)
+		if err != nil {
+			return false, true, err
+		}
+		parts = append(append(append(parts, st.argEnv()...), binds...), "network="+runNetwork(c, st.b.opt.Network))
 		cached, err := st.cachedLayer(parts, func() error { return st.run(c, text) })
 		return cached, true, err
 	case *instructions.CopyCommand:

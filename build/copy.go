@@ -2,6 +2,7 @@ package build
 
 import (
 	"archive/tar"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -67,7 +68,7 @@ func (st *state) planCopy(c copySpec) (*copyPlan, error) {
 	}
 	dest := c.DestPath
 	if !path.IsAbs(dest) {
-		dest = path.Join(firstNonEmpty(st.cf.Config.WorkingDir, "/"), dest)
+		dest = path.Join(cmp.Or(st.cf.Config.WorkingDir, "/"), dest)
 	}
 	intoDir := strings.HasSuffix(c.DestPath, "/") || len(srcs) > 1 || len(c.SourcePaths) > 1
 	return &copyPlan{src: src, srcs: srcs, dest: dest, intoDir: intoDir, fix: fix}, nil

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -113,7 +114,7 @@ func (st *state) do(cmd instructions.Command) error {
 	case *instructions.MaintainerCommand:
 		st.cf.Author = c.Maintainer
 	case *instructions.WorkdirCommand:
-		cfg.WorkingDir = path.Join(firstNonEmpty(cfg.WorkingDir, "/"), c.Path)
+		cfg.WorkingDir = path.Join(cmp.Or(cfg.WorkingDir, "/"), c.Path)
 		if path.IsAbs(c.Path) {
 			cfg.WorkingDir = path.Clean(c.Path)
 		}
@@ -166,10 +167,16 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	if len(c.Files) > 0 {
 		return errors.New("heredocs are not supported by tug build yet")
 	}
-	if len(c.FlagsUsed) > 0 {
-		return fmt.Errorf("RUN --%s is not supported by tug build yet", c.FlagsUsed[0])
+	for _, f := range c.FlagsUsed {
+		if f != "mount" && f != "network" {
+			return fmt.Errorf("RUN --%s is not supported by tug build", f)
+		}
 	}
 	b := st.b
+	mounts, err := st.runMounts(c)
+	if err != nil {
+		return err
+	}
 	img, err := mutate.ConfigFile(st.img, st.cf)
 	if err != nil {
 		return err
@@ -181,8 +188,9 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	opt := b.opt.Run
 	opt.EntrypointSet, opt.Entrypoint = true, []string{""}
 	opt.Cmd = shellForm(st.cf.Config.Shell, c.CmdLine, c.PrependShell)
-	opt.Network = firstNonEmpty(b.opt.Network, "bridge")
+	opt.Network = runNetwork(c, b.opt.Network)
 	opt.Env = append(opt.Env, st.argEnv()...)
+	mounts.apply(&opt)
 	ctr, err := run.Create(b.s, simg, "", opt)
 	if err != nil {
 		return err
@@ -195,7 +203,7 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	if code != 0 {
 		return &StepFailed{Command: strings.Join(opt.Cmd, " "), Code: code}
 	}
-	committed, err := run.Commit(b.ctx, b.s, ctr, run.CommitOptions{Header: b.clamp})
+	committed, err := run.Commit(b.ctx, b.s, ctr, run.CommitOptions{Header: b.clamp, Skip: mounts.targets})
 	if err != nil {
 		return err
 	}
@@ -205,6 +213,15 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 		return err
 	}
 	return st.setLayered(out, text)
+}
+
+// runNetwork is a RUN's network: its --network, else the build's.
+func runNetwork(c *instructions.RunCommand, build string) string {
+	switch n := instructions.GetNetwork(c); n {
+	case instructions.NetworkNone, instructions.NetworkHost:
+		return string(n)
+	}
+	return cmp.Or(build, "bridge")
 }
 
 // addTemporary stores img for a RUN's container. One the store did not
@@ -253,13 +270,4 @@ func (st *state) setLayered(img v1.Image, text string) error {
 	cf.Author, cf.Created = st.cf.Author, st.b.now()
 	st.img, st.cf = img, cf
 	return nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

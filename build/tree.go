@@ -124,6 +124,33 @@ func (t *contextTree) parent(p string) (int, string, error) {
 	return fd, dirOrDot(base), nil
 }
 
+// realPath is the host path of p, resolved inside the context: what a
+// read-only bind of it mounts.
+func (t *contextTree) realPath(p string) (string, error) {
+	fd, err := unix.Openat2(t.fd, dirOrDot(p), &unix.OpenHow{
+		Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		return "", err
+	}
+	root, err := filepath.EvalSymlinks(t.dir)
+	if err != nil {
+		return "", err
+	}
+	if root, err = filepath.Abs(root); err != nil {
+		return "", err
+	}
+	if real != root && !strings.HasPrefix(real, root+"/") {
+		return "", fmt.Errorf("%s: outside the build context", p)
+	}
+	return real, nil
+}
+
 func (t *contextTree) stat(p string) (*unix.Stat_t, error) {
 	pfd, base, err := t.parent(p)
 	if err != nil {

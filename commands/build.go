@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ func buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID to FILE"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "run every step, not taking any from the build cache"},
+			&cli.StringSliceFlag{Name: "secret", Usage: "id=ID,src=PATH: a file RUN --mount=type=secret,id=ID can read, in no layer"},
 			&cli.Int64Flag{Name: "timestamp", Usage: "set every time in the image, files' included, to SECONDS since the epoch (a reproducible build; SOURCE_DATE_EPOCH clamps them instead)"},
 		},
 		Action: buildAction,
@@ -87,6 +89,9 @@ func buildAction(c *cli.Context) error {
 	if opt.Epoch, opt.SetTimes, err = buildEpoch(c); err != nil {
 		return err
 	}
+	if opt.Secrets, err = buildSecrets(c.StringSlice("secret")); err != nil {
+		return err
+	}
 	img, err := build.Build(c.Context, s, opt)
 	if err != nil {
 		return coded{err, 1} // docker build's code for a failed build
@@ -98,6 +103,25 @@ func buildAction(c *cli.Context) error {
 	}
 	fmt.Println(img.ID)
 	return nil
+}
+
+// buildSecrets reads --secret id=ID,src=PATH (src alone: its base name
+// is the ID, as docker has it).
+func buildSecrets(flags []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range flags {
+		kv := keyValues(strings.Split(f, ","))
+		src := cmp.Or(kv["src"], kv["source"])
+		id := cmp.Or(kv["id"], filepath.Base(src))
+		if src == "" || id == "" || len(kv) > 3 || kv["type"] != "" && kv["type"] != "file" {
+			return nil, usage(fmt.Errorf("build --secret %s: want id=ID,src=PATH", f))
+		}
+		if _, err := os.Stat(src); err != nil {
+			return nil, usage(fmt.Errorf("build --secret %s: %w", f, err))
+		}
+		out[id] = src
+	}
+	return out, nil
 }
 
 // buildEpoch is the time a reproducible build gives its image: all of

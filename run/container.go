@@ -1,6 +1,7 @@
 package run
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,8 +110,8 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		return nil, err
 	}
 	spec := Spec{
-		Args: args, Env: env, Cwd: firstNonEmpty(opt.Workdir, ic.Config.WorkingDir, "/"),
-		User: firstNonEmpty(opt.User, ic.Config.User), Hostname: hostname,
+		Args: args, Env: env, Cwd: cmp.Or(opt.Workdir, ic.Config.WorkingDir, "/"),
+		User: cmp.Or(opt.User, ic.Config.User), Hostname: hostname,
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host", Driver: driver,
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
 		EmbeddedDNS: userNetwork(opt.Network),
@@ -164,7 +165,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	}
 	raw, err := json.Marshal(Config{
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, Aliases: opt.Aliases,
-		StopSignal: firstNonEmpty(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, LogDriver: logDriver,
+		StopSignal: cmp.Or(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, LogDriver: logDriver,
 		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res,
 	})
 	if err != nil {
@@ -269,15 +270,6 @@ func createWithRandomName(s *store.Store, c *store.Container, vols []*store.Volu
 			return c, err
 		}
 	}
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // prepare fills in the parts of the spec that depend on where the store

@@ -21,6 +21,7 @@ package run
 // would run before the Go runtime: it needs no cgo.
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -76,7 +77,7 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 		return 0, err
 	}
 	spec := execSpec{
-		Args: opt.Args, Env: env, Cwd: firstNonEmpty(opt.Workdir, cfg.Spec.Cwd, "/"), User: firstNonEmpty(opt.User, cfg.Spec.User),
+		Args: opt.Args, Env: env, Cwd: cmp.Or(opt.Workdir, cfg.Spec.Cwd, "/"), User: cmp.Or(opt.User, cfg.Spec.User),
 		Tty: opt.Tty, Detach: opt.Detach, Caps: cfg.Spec.Caps, NoNewPrivs: cfg.Spec.NoNewPrivs, Seccomp: cfg.Spec.Seccomp,
 	}
 	if !opt.Interactive {

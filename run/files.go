@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -166,13 +167,19 @@ func Diff(s *store.Store, c *store.Container) ([]Change, error) {
 // mountPoint tells whether name (relative to the root) is one of the
 // mount points tug makes in every container, still empty: such paths are
 // tug's, not changes the container made.
+// emptyEntry is an empty file or a directory with nothing in it: what a
+// mount point leaves.
+func emptyEntry(st *unix.Stat_t) bool {
+	return st.Size == 0 || st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Nlink <= 2
+}
+
 func mountPoint(name string, st *unix.Stat_t) bool {
 	if dir, base := path.Split(name); strings.HasPrefix(base, ".wh.") && (dir == "dev/" || dir == "proc/" || dir == "sys/") {
 		return true // fuse-overlayfs' marks under tug's mounts
 	}
 	switch strings.TrimSuffix(name, "/") {
 	case "proc", "sys", "dev", "run", "etc/hosts", "etc/hostname", "etc/resolv.conf", "run/.containerenv":
-		return st.Size == 0 || st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Nlink <= 2
+		return emptyEntry(st)
 	}
 	return false
 }
@@ -193,6 +200,7 @@ type CommitOptions struct {
 	Author  string
 	Message string
 	Header  func(*tar.Header) // if set, may change each header of the layer (tug build's clamped times)
+	Skip    []string          // mount points (relative paths) left out when empty: tug build's RUN --mount targets
 }
 
 // Commit makes a new image from the container: its image's layers plus
@@ -220,7 +228,7 @@ func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitO
 	}
 	defer done()
 	layerTar := filepath.Join(tmp, "layer.tar")
-	if err := writeUpper(s, c, layerTar, opt.Header); err != nil {
+	if err := writeUpper(s, c, layerTar, opt); err != nil {
 		return nil, err
 	}
 	layer, err := tarball.LayerFromFile(layerTar)
@@ -260,7 +268,7 @@ func needUpper(c *store.Container, spec *Spec) error {
 }
 
 // writeUpper writes the container's upper dir as an image layer tar.
-func writeUpper(s *store.Store, c *store.Container, out string, hdr func(*tar.Header)) error {
+func writeUpper(s *store.Store, c *store.Container, out string, opt CommitOptions) error {
 	f, err := os.Create(out)
 	if err != nil {
 		return err
@@ -275,7 +283,10 @@ func writeUpper(s *store.Store, c *store.Container, out string, hdr func(*tar.He
 	if userns.Inside() {
 		opaque = "user.overlay.opaque" // overlayfs with userxattr, and fuse-overlayfs
 	}
-	if err := archive.Write(upper, ".", f, archive.WriteOptions{OverlayWhiteouts: true, OpaqueXattr: opaque, Exclude: mountPoint, Header: hdr}); err != nil {
+	if err := archive.Write(upper, ".", f, archive.WriteOptions{OverlayWhiteouts: true, OpaqueXattr: opaque, Header: opt.Header,
+		Exclude: func(name string, st *unix.Stat_t) bool {
+			return mountPoint(name, st) || slices.Contains(opt.Skip, strings.TrimSuffix(name, "/")) && emptyEntry(st)
+		}}); err != nil {
 		return fmt.Errorf("write layer: %w", err)
 	}
 	return f.Close()

@@ -3,6 +3,7 @@ package run
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,7 +59,7 @@ func parseLogDriver(d string, tty bool) (string, error) {
 }
 
 // logDriverName is the driver's name, as inspect shows it.
-func logDriverName(d string) string { return firstNonEmpty(d, LogK8sFile) }
+func logDriverName(d string) string { return cmp.Or(d, LogK8sFile) }
 
 const maxLogLine = 16 << 10
 

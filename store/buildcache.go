@@ -6,12 +6,15 @@ package store
 // to it, so a record is never changed once written, only removed.
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -89,4 +92,40 @@ func (s *Store) PruneBuildCache() ([]*Image, error) {
 		return nil, nil
 	}
 	return gone, s.collect(gone)
+}
+
+// BuildCacheMount is the directory of RUN --mount=type=cache's id.
+func (s *Store) BuildCacheMount(id string) string {
+	return filepath.Join(s.buildCacheDir(), "mounts", digestHex(id))
+}
+
+// MakeBuildCacheMount makes the cache mount dir, with its mode and
+// owner, whole or not at all (made aside, then renamed into place; a
+// build that made it first meanwhile wins).
+func (s *Store) MakeBuildCacheMount(dir string, mode os.FileMode, uid, gid int) error {
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return fmt.Errorf("cache mount: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, ".new-")
+	if err != nil {
+		return fmt.Errorf("cache mount: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chown(tmp, uid, gid); err != nil {
+		return fmt.Errorf("cache mount: %w", err)
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return fmt.Errorf("cache mount: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) {
+		return fmt.Errorf("cache mount: %w", err)
+	}
+	return nil
+}
+
+// digestHex is the hex SHA-256 of s.
+func digestHex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
