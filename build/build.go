@@ -54,16 +54,17 @@ type builder struct {
 	s       *store.Store
 	opt     Options
 	df      *Dockerfile
-	lex     *shell.Lex
 	meta    map[string]string // ARGs before the first FROM, as the build args set them
 	results []stageResult     // a stage's, once built
 	slots   chan struct{}     // stages that build at once: one a core
 	steps   int               // instructions of the stages built, for STEP n/N
 	tmp     string            // the build's temp dir: COPY's layers, until the image is stored
 
-	mu    sync.Mutex // what the stages building at once share:
-	step  int
-	files int
+	mu         sync.Mutex // what the stages building at once share:
+	step       int
+	files      int
+	hashesOnce sync.Once
+	fileHashes *fileHashes // the context's, once loaded
 	// stored are the images RUN's containers were made from and left:
 	// removed at the end (their layers stay with the images that use them).
 	stored []*store.Image
@@ -93,7 +94,7 @@ func Build(ctx context.Context, s *store.Store, opt Options) (*store.Image, erro
 		return nil, err
 	}
 	defer done()
-	b := &builder{ctx: ctx, s: s, opt: opt, df: df, lex: shell.NewLex(df.Escape), meta: map[string]string{},
+	b := &builder{ctx: ctx, s: s, opt: opt, df: df, meta: map[string]string{},
 		results: make([]stageResult, len(df.Stages)), slots: make(chan struct{}, runtime.NumCPU()), tmp: tmp}
 	for _, a := range df.MetaArgs {
 		for _, kv := range a.Args {
@@ -110,6 +111,7 @@ func Build(ctx context.Context, s *store.Store, opt Options) (*store.Image, erro
 	}
 	b.steps = b.countSteps(target)
 	defer b.removeStored()
+	defer b.saveHashes()
 	img, err := b.stage(target)
 	if err != nil {
 		return nil, err
@@ -190,7 +192,7 @@ func (b *builder) expandMeta(word string) string {
 	for k, v := range b.meta {
 		env = append(env, k+"="+v)
 	}
-	out, _, err := b.lex.ProcessWord(word, shell.EnvsFromSlice(env))
+	out, _, err := shell.NewLex(b.df.Escape).ProcessWord(word, shell.EnvsFromSlice(env))
 	if err != nil {
 		return word
 	}

@@ -72,7 +72,13 @@ func (st *state) step(cmd instructions.Command) (cached, layered bool, err error
 	if err != nil {
 		return false, true, err
 	}
-	cached, err = st.cachedLayer(append(parts, sum), func() error { return st.copy(plan, text) })
+	cached, err = st.cachedLayer(append(parts, sum), func() error {
+		layer, err := plan.layer()
+		if err != nil {
+			return err
+		}
+		return st.copy(layer, text)
+	})
 	return cached, true, err
 }
 

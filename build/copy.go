@@ -2,21 +2,22 @@ package build
 
 import (
 	"archive/tar"
+	"bufio"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
@@ -77,7 +78,9 @@ func (st *state) planCopy(c copySpec) (*copyPlan, error) {
 func (p *copyPlan) close() { p.src.close() }
 
 // hash is the digest of exactly what the layer would hold: names, types,
-// modes, owners, sizes, link targets, xattrs and content, times left out.
+// modes, owners, sizes, link targets, xattrs and content (a context
+// file's from the record of file hashes when it is unchanged), times
+// left out.
 func (p *copyPlan) hash() (string, error) {
 	h := sha256.New()
 	normalize := func(hdr *tar.Header) {
@@ -88,30 +91,52 @@ func (p *copyPlan) hash() (string, error) {
 		}
 		hdr.Format = tar.FormatPAX
 	}
-	if err := p.writeTar(h, normalize); err != nil {
+	if err := p.writeTar(h, normalize, true); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// copy writes the plan's layer, without a container, and appends it.
-func (st *state) copy(p *copyPlan, text string) error {
-	layerPath := st.b.tempFile("layer.tar")
-	f, err := os.Create(layerPath)
-	if err != nil {
-		return err
+// layer reads the sources for the digest and size of the layer tar,
+// which it then streams when the store takes it.
+func (p *copyPlan) layer() (*streamLayer, error) {
+	h, n := sha256.New(), &countWriter{}
+	if err := p.writeTar(io.MultiWriter(h, n), p.fix, false); err != nil {
+		return nil, err
 	}
-	defer f.Close()
-	if err := p.writeTar(f, p.fix); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	layer, err := tarball.LayerFromFile(layerPath)
-	if err != nil {
-		return err
-	}
+	return &streamLayer{plan: p, digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, size: n.n}, nil
+}
+
+// countWriter counts what is written to it.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(b []byte) (int, error) { c.n += int64(len(b)); return len(b), nil }
+
+// streamLayer is a COPY's layer, an uncompressed tar made from its
+// sources again whenever it is read: no copy of it is written but the
+// store's. Read while its plan is open, as the step stores it; a source
+// changed meanwhile fails the store's check of the digest.
+type streamLayer struct {
+	plan   *copyPlan
+	digest v1.Hash
+	size   int64
+}
+
+func (l *streamLayer) Digest() (v1.Hash, error)             { return l.digest, nil }
+func (l *streamLayer) DiffID() (v1.Hash, error)             { return l.digest, nil }
+func (l *streamLayer) Size() (int64, error)                 { return l.size, nil }
+func (l *streamLayer) MediaType() (types.MediaType, error)  { return types.OCIUncompressedLayer, nil }
+func (l *streamLayer) Uncompressed() (io.ReadCloser, error) { return l.Compressed() }
+
+// Compressed streams the tar (the blob is not compressed).
+func (l *streamLayer) Compressed() (io.ReadCloser, error) {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(l.plan.writeTar(pw, l.plan.fix, false)) }()
+	return pr, nil
+}
+
+// copy appends the plan's layer, without a container.
+func (st *state) copy(layer *streamLayer, text string) error {
 	img, err := mutate.ConfigFile(st.img, st.cf)
 	if err != nil {
 		return err
@@ -148,10 +173,11 @@ func (st *state) sources(c copySpec, src tree) ([]string, error) {
 	return out, nil
 }
 
-// writeTar writes the layer tar of the plan to w: each source's tree at
-// dest (a directory's content into dest, a file as dest, or into it
-// when intoDir), each header passed through fix.
-func (p *copyPlan) writeTar(w io.Writer, fix func(*tar.Header)) error {
+// writeTar writes the layer tar of the plan to w, each header through
+// fix: each source's tree at dest (a directory's content into dest, a
+// file as dest, or into it when intoDir). keyed, it is what the cache
+// key digests.
+func (p *copyPlan) writeTar(w io.Writer, fix func(*tar.Header), keyed bool) error {
 	tw := tar.NewWriter(w)
 	for _, src := range p.srcs {
 		dir, err := p.src.isDir(src)
@@ -166,21 +192,14 @@ func (p *copyPlan) writeTar(w io.Writer, fix func(*tar.Header)) error {
 			name = "."
 		}
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(p.src.write(src, name, pw)) }()
-		err = appendTar(tw, pr, fix)
+		go func() { pw.CloseWithError(p.src.write(src, name, pw, keyed)) }()
+		err = appendTar(tw, bufio.NewReaderSize(pr, 256<<10), fix)
 		pr.CloseWithError(err)
 		if err != nil {
 			return fmt.Errorf("%s: %w", src, err)
 		}
 	}
 	return tw.Close()
-}
-
-func dirOrDot(d string) string {
-	if d = strings.Trim(d, "/"); d == "" {
-		return "."
-	}
-	return d
 }
 
 // appendTar copies the entries of the tar r into tw, each header passed

@@ -144,7 +144,7 @@ func (st *state) bindMount(rm *runMounts, m *instructions.Mount, target string) 
 		name, copyTo = path.Base(src), filepath.Join(dir, path.Base(src))
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(t.write(src, name, pw)) }()
+	go func() { pw.CloseWithError(t.write(src, name, pw, false)) }()
 	_, err = archive.Apply(dir, pr, archive.Options{Umask: st.b.s.Umask(), Chown: os.Geteuid() == 0, Literal: true})
 	pr.CloseWithError(err)
 	if err != nil {

@@ -76,11 +76,12 @@ func (st *state) expand(cmd instructions.Command) ([]string, error) {
 		return nil, nil
 	}
 	env := shell.EnvsFromSlice(st.env())
+	lex := shell.NewLex(st.b.df.Escape) // one a stage: a Lex is not safe to share
 	used := map[string]struct{}{}
 	err := ex.Expand(func(word string) (string, error) {
-		out, matched, err := st.b.lex.ProcessWord(word, env)
-		maps.Copy(used, matched)
-		return out, err
+		res, err := lex.ProcessWordWithMatches(word, env)
+		maps.Copy(used, res.Matched)
+		return res.Result, err
 	})
 	return slices.Sorted(maps.Keys(used)), err
 }
@@ -203,7 +204,7 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	if code != 0 {
 		return &StepFailed{Command: strings.Join(opt.Cmd, " "), Code: code}
 	}
-	committed, err := run.Commit(b.ctx, b.s, ctr, run.CommitOptions{Header: b.clamp, Skip: mounts.targets})
+	committed, err := run.Commit(b.ctx, b.s, ctr, run.CommitOptions{Header: b.clamp, Skip: mounts.targets, Uncompressed: true})
 	if err != nil {
 		return err
 	}

@@ -26,8 +26,10 @@ type tree interface {
 	// can), relative to the tree's root.
 	glob(rel string) ([]string, error)
 	isDir(p string) (bool, error)
-	// write writes the tree at p as a tar whose root entry is name.
-	write(p, name string, w io.Writer) error
+	// write writes the tree at p as a tar whose root entry is name;
+	// keyed, as what a cache key digests (a file's hash may stand for
+	// its content).
+	write(p, name string, w io.Writer, keyed bool) error
 	what() string
 	close()
 }
@@ -37,6 +39,7 @@ type contextTree struct {
 	dir    string
 	fd     int
 	ignore *patternmatcher.PatternMatcher // nil: nothing left out
+	hashes *fileHashes                    // the record that spares reading unchanged files
 }
 
 // contextTree opens the context and reads its ignore file:
@@ -47,7 +50,7 @@ func (b *builder) contextTree() (tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the context: %w", err)
 	}
-	t := &contextTree{dir: b.opt.Context, fd: fd}
+	t := &contextTree{dir: b.opt.Context, fd: fd, hashes: b.hashes()}
 	for _, f := range []string{b.opt.Dockerfile + ".dockerignore", filepath.Join(b.opt.Context, ".dockerignore")} {
 		patterns, err := readIgnoreFile(f)
 		if os.IsNotExist(err) {
@@ -169,16 +172,22 @@ func (t *contextTree) isDir(p string) (bool, error) {
 	return err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR, err
 }
 
-func (t *contextTree) write(p, name string, w io.Writer) error {
+func (t *contextTree) write(p, name string, w io.Writer, keyed bool) error {
 	pfd, base, err := t.parent(p)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(pfd)
+	rel := func(tarName string) string {
+		return path.Join(p, strings.TrimPrefix(strings.TrimPrefix(tarName, name), "/"))
+	}
 	opt := archive.WriteOptions{Prefix: name}
 	if t.ignore != nil {
-		opt.Exclude = func(tarName string, _ *unix.Stat_t) bool {
-			return t.ignored(path.Join(p, strings.TrimPrefix(strings.TrimPrefix(tarName, name), "/")))
+		opt.Exclude = func(tarName string, _ *unix.Stat_t) bool { return t.ignored(rel(tarName)) }
+	}
+	if keyed && t.hashes != nil {
+		opt.Content = func(tarName string, st *unix.Stat_t, open func() (*os.File, error)) (string, error) {
+			return t.hashes.content(rel(tarName), st, open)
 		}
 	}
 	return archive.Write(pfd, base, w, opt)
@@ -243,7 +252,7 @@ func (t *imageTree) isDir(p string) (bool, error) {
 	return info.IsDir, err
 }
 
-func (t *imageTree) write(p, name string, w io.Writer) error {
+func (t *imageTree) write(p, name string, w io.Writer, _ bool) error {
 	return run.CopyOut(t.s, t.ctr, "/"+p, name, w)
 }
 
@@ -251,4 +260,12 @@ func (t *imageTree) write(p, name string, w io.Writer) error {
 // anonymous volumes its image's VOLUMEs gave it.
 func removeContainer(s *store.Store, c *store.Container) {
 	run.RemoveRef(s, c.ID, run.RemoveOptions{Force: true, Volumes: true})
+}
+
+// dirOrDot is d relative, "." for the root.
+func dirOrDot(d string) string {
+	if d = strings.Trim(d, "/"); d == "" {
+		return "."
+	}
+	return d
 }

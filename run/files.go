@@ -201,6 +201,9 @@ type CommitOptions struct {
 	Message string
 	Header  func(*tar.Header) // if set, may change each header of the layer (tug build's clamped times)
 	Skip    []string          // mount points (relative paths) left out when empty: tug build's RUN --mount targets
+	// Uncompressed stores the layer as a plain tar (tug build's, whose
+	// layers are many and local): no gzip on the way in.
+	Uncompressed bool
 }
 
 // Commit makes a new image from the container: its image's layers plus
@@ -231,7 +234,12 @@ func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitO
 	if err := writeUpper(s, c, layerTar, opt); err != nil {
 		return nil, err
 	}
-	layer, err := tarball.LayerFromFile(layerTar)
+	var layer v1.Layer
+	if opt.Uncompressed {
+		layer, err = store.NewTarLayer(layerTar)
+	} else {
+		layer, err = tarball.LayerFromFile(layerTar)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -129,3 +129,22 @@ func digestHex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// BuildFileHashes reads tug build's record of the file hashes of the
+// context at dir (an absolute path); a missing record is empty.
+func (s *Store) BuildFileHashes(dir string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(s.buildCacheDir(), "files", digestHex(dir)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// WriteBuildFileHashes replaces that record, whole (temp then rename).
+func (s *Store) WriteBuildFileHashes(dir string, data []byte) error {
+	files := filepath.Join(s.buildCacheDir(), "files")
+	if err := os.MkdirAll(files, 0o700); err != nil {
+		return fmt.Errorf("build cache: %w", err)
+	}
+	return replaceFile(filepath.Join(files, digestHex(dir)), data, 0o600, false)
+}

@@ -32,7 +32,16 @@ type WriteOptions struct {
 	// Header, if set, may change each header before it is written
 	// (tug build clamps times with it).
 	Header func(*tar.Header)
+	// Content, if set, stands for each regular file's content: the
+	// entry gets size 0 and the PAX record ContentRecord holding what
+	// Content returns, and nothing of the file is read unless Content
+	// opens it (tug build's cache keys, from its record of file hashes).
+	Content func(name string, st *unix.Stat_t, open func() (*os.File, error)) (string, error)
 }
+
+// ContentRecord is the PAX record that holds what WriteOptions.Content
+// returned for a file.
+const ContentRecord = "TUG.content"
 
 // Write walks the tree at rel below the directory fd dir and writes it to
 // w as a tar. Every step is relative to an fd and nothing is followed, so
@@ -124,7 +133,7 @@ func (w *writer) entry(pfd int, name, tarName string) error {
 			return w.writeHeader(hdr)
 		}
 		w.links[key] = tarName
-		return w.file(pfd, name, hdr)
+		return w.file(pfd, name, hdr, &st)
 	case unix.S_IFDIR:
 		return w.dir(pfd, name, hdr)
 	}
@@ -153,12 +162,29 @@ func header(st *unix.Stat_t, name string) *tar.Header {
 	return hdr
 }
 
-func (w *writer) file(pfd int, name string, hdr *tar.Header) error {
-	fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", hdr.Name, err)
+func (w *writer) file(pfd int, name string, hdr *tar.Header, st *unix.Stat_t) error {
+	open := func() (*os.File, error) {
+		fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", hdr.Name, err)
+		}
+		return os.NewFile(uintptr(fd), hdr.Name), nil
 	}
-	f := os.NewFile(uintptr(fd), hdr.Name)
+	if w.opt.Content != nil {
+		sum, err := w.opt.Content(hdr.Name, st, open)
+		if err != nil {
+			return err
+		}
+		if hdr.PAXRecords == nil {
+			hdr.PAXRecords = map[string]string{}
+		}
+		hdr.Size, hdr.PAXRecords[ContentRecord] = 0, sum
+		return w.writeHeader(hdr)
+	}
+	f, err := open()
+	if err != nil {
+		return err
+	}
 	defer f.Close()
 	if err := w.writeHeader(hdr); err != nil {
 		return err
