@@ -8,7 +8,9 @@
 //   - fleet: with 50 detached containers running, the latency of `ps`
 //     and of `exec CONTAINER true`, and the monitor's RSS per container;
 //   - copy-up: a run with a new volume over an image directory of
-//     20,000 small files, which are copied into it.
+//     20,000 small files, which are copied into it;
+//   - build: a 3-stage Dockerfile over a context of 20,000 files and
+//     200 MB, cold, with no change, and after one file changes.
 //
 // When podman is installed it does the same with podman in the same run
 // and prints the ratios. `make bench` runs it.
@@ -79,6 +81,9 @@ func run(tug string, layers int, layerBytes int64, runs, starts, fleet int, root
 	// without a journal makes files slowly for minutes where many were
 	// just deleted. The copies stay until the end, for the same reason.
 	if err := benchCopyUp(tug, dir, reg.Addr, 5); err != nil {
+		return err
+	}
+	if err := benchBuild(tug, dir, reg.Addr); err != nil {
 		return err
 	}
 	return benchPull(tug, dir, reg.Addr, layers, layerBytes, runs)
