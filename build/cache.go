@@ -53,6 +53,9 @@ func (st *state) step(cmd instructions.Command) (cached, layered bool, err error
 			return false, true, err
 		}
 		parts = append(append(append(parts, st.argEnv()...), binds...), "network="+runNetwork(c, st.b.opt.Network))
+		for _, f := range c.Files {
+			parts = append(parts, "heredoc "+f.Name, f.Data)
+		}
 		cached, err := st.cachedLayer(parts, func() error { return st.run(c, text) })
 		return cached, true, err
 	case *instructions.CopyCommand:

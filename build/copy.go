@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"golang.org/x/sys/unix"
 )
 
 // copySpec is a COPY or an ADD.
@@ -45,18 +48,20 @@ type copyPlan struct {
 // symlink in the tree is copied as a link, never followed. The caller
 // closes the plan.
 func (st *state) planCopy(c copySpec) (*copyPlan, error) {
-	if len(c.SourceContents) > 0 {
-		return nil, errors.New("heredocs are not supported by tug build yet")
-	}
 	chfix, err := headerFix(c.chown, c.chmod)
 	if err != nil {
 		return nil, err
 	}
 	fix := func(h *tar.Header) { chfix(h); st.b.clamp(h) }
 	var src tree
-	if c.from != "" {
+	switch {
+	case len(c.SourceContents) > 0 && (len(c.SourcePaths) > 0 || c.from != ""):
+		return nil, errors.New("a heredoc and other sources in one COPY are not supported by tug build")
+	case len(c.SourceContents) > 0:
+		src, err = st.heredocTree(c)
+	case c.from != "":
 		src, err = st.b.stageTree(c.from)
-	} else {
+	default:
 		src, err = st.b.contextTree()
 	}
 	if err != nil {
@@ -71,7 +76,7 @@ func (st *state) planCopy(c copySpec) (*copyPlan, error) {
 	if !path.IsAbs(dest) {
 		dest = path.Join(cmp.Or(st.cf.Config.WorkingDir, "/"), dest)
 	}
-	intoDir := strings.HasSuffix(c.DestPath, "/") || len(srcs) > 1 || len(c.SourcePaths) > 1
+	intoDir := strings.HasSuffix(c.DestPath, "/") || len(srcs) > 1 || len(c.SourcePaths)+len(c.SourceContents) > 1
 	return &copyPlan{src: src, srcs: srcs, dest: dest, intoDir: intoDir, fix: fix}, nil
 }
 
@@ -147,10 +152,45 @@ func (st *state) copy(layer *streamLayer, text string) error {
 	return st.setLayered(img, text)
 }
 
+// heredocTree is a COPY's heredocs, as files of a directory of the
+// build's (their content expanded when the heredoc says so), read as a
+// context is.
+func (st *state) heredocTree(c copySpec) (tree, error) {
+	dir := st.b.tempFile("heredoc")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	lex := shell.NewLex(st.b.df.Escape)
+	env := shell.EnvsFromSlice(st.env())
+	for _, sc := range c.SourceContents {
+		data := sc.Data
+		if sc.Expand {
+			res, err := lex.ProcessWordWithMatches(data, env)
+			if err != nil {
+				return nil, err
+			}
+			data = res.Result
+		}
+		name := path.Base(path.Clean("/" + sc.Path))
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			return nil, err
+		}
+		c.SourcePaths = append(c.SourcePaths, name)
+	}
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &contextTree{dir: dir, fd: fd, heredocs: c.SourcePaths}, nil
+}
+
 // sources are the paths the sources name in src, wildcards expanded in
 // the context; one outside the context, or that names nothing, is an
 // error.
 func (st *state) sources(c copySpec, src tree) ([]string, error) {
+	if ct, ok := src.(*contextTree); ok && ct.heredocs != nil {
+		return ct.heredocs, nil
+	}
 	var out []string
 	for _, p := range c.SourcePaths {
 		if c.add && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://")) {

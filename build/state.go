@@ -2,9 +2,9 @@ package build
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"tug/run"
@@ -165,9 +166,6 @@ func (st *state) do(cmd instructions.Command) error {
 // tug run does (namespaces, seccomp, capabilities), and makes its
 // changes a layer.
 func (st *state) run(c *instructions.RunCommand, text string) error {
-	if len(c.Files) > 0 {
-		return errors.New("heredocs are not supported by tug build yet")
-	}
 	for _, f := range c.FlagsUsed {
 		if f != "mount" && f != "network" {
 			return fmt.Errorf("RUN --%s is not supported by tug build", f)
@@ -188,7 +186,9 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	}
 	opt := b.opt.Run
 	opt.EntrypointSet, opt.Entrypoint = true, []string{""}
-	opt.Cmd = shellForm(st.cf.Config.Shell, c.CmdLine, c.PrependShell)
+	if opt.Cmd, err = st.runArgs(c, mounts); err != nil {
+		return err
+	}
 	opt.Network = runNetwork(c, b.opt.Network)
 	opt.Env = append(opt.Env, st.argEnv()...)
 	mounts.apply(&opt)
@@ -214,6 +214,44 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 		return err
 	}
 	return st.setLayered(out, text)
+}
+
+// runArgs is what a RUN runs. With a heredoc as its whole command, the
+// heredoc's text goes to the shell, or, from a #! line on, is a script
+// (bound read-only at /dev/pipes/NAME) run as it is; a heredoc inside a
+// command goes back to the shell whole, which reads heredocs itself.
+func (st *state) runArgs(c *instructions.RunCommand, mounts *runMounts) ([]string, error) {
+	if len(c.Files) == 0 {
+		return shellForm(st.cf.Config.Shell, c.CmdLine, c.PrependShell), nil
+	}
+	if len(c.CmdLine) != 1 || !c.PrependShell {
+		return nil, fmt.Errorf("a heredoc needs the shell form of RUN")
+	}
+	if parser.MustParseHeredoc(c.CmdLine[0]) == nil {
+		var b strings.Builder
+		b.WriteString(c.CmdLine[0])
+		for _, f := range c.Files {
+			b.WriteString("\n" + f.Data + f.Name)
+		}
+		return shellForm(st.cf.Config.Shell, []string{b.String()}, true), nil
+	}
+	f := c.Files[0]
+	data := f.Data
+	if f.Chomp {
+		data = parser.ChompHeredocContent(data)
+	}
+	if !strings.HasPrefix(data, "#!") {
+		return shellForm(st.cf.Config.Shell, []string{data}, true), nil
+	}
+	script := st.b.tempFile("script")
+	if err := os.WriteFile(script, []byte(data), 0o755); err != nil {
+		return nil, err
+	}
+	target := "/dev/pipes/" + path.Base(path.Clean("/"+f.Name))
+	if err := mounts.bind(script, target, true); err != nil {
+		return nil, err
+	}
+	return []string{target}, nil
 }
 
 // runNetwork is a RUN's network: its --network, else the build's.

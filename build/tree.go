@@ -40,6 +40,9 @@ type contextTree struct {
 	fd     int
 	ignore *patternmatcher.PatternMatcher // nil: nothing left out
 	hashes *fileHashes                    // the record that spares reading unchanged files
+	// heredocs are the files of a COPY's heredocs, when this is their
+	// directory rather than the context.
+	heredocs []string
 }
 
 // contextTree opens the context and reads its ignore file:
