@@ -59,9 +59,9 @@ func (st *state) step(cmd instructions.Command) (cached, layered bool, err error
 		cached, err := st.cachedLayer(parts, func() error { return st.run(c, text) })
 		return cached, true, err
 	case *instructions.CopyCommand:
-		spec = copySpec{c.SourcesAndDest, c.From, c.Chown, c.Chmod, false}
+		spec = copySpec{c.SourcesAndDest, c.From, c.Chown, c.Chmod, false, ""}
 	case *instructions.AddCommand:
-		spec = copySpec{c.SourcesAndDest, "", c.Chown, c.Chmod, true}
+		spec = copySpec{c.SourcesAndDest, "", c.Chown, c.Chmod, true, c.Checksum}
 	default:
 		st.key = digest(parts...)
 		return false, false, st.do(cmd)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ type copySpec struct {
 	from         string
 	chown, chmod string
 	add          bool
+	checksum     string // ADD --checksum, of a URL's download
 }
 
 // copyPlan is a COPY or ADD with its sources found: what its cache key
@@ -40,6 +42,7 @@ type copyPlan struct {
 	dest    string
 	intoDir bool
 	fix     func(*tar.Header)
+	extract bool // ADD: a context tar is unpacked at dest
 }
 
 // planCopy finds a COPY's sources: in the context, or with --from in a
@@ -59,6 +62,8 @@ func (st *state) planCopy(c copySpec) (*copyPlan, error) {
 		return nil, errors.New("a heredoc and other sources in one COPY are not supported by tug build")
 	case len(c.SourceContents) > 0:
 		src, err = st.heredocTree(c)
+	case c.add && slices.ContainsFunc(c.SourcePaths, isURL):
+		src, err = st.urlTree(c)
 	case c.from != "":
 		src, err = st.b.stageTree(c.from)
 	default:
@@ -77,7 +82,9 @@ func (st *state) planCopy(c copySpec) (*copyPlan, error) {
 		dest = path.Join(cmp.Or(st.cf.Config.WorkingDir, "/"), dest)
 	}
 	intoDir := strings.HasSuffix(c.DestPath, "/") || len(srcs) > 1 || len(c.SourcePaths)+len(c.SourceContents) > 1
-	return &copyPlan{src: src, srcs: srcs, dest: dest, intoDir: intoDir, fix: fix}, nil
+	ct, local := src.(*contextTree)
+	extract := c.add && local && ct.heredocs == nil // a local archive ADD unpacks
+	return &copyPlan{src: src, srcs: srcs, dest: dest, intoDir: intoDir, fix: fix, extract: extract}, nil
 }
 
 func (p *copyPlan) close() { p.src.close() }
@@ -193,9 +200,6 @@ func (st *state) sources(c copySpec, src tree) ([]string, error) {
 	}
 	var out []string
 	for _, p := range c.SourcePaths {
-		if c.add && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://")) {
-			return nil, fmt.Errorf("ADD %s: URLs are not supported by tug build yet", p)
-		}
 		rel := filepath.Clean(p)
 		if c.from == "" && (rel == ".." || strings.HasPrefix(rel, "../")) {
 			return nil, fmt.Errorf("%s: forbidden path outside the build context", p)
@@ -230,6 +234,20 @@ func (p *copyPlan) writeTar(w io.Writer, fix func(*tar.Header), keyed bool) erro
 		}
 		if name == "" {
 			name = "."
+		}
+		if p.extract && !keyed {
+			rc, ok, err := p.src.(*contextTree).openArchive(src)
+			if err != nil {
+				return err
+			}
+			if ok {
+				err = appendArchive(tw, rc, p.dest, fix)
+				rc.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", src, err)
+				}
+				continue
+			}
 		}
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(p.src.write(src, name, pw, keyed)) }()

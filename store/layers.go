@@ -172,7 +172,7 @@ func (s *Store) unpackStream(compressed io.Reader, src layerSource, staging stri
 	if err := os.RemoveAll(staging); err != nil {
 		return 0, fmt.Errorf("clear stale staging: %w", err)
 	}
-	dec, err := decompress(compressed)
+	dec, err := Decompress(compressed)
 	if err != nil {
 		return 0, err
 	}
@@ -200,9 +200,9 @@ func (s *Store) unpackStream(compressed io.Reader, src layerSource, staging stri
 	return size, nil
 }
 
-// decompress sniffs the stream's magic bytes rather than trusting the
-// media type: registries mislabel layers often enough.
-func decompress(r io.Reader) (io.ReadCloser, error) {
+// Decompress reads r as gzip or zstd, by its magic bytes, or as it is
+// when it has neither: layers, and tug build's ADD archives.
+func Decompress(r io.Reader) (io.ReadCloser, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	magic, err := br.Peek(4)
 	if err != nil && err != io.EOF {
