@@ -15,6 +15,7 @@ import (
 
 	"tug/build"
 	"tug/internal/human"
+	"tug/pull"
 	"tug/run"
 	"tug/store"
 )
@@ -32,7 +33,10 @@ func buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "target", Usage: "build this stage"},
 			&cli.StringSliceFlag{Name: "label", Usage: "add a label K=V to the image"},
 			&cli.StringFlag{Name: "network", Usage: "RUN's network: bridge, none or host", Value: "bridge"},
-			&cli.StringFlag{Name: "pull", Usage: "pull FROM's images: missing, always or never", Value: "missing"},
+			&cli.GenericFlag{Name: "pull", Usage: "pull FROM's images: missing (the default), always or never; a bare --pull is always, as docker's", Value: &pullValue{"missing"}},
+			&cli.StringFlag{Name: "progress", Usage: "auto, plain or tty: each step and its output, as plain text", Value: "auto"},
+			&cli.StringFlag{Name: "format", Usage: "the image's manifest: oci", Value: "oci"},
+			&cli.BoolFlag{Name: "layers", Usage: "take steps from the build cache (--layers=false: none, as --no-cache)", Value: true},
 			&cli.StringFlag{Name: "platform", Usage: "the image's platform: this host's only"},
 			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID to FILE"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
@@ -47,6 +51,14 @@ func buildCommand() *cli.Command {
 func buildAction(c *cli.Context) error {
 	if err := needArgs(c, 1, 1); err != nil {
 		return err
+	}
+	switch p := c.String("progress"); p {
+	case "auto", "plain", "tty":
+	default:
+		return usage(fmt.Errorf("build --progress %q: want auto, plain or tty", p))
+	}
+	if f := c.String("format"); f != "oci" {
+		return usage(fmt.Errorf("build --format %q: tug builds OCI images (docker's format wants gzip layers, which tug build does not make)", f))
 	}
 	dir := c.Args().First()
 	if dir == "-" {
@@ -82,7 +94,7 @@ func buildAction(c *cli.Context) error {
 	regs := registries(cfg)
 	opt := build.Options{
 		Context: dir, Dockerfile: file, Name: name, Tags: tags, BuildArgs: keyValues(c.StringSlice("build-arg")),
-		Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Platform: c.String("platform"), NoCache: c.Bool("no-cache"), Out: out,
+		Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Platform: c.String("platform"), NoCache: c.Bool("no-cache") || !c.Bool("layers"), Out: out,
 		Base: func(ctx context.Context, ref string) (*store.Image, error) { return image(c, s, regs, ref) },
 		Run:  run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver},
 	}
@@ -102,6 +114,27 @@ func buildAction(c *cli.Context) error {
 		}
 	}
 	fmt.Println(img.ID)
+	return nil
+}
+
+// pullValue is build's --pull: docker's is a bool, podman's a policy, so
+// a bare --pull is always and --pull=POLICY the policy.
+type pullValue struct{ policy string }
+
+func (p *pullValue) String() string   { return p.policy }
+func (p *pullValue) IsBoolFlag() bool { return true }
+
+func (p *pullValue) Set(v string) error {
+	switch v {
+	case "true":
+		v = "always"
+	case "false":
+		v = "missing"
+	}
+	if _, err := pull.ParsePolicy(v); err != nil {
+		return err
+	}
+	p.policy = v
 	return nil
 }
 
