@@ -41,7 +41,10 @@ type Options struct {
 	SetTimes bool
 	Platform string            // --platform: this host's, or "" for it
 	Secrets  map[string]string // --secret: ID → the file's host path
-	Out      *os.File          // steps and RUN output
+	// Ephemeral: the context is made for this build alone (stdin's),
+	// so no record of its file hashes is kept.
+	Ephemeral bool
+	Out       *os.File // steps and RUN output
 	// Base finds FROM's image in the store, pulling it as --pull says.
 	Base func(ctx context.Context, ref string) (*store.Image, error)
 	// Run has the defaults a RUN's container takes from tug's config.

@@ -53,7 +53,10 @@ func (b *builder) contextTree() (tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the context: %w", err)
 	}
-	t := &contextTree{dir: b.opt.Context, fd: fd, hashes: b.hashes()}
+	t := &contextTree{dir: b.opt.Context, fd: fd}
+	if !b.opt.Ephemeral {
+		t.hashes = b.hashes()
+	}
 	for _, f := range []string{b.opt.Dockerfile + ".dockerignore", filepath.Join(b.opt.Context, ".dockerignore")} {
 		patterns, err := readIgnoreFile(f)
 		if os.IsNotExist(err) {

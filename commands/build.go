@@ -3,7 +3,6 @@ package commands
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,15 +60,21 @@ func buildAction(c *cli.Context) error {
 		return usage(fmt.Errorf("build --format %q: tug builds OCI images (docker's format wants gzip layers, which tug build does not make)", f))
 	}
 	dir := c.Args().First()
-	if dir == "-" {
-		return usage(errors.New("build: a context on stdin is not supported yet: give a directory"))
-	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(dir); dir != "-" && (err != nil || !fi.IsDir()) {
 		return usage(fmt.Errorf("build: context %s: not a directory", dir))
 	}
 	s, cfg, err := openStore(c)
 	if err != nil {
 		return err
+	}
+	stdin := dir == "-"
+	if stdin {
+		ctx, done, err := build.StdinContext(s, os.Stdin)
+		if err != nil {
+			return err
+		}
+		defer done()
+		dir = ctx
 	}
 	var tags []string
 	for _, t := range c.StringSlice("tag") {
@@ -81,8 +86,11 @@ func buildAction(c *cli.Context) error {
 	}
 	file := c.String("file")
 	name := file
-	if file == "" {
+	switch {
+	case file == "":
 		file, name = filepath.Join(dir, "Dockerfile"), "Dockerfile"
+	case stdin:
+		file = filepath.Join(dir, filepath.Clean("/"+file)) // a name in the tar
 	}
 	out := os.Stdout
 	if c.Bool("quiet") {
@@ -94,7 +102,7 @@ func buildAction(c *cli.Context) error {
 	regs := registries(cfg)
 	opt := build.Options{
 		Context: dir, Dockerfile: file, Name: name, Tags: tags, BuildArgs: keyValues(c.StringSlice("build-arg")),
-		Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Platform: c.String("platform"), NoCache: c.Bool("no-cache") || !c.Bool("layers"), Out: out,
+		Ephemeral: stdin, Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Platform: c.String("platform"), NoCache: c.Bool("no-cache") || !c.Bool("layers"), Out: out,
 		Base: func(ctx context.Context, ref string) (*store.Image, error) { return image(c, s, regs, ref) },
 		Run:  run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver},
 	}
