@@ -27,7 +27,7 @@ func TestParseDockerfileErrors(t *testing.T) {
 }
 
 func TestHeaderFix(t *testing.T) {
-	fix, err := headerFix("42:43", "640")
+	fix, err := headerFix("42:43", "640", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestHeaderFix(t *testing.T) {
 		t.Errorf("got %+v", h)
 	}
 	for _, bad := range [][2]string{{"app", ""}, {"1:grp", ""}, {"", "999999"}, {"", "rwx"}} {
-		if _, err := headerFix(bad[0], bad[1]); err == nil {
+		if _, err := headerFix(bad[0], bad[1], nil); err == nil {
 			t.Errorf("--chown=%s --chmod=%s accepted", bad[0], bad[1])
 		}
 	}

@@ -3,6 +3,7 @@ package build
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,6 +24,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"golang.org/x/sys/unix"
+
+	"tug/run/child"
 )
 
 // copySpec is a COPY or an ADD.
@@ -51,7 +54,7 @@ type copyPlan struct {
 // symlink in the tree is copied as a link, never followed. The caller
 // closes the plan.
 func (st *state) planCopy(c copySpec) (*copyPlan, error) {
-	chfix, err := headerFix(c.chown, c.chmod)
+	chfix, err := headerFix(c.chown, c.chmod, st.lookupIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +160,49 @@ func (st *state) copy(layer *streamLayer, text string) error {
 		return err
 	}
 	return st.setLayered(img, text)
+}
+
+// lookupIDs resolves --chown's names with the image so far: its
+// /etc/passwd and /etc/group.
+func (st *state) lookupIDs(spec string) (int, int, error) {
+	img, err := mutate.ConfigFile(st.img, st.cf)
+	if err != nil {
+		return 0, 0, err
+	}
+	t, err := st.b.imageTree(img, "the image")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer t.close()
+	passwd, err := readTreeFile(t, "etc/passwd")
+	if err != nil {
+		return 0, 0, err
+	}
+	group, err := readTreeFile(t, "etc/group")
+	if err != nil {
+		return 0, 0, err
+	}
+	id, err := child.ResolveUser(spec, bytes.NewReader(passwd), bytes.NewReader(group))
+	if !strings.Contains(spec, ":") {
+		id.GID = id.UID
+	}
+	return id.UID, id.GID, err
+}
+
+// readTreeFile reads the file p of t, nothing if it has none.
+func readTreeFile(t tree, p string) ([]byte, error) {
+	if found, err := t.glob(p); err != nil || len(found) == 0 {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := t.write(p, "f", &buf, false); err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(&buf)
+	if _, err := tr.Next(); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(tr)
 }
 
 // heredocTree is a COPY's heredocs, as files of a directory of the
@@ -282,21 +328,27 @@ func appendTar(tw *tar.Writer, r io.Reader, fix func(*tar.Header)) error {
 	}
 }
 
-// headerFix applies --chown UID[:GID] and --chmod OCTAL to each entry.
-// Names for --chown need the image's /etc/passwd, which tug build does
-// not read yet.
-func headerFix(chown, chmod string) (func(*tar.Header), error) {
+// headerFix applies --chown USER[:GROUP] and --chmod OCTAL to each
+// entry. Numbers stand for themselves; names are looked up (lookup
+// reads the image's /etc/passwd and /etc/group); a user without a group
+// gets its UID as GID, as docker has it.
+func headerFix(chown, chmod string, lookup func(spec string) (int, int, error)) (func(*tar.Header), error) {
 	uid, gid := -1, -1
 	if chown != "" {
 		u, g, hasGroup := strings.Cut(chown, ":")
-		var err error
-		if uid, err = strconv.Atoi(u); err != nil {
-			return nil, fmt.Errorf("--chown=%s: only numeric IDs are supported by tug build yet", chown)
-		}
-		gid = uid
+		var uerr, gerr error
+		uid, uerr = strconv.Atoi(u)
+		gid, gerr = uid, nil
 		if hasGroup {
-			if gid, err = strconv.Atoi(g); err != nil {
-				return nil, fmt.Errorf("--chown=%s: only numeric IDs are supported by tug build yet", chown)
+			gid, gerr = strconv.Atoi(g)
+		}
+		if uerr != nil || gerr != nil {
+			if lookup == nil {
+				return nil, fmt.Errorf("--chown=%s: no image to look names up in", chown)
+			}
+			var err error
+			if uid, gid, err = lookup(chown); err != nil {
+				return nil, fmt.Errorf("--chown=%s: %w", chown, err)
 			}
 		}
 	}

@@ -214,6 +214,11 @@ func (b *builder) stageTree(from string) (tree, error) {
 	if err != nil {
 		return nil, err
 	}
+	return b.imageTree(img, from)
+}
+
+// imageTree is the filesystem of img (what calls it ref).
+func (b *builder) imageTree(img v1.Image, ref string) (tree, error) {
 	simg, err := b.addTemporary(img)
 	if err != nil {
 		return nil, err
@@ -224,7 +229,7 @@ func (b *builder) stageTree(from string) (tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &imageTree{s: b.s, ref: from, ctr: ctr}, nil
+	return &imageTree{s: b.s, ref: ref, ctr: ctr}, nil
 }
 
 // fromImage is the image of an earlier stage, or the image ref.

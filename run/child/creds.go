@@ -27,7 +27,7 @@ func containerUser(user string) (Identity, error) {
 		defer f.Close()
 		group = f
 	}
-	return resolveUser(user, passwd, group)
+	return ResolveUser(user, passwd, group)
 }
 
 // withHome adds HOME from the passwd entry unless the env sets it.

@@ -76,11 +76,11 @@ func parseGroup(r io.Reader) []groupEntry {
 	return out
 }
 
-// resolveUser turns -u's USER[:GROUP] (names or numbers) into an
+// ResolveUser turns -u's USER[:GROUP] (names or numbers) into an
 // identity, with the image's passwd and group files (either may be nil).
 // A numeric user missing from passwd is allowed, as in docker; a name
 // that is missing is an error.
-func resolveUser(spec string, passwd, group io.Reader) (Identity, error) {
+func ResolveUser(spec string, passwd, group io.Reader) (Identity, error) {
 	users, groups := []passwdEntry{}, []groupEntry{}
 	if passwd != nil {
 		users = parsePasswd(passwd)

@@ -34,7 +34,7 @@ func TestResolveUser(t *testing.T) {
 		"daemon":    {UID: 1, GID: 1, Home: "/usr/sbin"},
 	}
 	for spec, want := range cases {
-		got, err := resolveUser(spec, strings.NewReader(passwd), strings.NewReader(group))
+		got, err := ResolveUser(spec, strings.NewReader(passwd), strings.NewReader(group))
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: got %+v, %v; want %+v", spec, got, err, want)
 		}
@@ -43,11 +43,11 @@ func TestResolveUser(t *testing.T) {
 	// typed by the user or read from the image's files
 	for _, bad := range []string{"nobody", "app:nogroup", "-1", "1:-1", "4294967296", "4294967295", "1000:4294967296",
 		"4294968296", "99999999999999999999", "evil", "evilgid", "app:evilgroup"} {
-		if _, err := resolveUser(bad, strings.NewReader(passwd), strings.NewReader(group)); err == nil {
+		if _, err := ResolveUser(bad, strings.NewReader(passwd), strings.NewReader(group)); err == nil {
 			t.Errorf("%q resolved", bad)
 		}
 	}
-	if got, err := resolveUser("7:8", nil, nil); err != nil || got.UID != 7 || got.GID != 8 {
+	if got, err := ResolveUser("7:8", nil, nil); err != nil || got.UID != 7 || got.GID != 8 {
 		t.Errorf("no passwd file: %+v %v", got, err)
 	}
 }
