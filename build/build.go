@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"golang.org/x/sync/errgroup"
 
@@ -268,7 +269,11 @@ func (b *builder) buildStage(i int) (v1.Image, error) {
 		return nil, err
 	}
 	state := &state{b: b, img: base, cf: cf.DeepCopy(), args: map[string]string{}, key: digest("FROM", baseID.String(), b.epochKey())}
-	for _, cmd := range st.Commands {
+	triggers, err := b.onBuild(state.cf)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", b.opt.Name, st.SourceCode, err)
+	}
+	for _, cmd := range append(triggers, st.Commands...) {
 		text := cmd.(fmt.Stringer).String()
 		b.announce(text)
 		start := time.Now()
@@ -284,6 +289,32 @@ func (b *builder) buildStage(i int) (v1.Image, error) {
 		}
 	}
 	return mutate.ConfigFile(state.img, state.cf)
+}
+
+// onBuild takes the base image's ONBUILD triggers out of cf (a child
+// image does not inherit them) and returns them parsed, to run first in
+// the stage, as docker does.
+func (b *builder) onBuild(cf *v1.ConfigFile) ([]instructions.Command, error) {
+	triggers := cf.Config.OnBuild
+	cf.Config.OnBuild = nil
+	var out []instructions.Command
+	for _, t := range triggers {
+		res, err := parser.Parse(strings.NewReader(t))
+		if err != nil || len(res.AST.Children) != 1 {
+			return nil, fmt.Errorf("ONBUILD %s: %v", t, err)
+		}
+		cmd, err := instructions.ParseCommand(res.AST.Children[0])
+		if err != nil {
+			return nil, fmt.Errorf("ONBUILD %s: %w", t, err)
+		}
+		out = append(out, cmd)
+	}
+	if len(out) > 0 {
+		b.mu.Lock()
+		b.steps += len(out)
+		b.mu.Unlock()
+	}
+	return out, nil
 }
 
 // line is the Dockerfile line an instruction starts on.
