@@ -11,6 +11,7 @@ package build
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -59,8 +60,14 @@ func (st *state) step(cmd instructions.Command) (cached, layered bool, err error
 		cached, err := st.cachedLayer(parts, func() error { return st.run(c, text) })
 		return cached, true, err
 	case *instructions.CopyCommand:
+		if c.Parents || len(c.ExcludePatterns) > 0 {
+			return false, true, errors.New("COPY --parents and --exclude are not supported by tug build yet")
+		}
 		spec = copySpec{c.SourcesAndDest, c.From, c.Chown, c.Chmod, false, ""}
 	case *instructions.AddCommand:
+		if len(c.ExcludePatterns) > 0 || c.Unpack != nil && !*c.Unpack {
+			return false, true, errors.New("ADD --exclude and --unpack=false are not supported by tug build yet")
+		}
 		spec = copySpec{c.SourcesAndDest, "", c.Chown, c.Chmod, true, c.Checksum}
 	default:
 		st.key = digest(parts...)
