@@ -197,6 +197,10 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 		return err
 	}
 	defer removeContainer(b.s, ctr)
+	snap, err := run.TakeSnapshot(b.s, ctr) // the copy driver's; nil for the others
+	if err != nil {
+		return err
+	}
 	code, err := run.Start(b.s, ctr, run.IO{Stdout: b.opt.Out, Stderr: b.opt.Out})
 	if err != nil {
 		return err
@@ -204,7 +208,7 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	if code != 0 {
 		return &StepFailed{Command: strings.Join(opt.Cmd, " "), Code: code}
 	}
-	committed, err := run.Commit(b.ctx, b.s, ctr, run.CommitOptions{Header: b.clamp, Skip: mounts.targets, Uncompressed: true})
+	committed, err := run.Commit(b.ctx, b.s, ctr, run.CommitOptions{Header: b.clamp, Skip: mounts.targets, Uncompressed: true, Since: snap})
 	if err != nil {
 		return err
 	}

@@ -167,6 +167,12 @@ func Diff(s *store.Store, c *store.Container) ([]Change, error) {
 // mountPoint tells whether name (relative to the root) is one of the
 // mount points tug makes in every container, still empty: such paths are
 // tug's, not changes the container made.
+// exclude leaves out of a committed layer the mount points tug made:
+// its own, and those opt.Skip names.
+func (opt CommitOptions) exclude(name string, st *unix.Stat_t) bool {
+	return mountPoint(name, st) || slices.Contains(opt.Skip, strings.TrimSuffix(name, "/")) && emptyEntry(st)
+}
+
 // emptyEntry is an empty file or a directory with nothing in it: what a
 // mount point leaves.
 func emptyEntry(st *unix.Stat_t) bool {
@@ -204,6 +210,9 @@ type CommitOptions struct {
 	// Uncompressed stores the layer as a plain tar (tug build's, whose
 	// layers are many and local): no gzip on the way in.
 	Uncompressed bool
+	// Since, for a container of the copy driver, is the snapshot its
+	// changes are found against (TakeSnapshot, before it ran).
+	Since *Snapshot
 }
 
 // Commit makes a new image from the container: its image's layers plus
@@ -214,7 +223,7 @@ func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitO
 	if err != nil {
 		return nil, err
 	}
-	if err := needUpper(c, &cfg.Spec); err != nil {
+	if err := needUpper(c, &cfg.Spec); err != nil && opt.Since == nil {
 		return nil, err
 	}
 	base, err := s.LookupImage(c.Image.Hex)
@@ -231,7 +240,13 @@ func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitO
 	}
 	defer done()
 	layerTar := filepath.Join(tmp, "layer.tar")
-	if err := writeUpper(s, c, layerTar, opt); err != nil {
+	write := writeUpper
+	if opt.Since != nil {
+		write = func(s *store.Store, c *store.Container, out string, opt CommitOptions) error {
+			return writeSnapshotLayer(s, c, out, opt)
+		}
+	}
+	if err := write(s, c, layerTar, opt); err != nil {
 		return nil, err
 	}
 	var layer v1.Layer
@@ -291,10 +306,7 @@ func writeUpper(s *store.Store, c *store.Container, out string, opt CommitOption
 	if userns.Inside() {
 		opaque = "user.overlay.opaque" // overlayfs with userxattr, and fuse-overlayfs
 	}
-	if err := archive.Write(upper, ".", f, archive.WriteOptions{OverlayWhiteouts: true, OpaqueXattr: opaque, Header: opt.Header,
-		Exclude: func(name string, st *unix.Stat_t) bool {
-			return mountPoint(name, st) || slices.Contains(opt.Skip, strings.TrimSuffix(name, "/")) && emptyEntry(st)
-		}}); err != nil {
+	if err := archive.Write(upper, ".", f, archive.WriteOptions{OverlayWhiteouts: true, OpaqueXattr: opaque, Header: opt.Header, Exclude: opt.exclude}); err != nil {
 		return fmt.Errorf("write layer: %w", err)
 	}
 	return f.Close()

@@ -1,0 +1,166 @@
+package run
+
+// The copy storage driver keeps no upper dir: a container writes to its
+// own copy of the image. What it changed is found by comparing that copy
+// with a snapshot taken before it ran (tug build's RUN on such a store):
+// a file whose inode, size, mode, owner, mtime or ctime moved is changed,
+// one gone is a whiteout.
+
+import (
+	"archive/tar"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"tug/store"
+	"tug/store/archive"
+)
+
+// fileState is what a snapshot keeps of one entry.
+type fileState struct {
+	ino, size        uint64
+	mode, uid, gid   uint32
+	mtimeNs, ctimeNs int64
+}
+
+// Snapshot is a container's copied rootfs as it was, by relative path.
+type Snapshot struct {
+	files map[string]fileState
+}
+
+// copyRootfsDir is where the copy driver keeps a container's files.
+func copyRootfsDir(s *store.Store, c *store.Container) string {
+	return filepath.Join(s.ContainerDir(c.ID), "merged")
+}
+
+// TakeSnapshot copies the image's files for container c, if the copy
+// driver has not yet, and records them. For other drivers it returns
+// nil: their upper dir holds the changes already.
+func TakeSnapshot(s *store.Store, c *store.Container) (*Snapshot, error) {
+	cfg, err := ContainerConfig(c)
+	if err != nil || cfg.Spec.Driver != DriverCopy {
+		return nil, err
+	}
+	if err := withRootfs(s, c, func(int) error { return nil }); err != nil { // makes the copy
+		return nil, err
+	}
+	snap := &Snapshot{files: map[string]fileState{}}
+	err = walkStates(copyRootfsDir(s, c), func(rel string, st fileState) { snap.files[rel] = st })
+	return snap, err
+}
+
+// walkStates calls fn for every entry below root, root itself left out.
+func walkStates(root string, fn func(rel string, st fileState)) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fn(filepath.ToSlash(rel), fileState{ino: st.Ino, size: uint64(st.Size), mode: st.Mode, uid: st.Uid, gid: st.Gid,
+			mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()})
+		return nil
+	})
+}
+
+// writeChanges writes what container c changed since snap as an image
+// layer tar to w: changed entries (with the directories above them),
+// and a whiteout for each entry gone.
+func writeChanges(s *store.Store, c *store.Container, w io.Writer, opt CommitOptions) error {
+	snap, hdr := opt.Since, opt.Header
+	root := copyRootfsDir(s, c)
+	changed, keep := map[string]bool{}, map[string]bool{}
+	seen := map[string]bool{}
+	err := walkStates(root, func(rel string, st fileState) {
+		seen[rel] = true
+		if old, ok := snap.files[rel]; !ok || old != st {
+			changed[rel] = true
+			for d := path.Dir(rel); d != "."; d = path.Dir(d) {
+				keep[d] = true
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("compare with the snapshot: %w", err)
+	}
+	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	tw := tar.NewWriter(w)
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(archive.Write(fd, ".", pw, archive.WriteOptions{Header: hdr, Exclude: func(name string, st *unix.Stat_t) bool {
+			rel := strings.TrimSuffix(name, "/")
+			if rel == "" || rel == "." {
+				return false
+			}
+			return opt.exclude(name, st) || !changed[rel] && !keep[rel]
+		}}))
+	}()
+	err = copyEntries(tw, pr)
+	pr.CloseWithError(err)
+	if err != nil {
+		return err
+	}
+	for rel := range snap.files {
+		if seen[rel] || !seen[path.Dir(rel)] && path.Dir(rel) != "." {
+			continue // there still, or under a directory gone as a whole
+		}
+		dir, base := path.Split(rel)
+		wh := &tar.Header{Name: dir + ".wh." + base, Typeflag: tar.TypeReg, Mode: 0o600, Format: tar.FormatPAX}
+		if hdr != nil {
+			hdr(wh)
+		}
+		if err := tw.WriteHeader(wh); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// copyEntries copies the entries of the tar r into tw, less the root.
+func copyEntries(tw *tar.Writer, r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if strings.Trim(h.Name, "./") == "" {
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+}
+
+// writeSnapshotLayer writes writeChanges to the file out.
+func writeSnapshotLayer(s *store.Store, c *store.Container, out string, opt CommitOptions) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := writeChanges(s, c, f, opt); err != nil {
+		return err
+	}
+	return f.Close()
+}
