@@ -272,3 +272,39 @@ func TestBuildKilled(t *testing.T) {
 		t.Errorf("the image built after the kill holds %q", got)
 	}
 }
+
+// TestBuildInterrupted: Ctrl-C (SIGINT) of tug build mid-RUN ends the
+// step's command and the build, exit 1, and leaves no container, no
+// mount of the store and no record for the step.
+func TestBuildInterrupted(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN sleep 60\n"), 0o644)
+	build := se.tug("build", ctx)
+	if err := build.Start(); err != nil {
+		t.Fatal(err)
+	}
+	running := func() bool { out, _ := se.tug("ps", "-q").Output(); return len(strings.TrimSpace(string(out))) > 0 }
+	if !waitFor(30*time.Second, running) {
+		build.Process.Kill()
+		t.Fatal("the RUN never started")
+	}
+	start := time.Now()
+	build.Process.Signal(os.Interrupt)
+	err := build.Wait()
+	if code := build.ProcessState.ExitCode(); err == nil || code != 1 {
+		t.Fatalf("build after SIGINT: %v, exit %d; want 1", err, code)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the build took %v to stop", d)
+	}
+	if out, _ := se.tug("ps", "-aq").Output(); len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("containers left: %s", out)
+	}
+	for _, l := range se.leftovers() {
+		t.Errorf("after SIGINT: %s", l)
+	}
+	if recs, _ := filepath.Glob(filepath.Join(se.root, "buildcache", "[0-9a-f]*")); len(recs) > 0 {
+		t.Errorf("a record for the interrupted step: %v", recs)
+	}
+}

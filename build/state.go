@@ -2,18 +2,23 @@ package build
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"os/signal"
 	"path"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"golang.org/x/sys/unix"
 
 	"tug/run"
 	"tug/store"
@@ -201,9 +206,14 @@ func (st *state) run(c *instructions.RunCommand, text string) error {
 	if err != nil {
 		return err
 	}
+	interrupted, stop := cancelOnInterrupt(b, ctr)
 	code, err := run.Start(b.s, ctr, run.IO{Stdout: b.opt.Out, Stderr: b.opt.Out})
+	stop()
 	if err != nil {
 		return err
+	}
+	if interrupted.Load() {
+		return errors.New("interrupted")
 	}
 	if code != 0 {
 		return &StepFailed{Command: strings.Join(opt.Cmd, " "), Code: code}
@@ -256,6 +266,25 @@ func (st *state) runArgs(c *instructions.RunCommand, mounts *runMounts) ([]strin
 		return nil, err
 	}
 	return []string{target}, nil
+}
+
+// cancelOnInterrupt kills the RUN's container when tug gets SIGINT or
+// SIGTERM (Ctrl-C), which its pid 1 may well ignore: a build stops, as
+// docker's does. It tells whether that happened; stop ends the watch.
+func cancelOnInterrupt(b *builder, ctr *store.Container) (*atomic.Bool, func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	var hit atomic.Bool
+	go func() {
+		select {
+		case <-sigs:
+			hit.Store(true)
+			run.Signal(b.s, ctr, unix.SIGKILL)
+		case <-done:
+		}
+	}()
+	return &hit, func() { signal.Stop(sigs); close(done) }
 }
 
 // runNetwork is a RUN's network: its --network, else the build's.
