@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -113,7 +115,7 @@ func writeChanges(s *store.Store, c *store.Container, w io.Writer, opt CommitOpt
 	if err != nil {
 		return err
 	}
-	for rel := range snap.files {
+	for _, rel := range slices.Sorted(maps.Keys(snap.files)) { // sorted: the same layer each time
 		if seen[rel] || !seen[path.Dir(rel)] && path.Dir(rel) != "." {
 			continue // there still, or under a directory gone as a whole
 		}
