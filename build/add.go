@@ -88,35 +88,15 @@ type readCloser struct {
 
 func (r readCloser) Close() error { r.ReadCloser.Close(); return r.f.Close() }
 
-// appendArchive copies the entries of the tar r into tw below dest, each
-// name (and hard link target) confined to it, each header through fix.
-func appendArchive(tw *tar.Writer, r io.Reader, dest string, fix func(*tar.Header)) error {
-	tr := tar.NewReader(r)
-	below := func(name string) string {
+// below puts an archive's entry below dest, its name (and hard link
+// target) confined to it; the archive's root, dest itself, gets no name.
+func below(hdr *tar.Header, dest string) {
+	in := func(name string) string {
 		return strings.TrimPrefix(path.Join("/", dest, path.Clean("/"+name)), "/")
 	}
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("extract: %w", err)
-		}
-		hdr.Name = below(hdr.Name)
-		if hdr.Typeflag == tar.TypeLink {
-			hdr.Linkname = below(hdr.Linkname)
-		}
-		if hdr.Name == "" {
-			continue // the archive's root: dest itself
-		}
-		fix(hdr)
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return err
-		}
+	hdr.Name = in(hdr.Name)
+	if hdr.Typeflag == tar.TypeLink {
+		hdr.Linkname = in(hdr.Linkname)
 	}
 }
 

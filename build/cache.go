@@ -83,11 +83,7 @@ func (st *state) step(cmd instructions.Command) (cached, layered bool, err error
 		return false, true, err
 	}
 	cached, err = st.cachedLayer(append(parts, sum), func() error {
-		layer, err := plan.layer()
-		if err != nil {
-			return err
-		}
-		return st.copy(layer, text)
+		return st.copy(plan, text)
 	})
 	return cached, true, err
 }

@@ -20,12 +20,13 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"golang.org/x/sys/unix"
 
 	"tug/run/child"
+	"tug/store"
+	"tug/store/archive"
 )
 
 // copySpec is a COPY or an ADD.
@@ -106,52 +107,27 @@ func (p *copyPlan) hash() (string, error) {
 		}
 		hdr.Format = tar.FormatPAX
 	}
-	if err := p.writeTar(h, normalize, true); err != nil {
+	ts := archive.NewTarSink(h)
+	if err := p.fill(ts, normalize, true); err != nil {
+		return "", err
+	}
+	if err := ts.Close(); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// layer reads the sources for the digest and size of the layer tar,
-// which it then streams when the store takes it.
-func (p *copyPlan) layer() (*streamLayer, error) {
-	h, n := sha256.New(), &countWriter{}
-	if err := p.writeTar(io.MultiWriter(h, n), p.fix, false); err != nil {
-		return nil, err
+// copy appends the plan's layer, without a container: the store writes
+// its tar and unpacks it in one pass over the sources.
+func (st *state) copy(p *copyPlan, text string) error {
+	var parent v1.Hash
+	if ids := st.cf.RootFS.DiffIDs; len(ids) > 0 {
+		parent = store.ChainIDs(ids)[len(ids)-1]
 	}
-	return &streamLayer{plan: p, digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, size: n.n}, nil
-}
-
-// countWriter counts what is written to it.
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(b []byte) (int, error) { c.n += int64(len(b)); return len(b), nil }
-
-// streamLayer is a COPY's layer, an uncompressed tar made from its
-// sources again whenever it is read: no copy of it is written but the
-// store's. Read while its plan is open, as the step stores it; a source
-// changed meanwhile fails the store's check of the digest.
-type streamLayer struct {
-	plan   *copyPlan
-	digest v1.Hash
-	size   int64
-}
-
-func (l *streamLayer) Digest() (v1.Hash, error)             { return l.digest, nil }
-func (l *streamLayer) DiffID() (v1.Hash, error)             { return l.digest, nil }
-func (l *streamLayer) Size() (int64, error)                 { return l.size, nil }
-func (l *streamLayer) MediaType() (types.MediaType, error)  { return types.OCIUncompressedLayer, nil }
-func (l *streamLayer) Uncompressed() (io.ReadCloser, error) { return l.Compressed() }
-
-// Compressed streams the tar (the blob is not compressed).
-func (l *streamLayer) Compressed() (io.ReadCloser, error) {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(l.plan.writeTar(pw, l.plan.fix, false)) }()
-	return pr, nil
-}
-
-// copy appends the plan's layer, without a container.
-func (st *state) copy(layer *streamLayer, text string) error {
+	layer, err := st.b.s.CreateLayer(parent, func(sink archive.Sink) error { return p.fill(sink, p.fix, false) })
+	if err != nil {
+		return err
+	}
 	img, err := mutate.ConfigFile(st.img, st.cf)
 	if err != nil {
 		return err
@@ -194,15 +170,14 @@ func readTreeFile(t tree, p string) ([]byte, error) {
 	if found, err := t.glob(p); err != nil || len(found) == 0 {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := t.write(p, "f", &buf, false); err != nil {
-		return nil, err
-	}
-	tr := tar.NewReader(&buf)
-	if _, err := tr.Next(); err != nil {
-		return nil, err
-	}
-	return io.ReadAll(tr)
+	var data []byte
+	err := t.write(p, "f", archive.SinkFunc(func(_ *tar.Header, r io.Reader) (err error) {
+		if r != nil {
+			data, err = io.ReadAll(r)
+		}
+		return err
+	}), func(*tar.Header) {}, false)
+	return data, err
 }
 
 // heredocTree is a COPY's heredocs, as files of a directory of the
@@ -263,12 +238,11 @@ func (st *state) sources(c copySpec, src tree) ([]string, error) {
 	return out, nil
 }
 
-// writeTar writes the layer tar of the plan to w, each header through
+// fill gives sink the entries of the plan's layer, each header through
 // fix: each source's tree at dest (a directory's content into dest, a
-// file as dest, or into it when intoDir). keyed, it is what the cache
+// file as dest, or into it when intoDir). keyed, they are what the cache
 // key digests.
-func (p *copyPlan) writeTar(w io.Writer, fix func(*tar.Header), keyed bool) error {
-	tw := tar.NewWriter(w)
+func (p *copyPlan) fill(sink archive.Sink, fix func(*tar.Header), keyed bool) error {
 	for _, src := range p.srcs {
 		dir, err := p.src.isDir(src)
 		if err != nil {
@@ -287,7 +261,7 @@ func (p *copyPlan) writeTar(w io.Writer, fix func(*tar.Header), keyed bool) erro
 				return err
 			}
 			if ok {
-				err = appendArchive(tw, rc, p.dest, fix)
+				err = appendTar(sink, rc, func(h *tar.Header) { below(h, p.dest); fix(h) })
 				rc.Close()
 				if err != nil {
 					return fmt.Errorf("%s: %w", src, err)
@@ -295,34 +269,29 @@ func (p *copyPlan) writeTar(w io.Writer, fix func(*tar.Header), keyed bool) erro
 				continue
 			}
 		}
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(p.src.write(src, name, pw, keyed)) }()
-		err = appendTar(tw, bufio.NewReaderSize(pr, 256<<10), fix)
-		pr.CloseWithError(err)
-		if err != nil {
+		if err := p.src.write(src, name, sink, fix, keyed); err != nil {
 			return fmt.Errorf("%s: %w", src, err)
 		}
 	}
-	return tw.Close()
+	return nil
 }
 
-// appendTar copies the entries of the tar r into tw, each header passed
-// through fix.
-func appendTar(tw *tar.Writer, r io.Reader, fix func(*tar.Header)) error {
-	tr := tar.NewReader(r)
+// appendTar gives sink the entries of the tar r, each header passed
+// through fix; one whose name fix empties is left out.
+func appendTar(sink archive.Sink, r io.Reader, fix func(*tar.Header)) error {
+	tr := tar.NewReader(bufio.NewReaderSize(r, 256<<10))
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("read tar: %w", err)
 		}
-		fix(hdr)
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
+		if fix(hdr); hdr.Name == "" {
+			continue
 		}
-		if _, err := io.Copy(tw, tr); err != nil {
+		if err := sink.Entry(hdr, tr); err != nil {
 			return err
 		}
 	}

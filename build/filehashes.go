@@ -52,6 +52,14 @@ func (b *builder) hashes() *fileHashes {
 	return b.fileHashes
 }
 
+// empty tells whether the record knows no file: the context's first
+// build, which reads every file it hashes.
+func (h *fileHashes) empty() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.files) == 0
+}
+
 // content is the hash of the context file rel, from the record when the
 // file is as recorded, else read (open opens it).
 func (h *fileHashes) content(rel string, st *unix.Stat_t, open func() (*os.File, error)) (string, error) {

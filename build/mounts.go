@@ -12,7 +12,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -143,10 +142,14 @@ func (st *state) bindMount(rm *runMounts, m *instructions.Mount, target string) 
 	if !isDir {
 		name, copyTo = path.Base(src), filepath.Join(dir, path.Base(src))
 	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(t.write(src, name, pw, false)) }()
-	_, err = archive.Apply(dir, pr, archive.Options{Umask: st.b.s.Umask(), Chown: os.Geteuid() == 0, Literal: true})
-	pr.CloseWithError(err)
+	u, err := archive.NewUnpacker(dir, archive.Options{Umask: st.b.s.Umask(), Chown: os.Geteuid() == 0, Literal: true})
+	if err != nil {
+		return err
+	}
+	err = t.write(src, name, u, func(*tar.Header) {}, false)
+	if cerr := u.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return fmt.Errorf("bind %s: %w", m.Source, err)
 	}

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/tar"
 	"fmt"
 	"io"
 	"os"
@@ -26,10 +27,10 @@ type tree interface {
 	// can), relative to the tree's root.
 	glob(rel string) ([]string, error)
 	isDir(p string) (bool, error)
-	// write writes the tree at p as a tar whose root entry is name;
-	// keyed, as what a cache key digests (a file's hash may stand for
-	// its content).
-	write(p, name string, w io.Writer, keyed bool) error
+	// write gives sink the entries of the tree at p, the root one
+	// named name, each header through fix; keyed, as what a cache key
+	// digests (a file's hash may stand for its content).
+	write(p, name string, sink archive.Sink, fix func(*tar.Header), keyed bool) error
 	what() string
 	close()
 }
@@ -178,7 +179,7 @@ func (t *contextTree) isDir(p string) (bool, error) {
 	return err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR, err
 }
 
-func (t *contextTree) write(p, name string, w io.Writer, keyed bool) error {
+func (t *contextTree) write(p, name string, sink archive.Sink, fix func(*tar.Header), keyed bool) error {
 	pfd, base, err := t.parent(p)
 	if err != nil {
 		return err
@@ -187,7 +188,9 @@ func (t *contextTree) write(p, name string, w io.Writer, keyed bool) error {
 	rel := func(tarName string) string {
 		return path.Join(p, strings.TrimPrefix(strings.TrimPrefix(tarName, name), "/"))
 	}
-	opt := archive.WriteOptions{Prefix: name}
+	// read ahead what will be read: all but the files a cache key finds
+	// in a record of their hashes
+	opt := archive.WriteOptions{Prefix: name, Header: fix, ReadAhead: !keyed || t.hashes == nil || t.hashes.empty()}
 	if t.ignore != nil {
 		opt.Exclude = func(tarName string, _ *unix.Stat_t) bool { return t.ignored(rel(tarName)) }
 	}
@@ -196,7 +199,7 @@ func (t *contextTree) write(p, name string, w io.Writer, keyed bool) error {
 			return t.hashes.content(rel(tarName), st, open)
 		}
 	}
-	return archive.Write(pfd, base, w, opt)
+	return archive.WriteTo(pfd, base, sink, opt)
 }
 
 // imageTree is a stage's or an image's filesystem, read through a
@@ -263,8 +266,12 @@ func (t *imageTree) isDir(p string) (bool, error) {
 	return info.IsDir, err
 }
 
-func (t *imageTree) write(p, name string, w io.Writer, _ bool) error {
-	return run.CopyOut(t.s, t.ctr, "/"+p, name, w)
+func (t *imageTree) write(p, name string, sink archive.Sink, fix func(*tar.Header), _ bool) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(run.CopyOut(t.s, t.ctr, "/"+p, name, pw)) }()
+	err := appendTar(sink, pr, fix)
+	pr.CloseWithError(err)
+	return err
 }
 
 // removeContainer removes a container the build made, with the

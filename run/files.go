@@ -2,6 +2,7 @@ package run
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -234,30 +235,15 @@ func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitO
 	if err != nil {
 		return nil, err
 	}
-	tmp, done, err := s.TempDir()
+	write := writeUpper
+	if opt.Since != nil {
+		write = writeChanges
+	}
+	layer, done, err := commitLayer(s, base, func(sink archive.Sink) error { return write(s, c, sink, opt) }, opt.Uncompressed)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	layerTar := filepath.Join(tmp, "layer.tar")
-	write := writeUpper
-	if opt.Since != nil {
-		write = func(s *store.Store, c *store.Container, out string, opt CommitOptions) error {
-			return writeSnapshotLayer(s, c, out, opt)
-		}
-	}
-	if err := write(s, c, layerTar, opt); err != nil {
-		return nil, err
-	}
-	var layer v1.Layer
-	if opt.Uncompressed {
-		layer, err = store.NewTarLayer(layerTar)
-	} else {
-		layer, err = tarball.LayerFromFile(layerTar)
-	}
-	if err != nil {
-		return nil, err
-	}
 	now := time.Now().UTC()
 	img, err := mutate.Append(baseImg, mutate.Addendum{Layer: layer, History: v1.History{
 		Created: v1.Time{Time: now}, CreatedBy: "tug commit " + c.Name, Author: opt.Author, Comment: opt.Message,
@@ -290,13 +276,51 @@ func needUpper(c *store.Container, spec *Spec) error {
 	return nil
 }
 
-// writeUpper writes the container's upper dir as an image layer tar.
-func writeUpper(s *store.Store, c *store.Container, out string, opt CommitOptions) error {
-	f, err := os.Create(out)
+// commitLayer makes the layer of the entries fill gives: uncompressed,
+// stored at once (written and unpacked in one pass); else a tar in a
+// temporary file, gzipped as adding the image stores it, which done
+// removes.
+func commitLayer(s *store.Store, base *store.Image, fill func(archive.Sink) error, uncompressed bool) (layer v1.Layer, done func(), err error) {
+	if uncompressed {
+		var parent v1.Hash
+		if n := len(base.Layers); n > 0 {
+			parent = base.Layers[n-1]
+		}
+		layer, err := s.CreateLayer(parent, fill)
+		return layer, func() {}, err
+	}
+	tmp, done, err := s.TempDir()
 	if err != nil {
-		return err
+		return nil, nil, err
+	}
+	if layer, err = tarLayer(filepath.Join(tmp, "layer.tar"), fill); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return layer, done, nil
+}
+
+// tarLayer writes fill's entries to the tar file name, a layer.
+func tarLayer(name string, fill func(archive.Sink) error) (v1.Layer, error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
+	bw := bufio.NewWriterSize(f, 256<<10)
+	ts := archive.NewTarSink(bw)
+	if err := fill(ts); err != nil {
+		return nil, fmt.Errorf("write layer: %w", err)
+	}
+	if err := errors.Join(ts.Close(), bw.Flush(), f.Close()); err != nil {
+		return nil, fmt.Errorf("write layer: %w", err)
+	}
+	return tarball.LayerFromFile(name)
+}
+
+// writeUpper gives sink the container's upper dir as image layer
+// entries.
+func writeUpper(s *store.Store, c *store.Container, sink archive.Sink, opt CommitOptions) error {
 	upper, err := unix.Open(filepath.Join(s.ContainerDir(c.ID), "upper"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open upper dir: %w", err)
@@ -306,10 +330,7 @@ func writeUpper(s *store.Store, c *store.Container, out string, opt CommitOption
 	if userns.Inside() {
 		opaque = "user.overlay.opaque" // overlayfs with userxattr, and fuse-overlayfs
 	}
-	if err := archive.Write(upper, ".", f, archive.WriteOptions{OverlayWhiteouts: true, OpaqueXattr: opaque, Header: opt.Header, Exclude: opt.exclude}); err != nil {
-		return fmt.Errorf("write layer: %w", err)
-	}
-	return f.Close()
+	return archive.WriteTo(upper, ".", sink, archive.WriteOptions{OverlayWhiteouts: true, OpaqueXattr: opaque, Header: opt.Header, Exclude: opt.exclude})
 }
 
 // Copy is tug cp SRC DST, docker's path rules: one side is

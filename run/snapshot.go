@@ -9,10 +9,8 @@ package run
 import (
 	"archive/tar"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -74,10 +72,10 @@ func walkStates(root string, fn func(rel string, st fileState)) error {
 	})
 }
 
-// writeChanges writes what container c changed since snap as an image
-// layer tar to w: changed entries (with the directories above them),
-// and a whiteout for each entry gone.
-func writeChanges(s *store.Store, c *store.Container, w io.Writer, opt CommitOptions) error {
+// writeChanges gives sink what container c changed since snap, as the
+// entries of an image layer: changed entries (with the directories
+// above them), and a whiteout for each entry gone.
+func writeChanges(s *store.Store, c *store.Container, sink archive.Sink, opt CommitOptions) error {
 	snap, hdr := opt.Since, opt.Header
 	root := copyRootfsDir(s, c)
 	changed, keep := map[string]bool{}, map[string]bool{}
@@ -99,19 +97,13 @@ func writeChanges(s *store.Store, c *store.Container, w io.Writer, opt CommitOpt
 		return err
 	}
 	defer unix.Close(fd)
-	tw := tar.NewWriter(w)
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(archive.Write(fd, ".", pw, archive.WriteOptions{Header: hdr, Exclude: func(name string, st *unix.Stat_t) bool {
-			rel := strings.TrimSuffix(name, "/")
-			if rel == "" || rel == "." {
-				return false
-			}
-			return opt.exclude(name, st) || !changed[rel] && !keep[rel]
-		}}))
-	}()
-	err = copyEntries(tw, pr)
-	pr.CloseWithError(err)
+	err = archive.WriteTo(fd, ".", sink, archive.WriteOptions{Header: hdr, Exclude: func(name string, st *unix.Stat_t) bool {
+		rel := strings.TrimSuffix(name, "/")
+		if rel == "" || rel == "." {
+			return false
+		}
+		return opt.exclude(name, st) || !changed[rel] && !keep[rel]
+	}})
 	if err != nil {
 		return err
 	}
@@ -124,45 +116,9 @@ func writeChanges(s *store.Store, c *store.Container, w io.Writer, opt CommitOpt
 		if hdr != nil {
 			hdr(wh)
 		}
-		if err := tw.WriteHeader(wh); err != nil {
+		if err := sink.Entry(wh, nil); err != nil {
 			return err
 		}
 	}
-	return tw.Close()
-}
-
-// copyEntries copies the entries of the tar r into tw, less the root.
-func copyEntries(tw *tar.Writer, r io.Reader) error {
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if strings.Trim(h.Name, "./") == "" {
-			continue
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return err
-		}
-	}
-}
-
-// writeSnapshotLayer writes writeChanges to the file out.
-func writeSnapshotLayer(s *store.Store, c *store.Container, out string, opt CommitOptions) error {
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := writeChanges(s, c, f, opt); err != nil {
-		return err
-	}
-	return f.Close()
+	return nil
 }

@@ -70,15 +70,10 @@ type applier struct {
 // content written. It stops at the tar end marker; the caller should read
 // the rest of r to finish any digest it computes.
 func Apply(dir string, r io.Reader, opt Options) (int64, error) {
-	if opt.OpaqueXattr == "" {
-		opt.OpaqueXattr = "trusted.overlay.opaque"
-	}
-	rt, err := openRoot(dir)
+	u, err := NewUnpacker(dir, opt)
 	if err != nil {
 		return 0, err
 	}
-	defer rt.close()
-	a := &applier{r: rt, opt: opt, buf: make([]byte, 256<<10)}
 	// Buffered: tar reads a header, then a file, a few hundred bytes at
 	// a time, and each read from a pipe is a round trip to the writer's
 	// goroutine (a thread switch, when one of the two is locked to its
@@ -90,14 +85,17 @@ func Apply(dir string, r io.Reader, opt Options) (int64, error) {
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			return a.written, fmt.Errorf("read tar: %w", err)
+		if err == nil {
+			err = u.Entry(hdr, tr)
+		} else {
+			err = fmt.Errorf("read tar: %w", err)
 		}
-		if err := a.entry(hdr, tr); err != nil {
-			return a.written, fmt.Errorf("entry %q: %w", hdr.Name, err)
+		if err != nil {
+			u.a.r.close()
+			return u.Written(), err
 		}
 	}
-	return a.written, a.finishDirs()
+	return u.Written(), u.Close()
 }
 
 // cleanName turns an entry name into a path relative to the root. A name
@@ -294,17 +292,23 @@ func openNoFollow(pfd int, name string, flags int) (int, error) {
 	return fd, nil
 }
 
+// file creates name with the entry's content. It tries the create
+// first and clears what an earlier entry left only when that fails: a
+// fresh layer pays no lookup per file.
 func (a *applier) file(pfd int, name string, hdr *tar.Header, tr io.Reader) error {
-	if err := a.clear(pfd, name); err != nil {
-		return err
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(pfd, name, flags, a.mode(hdr)&0o777)
+	if err == unix.EEXIST {
+		if err := a.clear(pfd, name); err != nil {
+			return err
+		}
+		fd, err = unix.Openat(pfd, name, flags, a.mode(hdr)&0o777)
 	}
-	fd, err := unix.Openat(pfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, a.mode(hdr)&0o777)
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	n, err := io.CopyBuffer(struct{ io.Writer }{f}, tr, a.buf)
+	defer unix.Close(fd)
+	n, err := io.CopyBuffer(fdWriter(fd), tr, a.buf)
 	a.written += n
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
@@ -313,6 +317,25 @@ func (a *applier) file(pfd int, name string, hdr *tar.Header, tr io.Reader) erro
 		return err
 	}
 	return setTimes(fd, hdr)
+}
+
+// fdWriter writes to a file descriptor with no *os.File around it (whose
+// making costs a syscall per file).
+type fdWriter int
+
+func (w fdWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Write(int(w), p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
 }
 
 // meta applies owner, mode bits the umask or a chown would lose, and
