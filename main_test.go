@@ -35,6 +35,7 @@ type e2e struct {
 	bin      string // dir holding the built tug
 	registry string // 127.0.0.1:PORT, the docker.io mirror
 	authReg  string // 127.0.0.1:PORT, needs tester:secret
+	debian   bool   // the registry has library/debian:12, a debootstrap'd rootfs
 }
 
 // shared is the end-to-end environment, set up once by TestMain when the
@@ -101,6 +102,9 @@ func setupE2E(dir string) (*e2e, []func(), error) {
 	}
 	stop = append(stop, authReg.Stop)
 	env.authReg = authReg.Addr
+	if env.debian, err = seedDebian(env.registry); err != nil {
+		return nil, stop, err
+	}
 	return env, stop, seed(env.registry)
 }
 
@@ -167,6 +171,26 @@ func seed(reg string) error {
 		push(reg+"/library/withvolume:latest", withVolume(bbHost)),
 		pushManyFiles(reg+"/library/manyfiles:latest", bbHost),
 	)
+}
+
+// seedDebian pushes library/debian:12, the minbase Debian rootfs that
+// .ci/run makes with debootstrap, named by $TUG_TEST_DEBIAN (a tar): the
+// image of the package-manager builds. Without it those scripts skip,
+// except on CI, where its absence fails the run.
+func seedDebian(reg string) (bool, error) {
+	path := os.Getenv("TUG_TEST_DEBIAN")
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			return false, errors.New("TUG_TEST_DEBIAN is not set: .ci/run makes the Debian rootfs with debootstrap")
+		}
+		return false, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, fmt.Errorf("the Debian rootfs: %w", err)
+	}
+	img := fixture.Image([]v1.Layer{fixture.Layer(data, fixture.None)}, []string{"bash"}, v1.Platform{OS: "linux", Architecture: runtime.GOARCH})
+	return true, push(reg+"/library/debian:12", img)
 }
 
 // manyFiles is how many small files the manyfiles image has in its
@@ -277,6 +301,12 @@ func TestScripts(t *testing.T) {
 	env := needE2E(t)
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		Condition: func(cond string) (bool, error) {
+			if cond == "debian" {
+				return env.debian, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("PATH", env.bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 			e.Setenv("REGISTRY", env.registry)
