@@ -41,6 +41,7 @@ type Options struct {
 	Epoch    time.Time
 	SetTimes bool
 	Platform string            // --platform: this host's, or "" for it
+	Format   string            // --format: the manifest's, oci ("") or docker
 	Secrets  map[string]string // --secret: ID → the file's host path
 	// Ephemeral: the context is made for this build alone (stdin's),
 	// so no record of its file hashes is kept.
@@ -124,6 +125,9 @@ func Build(ctx context.Context, s *store.Store, opt Options) (*store.Image, erro
 		if img, err = editConfig(img, func(cf *v1.ConfigFile) { addLabels(cf, opt.Labels) }); err != nil {
 			return nil, err
 		}
+	}
+	if img, err = inFormat(img, opt.Format); err != nil {
+		return nil, err
 	}
 	out, err := s.AddImage(ctx, img, store.AddOptions{Names: opt.Tags})
 	if err != nil {

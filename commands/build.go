@@ -34,7 +34,7 @@ func buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "network", Usage: "RUN's network: bridge, none or host", Value: "bridge"},
 			&cli.GenericFlag{Name: "pull", Usage: "pull FROM's images: missing (the default), always or never; a bare --pull is always, as docker's", Value: &pullValue{"missing"}},
 			&cli.StringFlag{Name: "progress", Usage: "auto, plain or tty: each step and its output, as plain text", Value: "auto"},
-			&cli.StringFlag{Name: "format", Usage: "the image's manifest: oci", Value: "oci"},
+			&cli.StringFlag{Name: "format", Usage: "the image's manifest: oci or docker", Value: "oci"},
 			&cli.BoolFlag{Name: "layers", Usage: "take steps from the build cache (--layers=false: none, as --no-cache)", Value: true},
 			&cli.StringFlag{Name: "platform", Usage: "the image's platform: this host's only"},
 			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID to FILE"},
@@ -56,8 +56,8 @@ func buildAction(c *cli.Context) error {
 	default:
 		return usage(fmt.Errorf("build --progress %q: want auto, plain or tty", p))
 	}
-	if f := c.String("format"); f != "oci" {
-		return usage(fmt.Errorf("build --format %q: tug builds OCI images (docker's format wants gzip layers, which tug build does not make)", f))
+	if err := build.CheckFormat(c.String("format")); err != nil {
+		return usage(fmt.Errorf("build %w", err))
 	}
 	dir := c.Args().First()
 	if fi, err := os.Stat(dir); dir != "-" && (err != nil || !fi.IsDir()) {
@@ -102,7 +102,7 @@ func buildAction(c *cli.Context) error {
 	regs := registries(cfg)
 	opt := build.Options{
 		Context: dir, Dockerfile: file, Name: name, Tags: tags, BuildArgs: keyValues(c.StringSlice("build-arg")),
-		Ephemeral: stdin, Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Platform: c.String("platform"), NoCache: c.Bool("no-cache") || !c.Bool("layers"), Out: out,
+		Ephemeral: stdin, Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Platform: c.String("platform"), Format: c.String("format"), NoCache: c.Bool("no-cache") || !c.Bool("layers"), Out: out,
 		Base: func(ctx context.Context, ref string) (*store.Image, error) { return image(c, s, regs, ref) },
 		Run:  run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver, ForceDriver: c.String("storage-driver")},
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -161,9 +163,11 @@ func (r ctxReader) Read(p []byte) (int, error) {
 }
 
 // record writes the image record once all its layers are present, and
-// fills in its size.
+// fills in its size. The same config in another manifest (build
+// --format) replaces the image's manifest.
 func (s *Store) record(rec *Image) error {
-	return s.updateImages(func(imgs []*Image) ([]*Image, error) {
+	var replaced v1.Hash
+	err := s.updateImages(func(imgs []*Image) ([]*Image, error) {
 		rec.Size = 0
 		for i, chain := range rec.Layers {
 			lr, err := s.Layer(chain)
@@ -172,6 +176,13 @@ func (s *Store) record(rec *Image) error {
 			}
 			rec.Size += lr.Size
 		}
+		if i := slices.IndexFunc(imgs, func(img *Image) bool { return img.ID == rec.ID }); i >= 0 && imgs[i].Manifest != rec.Manifest {
+			replaced = imgs[i].Manifest
+		}
 		return putImage(imgs, rec), nil
 	})
+	if err == nil && replaced != (v1.Hash{}) {
+		os.Remove(s.BlobPath(replaced)) // the manifest no image has now
+	}
+	return err
 }

@@ -22,6 +22,7 @@ type ImageInspect struct {
 	Size         int64       `json:"Size"`
 	RootFS       InspectRoot `json:"RootFS"`
 	Manifest     string      `json:"ManifestDigest"`
+	ManifestType string      `json:"ManifestType"`
 	Metadata     struct {
 		LastTagTime string `json:"LastTagTime"`
 	} `json:"Metadata"`
@@ -67,6 +68,11 @@ func (s *Store) Inspect(img *Image) (*ImageInspect, error) {
 		Manifest:     img.Manifest.String(),
 	}
 	out.Metadata.LastTagTime = img.Added.Format(time.RFC3339Nano)
+	if raw, err := s.ReadBlob(img.Manifest); err == nil {
+		if m, err := v1.ParseManifest(bytes.NewReader(raw)); err == nil {
+			out.ManifestType = string(m.MediaType)
+		}
+	}
 	for _, d := range cfg.RootFS.DiffIDs {
 		out.RootFS.Layers = append(out.RootFS.Layers, d.String())
 	}
