@@ -178,6 +178,7 @@ func (s *Store) record(rec *Image) error {
 		}
 		if i := slices.IndexFunc(imgs, func(img *Image) bool { return img.ID == rec.ID }); i >= 0 && imgs[i].Manifest != rec.Manifest {
 			replaced = imgs[i].Manifest
+			imgs[i].Manifest, imgs[i].Blobs = rec.Manifest, rec.Blobs
 		}
 		return putImage(imgs, rec), nil
 	})

@@ -153,9 +153,6 @@ func putImage(imgs []*Image, rec *Image) []*Image {
 	}
 	for _, img := range imgs {
 		if img.ID == rec.ID {
-			// the same config in another manifest (build --format): the
-			// image is the one added last
-			img.Manifest, img.Blobs = rec.Manifest, rec.Blobs
 			img.Names = appendNew(img.Names, rec.Names...)
 			img.Digests = appendNew(img.Digests, rec.Digests...)
 			img.Cache = img.Cache && rec.Cache // an image pulled, loaded or committed is one
