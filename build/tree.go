@@ -99,18 +99,10 @@ func (t *contextTree) ignored(rel string) bool {
 
 func (t *contextTree) glob(rel string) ([]string, error) {
 	candidates := []string{rel}
-	if strings.ContainsAny(rel, "*?[") {
-		matches, err := filepath.Glob(filepath.Join(t.dir, rel))
-		if err != nil {
+	if hasWildcard(rel) {
+		var err error
+		if candidates, err = archive.Glob(t.fd, rel); err != nil {
 			return nil, fmt.Errorf("%s: %w", rel, err)
-		}
-		candidates = candidates[:0]
-		for _, m := range matches {
-			r, err := filepath.Rel(t.dir, m)
-			if err != nil {
-				return nil, err
-			}
-			candidates = append(candidates, r)
 		}
 	}
 	var out []string
@@ -251,8 +243,8 @@ func (t *imageTree) what() string { return t.ref }
 func (t *imageTree) close()       { removeContainer(t.s, t.ctr) }
 
 func (t *imageTree) glob(rel string) ([]string, error) {
-	if strings.ContainsAny(rel, "*?[") {
-		return nil, fmt.Errorf("%s: wildcards in COPY --from are not supported by tug build yet", rel)
+	if hasWildcard(rel) {
+		return run.Glob(t.s, t.ctr, rel)
 	}
 	info, err := run.Stat(t.s, t.ctr, "/"+rel)
 	if err != nil || !info.Exists {
@@ -279,6 +271,9 @@ func (t *imageTree) write(p, name string, sink archive.Sink, fix func(*tar.Heade
 func removeContainer(s *store.Store, c *store.Container) {
 	run.RemoveRef(s, c.ID, run.RemoveOptions{Force: true, Volumes: true})
 }
+
+// hasWildcard tells whether a COPY source has wildcards to expand.
+func hasWildcard(p string) bool { return strings.ContainsAny(p, `*?[`) }
 
 // dirOrDot is d relative, "." for the root.
 func dirOrDot(d string) string {

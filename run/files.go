@@ -55,6 +55,18 @@ func Stat(s *store.Store, c *store.Container, p string) (PathInfo, error) {
 	return info, err
 }
 
+// Glob lists the paths in the container that pattern (path.Match
+// wildcards in any element) matches, sorted and relative to its root,
+// each directory resolved inside the container.
+func Glob(s *store.Store, c *store.Container, pattern string) ([]string, error) {
+	var out []string
+	err := withRootfs(s, c, func(root int) (err error) {
+		out, err = archive.Glob(root, strings.TrimPrefix(path.Clean("/"+pattern), "/"))
+		return err
+	})
+	return out, err
+}
+
 // CopyOut writes the file or tree at src in the container to w as a tar
 // whose top entry is named name. src is resolved inside the container: a
 // symlink on the way, absolute or not, never leads outside it, and links
