@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
 
 	"tug/store"
@@ -64,13 +65,21 @@ func (t *contextTree) openArchive(p string) (rc io.ReadCloser, ok bool, err erro
 }
 
 // decompressed is f read through its compression, if any: the layers'
-// gzip and zstd, and bzip2, which ADD takes too.
+// gzip and zstd, and bzip2 and xz, which ADD takes too.
 func decompressed(f *os.File) (io.ReadCloser, error) {
 	br := bufio.NewReader(f)
-	magic, _ := br.Peek(4)
+	magic, _ := br.Peek(6)
 	var r io.Reader = br
-	if len(magic) == 4 && bytes.HasPrefix(magic, []byte("BZh")) && magic[3] >= '1' && magic[3] <= '9' {
+	switch {
+	case len(magic) >= 4 && bytes.HasPrefix(magic, []byte("BZh")) && magic[3] >= '1' && magic[3] <= '9':
 		r = bzip2.NewReader(br)
+	case bytes.Equal(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		xr, err := xz.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("xz: %w", err)
+		}
+		r = xr
 	}
 	dec, err := store.Decompress(r)
 	if err != nil {
