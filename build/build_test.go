@@ -54,3 +54,24 @@ func TestShellForm(t *testing.T) {
 		t.Errorf("exec form: %q", got)
 	}
 }
+
+func TestMatchesBelow(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, dir string
+		want         bool
+	}{
+		{"logs/keep.log", "logs", true},
+		{"logs/keep.log", "other", false},
+		{"logs", "logs", false}, // the dir itself, not below it
+		{"a/*/c", "a/b", true},
+		{"a/*/c", "a/b/c", false},
+		{"deep/**/wanted", "deep/x/y", true},
+		{"**/wanted", "anything", true},
+		{"x?/f", "xy", true},
+		{"x?/f", "xyz", false},
+	} {
+		if got := matchesBelow(tc.pattern, tc.dir); got != tc.want {
+			t.Errorf("matchesBelow(%q, %q) = %v, want %v", tc.pattern, tc.dir, got, tc.want)
+		}
+	}
+}

@@ -97,6 +97,38 @@ func (t *contextTree) ignored(rel string) bool {
 	return err == nil && hit
 }
 
+// letsBackIn tells whether an exception of .dockerignore (!pattern)
+// may match below the ignored directory dir, which must then be read.
+func (t *contextTree) letsBackIn(dir string) bool {
+	if t.ignore == nil || !t.ignore.Exclusions() {
+		return false
+	}
+	for _, p := range t.ignore.Patterns() {
+		if p.Exclusion() && matchesBelow(p.String(), dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchesBelow tells whether pattern, element by element, may match a
+// path below dir.
+func matchesBelow(pattern, dir string) bool {
+	pe, de := strings.Split(pattern, "/"), strings.Split(dir, "/")
+	for i, d := range de {
+		if i >= len(pe) {
+			return false
+		}
+		if pe[i] == "**" {
+			return true
+		}
+		if ok, _ := path.Match(pe[i], d); !ok {
+			return false
+		}
+	}
+	return len(pe) > len(de)
+}
+
 func (t *contextTree) glob(rel string) ([]string, error) {
 	candidates := []string{rel}
 	if hasWildcard(rel) {
@@ -107,7 +139,7 @@ func (t *contextTree) glob(rel string) ([]string, error) {
 	}
 	var out []string
 	for _, c := range candidates {
-		if _, err := t.stat(c); err == nil && !t.ignored(c) {
+		if st, err := t.stat(c); err == nil && (!t.ignored(c) || st.Mode&unix.S_IFMT == unix.S_IFDIR && t.letsBackIn(c)) {
 			out = append(out, c)
 		}
 	}
@@ -185,6 +217,7 @@ func (t *contextTree) write(p, name string, sink archive.Sink, fix func(*tar.Hea
 	opt := archive.WriteOptions{Prefix: name, Header: fix, ReadAhead: !keyed || t.hashes == nil || t.hashes.empty()}
 	if t.ignore != nil {
 		opt.Exclude = func(tarName string, _ *unix.Stat_t) bool { return t.ignored(rel(tarName)) }
+		opt.Descend = func(tarName string) bool { return t.letsBackIn(rel(tarName)) }
 	}
 	if keyed && t.hashes != nil {
 		opt.Content = func(tarName string, st *unix.Stat_t, open func() (*os.File, error)) (string, error) {

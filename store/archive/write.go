@@ -30,6 +30,11 @@ type WriteOptions struct {
 	OneFilesystem bool
 	// Exclude, if set, leaves out the entries it is true for.
 	Exclude func(name string, st *unix.Stat_t) bool
+	// Descend, if set, walks a directory Exclude leaves out when it is
+	// true for it (something below may be let back in: a .dockerignore
+	// !exception). The directory's own entry is written only if one
+	// below it is.
+	Descend func(name string) bool
 	// Header, if set, may change each header before it is written
 	// (tug build clamps times with it).
 	Header func(*tar.Header)
@@ -106,6 +111,7 @@ type writer struct {
 	dev   uint64
 	links map[[2]uint64]string // (dev, ino) → first name, for hard links
 	ahead chan struct{}        // a slot per directory being read ahead
+	held  []*tar.Header        // the entries of left-out directories being walked, outermost first
 	wg    sync.WaitGroup       // the read-ahead goroutines
 }
 
@@ -114,7 +120,15 @@ const readAheadDirs = 8
 
 // writeHeader gives the sink hdr, through opt.Header, with the content
 // r holds (nil for all but regular files).
+// The left-out directories it is below are written first.
 func (w *writer) writeHeader(hdr *tar.Header, r io.Reader) error {
+	held := w.held
+	w.held = nil
+	for _, h := range held {
+		if err := w.writeHeader(h, nil); err != nil {
+			return err
+		}
+	}
 	if w.opt.Header != nil {
 		w.opt.Header(hdr)
 	}
@@ -127,7 +141,13 @@ func (w *writer) entry(pfd int, name, tarName string) error {
 	if err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("stat %s: %w", tarName, err)
 	}
-	if w.opt.OneFilesystem && st.Dev != w.dev || w.opt.Exclude != nil && w.opt.Exclude(tarName, &st) {
+	if w.opt.OneFilesystem && st.Dev != w.dev {
+		return nil
+	}
+	if w.opt.Exclude != nil && w.opt.Exclude(tarName, &st) {
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR && w.opt.Descend != nil && w.opt.Descend(tarName) {
+			return w.dir(pfd, name, header(&st, tarName), true)
+		}
 		return nil
 	}
 	hdr := header(&st, tarName)
@@ -153,7 +173,7 @@ func (w *writer) entry(pfd int, name, tarName string) error {
 		w.links[key] = tarName
 		return w.file(pfd, name, hdr, &st)
 	case unix.S_IFDIR:
-		return w.dir(pfd, name, hdr)
+		return w.dir(pfd, name, hdr, false)
 	}
 	return w.writeHeader(hdr, nil)
 }
@@ -215,7 +235,9 @@ func (w *writer) file(pfd int, name string, hdr *tar.Header, st *unix.Stat_t) er
 	return nil
 }
 
-func (w *writer) dir(pfd int, name string, hdr *tar.Header) error {
+// dir writes the directory name and its children; held, its entry
+// waits until one below it is written.
+func (w *writer) dir(pfd int, name string, hdr *tar.Header, held bool) error {
 	fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", hdr.Name, err)
@@ -224,7 +246,14 @@ func (w *writer) dir(pfd int, name string, hdr *tar.Header) error {
 	defer d.Close()
 	if hdr.Name != "" {
 		hdr.Name += "/"
-		if err := w.writeHeader(hdr, nil); err != nil {
+		if held {
+			w.held = append(w.held, hdr)
+			defer func() {
+				if n := len(w.held); n > 0 && w.held[n-1] == hdr {
+					w.held = w.held[:n-1] // nothing below was written
+				}
+			}()
+		} else if err := w.writeHeader(hdr, nil); err != nil {
 			return err
 		}
 	}
