@@ -63,12 +63,12 @@ func (st *state) step(cmd instructions.Command) (cached, layered bool, err error
 		if c.Parents || len(c.ExcludePatterns) > 0 {
 			return false, true, errors.New("COPY --parents and --exclude are not supported by tug build yet")
 		}
-		spec = copySpec{c.SourcesAndDest, c.From, c.Chown, c.Chmod, false, ""}
+		spec = copySpec{c.SourcesAndDest, c.From, c.Chown, c.Chmod, false, c.Link, ""}
 	case *instructions.AddCommand:
 		if len(c.ExcludePatterns) > 0 || c.Unpack != nil && !*c.Unpack {
 			return false, true, errors.New("ADD --exclude and --unpack=false are not supported by tug build yet")
 		}
-		spec = copySpec{c.SourcesAndDest, "", c.Chown, c.Chmod, true, c.Checksum}
+		spec = copySpec{c.SourcesAndDest, "", c.Chown, c.Chmod, true, c.Link, c.Checksum}
 	default:
 		st.key = digest(parts...)
 		return false, false, st.do(cmd)

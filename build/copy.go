@@ -35,6 +35,7 @@ type copySpec struct {
 	from         string
 	chown, chmod string
 	add          bool
+	link         bool   // --link: the destination's path is not resolved in the image
 	checksum     string // ADD --checksum, of a URL's download
 }
 
@@ -86,12 +87,28 @@ func (st *state) planCopy(c copySpec) (*copyPlan, error) {
 		dest = path.Join(cmp.Or(st.cf.Config.WorkingDir, "/"), dest)
 	}
 	intoDir := strings.HasSuffix(c.DestPath, "/") || len(srcs) > 1 || len(c.SourcePaths)+len(c.SourceContents) > 1
+	if !c.link {
+		// as docker does without --link: symlinks on the way followed
+		// in the image, and a file copied into a directory there
+		isDir := false
+		if dest, isDir, err = st.resolve(dest); err != nil {
+			src.close()
+			return nil, err
+		}
+		intoDir = intoDir || isDir
+	}
 	ct, local := src.(*contextTree)
 	extract := c.add && local && ct.heredocs == nil // a local archive ADD unpacks
 	return &copyPlan{src: src, srcs: srcs, dest: dest, intoDir: intoDir, fix: fix, extract: extract}, nil
 }
 
 func (p *copyPlan) close() { p.src.close() }
+
+// resolve is where the path p is in the image so far, every symlink on
+// the way followed inside it, and whether it is a directory there.
+func (st *state) resolve(p string) (string, bool, error) {
+	return st.b.s.Resolve(store.ChainIDs(st.cf.RootFS.DiffIDs), p)
+}
 
 // hash is the digest of exactly what the layer would hold: names, types,
 // modes, owners, sizes, link targets, xattrs and content (a context
