@@ -90,6 +90,7 @@ func App() *cli.App {
 			restartCommand(),
 			pauseCommand(),
 			unpauseCommand(),
+			healthcheckCommand(),
 			waitCommand(),
 			logsCommand(),
 			execCommand(),

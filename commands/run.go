@@ -10,6 +10,7 @@ import (
 
 	"tug/pull"
 	"tug/run"
+	"tug/run/health"
 	"tug/store"
 )
 
@@ -63,6 +64,14 @@ func containerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tz", Usage: "the container's time zone: a zoneinfo name, or local for the host's"},
 		&cli.IntFlag{Name: "timeout", Usage: "seconds the container may run before it is killed (0: no limit)"},
 		&cli.BoolFlag{Name: "replace", Usage: "remove a container of the same --name first"},
+		&cli.StringFlag{Name: "health-cmd", Usage: "the healthcheck's command: a shell command, or a JSON array of words (NONE: none)"},
+		&cli.DurationFlag{Name: "health-interval", Usage: "time between healthchecks (default 30s)"},
+		&cli.DurationFlag{Name: "health-timeout", Usage: "time a healthcheck may take (default 30s)"},
+		&cli.IntFlag{Name: "health-retries", Usage: "failures in a row that make the container unhealthy (default 3)"},
+		&cli.DurationFlag{Name: "health-start-period", Usage: "time at the start during which failures do not count"},
+		&cli.DurationFlag{Name: "health-start-interval", Usage: "time between healthchecks during the start period (default 5s)"},
+		&cli.BoolFlag{Name: "no-healthcheck", Usage: "run no healthcheck, the image's HEALTHCHECK included"},
+		&cli.StringFlag{Name: "health-on-failure", Usage: "what an unhealthy container gets: none, kill, restart or stop"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "hand the container tug's fds 3 to 3+N-1 (in the foreground)"},
 		&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pull"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background under a monitor and print the container ID"},
@@ -252,6 +261,11 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		DNSOptions: c.StringSlice("dns-option"), AddHosts: c.StringSlice("add-host"), Aliases: c.StringSlice("network-alias"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
 		Labels: c.StringSlice("label"), LogDriver: c.String("log-driver"), TZ: c.String("tz"), Timeout: c.Int("timeout"),
 		PreserveFDs: c.Int("preserve-fds"),
+		Health: health.Flags{
+			Cmd: c.String("health-cmd"), Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout"),
+			Retries: c.Int("health-retries"), StartPeriod: c.Duration("health-start-period"), StartInterval: c.Duration("health-start-interval"),
+			None: c.Bool("no-healthcheck"), OnFailure: c.String("health-on-failure"),
+		},
 		Security: run.Security{
 			CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),
 			SecurityOpts: c.StringSlice("security-opt"), Tmpfs: c.StringSlice("tmpfs"), Ulimits: c.StringSlice("ulimit"),

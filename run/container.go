@@ -21,6 +21,7 @@ import (
 
 	"tug/run/cgroups"
 	"tug/run/childspec"
+	"tug/run/health"
 	"tug/store"
 )
 
@@ -44,6 +45,7 @@ type Config struct {
 	Timeout        int                 `json:"timeout,omitempty"`      // seconds it may run; 0 for ever
 	PreserveFDs    int                 `json:"preserve_fds,omitempty"` // tug's fds 3… it gets, in the foreground
 	Resources      cgroups.Resources   `json:"resources"`
+	Health         *health.Check       `json:"health,omitempty"` // nil: no healthcheck
 }
 
 // ContainerConfig decodes the run config of a container record.
@@ -150,6 +152,10 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	check, err := health.Resolve(ic.Config.Healthcheck, opt.Health)
+	if err != nil {
+		return nil, err
+	}
 	res, err := resources(opt.Limits)
 	if err != nil {
 		return nil, err
@@ -166,7 +172,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	raw, err := json.Marshal(Config{
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, Aliases: opt.Aliases,
 		StopSignal: cmp.Or(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, LogDriver: logDriver,
-		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res,
+		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check,
 	})
 	if err != nil {
 		return nil, err

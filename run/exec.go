@@ -47,6 +47,9 @@ type ExecOptions struct {
 	Tty         bool
 	Interactive bool
 	Detach      bool
+	// Timeout, if set, kills the command after it, its children too (a
+	// healthcheck's probe).
+	Timeout time.Duration
 }
 
 // Exec runs a command in a running container and returns its exit code.
@@ -79,6 +82,7 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 	spec := execSpec{
 		Args: opt.Args, Env: env, Cwd: cmp.Or(opt.Workdir, cfg.Spec.Cwd, "/"), User: cmp.Or(opt.User, cfg.Spec.User),
 		Tty: opt.Tty, Detach: opt.Detach, Caps: cfg.Spec.Caps, NoNewPrivs: cfg.Spec.NoNewPrivs, Seccomp: cfg.Spec.Seccomp,
+		Probe: opt.Timeout > 0,
 	}
 	if !opt.Interactive {
 		stdio.Stdin = nil
@@ -86,10 +90,13 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 	if opt.Detach {
 		stdio = IO{}
 	}
-	return runHelper(spec, st.Pid, pidFile, stdio)
+	return runHelper(spec, st.Pid, pidFile, stdio, opt.Timeout)
 }
 
-func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO) (int, error) {
+// runHelper runs spec in the container of pid (pidFile its pidfd) and
+// returns the command's exit code; past a timeout (if not 0), the
+// command is killed.
+func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO, timeout time.Duration) (int, error) {
 	path, args, env, done, err := helperCommand(pid)
 	if err != nil {
 		return 0, err
@@ -146,6 +153,15 @@ func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO) (int, error) 
 	if err := child.ReadStatus(syncR); err != nil {
 		cmd.Wait()
 		return 0, err
+	}
+	if timeout > 0 {
+		// the helper kills the probe's group on a SIGTERM; a helper
+		// that does not is killed itself a second later
+		t := time.AfterFunc(timeout, func() {
+			cmd.Process.Signal(unix.SIGTERM)
+			time.AfterFunc(time.Second, func() { cmd.Process.Kill() })
+		})
+		defer t.Stop()
 	}
 	p := &process{cmd: cmd, term: term}
 	return p.wait(sigs), nil

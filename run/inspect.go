@@ -29,17 +29,18 @@ type ContainerInspect struct {
 
 // InspectState is the State part of ContainerInspect.
 type InspectState struct {
-	Status     string `json:"Status"`
-	Running    bool   `json:"Running"`
-	Paused     bool   `json:"Paused"`
-	Restarting bool   `json:"Restarting"`
-	OOMKilled  bool   `json:"OOMKilled"`
-	Dead       bool   `json:"Dead"`
-	Pid        int    `json:"Pid"`
-	ExitCode   int    `json:"ExitCode"`
-	Error      string `json:"Error"`
-	StartedAt  string `json:"StartedAt"`
-	FinishedAt string `json:"FinishedAt"`
+	Status     string        `json:"Status"`
+	Running    bool          `json:"Running"`
+	Paused     bool          `json:"Paused"`
+	Restarting bool          `json:"Restarting"`
+	OOMKilled  bool          `json:"OOMKilled"`
+	Dead       bool          `json:"Dead"`
+	Pid        int           `json:"Pid"`
+	ExitCode   int           `json:"ExitCode"`
+	Error      string        `json:"Error"`
+	StartedAt  string        `json:"StartedAt"`
+	FinishedAt string        `json:"FinishedAt"`
+	Health     *store.Health `json:"Health,omitempty"`
 }
 
 // InspectHost is the HostConfig part of ContainerInspect.
@@ -127,6 +128,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 		State: InspectState{
 			Status: StatusWord(st), Running: st.Status == store.StatusRunning, Paused: st.Paused, OOMKilled: st.OOMKilled,
 			ExitCode: st.ExitCode, Error: st.Error, StartedAt: timeString(st.StartedAt), FinishedAt: timeString(st.FinishedAt),
+			Health: st.Health,
 		},
 		Config: InspectConfig{
 			Hostname: spec.Hostname, User: spec.User, Tty: spec.Tty, OpenStdin: cfg.Interactive, Env: spec.Env,

@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type PsRow struct {
 	Names      string
 	Labels     string
 	labels     map[string]string
+	health     string // starting, healthy, unhealthy; "none" without a healthcheck
 	imageID    string
 	fullID     string
 }
@@ -108,8 +110,11 @@ func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (PsRow, error) 
 	r := PsRow{
 		ID: ctr.ID, Image: ctr.ImageName, Names: ctr.Name, State: StatusWord(st),
 		CreatedAt: ctr.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: human.Ago(ctr.Created),
-		Status: StatusText(st, time.Now()), labels: ctr.Labels, imageID: ctr.Image.Hex, fullID: ctr.ID,
+		Status: StatusText(st, time.Now()), labels: ctr.Labels, imageID: ctr.Image.Hex, fullID: ctr.ID, health: "none",
 		Command: fmt.Sprintf("%q", strings.Join(cfg.Spec.Args, " ")),
+	}
+	if st.Health != nil && st.Status == store.StatusRunning {
+		r.health = st.Health.Status
 	}
 	var labels []string
 	for k, v := range ctr.Labels {
@@ -131,8 +136,13 @@ func StatusText(st *store.ContainerState, now time.Time) string {
 	switch st.Status {
 	case store.StatusRunning:
 		up := "Up " + strings.TrimSuffix(human.AgoFrom(st.StartedAt, now), " ago")
-		if st.Paused {
+		switch {
+		case st.Paused:
 			up += " (Paused)"
+		case st.Health != nil && st.Health.Status == store.HealthStarting:
+			up += " (health: starting)"
+		case st.Health != nil:
+			up += " (" + st.Health.Status + ")"
 		}
 		return up
 	case store.StatusExited:
@@ -147,18 +157,20 @@ func StatusText(st *store.ContainerState, now time.Time) string {
 // keys ANDed.
 type Filters map[string][]string
 
-// ParseFilters reads --filter status=|name=|id=|ancestor=|label=K[=V].
+// ParseFilters reads --filter status=|name=|id=|ancestor=|label=K[=V]|health=.
 func ParseFilters(fs []string) (Filters, error) {
 	out := Filters{}
 	for _, f := range fs {
 		k, v, ok := strings.Cut(f, "=")
 		switch k {
 		case "status", "name", "id", "ancestor", "label":
+		case "health":
+			ok = ok && slices.Contains([]string{"starting", "healthy", "unhealthy", "none"}, v)
 		default:
 			ok = false
 		}
 		if !ok {
-			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor= or label=", f)
+			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor=, label= or health=starting|healthy|unhealthy|none", f)
 		}
 		out[k] = append(out[k], v)
 	}
@@ -179,6 +191,7 @@ func (f Filters) match(s *store.Store, r PsRow) bool {
 		return false
 	}
 	return anyOf("status", func(v string) bool { return v == r.State }) &&
+		anyOf("health", func(v string) bool { return v == r.health }) &&
 		anyOf("name", func(v string) bool { return strings.Contains(r.Names, v) }) &&
 		anyOf("id", func(v string) bool { return strings.HasPrefix(r.fullID, v) }) &&
 		anyOf("ancestor", func(v string) bool {

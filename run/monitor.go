@@ -90,12 +90,14 @@ func monitor(args []string, ready *os.File) error {
 			recordFailure(s, c, err)
 			break
 		}
+		stopProbes := probeOnSchedule(s, c, cfg.Health)
 		code := p.wait(sigs)
+		stopProbes()
 		if err := p.finish(s, c, cfg); err != nil {
 			break
 		}
 		st, err := s.State(c.ID)
-		if err != nil || !cfg.Restart.again(code, st.Restarts, st.StopRequested) {
+		if err != nil || !st.RestartRequested && !cfg.Restart.again(code, st.Restarts, st.StopRequested) {
 			break
 		}
 		time.Sleep(delay)

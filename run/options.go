@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tug/run/cgroups"
+	"tug/run/health"
 )
 
 // Options are the flags shared by run and create.
@@ -58,6 +59,7 @@ type Options struct {
 	TZ            string   // --tz: a zoneinfo name, or local for the host's
 	Timeout       int      // --timeout: seconds the container may run, 0 for ever
 	PreserveFDs   int      // --preserve-fds: tug's fds 3… the container gets
+	Health        health.Flags
 }
 
 // timeZone is the bind that --tz makes: the host's zoneinfo file of tz

@@ -86,7 +86,9 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 		autoRemove(s, c, cfg)
 		return 0, err
 	}
+	stopProbes := probeOnSchedule(s, c, cfg.Health)
 	code := p.wait(sigs)
+	stopProbes()
 	err = p.finish(s, c, cfg)
 	autoRemove(s, c, cfg)
 	return code, err
@@ -344,7 +346,7 @@ func (l *launcher) network() error {
 	return err
 }
 
-func (l *launcher) record() error { return l.p.recordRunning(l.s, l.c) }
+func (l *launcher) record() error { return l.p.recordRunning(l.s, l.c, l.cfg.Health != nil) }
 
 // placeInCgroup makes the container's cgroup with its limits. On a v2
 // host the child is cloned straight into it (CLONE_INTO_CGROUP), so it
@@ -393,7 +395,7 @@ func (p *process) removeGroup() {
 
 // recordRunning writes the running state, with both pids and their start
 // times, under the container's lock.
-func (p *process) recordRunning(s *store.Store, c *store.Container) error {
+func (p *process) recordRunning(s *store.Store, c *store.Container, healthcheck bool) error {
 	pid, self := p.cmd.Process.Pid, os.Getpid()
 	pidStart, err := procStart(pid)
 	if err != nil {
@@ -410,6 +412,9 @@ func (p *process) recordRunning(s *store.Store, c *store.Container) error {
 		p.state = store.ContainerState{
 			Status: store.StatusRunning, Pid: pid, PidStart: pidStart, MonitorPid: self, MonitorStart: selfStart,
 			BootID: bootID(), StartedAt: time.Now().UTC(), Restarts: st.Restarts,
+		}
+		if healthcheck {
+			p.state.Health = &store.Health{Status: store.HealthStarting, Log: []store.HealthResult{}}
 		}
 		*st = p.state
 		return nil
@@ -498,7 +503,7 @@ func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error 
 	}
 	st := p.state
 	st.Status, st.FinishedAt, st.StopRequested = store.StatusExited, time.Now().UTC(), old.StopRequested
-	st.OOMKilled = oom
+	st.OOMKilled, st.Health, st.RestartRequested = oom, old.Health, old.RestartRequested
 	if err := s.SetState(c.ID, &st); err != nil && !os.IsNotExist(errors.Unwrap(err)) {
 		return err
 	}

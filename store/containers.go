@@ -49,7 +49,33 @@ type ContainerState struct {
 	Restarts      int       `json:"restarts,omitempty"`
 	StopRequested bool      `json:"stop_requested,omitempty"`
 	Paused        bool      `json:"paused,omitempty"` // running, its processes frozen
+	Health        *Health   `json:"health,omitempty"` // with a healthcheck: its state, in docker's shape
+	// RestartRequested starts the container again when it exits,
+	// whatever its restart policy: --health-on-failure restart.
+	RestartRequested bool `json:"restart_requested,omitempty"`
 }
+
+// Health is a container's health, as docker's State.Health has it.
+type Health struct {
+	Status        string         `json:"Status"` // starting, healthy or unhealthy
+	FailingStreak int            `json:"FailingStreak"`
+	Log           []HealthResult `json:"Log"` // the last few probes, oldest first
+}
+
+// HealthResult is one run of a healthcheck's probe.
+type HealthResult struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+	Output   string    `json:"Output"`
+}
+
+// Health statuses.
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
 
 // Container statuses.
 const (

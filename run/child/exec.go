@@ -103,6 +103,9 @@ func execHelper() (int, error) {
 	if spec.Detach {
 		return 0, nil // the container's init adopts it
 	}
+	if spec.Probe {
+		return reapProbe(child, sigs), nil
+	}
 	return reap(child, sigs), nil
 }
 
@@ -129,6 +132,7 @@ func forkCommand(exe string, spec childspec.Exec, env []string, id Identity, con
 				NoSetGroups: userns.SetgroupsDenied()},
 			Setsid:  spec.Tty || spec.Detach,
 			Setctty: spec.Tty,
+			Setpgid: spec.Probe && !spec.Tty && !spec.Detach, // setpgid(0, 0): the probe's group, killed whole
 		},
 	})
 	if err != nil {

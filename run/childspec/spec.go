@@ -195,4 +195,7 @@ type Exec struct {
 	Caps       []string `json:"caps"`
 	NoNewPrivs bool     `json:"no_new_privs"`
 	Seccomp    BPF      `json:"seccomp,omitempty"`
+	// Probe is a healthcheck's probe: it runs in a process group of
+	// its own, which any signal to the helper (its timeout's) kills.
+	Probe bool `json:"probe,omitempty"`
 }
