@@ -400,6 +400,7 @@ func containerCommand() *cli.Command {
 			ls, runCommand(), createCommand(), startCommand(), stopCommand(), killCommand(), rmCommand(),
 			restartCommand(), pauseCommand(), unpauseCommand(), waitCommand(), logsCommand(), execCommand(), attachCommand(), topCommand(), statsCommand(), updateCommand(), cpCommand(),
 			exportCommand(), diffCommand(), commitCommand(), portCommand(), renameCommand(), containerPruneCommand(), containerInspectCommand(),
+			existsCommand("container"),
 		},
 	}
 }
@@ -408,7 +409,7 @@ func containerInspectCommand() *cli.Command {
 	cmd := inspectCommand()
 	cmd.Usage = "show details of containers as JSON"
 	cmd.ArgsUsage = "CONTAINER [CONTAINER...]"
-	cmd.Action = func(c *cli.Context) error { return inspect(c, true, false) }
+	cmd.Action = func(c *cli.Context) error { return inspect(c, "container") }
 	return cmd
 }
 

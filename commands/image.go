@@ -3,10 +3,12 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"tug/config"
 	"tug/internal/human"
 	"tug/run"
 	"tug/store"
@@ -25,7 +27,7 @@ func imageCommand() *cli.Command {
 		Usage:  "manage images",
 		Subcommands: []*cli.Command{
 			ls, pullCommand(), pushCommand(), rm, tagCommand(), imageInspectCommand(),
-			historyCommand(), saveCommand(), loadCommand(), imagePruneCommand(), buildCommand(),
+			historyCommand(), saveCommand(), loadCommand(), imagePruneCommand(), buildCommand(), existsCommand("image"),
 		},
 	}
 }
@@ -118,38 +120,50 @@ func imageInspectCommand() *cli.Command {
 		Usage:     "show details of images as JSON",
 		ArgsUsage: "IMAGE [IMAGE...]",
 		Flags:     inspectFlags(),
-		Action:    func(c *cli.Context) error { return inspect(c, false, true) },
+		Action:    func(c *cli.Context) error { return inspect(c, "image") },
 	}
 }
 
-// inspectCommand is `tug inspect`: containers first, then images, as
-// docker looks them up.
+// inspectCommand is `tug inspect`: containers first, then images,
+// networks and volumes, as docker looks them up; --type one of them.
 func inspectCommand() *cli.Command {
 	cmd := imageInspectCommand()
-	cmd.Usage = "show details of containers or images as JSON"
+	cmd.Usage = "show details of containers, images, networks or volumes as JSON"
 	cmd.ArgsUsage = "NAME|ID [NAME|ID...]"
-	cmd.Action = func(c *cli.Context) error { return inspect(c, true, true) }
+	cmd.Flags = append(cmd.Flags, &cli.StringFlag{Name: "type", Usage: "only objects of this type: container, image, network or volume"})
+	cmd.Action = func(c *cli.Context) error {
+		kinds := []string{"container", "image", "network", "volume"}
+		if t := c.String("type"); t != "" {
+			if !slices.Contains(kinds, t) {
+				return usage(fmt.Errorf("inspect --type %q: want container, image, network or volume", t))
+			}
+			kinds = []string{t}
+		}
+		return inspect(c, kinds...)
+	}
 	return cmd
 }
 
-func inspect(c *cli.Context, containers, images bool) error {
-	return inspectEach(c, func(s *store.Store, ref string) (any, error) { return inspectOne(s, ref, containers, images) })
+func inspect(c *cli.Context, kinds ...string) error {
+	return inspectEach(c, func(s *store.Store, cfg config.Config, ref string) (any, error) {
+		return inspectOne(s, cfg, ref, kinds)
+	})
 }
 
 // inspectEach prints the views one finds for each argument, as docker
 // inspect does: the views it found, then every lookup's error.
-func inspectEach(c *cli.Context, one func(s *store.Store, ref string) (any, error)) error {
+func inspectEach(c *cli.Context, one func(s *store.Store, cfg config.Config, ref string) (any, error)) error {
 	if err := needArgs(c, 1, -1); err != nil {
 		return err
 	}
-	s, _, err := openStore(c)
+	s, cfg, err := openStore(c)
 	if err != nil {
 		return err
 	}
 	var views []any
 	var errs []error
 	for _, ref := range c.Args().Slice() {
-		v, err := one(s, ref)
+		v, err := one(s, cfg, ref)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -162,24 +176,36 @@ func inspectEach(c *cli.Context, one func(s *store.Store, ref string) (any, erro
 	return errors.Join(errs...)
 }
 
-func inspectOne(s *store.Store, ref string, containers, images bool) (any, error) {
-	if containers {
-		ctr, err := s.LookupContainer(ref)
-		if err == nil {
-			return run.Inspect(s, ctr)
+// inspectOne is the view of the first object of the kinds (in order)
+// that ref names.
+func inspectOne(s *store.Store, cfg config.Config, ref string, kinds []string) (any, error) {
+	for _, kind := range kinds {
+		var v any
+		var err error
+		switch kind {
+		case "container":
+			var ctr *store.Container
+			if ctr, err = s.LookupContainer(ref); err == nil {
+				v, err = run.Inspect(s, ctr)
+			}
+		case "image":
+			var img *store.Image
+			if img, err = s.LookupImage(ref); err == nil {
+				v, err = s.Inspect(img)
+			}
+		case "network":
+			v, err = networkViewOf(s, cfg, ref)
+		case "volume":
+			var vol *store.Volume
+			if vol, err = s.LookupVolume(ref); err == nil {
+				v = s.View(vol)
+			}
 		}
-		if !images || !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+		if len(kinds) == 1 || !errors.Is(err, store.ErrNotFound) {
+			return v, err
 		}
 	}
-	img, err := s.LookupImage(ref)
-	if err != nil {
-		if containers {
-			return nil, &store.NoSuch{Kind: "object", Name: ref}
-		}
-		return nil, err
-	}
-	return s.Inspect(img)
+	return nil, &store.NoSuch{Kind: "object", Name: ref}
 }
 
 // historyRow is one line of `tug history`.
@@ -284,6 +310,31 @@ func imagePruneCommand() *cli.Command {
 				total += img.Size
 			}
 			fmt.Printf("Total reclaimed space: %s\n", human.Size(total))
+			return err
+		},
+	}
+}
+
+// existsCommand is podman's KIND exists NAME: exit 0 if there is one,
+// 1 if not, with no output.
+func existsCommand(kind string) *cli.Command {
+	return &cli.Command{
+		Name:      "exists",
+		Before:    inUserNS,
+		Usage:     "exit 0 if the " + kind + " exists, 1 if not",
+		ArgsUsage: strings.ToUpper(kind),
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, 1); err != nil {
+				return err
+			}
+			s, cfg, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			_, err = inspectOne(s, cfg, c.Args().First(), []string{kind})
+			if errors.Is(err, store.ErrNotFound) {
+				return coded{errors.New(""), 1}
+			}
 			return err
 		},
 	}

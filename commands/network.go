@@ -3,11 +3,11 @@ package commands
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"tug/config"
 	tugnet "tug/net"
 	"tug/run"
 	"tug/store"
@@ -28,6 +28,7 @@ func networkCommand() *cli.Command {
 		Before: inUserNS,
 		Usage:  "manage bridge networks",
 		Subcommands: []*cli.Command{
+			existsCommand("network"),
 			{
 				Name:      "create",
 				Usage:     "create a bridge network",
@@ -126,28 +127,20 @@ type networkView struct {
 	Containers []string          `json:"Containers"`
 }
 
-func networkInspect(c *cli.Context) error {
-	if err := needArgs(c, 1, -1); err != nil {
-		return err
-	}
-	s, cfg, err := openStore(c)
+func networkInspect(c *cli.Context) error { return inspect(c, "network") }
+
+// networkViewOf is the view of the network name.
+func networkViewOf(s *store.Store, cfg config.Config, name string) (any, error) {
+	r, err := tugnet.Lookup(s, name, cfg.Network.Subnet)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var views []any
-	for _, name := range c.Args().Slice() {
-		r, err := tugnet.Lookup(s, name, cfg.Network.Subnet)
-		if err != nil {
-			return err
-		}
-		v := networkView{Name: r.Name, Driver: "bridge", Internal: r.Internal, Subnet: r.Subnet.String(),
-			Gateway: r.Gateway.String(), Bridge: r.Bridge, Labels: r.Labels, Containers: tugnet.Users(r.Network)}
-		if v.Containers == nil {
-			v.Containers = []string{}
-		}
-		views = append(views, v)
+	v := networkView{Name: r.Name, Driver: "bridge", Internal: r.Internal, Subnet: r.Subnet.String(),
+		Gateway: r.Gateway.String(), Bridge: r.Bridge, Labels: r.Labels, Containers: tugnet.Users(r.Network)}
+	if v.Containers == nil {
+		v.Containers = []string{}
 	}
-	return printInspect(os.Stdout, c.String("format"), views)
+	return v, nil
 }
 
 func networkRemove(c *cli.Context) error {

@@ -18,6 +18,7 @@ func volumeCommand() *cli.Command {
 		Before: inUserNS,
 		Usage:  "manage volumes: data that outlives containers",
 		Subcommands: []*cli.Command{
+			existsCommand("volume"),
 			{
 				Name: "create", Usage: "create a volume (a generated name when none is given)", ArgsUsage: "[NAME]",
 				Flags: []cli.Flag{
@@ -56,7 +57,6 @@ func volumeCommand() *cli.Command {
 				},
 				Action: volumePrune,
 			},
-			{Name: "exists", Usage: "exit 0 if the volume exists, 1 if not", ArgsUsage: "VOLUME", Action: volumeExists},
 			{
 				Name: "export", Usage: "write a volume's content as a tar (stdout by default)", ArgsUsage: "VOLUME",
 				Flags:  []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to FILE"}},
@@ -126,13 +126,7 @@ func volumeList(c *cli.Context) error {
 }
 
 func volumeInspect(c *cli.Context) error {
-	return inspectEach(c, func(s *store.Store, name string) (any, error) {
-		v, err := s.LookupVolume(name)
-		if err != nil {
-			return nil, err
-		}
-		return s.View(v), nil
-	})
+	return inspect(c, "volume")
 }
 
 func volumeRemove(c *cli.Context) error {
@@ -175,20 +169,6 @@ func volumePrune(c *cli.Context) error {
 		fmt.Println(name)
 	}
 	return err
-}
-
-func volumeExists(c *cli.Context) error {
-	if err := needArgs(c, 1, 1); err != nil {
-		return err
-	}
-	s, _, err := openStore(c)
-	if err != nil {
-		return err
-	}
-	if _, err := s.LookupVolume(c.Args().First()); err != nil {
-		return coded{errors.New(""), 1}
-	}
-	return nil
 }
 
 func volumeExport(c *cli.Context) error {
