@@ -115,7 +115,15 @@ func ignoreFlag() cli.Flag {
 
 // timeFlags are stop's -t/--time, with docker's --timeout beside it.
 func timeFlags() []cli.Flag {
-	return []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t", "timeout"}, Value: 10, Usage: "seconds to wait before SIGKILL"}}
+	return []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t", "timeout"}, Value: 10, Usage: "seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)"}}
+}
+
+// stopTime is -t's wait, or -1 for the container's own (--stop-timeout).
+func stopTime(c *cli.Context) time.Duration {
+	if !c.IsSet("time") {
+		return -1
+	}
+	return time.Duration(c.Int("time")) * time.Second
 }
 
 // containerVerb is a verb that acts on each named container and prints
@@ -136,7 +144,7 @@ func stopCommand() *cli.Command {
 	return containerVerb("stop", "stop containers: the stop signal, then SIGKILL after the timeout",
 		append(append(timeFlags(), selectFlags(true, false)...), ignoreFlag()),
 		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
-			return run.Stop(s, ctr, time.Duration(c.Int("time"))*time.Second)
+			return run.Stop(s, ctr, stopTime(c))
 		})
 }
 
@@ -211,7 +219,7 @@ func restartCommand() *cli.Command {
 	cmd := containerVerb("restart", "stop and start containers again",
 		append(timeFlags(), selectFlags(true, false)...),
 		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
-			if err := run.Stop(s, ctr, time.Duration(c.Int("time"))*time.Second); err != nil {
+			if err := run.Stop(s, ctr, stopTime(c)); err != nil {
 				return err
 			}
 			return run.StartDetached(s, ctr)

@@ -70,6 +70,13 @@ func containerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "health-retries", Usage: "failures in a row that make the container unhealthy (default 3)"},
 		&cli.DurationFlag{Name: "health-start-period", Usage: "time at the start during which failures do not count"},
 		&cli.DurationFlag{Name: "health-start-interval", Usage: "time between healthchecks during the start period (default 5s)"},
+		&cli.StringFlag{Name: "cidfile", Usage: "write the container's ID to FILE (which must not exist)"},
+		&cli.StringFlag{Name: "stop-signal", Usage: "the signal stop sends first (default: the image's STOPSIGNAL, else SIGTERM)"},
+		&cli.IntFlag{Name: "stop-timeout", Usage: "seconds stop waits before SIGKILL (default 10)"},
+		&cli.StringFlag{Name: "umask", Usage: "the container's umask, octal (default 0022)"},
+		&cli.BoolFlag{Name: "env-host", Usage: "give the container tug's environment (-e and --env-file over it)"},
+		&cli.StringSliceFlag{Name: "annotation", Usage: "set an annotation K=V (inspect .Config.Annotations)"},
+		&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass the signals tug gets on to the container (in the foreground)"},
 		&cli.BoolFlag{Name: "no-healthcheck", Usage: "run no healthcheck, the image's HEALTHCHECK included"},
 		&cli.StringFlag{Name: "health-on-failure", Usage: "what an unhealthy container gets: none, kill, restart or stop"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "hand the container tug's fds 3 to 3+N-1 (in the foreground)"},
@@ -221,7 +228,7 @@ func runAction(c *cli.Context) error {
 // foreground runs a container attached to tug's stdio and turns its exit
 // code into tug's.
 func foreground(c *cli.Context, s *store.Store, ctr *store.Container, interactive bool) error {
-	stdio := run.IO{Stdout: os.Stdout, Stderr: os.Stderr, Inherited: inheritedCount(c)}
+	stdio := run.IO{Stdout: os.Stdout, Stderr: os.Stderr, Inherited: inheritedCount(c), NoSigProxy: c.IsSet("sig-proxy") && !c.Bool("sig-proxy")}
 	if interactive {
 		stdio.Stdin = os.Stdin
 	}
@@ -245,9 +252,14 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	cidfile, err := createCidfile(c.String("cidfile"))
+	if err != nil {
+		return nil, nil, err
+	}
 	ref := c.Args().First()
 	img, err := image(c, s, registries(cfg), ref)
 	if err != nil {
+		cidfile.abandon()
 		return nil, nil, err
 	}
 	opt := run.Options{
@@ -261,6 +273,8 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		DNSOptions: c.StringSlice("dns-option"), AddHosts: c.StringSlice("add-host"), Aliases: c.StringSlice("network-alias"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
 		Labels: c.StringSlice("label"), LogDriver: c.String("log-driver"), TZ: c.String("tz"), Timeout: c.Int("timeout"),
 		PreserveFDs: c.Int("preserve-fds"),
+		StopSignal:  c.String("stop-signal"), Umask: c.String("umask"),
+		EnvHost: c.Bool("env-host"), Annotations: c.StringSlice("annotation"),
 		Health: health.Flags{
 			Cmd: c.String("health-cmd"), Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout"),
 			Retries: c.Int("health-retries"), StartPeriod: c.Duration("health-start-period"), StartInterval: c.Duration("health-start-interval"),
@@ -274,6 +288,10 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		},
 		Limits: limits(c),
 	}
+	if c.IsSet("stop-timeout") {
+		t := c.Int("stop-timeout")
+		opt.StopTimeout = &t
+	}
 	if c.IsSet("entrypoint") {
 		opt.EntrypointSet, opt.Entrypoint = true, []string{c.String("entrypoint")}
 	}
@@ -283,7 +301,49 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		}
 	}
 	ctr, err := run.Create(s, img, ref, opt)
-	return s, ctr, err
+	if err != nil {
+		cidfile.abandon()
+		return s, nil, err
+	}
+	return s, ctr, cidfile.write(ctr.ID)
+}
+
+// cidfile is --cidfile's file, made before the container, as docker
+// makes it: one that exists already is refused.
+type cidfile struct{ f *os.File }
+
+func createCidfile(name string) (cidfile, error) {
+	if name == "" {
+		return cidfile{}, nil
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return cidfile{}, usage(fmt.Errorf("--cidfile %s: the file exists (another container's?): remove it first", name))
+	}
+	if err != nil {
+		return cidfile{}, usage(fmt.Errorf("--cidfile: %w", err))
+	}
+	return cidfile{f}, nil
+}
+
+// write puts the container's ID in the file.
+func (c cidfile) write(id string) error {
+	if c.f == nil {
+		return nil
+	}
+	_, err := c.f.WriteString(id)
+	if cerr := c.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// abandon removes the file of a container that was not made.
+func (c cidfile) abandon() {
+	if c.f != nil {
+		c.f.Close()
+		os.Remove(c.f.Name())
+	}
 }
 
 // image finds ref in the store, pulling it as --pull says: missing (the

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +39,9 @@ type Config struct {
 	Connected      []string            `json:"connected,omitempty"`       // networks added with network connect
 	ConnectIPs     map[string]string   `json:"connect_ips,omitempty"`     // their --ip, by network
 	ConnectAliases map[string][]string `json:"connect_aliases,omitempty"` // their --alias, by network
-	StopSignal     string              `json:"stop_signal,omitempty"`     // the image's, or SIGTERM
+	StopSignal     string              `json:"stop_signal,omitempty"`     // --stop-signal, the image's, or SIGTERM
+	StopTimeout    *int                `json:"stop_timeout,omitempty"`    // --stop-timeout: seconds; nil for 10
+	Annotations    map[string]string   `json:"annotations,omitempty"`
 	Restart        RestartPolicy       `json:"restart"`
 	LogMaxSize     int64               `json:"log_max_size,omitempty"` // bytes; 0 never rotates
 	LogDriver      string              `json:"log_driver,omitempty"`   // "" is k8s-file
@@ -122,6 +125,25 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if !filepath.IsAbs(spec.Cwd) {
 		return nil, fmt.Errorf("working directory %q is not absolute", spec.Cwd)
 	}
+	if opt.Umask != "" {
+		m, err := strconv.ParseUint(opt.Umask, 8, 32)
+		if err != nil || m > 0o777 {
+			return nil, fmt.Errorf("--umask %q: want an octal mask, 0000 to 0777", opt.Umask)
+		}
+		mask := uint32(m)
+		spec.Umask = &mask
+	}
+	stopSignal := cmp.Or(opt.StopSignal, ic.Config.StopSignal, "SIGTERM")
+	if _, err := ParseSignal(stopSignal); err != nil {
+		return nil, fmt.Errorf("stop signal %q: %w", stopSignal, err)
+	}
+	if opt.StopTimeout != nil && *opt.StopTimeout < 0 {
+		return nil, fmt.Errorf("--stop-timeout %d: want seconds, 0 or more", *opt.StopTimeout)
+	}
+	annotations, err := parseLabels(opt.Annotations)
+	if err != nil {
+		return nil, fmt.Errorf("--annotation: %w", err)
+	}
 	restart, err := ParseRestart(opt.Restart)
 	if err != nil {
 		return nil, err
@@ -171,7 +193,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	}
 	raw, err := json.Marshal(Config{
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, Aliases: opt.Aliases,
-		StopSignal: cmp.Or(ic.Config.StopSignal, "SIGTERM"), Restart: restart, LogMaxSize: logMax, LogDriver: logDriver,
+		StopSignal: stopSignal, StopTimeout: opt.StopTimeout, Annotations: annotations, Restart: restart, LogMaxSize: logMax, LogDriver: logDriver,
 		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check,
 	})
 	if err != nil {

@@ -88,7 +88,7 @@ func onFailure(s *store.Store, c *store.Container, action string) error {
 	case "kill":
 		return Signal(s, c, unix.SIGKILL)
 	case "stop":
-		return Stop(s, c, 10*time.Second)
+		return Stop(s, c, -1)
 	case "restart":
 		err := editState(s, c, func(st *store.ContainerState) error {
 			st.RestartRequested = true

@@ -81,6 +81,9 @@ type InspectConfig struct {
 	WorkingDir string            `json:"WorkingDir"`
 	Labels     map[string]string `json:"Labels"`
 	StopSignal string            `json:"StopSignal"`
+	// StopTimeout is --stop-timeout's, docker's field; Annotations podman's
+	StopTimeout *int              `json:"StopTimeout,omitempty"`
+	Annotations map[string]string `json:"Annotations,omitempty"`
 }
 
 // InspectNetSettng is the NetworkSettings part of ContainerInspect.
@@ -133,6 +136,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 		Config: InspectConfig{
 			Hostname: spec.Hostname, User: spec.User, Tty: spec.Tty, OpenStdin: cfg.Interactive, Env: spec.Env,
 			Cmd: spec.Args, Image: c.ImageName, WorkingDir: spec.Cwd, Labels: c.Labels, StopSignal: cfg.StopSignal,
+			StopTimeout: cfg.StopTimeout, Annotations: cfg.Annotations,
 		},
 		NetworkSettings: InspectNetSettng{Ports: map[string][]string{}, Networks: map[string]InspectEndpoint{}},
 	}

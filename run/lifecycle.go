@@ -86,8 +86,8 @@ func Signal(s *store.Store, c *store.Container, sig unix.Signal) error {
 }
 
 // Stop asks a container to stop with its stop signal, then kills it
-// after timeout, and returns once its exit is recorded. A restart policy
-// does not start it again.
+// after timeout (negative: its --stop-timeout, else 10 s), and returns
+// once its exit is recorded. A restart policy does not start it again.
 func Stop(s *store.Store, c *store.Container, timeout time.Duration) error {
 	st, err := requestStop(s, c)
 	if err != nil || !kept(st) {
@@ -103,6 +103,12 @@ func Stop(s *store.Store, c *store.Container, timeout time.Duration) error {
 	sig, err := ParseSignal(cfg.StopSignal)
 	if err != nil {
 		sig = unix.SIGTERM
+	}
+	if timeout < 0 {
+		timeout = 10 * time.Second
+		if cfg.StopTimeout != nil {
+			timeout = time.Duration(*cfg.StopTimeout) * time.Second
+		}
 	}
 	if fd, err := pidfd(st.Pid, st.PidStart, st.BootID); err == nil {
 		unix.PidfdSendSignal(fd, sig, nil, 0)

@@ -60,6 +60,11 @@ type Options struct {
 	Timeout       int      // --timeout: seconds the container may run, 0 for ever
 	PreserveFDs   int      // --preserve-fds: tug's fds 3… the container gets
 	Health        health.Flags
+	StopSignal    string   // --stop-signal, over the image's STOPSIGNAL
+	StopTimeout   *int     // --stop-timeout: seconds stop waits; nil for docker's 10
+	Umask         string   // --umask: octal, the entrypoint's
+	EnvHost       bool     // --env-host: the container gets tug's environment (under -e)
+	Annotations   []string // --annotation K=V
 }
 
 // timeZone is the bind that --tz makes: the host's zoneinfo file of tz
@@ -205,6 +210,11 @@ func environment(img v1.Config, opt Options, hostname string, getenv func(string
 	}
 	for _, kv := range img.Env {
 		set(kv)
+	}
+	if opt.EnvHost {
+		for _, kv := range os.Environ() {
+			set(kv)
+		}
 	}
 	for _, f := range opt.EnvFiles {
 		lines, err := readEnvFile(f)

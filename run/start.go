@@ -28,6 +28,9 @@ type IO struct {
 	// Inherited is how many fds from 3 on tug's caller left open: those
 	// --preserve-fds may hand on.
 	Inherited int
+	// NoSigProxy keeps the signals tug gets from the container
+	// (--sig-proxy=false): they are caught and dropped.
+	NoSigProxy bool
 }
 
 // ErrRunning is returned when starting a container that runs already.
@@ -85,6 +88,9 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 		recordFailure(s, c, err)
 		autoRemove(s, c, cfg)
 		return 0, err
+	}
+	if stdio.NoSigProxy {
+		sigs = make(chan os.Signal) // what Notify catches goes nowhere
 	}
 	stopProbes := probeOnSchedule(s, c, cfg.Health)
 	code := p.wait(sigs)

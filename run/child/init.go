@@ -64,7 +64,12 @@ func initContainer(fds childFDs) error {
 	if err := buildRootfs(spec); err != nil {
 		return err
 	}
-	unix.Umask(0o022)
+	// umask(2): the container's processes create files with it
+	if spec.Umask != nil {
+		unix.Umask(int(*spec.Umask))
+	} else {
+		unix.Umask(0o022)
+	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("set hostname: %w", err)
 	}

@@ -24,7 +24,9 @@ const (
 // Spec is everything the re-exec child needs to build the container. The
 // parent sends it as JSON over an inherited pipe, never as argv.
 type Spec struct {
-	Rootfs   string   `json:"rootfs"`   // where the overlay is mounted
+	Rootfs string `json:"rootfs"` // where the overlay is mounted
+	// Umask is the entrypoint's umask (--umask); nil is docker's 0022.
+	Umask    *uint32  `json:"umask,omitempty"`
 	LayerDir string   `json:"layerdir"` // lower dirs are relative to it
 	Lower    []string `json:"lower"`    // layer diff dirs, top first
 	Upper    string   `json:"upper"`
