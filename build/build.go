@@ -134,6 +134,7 @@ func Build(ctx context.Context, s *store.Store, opt Options) (*store.Image, erro
 		return nil, err
 	}
 	b.stored = slices.DeleteFunc(b.stored, func(i *store.Image) bool { return i.ID == out.ID })
+	s.Emit("image", "build", out.ID.String(), map[string]string{"name": strings.Join(opt.Tags, ",")})
 	return out, nil
 }
 

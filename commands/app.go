@@ -91,6 +91,7 @@ func App() *cli.App {
 			pauseCommand(),
 			unpauseCommand(),
 			healthcheckCommand(),
+			eventsCommand(),
 			waitCommand(),
 			logsCommand(),
 			execCommand(),

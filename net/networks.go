@@ -49,6 +49,14 @@ type CreateOptions struct {
 // Create records a new bridge network; its bridge is made on first use.
 // Without a subnet it takes the first free /24 of 10.89.0.0/16.
 func Create(s *store.Store, name string, opt CreateOptions, defaultSubnet string) (*Record, error) {
+	r, err := create(s, name, opt, defaultSubnet)
+	if err == nil {
+		s.Emit("network", "create", r.Name, map[string]string{"name": r.Name, "type": "bridge"})
+	}
+	return r, err
+}
+
+func create(s *store.Store, name string, opt CreateOptions, defaultSubnet string) (*Record, error) {
 	if !networkName.MatchString(name) || name == "bridge" || name == "none" || name == "host" || name == "tug" || IsUserMode(name) {
 		return nil, fmt.Errorf("invalid network name %q", name)
 	}
@@ -186,6 +194,14 @@ func Users(n Network) []string {
 // Remove deletes a user-defined network, refused while containers use
 // it: its record, bridge and rules.
 func Remove(s *store.Store, name, defaultSubnet string) error {
+	err := remove(s, name, defaultSubnet)
+	if err == nil {
+		s.Emit("network", "destroy", name, map[string]string{"name": name, "type": "bridge"})
+	}
+	return err
+}
+
+func remove(s *store.Store, name, defaultSubnet string) error {
 	r, err := Lookup(s, name, defaultSubnet)
 	if err != nil {
 		return err

@@ -416,6 +416,7 @@ func loadOCI(ctx context.Context, s *store.Store, dir string, opt LoadOptions) (
 		if err != nil {
 			return nil, fmt.Errorf("load: %w", err)
 		}
+		s.Emit("image", "load", rec.ID.String(), map[string]string{"name": strings.Join(add.Names, ",")})
 		out = append(out, rec)
 	}
 	return out, nil
@@ -453,6 +454,7 @@ func loadDocker(ctx context.Context, s *store.Store, archive string, opt LoadOpt
 		if err != nil {
 			return nil, fmt.Errorf("load: %w", err)
 		}
+		s.Emit("image", "load", rec.ID.String(), map[string]string{"name": strings.Join(add.Names, ",")})
 		out = append(out, rec)
 	}
 	return out, nil

@@ -68,6 +68,7 @@ func Pull(ctx context.Context, s *store.Store, ref string, opt Options) (*store.
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", canon, err)
 	}
+	s.Emit("image", "pull", canon, map[string]string{"name": canon})
 	return rec, nil
 }
 

@@ -211,6 +211,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return c, err
 	}
+	emit(s, c, "create", nil)
 	if err := copyUp(s, c, mounts, vols); err != nil {
 		Remove(s, c, true)
 		removeAnonymous(s, c)

@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,6 +90,11 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 	}
 	if opt.Detach {
 		stdio = IO{}
+	}
+	if opt.Timeout == 0 { // a probe is no exec of the user's
+		cmdline := strings.Join(opt.Args, " ")
+		emit(s, c, "exec_create: "+cmdline, nil)
+		emit(s, c, "exec_start: "+cmdline, nil)
 	}
 	return runHelper(spec, st.Pid, pidFile, stdio, opt.Timeout)
 }

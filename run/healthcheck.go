@@ -46,6 +46,9 @@ func Healthcheck(s *store.Store, c *store.Container) (store.HealthResult, error)
 		}
 		return nil
 	})
+	if err == nil && became != "" {
+		emit(s, c, "health_status: "+became, map[string]string{"health_status": became})
+	}
 	if err == nil && became == store.HealthUnhealthy {
 		err = onFailure(s, c, cfg.Health.OnFailure)
 	}

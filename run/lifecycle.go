@@ -82,6 +82,7 @@ func Signal(s *store.Store, c *store.Container, sig unix.Signal) error {
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
 		return fmt.Errorf("signal %s: %w", c.Name, err)
 	}
+	emit(s, c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	return nil
 }
 
@@ -112,13 +113,16 @@ func Stop(s *store.Store, c *store.Container, timeout time.Duration) error {
 	}
 	if fd, err := pidfd(st.Pid, st.PidStart, st.BootID); err == nil {
 		unix.PidfdSendSignal(fd, sig, nil, 0)
+		emit(s, c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 		if !waitExit(fd, timeout) {
 			unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 			waitExit(fd, 10*time.Second)
 		}
 		unix.Close(fd)
 	}
-	_, err = waitRecorded(s, c, 10*time.Second)
+	if _, err = waitRecorded(s, c, 10*time.Second); err == nil {
+		emit(s, c, "stop", nil)
+	}
 	return err
 }
 
@@ -321,6 +325,7 @@ func remove(s *store.Store, c *store.Container, opt RemoveOptions) error {
 	if err := removeStopped(s, c); err != nil {
 		return err
 	}
+	emit(s, c, "destroy", nil)
 	if opt.Volumes {
 		// after the container's lock: the volumes lock orders first
 		return removeAnonymous(s, c)

@@ -31,7 +31,7 @@ func setPaused(s *store.Store, c *store.Container, paused bool) error {
 	if err != nil {
 		return err
 	}
-	return editState(s, c, func(st *store.ContainerState) error {
+	err = editState(s, c, func(st *store.ContainerState) error {
 		switch {
 		case st.Status != store.StatusRunning:
 			return conflict("%s %s: it is not running", verb, c.Name)
@@ -46,6 +46,10 @@ func setPaused(s *store.Store, c *store.Container, paused bool) error {
 		st.Paused = paused
 		return nil
 	})
+	if err == nil {
+		emit(s, c, verb, nil)
+	}
+	return err
 }
 
 // freeze freezes or thaws the container's cgroup.

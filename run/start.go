@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -116,6 +117,7 @@ func autoRemove(s *store.Store, c *store.Container, cfg *Config) {
 	if cfg.AutoRemove {
 		err := s.RemoveContainer(c.ID)
 		if err == nil {
+			emit(s, c, "destroy", nil)
 			err = removeAnonymous(s, c) // --rm takes the anonymous volumes along, as docker's does
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -352,7 +354,13 @@ func (l *launcher) network() error {
 	return err
 }
 
-func (l *launcher) record() error { return l.p.recordRunning(l.s, l.c, l.cfg.Health != nil) }
+func (l *launcher) record() error {
+	if err := l.p.recordRunning(l.s, l.c, l.cfg.Health != nil); err != nil {
+		return err
+	}
+	emit(l.s, l.c, "start", nil)
+	return nil
+}
 
 // placeInCgroup makes the container's cgroup with its limits. On a v2
 // host the child is cloned straight into it (CLONE_INTO_CGROUP), so it
@@ -512,6 +520,10 @@ func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error 
 	st.OOMKilled, st.Health, st.RestartRequested = oom, old.Health, old.RestartRequested
 	if err := s.SetState(c.ID, &st); err != nil && !os.IsNotExist(errors.Unwrap(err)) {
 		return err
+	}
+	emit(s, c, "die", map[string]string{"exitCode": strconv.Itoa(st.ExitCode)})
+	if oom {
+		emit(s, c, "oom", nil)
 	}
 	return nil
 }

@@ -368,8 +368,13 @@ func (s *Store) RenameContainer(id, name string) error {
 	if c == nil {
 		return &NoSuch{"container", id}
 	}
+	old := c.Name
 	c.Name = name
-	return s.SaveContainer(c)
+	if err := s.SaveContainer(c); err != nil {
+		return err
+	}
+	s.Emit("container", "rename", c.ID, map[string]string{"name": name, "oldName": old, "image": c.ImageName})
+	return nil
 }
 
 // RemoveContainer deletes a container's record and files: a rename,

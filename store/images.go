@@ -180,13 +180,19 @@ func (s *Store) Tag(ref, newName string) error {
 	if strings.Contains(canon, "@") {
 		return fmt.Errorf("tag %s: a tag cannot be a digest", newName)
 	}
-	return s.updateImages(func(imgs []*Image) ([]*Image, error) {
+	var id v1.Hash
+	err = s.updateImages(func(imgs []*Image) ([]*Image, error) {
 		img, err := findImage(imgs, ref)
 		if err != nil {
 			return nil, err
 		}
+		id = img.ID
 		return putImage(imgs, &Image{ID: img.ID, Names: []string{canon}}), nil
 	})
+	if err == nil {
+		s.Emit("image", "tag", id.String(), map[string]string{"name": canon})
+	}
+	return err
 }
 
 // RemoveResult says what RemoveImage did.
@@ -234,9 +240,16 @@ func (s *Store) RemoveImage(ref string, force bool) (*RemoveResult, error) {
 		res.Deleted = img
 		return slices.DeleteFunc(imgs, func(i *Image) bool { return i.ID == img.ID }), nil
 	})
-	if err != nil || res.Deleted == nil {
+	if err != nil {
 		return &res, err
 	}
+	for _, n := range res.Untagged {
+		s.Emit("image", "untag", n, map[string]string{"name": n})
+	}
+	if res.Deleted == nil {
+		return &res, nil
+	}
+	s.Emit("image", "delete", res.Deleted.ID.String(), map[string]string{"name": strings.Join(res.Deleted.Names, ",")})
 	return &res, s.collect([]*Image{res.Deleted})
 }
 

@@ -91,7 +91,11 @@ func (s *Store) createVolumeLocked(v *Volume) (*Volume, error) {
 		return nil, fmt.Errorf("create volume: %w", err)
 	}
 	v.New = true
-	return v, syncDir(s.volumesDir())
+	if err := syncDir(s.volumesDir()); err != nil {
+		return nil, err
+	}
+	s.Emit("volume", "create", v.Name, map[string]string{"driver": "local"})
+	return v, nil
 }
 
 // volumeTemp makes a dir in volumes/.tmp for a volume to be built in
@@ -215,6 +219,7 @@ func (s *Store) RemoveVolume(name string) error {
 	if err := os.Rename(filepath.Join(s.volumesDir(), name), trash); err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
+	s.Emit("volume", "destroy", name, map[string]string{"driver": "local"})
 	return removeTrash(trash)
 }
 

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestEventsConcurrentAndRotated: writers at once lose nothing, across
+// a rotation, and the reader gets every event once, in each writer's
+// order.
+func TestEventsConcurrentAndRotated(t *testing.T) {
+	s := testStore(t)
+	const writers, each = 4, 1200 // about 1.3 MB: one rotation
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				s.Emit("container", "start", fmt.Sprintf("w%d", w), map[string]string{"n": fmt.Sprint(i), "pad": "0123456789012345678901234567890123456789"})
+			}
+		}()
+	}
+	wg.Wait()
+	next := map[string]int{}
+	err := s.ReadEvents(EventOptions{}, func(e Event) error {
+		if got := e.Actor.Attributes["n"]; got != fmt.Sprint(next[e.Actor.ID]) {
+			return fmt.Errorf("%s: event %s after %d", e.Actor.ID, got, next[e.Actor.ID])
+		}
+		next[e.Actor.ID]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := range writers {
+		if n := next[fmt.Sprintf("w%d", w)]; n != each {
+			t.Errorf("writer %d: read %d of %d events", w, n, each)
+		}
+	}
+}
+
+// TestEventsFollow: following gives events written after it began, and
+// ends at --until.
+func TestEventsFollow(t *testing.T) {
+	s := testStore(t)
+	s.Emit("image", "pull", "old", nil)
+	start := time.Now()
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		s.Emit("image", "tag", "new", nil)
+	}()
+	var got []string
+	err := s.ReadEvents(EventOptions{Since: start, Until: start.Add(time.Second), Follow: true}, func(e Event) error {
+		got = append(got, e.Action+" "+e.Actor.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "tag new" {
+		t.Errorf("followed %q", got)
+	}
+	if d := time.Since(start); d < time.Second || d > 3*time.Second {
+		t.Errorf("following ended after %s, want at --until", d)
+	}
+}
+
+func TestParseEventTime(t *testing.T) {
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"10m":                  now.Add(-10 * time.Minute),
+		"1700000000":           time.Unix(1700000000, 0),
+		"1700000000.5":         time.Unix(1700000000, 500000000),
+		"2026-12-01T09:00:00Z": time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC),
+	} {
+		got, err := ParseEventTime(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%s: got %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseEventTime("yesterday", now); err == nil {
+		t.Errorf("yesterday parsed")
+	}
+}
+
+func TestEventFilter(t *testing.T) {
+	e := Event{Type: "container", Action: "health_status: healthy", Actor: Actor{ID: "abcdef", Attributes: map[string]string{"name": "web", "image": "busybox", "app": "x"}}}
+	for _, tc := range []struct {
+		f    []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"type=container"}, true},
+		{[]string{"type=image"}, false},
+		{[]string{"event=health_status"}, true},
+		{[]string{"event=start", "event=health_status"}, true},
+		{[]string{"container=web"}, true},
+		{[]string{"container=abc"}, true},
+		{[]string{"container=other"}, false},
+		{[]string{"image=busybox", "label=app=x"}, true},
+		{[]string{"label=app=y"}, false},
+		{[]string{"network=web"}, false},
+	} {
+		f, err := ParseEventFilters(tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Match(e); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.f, got, tc.want)
+		}
+	}
+	if _, err := ParseEventFilters([]string{"colour=red"}); err == nil {
+		t.Errorf("a bad key passed")
+	}
+}
