@@ -58,12 +58,20 @@ func Attach(s *store.Store, r *Record, id string, pid int, ports []Port, want st
 // (or one that is starting): a veth as the next free ethN with an
 // address leased from r (want, if given), and no default route.
 func Connect(s *store.Store, r *Record, id string, pid int, want string) (*Settings, error) {
-	return attach(s, r, connected(s, r.Network, id), pid, nil, want)
+	st, err := attach(s, r, connected(s, r.Network, id), pid, nil, want)
+	if err == nil {
+		s.Emit("network", "connect", r.Name, map[string]string{"name": r.Name, "container": id, "type": "bridge"})
+	}
+	return st, err
 }
 
 // Disconnect undoes Connect; like Detach it is safe to run again.
 func Disconnect(s *store.Store, n Network, id string) error {
-	return detach(n, connected(s, n, id))
+	err := detach(n, connected(s, n, id))
+	if err == nil {
+		s.Emit("network", "disconnect", n.Name, map[string]string{"name": n.Name, "container": id, "type": "bridge"})
+	}
+	return err
 }
 
 func attach(s *store.Store, r *Record, ep endpoint, pid int, ports []Port, want string) (st *Settings, err error) {

@@ -39,6 +39,16 @@ type SaveOptions struct {
 // an oci-archive. Each image keeps its config, and in an oci-archive its
 // manifest (unless Uncompressed), byte for byte.
 func Save(s *store.Store, refs []string, opt SaveOptions, w io.Writer) error {
+	if err := save(s, refs, opt, w); err != nil {
+		return err
+	}
+	for _, r := range refs {
+		s.Emit("image", "save", r, map[string]string{"name": r})
+	}
+	return nil
+}
+
+func save(s *store.Store, refs []string, opt SaveOptions, w io.Writer) error {
 	format := opt.Format
 	type named struct {
 		img  v1.Image

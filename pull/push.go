@@ -47,5 +47,6 @@ func Push(ctx context.Context, s *store.Store, src, dest string, regs Registries
 	if err := remote.Write(target, vimg, regs.options(repo.RegistryStr(), remote.WithContext(ctx))...); err != nil {
 		return v1.Hash{}, fmt.Errorf("push %s: %w", store.CanonicalName(ref), err)
 	}
+	s.Emit("image", "push", store.CanonicalName(ref), map[string]string{"name": store.CanonicalName(ref)})
 	return vimg.Digest()
 }
