@@ -3,6 +3,7 @@ package run
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ type PsRow struct {
 	Labels     string
 	labels     map[string]string
 	health     string // starting, healthy, unhealthy; "none" without a healthcheck
+	exitCode   string // an exited container's, else ""
+	networks   []string
+	volumes    []string // names, and the destinations of all its mounts
+	created    time.Time
 	imageID    string
 	fullID     string
 }
@@ -43,7 +48,7 @@ func Ps(s *store.Store, opt PsOptions) ([]PsRow, []*store.BadRecord, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	showAll := opt.All || opt.Last > 0 || opt.Filters["status"] != nil
+	showAll := opt.All || opt.Last > 0 || opt.Filters["status"] != nil || opt.Filters["exited"] != nil
 	var rows []PsRow
 	for _, ctr := range all {
 		if opt.Last >= 0 && len(rows) >= opt.Last {
@@ -116,6 +121,14 @@ func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (PsRow, error) 
 	if st.Health != nil && st.Status == store.StatusRunning {
 		r.health = st.Health.Status
 	}
+	if st.Status == store.StatusExited {
+		r.exitCode = strconv.Itoa(st.ExitCode)
+	}
+	r.created, r.networks = ctr.Created, append([]string{cfg.Network}, cfg.Connected...)
+	r.volumes = append([]string{}, ctr.Volumes...)
+	for _, m := range cfg.Spec.Mounts {
+		r.volumes = append(r.volumes, m.Destination)
+	}
 	var labels []string
 	for k, v := range ctr.Labels {
 		labels = append(labels, k+"="+v)
@@ -157,20 +170,24 @@ func StatusText(st *store.ContainerState, now time.Time) string {
 // keys ANDed.
 type Filters map[string][]string
 
-// ParseFilters reads --filter status=|name=|id=|ancestor=|label=K[=V]|health=.
+// ParseFilters reads --filter status=|name=|id=|ancestor=|label=K[=V]|
+// health=|exited=|network=|volume=|before=|since=.
 func ParseFilters(fs []string) (Filters, error) {
 	out := Filters{}
 	for _, f := range fs {
 		k, v, ok := strings.Cut(f, "=")
 		switch k {
-		case "status", "name", "id", "ancestor", "label":
+		case "status", "name", "id", "ancestor", "label", "network", "volume", "before", "since":
+		case "exited":
+			_, err := strconv.Atoi(v)
+			ok = ok && err == nil
 		case "health":
 			ok = ok && slices.Contains([]string{"starting", "healthy", "unhealthy", "none"}, v)
 		default:
 			ok = false
 		}
 		if !ok {
-			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor=, label= or health=starting|healthy|unhealthy|none", f)
+			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor=, label=, network=, volume=, before=, since=, exited=CODE or health=starting|healthy|unhealthy|none", f)
 		}
 		out[k] = append(out[k], v)
 	}
@@ -192,6 +209,17 @@ func (f Filters) match(s *store.Store, r PsRow) bool {
 	}
 	return anyOf("status", func(v string) bool { return v == r.State }) &&
 		anyOf("health", func(v string) bool { return v == r.health }) &&
+		anyOf("exited", func(v string) bool { return v == r.exitCode }) &&
+		anyOf("network", func(v string) bool { return slices.Contains(r.networks, v) }) &&
+		anyOf("volume", func(v string) bool { return slices.Contains(r.volumes, v) }) &&
+		anyOf("before", func(v string) bool {
+			other, err := s.LookupContainer(v)
+			return err == nil && r.created.Before(other.Created)
+		}) &&
+		anyOf("since", func(v string) bool {
+			other, err := s.LookupContainer(v)
+			return err == nil && r.created.After(other.Created)
+		}) &&
 		anyOf("name", func(v string) bool { return strings.Contains(r.Names, v) }) &&
 		anyOf("id", func(v string) bool { return strings.HasPrefix(r.fullID, v) }) &&
 		anyOf("ancestor", func(v string) bool {
