@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"tug/internal/human"
 	"tug/run"
 	"tug/store"
 )
@@ -273,7 +274,8 @@ func logsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep streaming new output until the container stops"},
 			&cli.StringFlag{Name: "tail", Aliases: []string{"n"}, Value: "all", Usage: "lines from the end, or all"},
 			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "show timestamps"},
-			&cli.StringFlag{Name: "since", Usage: "only lines since a time (RFC 3339) or a duration ago (10m)"},
+			&cli.StringFlag{Name: "since", Usage: "only lines since a time: RFC 3339, Unix seconds, or a duration ago (10m)"},
+			&cli.StringFlag{Name: "until", Usage: "only lines before a time, as --since takes it"},
 		},
 		Action: func(c *cli.Context) error {
 			s, ctr, err := oneContainer(c, 1, 1)
@@ -286,29 +288,19 @@ func logsCommand() *cli.Command {
 					return fmt.Errorf("--tail %q: want a number of lines or all", t)
 				}
 			}
-			if since := c.String("since"); since != "" {
-				if opt.Since, err = parseSince(since); err != nil {
-					return err
+			for _, t := range []struct {
+				flag string
+				to   *time.Time
+			}{{"since", &opt.Since}, {"until", &opt.Until}} {
+				if v := c.String(t.flag); v != "" {
+					if *t.to, err = human.ParseTime(v, time.Now()); err != nil {
+						return usage(fmt.Errorf("logs --%s %w", t.flag, err))
+					}
 				}
 			}
 			return run.Logs(s, ctr, opt, os.Stdout, os.Stderr)
 		},
 	}
-}
-
-// parseSince reads an RFC 3339 time, a Unix time or a duration ago.
-func parseSince(s string) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return time.Now().Add(-d), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	var secs int64
-	if _, err := fmt.Sscan(s, &secs); err == nil {
-		return time.Unix(secs, 0), nil
-	}
-	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time, Unix seconds or a duration such as 10m", s)
 }
 
 func renameCommand() *cli.Command {

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"tug/internal/human"
 	"tug/store"
 )
 
@@ -46,7 +47,7 @@ func eventsAction(c *cli.Context) error {
 		to   *time.Time
 	}{{"since", &opt.Since}, {"until", &opt.Until}} {
 		if v := c.String(t.flag); v != "" {
-			if *t.to, err = store.ParseEventTime(v, now); err != nil {
+			if *t.to, err = human.ParseTime(v, now); err != nil {
 				return usage(fmt.Errorf("events --%s %w", t.flag, err))
 			}
 		}

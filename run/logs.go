@@ -248,6 +248,12 @@ type LogOptions struct {
 	Tail       int // lines from the end; negative means all
 	Timestamps bool
 	Since      time.Time
+	Until      time.Time // zero: no end
+}
+
+// shows tells whether the entry's time is within --since and --until.
+func (opt LogOptions) shows(e LogEntry) bool {
+	return !e.Time.Before(opt.Since) && (opt.Until.IsZero() || !e.Time.After(opt.Until))
 }
 
 // readLogLines returns the parsed lines of the rotated and current files.
@@ -310,7 +316,7 @@ func Logs(s *store.Store, c *store.Container, opt LogOptions, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("logs of %s: %w", c.Name, err)
 	}
-	entries = slices.DeleteFunc(entries, func(e LogEntry) bool { return e.Time.Before(opt.Since) })
+	entries = slices.DeleteFunc(entries, func(e LogEntry) bool { return !opt.shows(e) })
 	if opt.Tail >= 0 && len(entries) > opt.Tail {
 		entries = entries[len(entries)-opt.Tail:]
 	}
@@ -347,11 +353,14 @@ func follow(s *store.Store, c *store.Container, path string, offset int64, parse
 				if i < 0 {
 					break
 				}
-				if e, perr := parse(pending[:i]); perr == nil && !e.Time.Before(opt.Since) {
+				if e, perr := parse(pending[:i]); perr == nil && opt.shows(e) {
 					writeEntry(stdout, stderr, e, opt.Timestamps)
 				}
 				pending = pending[i+1:]
 			}
+		}
+		if !opt.Until.IsZero() && time.Now().After(opt.Until) {
+			return nil // past --until: nothing more to show
 		}
 		st, err := State(s, c)
 		if err != nil {

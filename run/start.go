@@ -518,12 +518,14 @@ func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error 
 	st := p.state
 	st.Status, st.FinishedAt, st.StopRequested = store.StatusExited, time.Now().UTC(), old.StopRequested
 	st.OOMKilled, st.Health, st.RestartRequested = oom, old.Health, old.RestartRequested
-	if err := s.SetState(c.ID, &st); err != nil && !os.IsNotExist(errors.Unwrap(err)) {
-		return err
-	}
-	emit(s, c, "die", map[string]string{"exitCode": strconv.Itoa(st.ExitCode)})
+	// before the state: whoever waits for the exit to be recorded
+	// (stop) writes its own event after this one, as docker orders them
 	if oom {
 		emit(s, c, "oom", nil)
+	}
+	emit(s, c, "die", map[string]string{"exitCode": strconv.Itoa(st.ExitCode)})
+	if err := s.SetState(c.ID, &st); err != nil && !os.IsNotExist(errors.Unwrap(err)) {
+		return err
 	}
 	return nil
 }

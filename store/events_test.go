@@ -68,24 +68,6 @@ func TestEventsFollow(t *testing.T) {
 	}
 }
 
-func TestParseEventTime(t *testing.T) {
-	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Time{
-		"10m":                  now.Add(-10 * time.Minute),
-		"1700000000":           time.Unix(1700000000, 0),
-		"1700000000.5":         time.Unix(1700000000, 500000000),
-		"2026-12-01T09:00:00Z": time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC),
-	} {
-		got, err := ParseEventTime(in, now)
-		if err != nil || !got.Equal(want) {
-			t.Errorf("%s: got %v, %v; want %v", in, got, err, want)
-		}
-	}
-	if _, err := ParseEventTime("yesterday", now); err == nil {
-		t.Errorf("yesterday parsed")
-	}
-}
-
 func TestEventFilter(t *testing.T) {
 	e := Event{Type: "container", Action: "health_status: healthy", Actor: Actor{ID: "abcdef", Attributes: map[string]string{"name": "web", "image": "busybox", "app": "x"}}}
 	for _, tc := range []struct {

@@ -4,6 +4,9 @@ package human
 
 import (
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,4 +61,23 @@ func Size(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.3g", f) + units[i]
+}
+
+// ParseTime reads the times of --since and --until as docker does: Unix seconds
+// (with a fraction), RFC 3339 (or its date, or date and time without a
+// zone, local), or a duration ago (10m, 1h30m).
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "eE") {
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: want Unix seconds, an RFC 3339 time or a duration (10m)", s)
 }
