@@ -254,11 +254,17 @@ func stopOutside(c *cli.Context, stop bool, timeout time.Duration) error {
 func waitCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "wait",
-		Before:    inUserNS,
 		Usage:     "wait for containers to stop and print their exit codes",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		Action: forEachContainer(func(_ *cli.Context, s *store.Store, _ string, ctr *store.Container) (string, error) {
-			code, err := run.Wait(s, ctr)
+		Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "condition", Usage: "wait for this state instead: running, paused, created, healthy, unhealthy, stopped (the default) or exited"}},
+		Before: func(c *cli.Context) error {
+			if err := run.CheckWaitConditions(c.StringSlice("condition")); err != nil {
+				return usage(err)
+			}
+			return inUserNS(c)
+		},
+		Action: forEachContainer(func(c *cli.Context, s *store.Store, _ string, ctr *store.Container) (string, error) {
+			code, err := run.WaitFor(s, ctr, c.StringSlice("condition"))
 			return strconv.Itoa(code), err
 		}),
 	}

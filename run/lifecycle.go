@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -203,6 +204,61 @@ func Wait(s *store.Store, c *store.Container) (int, error) {
 		default:
 			return st.ExitCode, nil
 		}
+	}
+}
+
+// waitConditions are wait --condition's states, podman's (stopped is
+// also exited, and docker's not-running).
+var waitConditions = map[string]func(*store.ContainerState) bool{
+	"running": func(st *store.ContainerState) bool { return st.Status == store.StatusRunning && !st.Paused },
+	"paused":  func(st *store.ContainerState) bool { return st.Paused },
+	"created": func(st *store.ContainerState) bool { return st.Status == store.StatusCreated },
+	"healthy": func(st *store.ContainerState) bool {
+		return st.Health != nil && st.Health.Status == store.HealthHealthy
+	},
+	"unhealthy": func(st *store.ContainerState) bool {
+		return st.Health != nil && st.Health.Status == store.HealthUnhealthy
+	},
+}
+
+// CheckWaitConditions refuses a --condition wait does not know.
+func CheckWaitConditions(conds []string) error {
+	for _, c := range conds {
+		if _, ok := waitConditions[c]; !ok && c != "stopped" && c != "exited" && c != "not-running" {
+			return fmt.Errorf("--condition %q: want running, paused, created, healthy, unhealthy, stopped or exited", c)
+		}
+	}
+	return nil
+}
+
+// WaitFor blocks until the container is in one of the states conds
+// names, and returns its exit code for a stop, -1 for the others, as
+// podman does. No conditions, or a stopped one among them, is Wait.
+func WaitFor(s *store.Store, c *store.Container, conds []string) (int, error) {
+	var states []func(*store.ContainerState) bool
+	stop := false
+	for _, cond := range conds {
+		if met := waitConditions[cond]; met != nil {
+			states = append(states, met)
+		} else {
+			stop = true
+		}
+	}
+	if len(states) == 0 {
+		return Wait(s, c)
+	}
+	for {
+		st, err := State(s, c)
+		if err != nil {
+			return 0, err
+		}
+		if slices.ContainsFunc(states, func(met func(*store.ContainerState) bool) bool { return met(st) }) {
+			return -1, nil
+		}
+		if stop && st.Status == store.StatusExited && !restarting(c, st) {
+			return st.ExitCode, nil
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
