@@ -337,7 +337,8 @@ func psCommand() *cli.Command {
 			&cli.BoolFlag{Name: "latest", Aliases: []string{"l"}, Usage: "only the latest created container"},
 			&cli.IntFlag{Name: "last", Aliases: []string{"n"}, Value: -1, Usage: "only the N latest created containers"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"},
-			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "status=, name=, id=, ancestor=, label=K[=V]"},
+			&cli.BoolFlag{Name: "size", Aliases: []string{"s"}, Usage: "show what each container's files take"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "status=, name=, id=, ancestor=, label=K[=V], health=, exited=, network=, volume=, before=, since="},
 			&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
 			&cli.BoolFlag{Name: "external", Usage: "also containers of other tools (podman's; tug has none)"},
 			noHeadingFlag(),
@@ -355,7 +356,7 @@ func ps(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opt := run.PsOptions{All: c.Bool("all"), Last: c.Int("last"), Filters: filters, NoTrunc: c.Bool("no-trunc")}
+	opt := run.PsOptions{All: c.Bool("all"), Last: c.Int("last"), Filters: filters, NoTrunc: c.Bool("no-trunc"), Size: c.Bool("size")}
 	if c.Bool("latest") {
 		opt.Last = 1
 	}
@@ -367,7 +368,10 @@ func ps(c *cli.Context) error {
 	l := listing{format: c.String("format"),
 		table: "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
 		headers: map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-			"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES", "Labels": "LABELS"}}
+			"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES", "Labels": "LABELS", "Size": "SIZE"}}
+	if opt.Size {
+		l.table += "\t{{.Size}}"
+	}
 	return printRows(c, l, rows, func(r run.PsRow) string { return r.ID }, false)
 }
 
@@ -415,6 +419,7 @@ func containerInspectCommand() *cli.Command {
 	cmd := inspectCommand()
 	cmd.Usage = "show details of containers as JSON"
 	cmd.ArgsUsage = "CONTAINER [CONTAINER...]"
+	cmd.Flags = append(inspectFlags(), sizeFlag())
 	cmd.Action = func(c *cli.Context) error { return inspect(c, "container") }
 	return cmd
 }

@@ -130,7 +130,7 @@ func inspectCommand() *cli.Command {
 	cmd := imageInspectCommand()
 	cmd.Usage = "show details of containers, images, networks or volumes as JSON"
 	cmd.ArgsUsage = "NAME|ID [NAME|ID...]"
-	cmd.Flags = append(cmd.Flags, &cli.StringFlag{Name: "type", Usage: "only objects of this type: container, image, network or volume"})
+	cmd.Flags = append(cmd.Flags, &cli.StringFlag{Name: "type", Usage: "only objects of this type: container, image, network or volume"}, sizeFlag())
 	cmd.Action = func(c *cli.Context) error {
 		kinds := []string{"container", "image", "network", "volume"}
 		if t := c.String("type"); t != "" {
@@ -145,9 +145,15 @@ func inspectCommand() *cli.Command {
 }
 
 func inspect(c *cli.Context, kinds ...string) error {
+	size := c.Bool("size")
 	return inspectEach(c, func(s *store.Store, cfg config.Config, ref string) (any, error) {
-		return inspectOne(s, cfg, ref, kinds)
+		return inspectOne(s, cfg, ref, kinds, size)
 	})
+}
+
+// sizeFlag is inspect's --size, a container's SizeRw and SizeRootFs.
+func sizeFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "size", Aliases: []string{"s"}, Usage: "add a container's SizeRw and SizeRootFs"}
 }
 
 // inspectEach prints the views one finds for each argument, as docker
@@ -178,7 +184,7 @@ func inspectEach(c *cli.Context, one func(s *store.Store, cfg config.Config, ref
 
 // inspectOne is the view of the first object of the kinds (in order)
 // that ref names.
-func inspectOne(s *store.Store, cfg config.Config, ref string, kinds []string) (any, error) {
+func inspectOne(s *store.Store, cfg config.Config, ref string, kinds []string, size bool) (any, error) {
 	for _, kind := range kinds {
 		var v any
 		var err error
@@ -186,7 +192,12 @@ func inspectOne(s *store.Store, cfg config.Config, ref string, kinds []string) (
 		case "container":
 			var ctr *store.Container
 			if ctr, err = s.LookupContainer(ref); err == nil {
-				v, err = run.Inspect(s, ctr)
+				var ci *run.ContainerInspect
+				if ci, err = run.Inspect(s, ctr); err == nil && size {
+					rw, rootfs := run.Size(s, ctr)
+					ci.SizeRw, ci.SizeRootFs = &rw, &rootfs
+				}
+				v = ci
 			}
 		case "image":
 			var img *store.Image
@@ -331,7 +342,7 @@ func existsCommand(kind string) *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, err = inspectOne(s, cfg, c.Args().First(), []string{kind})
+			_, err = inspectOne(s, cfg, c.Args().First(), []string{kind}, false)
 			if errors.Is(err, store.ErrNotFound) {
 				return coded{errors.New(""), 1}
 			}

@@ -2,6 +2,7 @@ package run
 
 import (
 	"io/fs"
+	"os"
 	"path/filepath"
 	"syscall"
 
@@ -101,6 +102,20 @@ func imageUse(s *store.Store, imgs []*store.Image, used map[string]bool) (DiskUs
 		}
 	}
 	return iu, bu
+}
+
+// Size is what a container's files take: its changes (the upper dir;
+// nothing for the copy driver, which keeps none apart), and those with
+// its image's, as docker's SizeRw and SizeRootFs.
+func Size(s *store.Store, c *store.Container) (rw, rootfs int64) {
+	if _, err := os.Stat(filepath.Join(s.ContainerDir(c.ID), "upper")); err == nil {
+		rw = dirSize(filepath.Join(s.ContainerDir(c.ID), "upper"))
+	}
+	rootfs = rw
+	if img, err := s.LookupImage(c.Image.Hex); err == nil {
+		rootfs += img.Size
+	}
+	return rw, rootfs
 }
 
 // dirSize adds up the apparent sizes of everything under dir, dir

@@ -25,6 +25,8 @@ type ContainerInspect struct {
 	Mounts          []InspectMount   `json:"Mounts"`
 	Config          InspectConfig    `json:"Config"`
 	NetworkSettings InspectNetSettng `json:"NetworkSettings"`
+	SizeRw          *int64           `json:"SizeRw,omitempty"` // with inspect --size
+	SizeRootFs      *int64           `json:"SizeRootFs,omitempty"`
 }
 
 // InspectState is the State part of ContainerInspect.

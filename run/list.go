@@ -24,6 +24,7 @@ type PsRow struct {
 	Ports      string
 	Names      string
 	Labels     string
+	Size       string // with --size: "2B (virtual 1.98MB)", docker's
 	labels     map[string]string
 	health     string // starting, healthy, unhealthy; "none" without a healthcheck
 	exitCode   string // an exited container's, else ""
@@ -40,6 +41,7 @@ type PsOptions struct {
 	Last    int     // only the N newest; -1 for all
 	Filters Filters // --filter
 	NoTrunc bool
+	Size    bool // measure each container's files (--size)
 }
 
 // Ps lists containers, newest first, and the records it could not read.
@@ -57,6 +59,10 @@ func Ps(s *store.Store, opt PsOptions) ([]PsRow, []*store.BadRecord, error) {
 		r, err := psRowOf(s, ctr, opt.NoTrunc)
 		if err != nil {
 			continue // removed meanwhile
+		}
+		if opt.Size {
+			rw, rootfs := Size(s, ctr)
+			r.Size = fmt.Sprintf("%s (virtual %s)", human.Size(rw), human.Size(rootfs))
 		}
 		if (!showAll && r.State != store.StatusRunning && r.State != statusPaused) || !opt.Filters.match(s, r) {
 			continue
