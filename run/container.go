@@ -81,8 +81,19 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	hostUTS, hostIPC, err := hostNamespaces(opt)
+	if err != nil {
+		return nil, err
+	}
 	hostname := opt.Hostname
-	if hostname == "" {
+	switch {
+	case hostUTS && hostname != "":
+		return nil, errors.New("conflicting options: --hostname and --uts host")
+	case hostUTS:
+		if hostname, err = os.Hostname(); err != nil {
+			return nil, err
+		}
+	case hostname == "":
 		hostname = id[:12]
 	}
 	env, err := environment(ic.Config, opt, hostname, os.LookupEnv)
@@ -119,7 +130,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		User: cmp.Or(opt.User, ic.Config.User), Hostname: hostname,
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host", Driver: driver,
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
-		EmbeddedDNS: userNetwork(opt.Network),
+		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC,
 		MaskedPaths: childspec.DefaultMaskedPaths(), ReadonlyPaths: childspec.DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {
@@ -190,6 +201,12 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	}
 	if err := applySecurity(&spec, &res, opt.Security, filepath.Join(s.Root(), "cache")); err != nil {
 		return nil, err
+	}
+	if err := hostSysctls(&spec); err != nil {
+		return nil, err
+	}
+	if hostIPC {
+		spec.Mounts = append(spec.Mounts, Mount{Source: "/dev/shm", Destination: "/dev/shm"}) // docker's: the host's
 	}
 	raw, err := json.Marshal(Config{
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, Aliases: opt.Aliases,

@@ -65,6 +65,8 @@ type Options struct {
 	Umask         string   // --umask: octal, the entrypoint's
 	EnvHost       bool     // --env-host: the container gets tug's environment (under -e)
 	Annotations   []string // --annotation K=V
+	UTS           string   // --uts: "" (private) or host
+	IPC           string   // --ipc: "", private or host
 }
 
 // timeZone is the bind that --tz makes: the host's zoneinfo file of tz
@@ -545,4 +547,24 @@ func rates(flag string, vs []string) ([]cgroups.Rate, error) {
 		out = append(out, cgroups.Rate{Major: unix.Major(st.Rdev), Minor: unix.Minor(st.Rdev), Bytes: uint64(n)})
 	}
 	return out, nil
+}
+
+// hostNamespaces reads --uts and --ipc: whether the container shares
+// the host's.
+func hostNamespaces(opt Options) (uts, ipc bool, err error) {
+	switch opt.UTS {
+	case "", "private":
+	case "host":
+		uts = true
+	default:
+		return false, false, fmt.Errorf("--uts %q: want host or private", opt.UTS)
+	}
+	switch opt.IPC {
+	case "", "private":
+	case "host":
+		ipc = true
+	default:
+		return false, false, fmt.Errorf("--ipc %q: want host or private (shareable and container: are not supported by tug yet)", opt.IPC)
+	}
+	return uts, ipc, nil
 }

@@ -226,6 +226,30 @@ func sysctls(specs []string) (map[string]string, error) {
 	return out, nil
 }
 
+// hostSysctls refuses a sysctl whose namespace the container shares
+// with the host (--network, --uts, --ipc host): it would change the
+// host's.
+func hostSysctls(spec *Spec) error {
+	for k := range spec.Sysctls {
+		switch ns := sysctlNamespace(k); {
+		case ns == "net" && spec.HostNetwork, ns == "uts" && spec.HostUTS, ns == "ipc" && spec.HostIPC:
+			return fmt.Errorf("--sysctl %s: not allowed in the host's %s namespace", k, ns)
+		}
+	}
+	return nil
+}
+
+// sysctlNamespace is the namespace a namespaced sysctl belongs to.
+func sysctlNamespace(k string) string {
+	switch {
+	case k == "kernel.domainname", k == "kernel.hostname":
+		return "uts"
+	case strings.HasPrefix(k, "net."):
+		return "net"
+	}
+	return "ipc"
+}
+
 func namespacedSysctl(k string) bool {
 	switch {
 	case k == "kernel.sem", k == "kernel.domainname", k == "kernel.hostname":

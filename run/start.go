@@ -267,6 +267,12 @@ func (l *launcher) command() error {
 	if l.cfg.Network == "host" || l.netns != nil {
 		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
 	}
+	if l.spec.HostUTS {
+		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWUTS
+	}
+	if l.spec.HostIPC {
+		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWIPC
+	}
 	if l.netns != nil {
 		l.cmd.ExtraFiles = append(l.cmd.ExtraFiles, l.netns) // the spec's fd + 2, see run/child/sync.go
 		l.spec.JoinNetNS = true

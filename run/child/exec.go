@@ -55,8 +55,7 @@ func execHelper() (int, error) {
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return 0, fmt.Errorf("unshare fs: %w", err)
 	}
-	const all = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
-	if err := unix.Setns(fds.extra(), all); err != nil {
+	if err := unix.Setns(fds.extra(), namespacesToJoin(pid)); err != nil {
 		return 0, fmt.Errorf("join the container's namespaces: %w", err)
 	}
 	console := -1
@@ -139,4 +138,20 @@ func forkCommand(exe string, spec childspec.Exec, env []string, id Identity, con
 		return 0, execError(spec.Args[0], err)
 	}
 	return pid, nil
+}
+
+// namespacesToJoin are the container's namespaces this process is not
+// in already: one it shares with the host (--network, --uts, --ipc
+// host) is left alone, as setns(2) into it would need privilege over
+// the host's user namespace, which a rootless helper has not.
+func namespacesToJoin(pid int) int {
+	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWCGROUP
+	for name, flag := range map[string]int{"uts": unix.CLONE_NEWUTS, "ipc": unix.CLONE_NEWIPC, "net": unix.CLONE_NEWNET} {
+		var mine, theirs unix.Stat_t
+		if unix.Stat("/proc/self/ns/"+name, &mine) != nil || unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, name), &theirs) != nil ||
+			mine.Ino != theirs.Ino || mine.Dev != theirs.Dev {
+			flags |= flag
+		}
+	}
+	return flags
 }

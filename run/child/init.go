@@ -70,8 +70,11 @@ func initContainer(fds childFDs) error {
 	} else {
 		unix.Umask(0o022)
 	}
-	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-		return fmt.Errorf("set hostname: %w", err)
+	// sethostname(2) in the container's UTS namespace; never in the host's
+	if !spec.HostUTS {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("set hostname: %w", err)
+		}
 	}
 	if !spec.HostNetwork && !spec.JoinNetNS {
 		if err := loopbackUp(); err != nil {
