@@ -85,6 +85,9 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	if opt.NoHosts && len(opt.AddHosts) > 0 {
+		return nil, errors.New("--no-hosts and --add-host conflict: there is no /etc/hosts of tug's to add to")
+	}
 	hostname := opt.Hostname
 	switch {
 	case hostUTS && hostname != "":
@@ -130,7 +133,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		User: cmp.Or(opt.User, ic.Config.User), Hostname: hostname,
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host", Driver: driver,
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
-		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC,
+		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC, NoHosts: opt.NoHosts,
 		MaskedPaths: childspec.DefaultMaskedPaths(), ReadonlyPaths: childspec.DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {
@@ -327,6 +330,9 @@ func prepare(s *store.Store, c *store.Container, cfg *Config, spec *Spec) error 
 	dir := s.ContainerDir(c.ID)
 	if owner, ok := sharedNetwork(cfg); ok { // the owner's very files
 		for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
+			if name == "hosts" && spec.NoHosts {
+				continue
+			}
 			p := filepath.Join(s.ContainerDir(owner), name)
 			spec.Mounts = append([]Mount{{Source: p, Destination: "/etc/" + name}}, spec.Mounts...)
 		}
@@ -342,6 +348,9 @@ func prepare(s *store.Store, c *store.Container, cfg *Config, spec *Spec) error 
 		hosts, _ := os.ReadFile("/etc/hosts")
 		resolv, _ := os.ReadFile("/etc/resolv.conf")
 		files["/etc/hosts"], files["/etc/resolv.conf"] = string(hosts), string(resolv)
+	}
+	if spec.NoHosts {
+		delete(files, "/etc/hosts")
 	}
 	for dst, content := range files {
 		p := filepath.Join(dir, strings.TrimPrefix(path.Base(dst), "."))

@@ -66,6 +66,7 @@ type Options struct {
 	EnvHost       bool     // --env-host: the container gets tug's environment (under -e)
 	Annotations   []string // --annotation K=V
 	UTS           string   // --uts: "" (private) or host
+	NoHosts       bool     // --no-hosts: the image's /etc/hosts, not one tug writes
 	IPC           string   // --ipc: "", private or host
 }
 

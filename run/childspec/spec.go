@@ -68,6 +68,8 @@ type Spec struct {
 	// HostUTS and HostIPC: the host's UTS and IPC namespaces (--uts
 	// host, --ipc host), not new ones.
 	HostUTS bool `json:"host_uts,omitempty"`
+	// NoHosts leaves the image's /etc/hosts (--no-hosts).
+	NoHosts bool `json:"no_hosts,omitempty"`
 	HostIPC bool `json:"host_ipc,omitempty"`
 	// JoinNetNS: the child joins the network namespace of the process
 	// whose pidfd it inherits as fd 5 (--network container:C).
