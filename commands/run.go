@@ -76,6 +76,7 @@ func containerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "umask", Usage: "the container's umask, octal (default 0022)"},
 		&cli.BoolFlag{Name: "env-host", Usage: "give the container tug's environment (-e and --env-file over it)"},
 		&cli.StringSliceFlag{Name: "annotation", Usage: "set an annotation K=V (inspect .Config.Annotations)"},
+		&cli.StringSliceFlag{Name: "group-add", Usage: "a supplementary group for the container's processes: a name in its /etc/group, or a number"},
 		&cli.BoolFlag{Name: "no-hosts", Usage: "leave the image's /etc/hosts: tug writes none"},
 		&cli.StringFlag{Name: "uts", Usage: "the UTS namespace: private (the default) or host"},
 		&cli.StringFlag{Name: "ipc", Usage: "the IPC namespace: private (the default) or host"},
@@ -277,7 +278,7 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		Labels: c.StringSlice("label"), LogDriver: c.String("log-driver"), TZ: c.String("tz"), Timeout: c.Int("timeout"),
 		PreserveFDs: c.Int("preserve-fds"),
 		StopSignal:  c.String("stop-signal"), Umask: c.String("umask"),
-		EnvHost: c.Bool("env-host"), Annotations: c.StringSlice("annotation"), UTS: c.String("uts"), IPC: c.String("ipc"), NoHosts: c.Bool("no-hosts"),
+		EnvHost: c.Bool("env-host"), Annotations: c.StringSlice("annotation"), UTS: c.String("uts"), IPC: c.String("ipc"), NoHosts: c.Bool("no-hosts"), GroupAdd: c.StringSlice("group-add"),
 		Health: health.Flags{
 			Cmd: c.String("health-cmd"), Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout"),
 			Retries: c.Int("health-retries"), StartPeriod: c.Duration("health-start-period"), StartInterval: c.Duration("health-start-interval"),

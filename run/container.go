@@ -133,7 +133,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		User: cmp.Or(opt.User, ic.Config.User), Hostname: hostname,
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host", Driver: driver,
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
-		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC, NoHosts: opt.NoHosts,
+		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC, NoHosts: opt.NoHosts, GroupAdd: opt.GroupAdd,
 		MaskedPaths: childspec.DefaultMaskedPaths(), ReadonlyPaths: childspec.DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {

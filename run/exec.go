@@ -83,7 +83,7 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 	spec := execSpec{
 		Args: opt.Args, Env: env, Cwd: cmp.Or(opt.Workdir, cfg.Spec.Cwd, "/"), User: cmp.Or(opt.User, cfg.Spec.User),
 		Tty: opt.Tty, Detach: opt.Detach, Caps: cfg.Spec.Caps, NoNewPrivs: cfg.Spec.NoNewPrivs, Seccomp: cfg.Spec.Seccomp,
-		Probe: opt.Timeout > 0,
+		Probe: opt.Timeout > 0, GroupAdd: cfg.Spec.GroupAdd,
 	}
 	if !opt.Interactive {
 		stdio.Stdin = nil

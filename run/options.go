@@ -67,6 +67,7 @@ type Options struct {
 	Annotations   []string // --annotation K=V
 	UTS           string   // --uts: "" (private) or host
 	NoHosts       bool     // --no-hosts: the image's /etc/hosts, not one tug writes
+	GroupAdd      []string // --group-add: supplementary groups, names or numbers
 	IPC           string   // --ipc: "", private or host
 }
 

@@ -4,30 +4,39 @@ package child
 // group files, the capabilities it keeps, and the command it execs.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"tug/internal/userns"
 
 	"golang.org/x/sys/unix"
 )
 
-// containerUser resolves -u with the container's own /etc/passwd and
-// /etc/group: after pivot_root they cannot lead outside the rootfs.
-func containerUser(user string) (Identity, error) {
-	var passwd, group io.Reader
-	if f, err := os.Open("/etc/passwd"); err == nil {
-		defer f.Close()
-		passwd = f
+// containerUser resolves -u and --group-add with the container's own
+// /etc/passwd and /etc/group: after pivot_root they cannot lead outside
+// the rootfs.
+func containerUser(user string, add []string) (Identity, error) {
+	passwd, _ := os.ReadFile("/etc/passwd") // none: numbers only
+	group, _ := os.ReadFile("/etc/group")
+	id, err := ResolveUser(user, bytes.NewReader(passwd), bytes.NewReader(group))
+	if err != nil || len(add) == 0 {
+		return id, err
 	}
-	if f, err := os.Open("/etc/group"); err == nil {
-		defer f.Close()
-		group = f
+	groups := parseGroup(bytes.NewReader(group))
+	for _, g := range add {
+		gid, err := lookupGroup(g, groups)
+		if err != nil {
+			return id, fmt.Errorf("--group-add %s: %w", g, err)
+		}
+		if gid != id.GID && !slices.Contains(id.Groups, gid) {
+			id.Groups = append(id.Groups, gid)
+		}
 	}
-	return ResolveUser(user, passwd, group)
+	return id, nil
 }
 
 // withHome adds HOME from the passwd entry unless the env sets it.

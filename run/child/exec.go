@@ -66,7 +66,7 @@ func execHelper() (int, error) {
 		}
 		console = c
 	}
-	id, err := containerUser(spec.User)
+	id, err := containerUser(spec.User, spec.GroupAdd)
 	if err != nil {
 		return 0, fail(125, "%s", err)
 	}

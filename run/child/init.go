@@ -179,7 +179,7 @@ func loopbackUp() error {
 // drops privileges and execs it, or with --init execs the reaper (tug
 // at self) that starts it.
 func execEntrypoint(spec *childspec.Spec, self int, fds childFDs) error {
-	id, err := containerUser(spec.User)
+	id, err := containerUser(spec.User, spec.GroupAdd)
 	if err != nil {
 		return fail(125, "%s", err)
 	}

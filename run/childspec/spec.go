@@ -42,10 +42,13 @@ type Spec struct {
 	UserNS   bool `json:"userns,omitempty"`
 	SingleID bool `json:"single_id,omitempty"`
 
-	Args     []string `json:"args"`
-	Env      []string `json:"env"`
-	Cwd      string   `json:"cwd"`
-	User     string   `json:"user"` // name, uid, name:group or uid:gid; "" is root
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Cwd  string   `json:"cwd"`
+	User string   `json:"user"` // name, uid, name:group or uid:gid; "" is root
+	// GroupAdd are supplementary groups beyond the user's (--group-add):
+	// names in the image's /etc/group, or numbers.
+	GroupAdd []string `json:"group_add,omitempty"`
 	Hostname string   `json:"hostname"`
 	Tty      bool     `json:"tty"`
 	// ConsoleFD, with Tty, is the inherited fd of the console socket
@@ -197,6 +200,7 @@ type Exec struct {
 	Env        []string `json:"env"`
 	Cwd        string   `json:"cwd"`
 	User       string   `json:"user"`
+	GroupAdd   []string `json:"group_add,omitempty"`
 	Tty        bool     `json:"tty"`
 	Detach     bool     `json:"detach"`
 	ConsoleFD  int      `json:"console_fd,omitempty"` // with Tty (console.go)
