@@ -220,10 +220,7 @@ func restartCommand() *cli.Command {
 	cmd := containerVerb("restart", "stop and start containers again",
 		append(timeFlags(), selectFlags(true, false)...),
 		func(c *cli.Context, s *store.Store, ctr *store.Container) error {
-			if err := run.Stop(s, ctr, stopTime(c)); err != nil {
-				return err
-			}
-			return run.StartDetached(s, ctr)
+			return run.Restart(s, ctr, stopTime(c))
 		})
 	cmd.Before = func(c *cli.Context) error { return stopOutside(c, true, time.Duration(c.Int("time"))*time.Second) }
 	return cmd

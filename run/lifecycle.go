@@ -262,6 +262,19 @@ func WaitFor(s *store.Store, c *store.Container, conds []string) (int, error) {
 	}
 }
 
+// Restart stops the container (as Stop, with timeout) and starts it
+// again detached.
+func Restart(s *store.Store, c *store.Container, timeout time.Duration) error {
+	if err := Stop(s, c, timeout); err != nil {
+		return err
+	}
+	if err := StartDetached(s, c); err != nil {
+		return err
+	}
+	emit(s, c, "restart", nil)
+	return nil
+}
+
 // restarting tells whether the monitor will start the container again.
 func restarting(c *store.Container, st *store.ContainerState) bool {
 	cfg, err := ContainerConfig(c)

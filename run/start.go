@@ -365,6 +365,9 @@ func (l *launcher) record() error {
 		return err
 	}
 	emit(l.s, l.c, "start", nil)
+	for _, v := range l.c.Volumes {
+		l.s.Emit("volume", "mount", v, map[string]string{"container": l.c.ID, "driver": "local"})
+	}
 	return nil
 }
 
@@ -530,6 +533,9 @@ func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error 
 		emit(s, c, "oom", nil)
 	}
 	emit(s, c, "die", map[string]string{"exitCode": strconv.Itoa(st.ExitCode)})
+	for _, v := range c.Volumes {
+		s.Emit("volume", "unmount", v, map[string]string{"container": c.ID, "driver": "local"})
+	}
 	if err := s.SetState(c.ID, &st); err != nil && !os.IsNotExist(errors.Unwrap(err)) {
 		return err
 	}
