@@ -59,6 +59,11 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 	if err != nil {
 		return 0, err
 	}
+	return execIn(s, c, cfg, opt, stdio)
+}
+
+// execIn is Exec with the container's config read already.
+func execIn(s *store.Store, c *store.Container, cfg *Config, opt ExecOptions, stdio IO) (int, error) {
 	st, err := State(s, c)
 	if err != nil {
 		return 0, err

@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"tug/run/health"
 	"tug/store"
 
 	"golang.org/x/sys/unix"
@@ -26,14 +25,23 @@ func Healthcheck(s *store.Store, c *store.Container) (store.HealthResult, error)
 	if err != nil {
 		return store.HealthResult{}, err
 	}
+	r, _, err := healthcheck(s, c, cfg)
+	return r, err
+}
+
+// healthcheck is Healthcheck with the container's config read already
+// (the monitor's, once for all its probes), which also returns the
+// health as it recorded it.
+func healthcheck(s *store.Store, c *store.Container, cfg *Config) (store.HealthResult, store.Health, error) {
 	if cfg.Health == nil {
-		return store.HealthResult{}, fmt.Errorf("%s %w", c.Name, ErrNoHealthcheck)
+		return store.HealthResult{}, store.Health{}, fmt.Errorf("%s %w", c.Name, ErrNoHealthcheck)
 	}
-	r, err := probe(s, c, cfg.Health)
+	r, err := probe(s, c, cfg)
 	if err != nil {
-		return r, err
+		return r, store.Health{}, err
 	}
 	var became string
+	var h store.Health
 	err = editState(s, c, func(st *store.ContainerState) error {
 		if st.Status != store.StatusRunning {
 			return fmt.Errorf("%s: %w", c.Name, ErrNotRunning)
@@ -44,6 +52,7 @@ func Healthcheck(s *store.Store, c *store.Container) (store.HealthResult, error)
 		if cfg.Health.Record(st.Health, r, st.StartedAt) {
 			became = st.Health.Status
 		}
+		h = *st.Health
 		return nil
 	})
 	if err == nil && became != "" {
@@ -52,12 +61,13 @@ func Healthcheck(s *store.Store, c *store.Container) (store.HealthResult, error)
 	if err == nil && became == store.HealthUnhealthy {
 		err = onFailure(s, c, cfg.Health.OnFailure)
 	}
-	return r, err
+	return r, h, err
 }
 
 // probe runs the check's command in the container with its timeout, its
 // output (stdout and stderr together) kept up to 4 KiB.
-func probe(s *store.Store, c *store.Container, check *health.Check) (store.HealthResult, error) {
+func probe(s *store.Store, c *store.Container, cfg *Config) (store.HealthResult, error) {
+	check := cfg.Health
 	r := store.HealthResult{Start: time.Now().UTC()}
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -70,7 +80,7 @@ func probe(s *store.Store, c *store.Container, check *health.Check) (store.Healt
 		pr.Close()
 		out <- string(b)
 	}()
-	code, err := Exec(s, c, ExecOptions{Args: check.Args(), Timeout: check.Timeout}, IO{Stdout: pw, Stderr: pw})
+	code, err := execIn(s, c, cfg, ExecOptions{Args: check.Args(), Timeout: check.Timeout}, IO{Stdout: pw, Stderr: pw})
 	pw.Close()
 	r.Output, r.End = <-out, time.Now().UTC()
 	if err != nil {
@@ -108,7 +118,8 @@ func onFailure(s *store.Store, c *store.Container, action string) error {
 // probeOnSchedule runs the container's healthcheck on its schedule from
 // a goroutine, until the returned func is called (the container
 // exited): the monitor's job, or a foreground tug's.
-func probeOnSchedule(s *store.Store, c *store.Container, check *health.Check) (stop func()) {
+func probeOnSchedule(s *store.Store, c *store.Container, cfg *Config) (stop func()) {
+	check := cfg.Health
 	if check == nil {
 		return func() {}
 	}
@@ -124,12 +135,12 @@ func probeOnSchedule(s *store.Store, c *store.Container, check *health.Check) (s
 				return
 			case <-t.C:
 			}
-			r, err := Healthcheck(s, c)
+			r, now, err := healthcheck(s, c, cfg)
 			if errors.Is(err, ErrNotRunning) {
 				return
 			}
-			if st, err := s.State(c.ID); err == nil && st.Health != nil {
-				h = st.Health
+			if now.Status != "" {
+				h = &now
 			}
 			t.Reset(check.Next(h, started, cmp.Or(r.End, time.Now())))
 		}

@@ -90,7 +90,7 @@ func monitor(args []string, ready *os.File) error {
 			recordFailure(s, c, err)
 			break
 		}
-		stopProbes := probeOnSchedule(s, c, cfg.Health)
+		stopProbes := probeOnSchedule(s, c, cfg)
 		code := p.wait(sigs)
 		stopProbes()
 		if err := p.finish(s, c, cfg); err != nil {

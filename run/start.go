@@ -93,7 +93,7 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	if stdio.NoSigProxy {
 		sigs = make(chan os.Signal) // what Notify catches goes nowhere
 	}
-	stopProbes := probeOnSchedule(s, c, cfg.Health)
+	stopProbes := probeOnSchedule(s, c, cfg)
 	code := p.wait(sigs)
 	stopProbes()
 	err = p.finish(s, c, cfg)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -33,11 +34,10 @@ func (e engine) run(args ...string) []string {
 	return append(append(append(append([]string{}, e.global...), "run"), e.runArgs...), args...)
 }
 
-// benchContainers times starts, then ps and exec among a fleet of
-// detached containers, for tug and, when installed, podman.
-func benchContainers(tug, dir, reg string, starts, fleet int) error {
-	ref := reg + "/library/busybox:latest"
-	tag, err := name.NewTag(ref)
+// pushBusybox pushes the busybox image the figures run, as
+// library/busybox:latest.
+func pushBusybox(reg string) error {
+	tag, err := name.NewTag(reg + "/library/busybox:latest")
 	if err != nil {
 		return err
 	}
@@ -48,6 +48,13 @@ func benchContainers(tug, dir, reg string, starts, fleet int) error {
 	if err := remote.Write(tag, bb); err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
+	return nil
+}
+
+// benchContainers times starts, then ps and exec among a fleet of
+// detached containers, for tug and, when installed, podman.
+func benchContainers(tug, dir, reg string, starts, fleet int) error {
+	ref := reg + "/library/busybox:latest"
 	root := mkdir(dir, "containers")
 	t := engine{name: "tug", bin: tug, global: []string{"--root", mkdir(root, "tug-root"), "--runroot", mkdir(root, "tug-run")}}
 	if out, err := t.cmd("pull", "-q", ref).CombinedOutput(); err != nil {
@@ -184,4 +191,98 @@ func hardLimit(r int) uint64 {
 	var rl syscall.Rlimit
 	syscall.Getrlimit(r, &rl)
 	return rl.Max
+}
+
+// benchHealth runs fleet detached containers, each with a healthcheck
+// every second, and measures over secs seconds the CPU their monitors
+// use themselves (the probes' processes are their children, not
+// counted) and each monitor's memory against a monitor with none.
+func benchHealth(tug, dir, reg string, fleet, secs int) error {
+	ref := reg + "/library/busybox:latest"
+	root := mkdir(dir, "health")
+	e := engine{name: "tug", bin: tug, global: []string{"--root", mkdir(root, "tug-root"), "--runroot", mkdir(root, "tug-run")}}
+	if out, err := e.cmd("pull", "-q", ref).CombinedOutput(); err != nil {
+		return fmt.Errorf("tug pull: %v: %s", err, out)
+	}
+	names := []string{"plain"}
+	if out, err := exec.Command(tug, e.run("-d", "--network", "none", "--name", "plain", ref, "sleep", "100000")...).CombinedOutput(); err != nil {
+		return fmt.Errorf("tug run -d: %v: %s", err, out)
+	}
+	for i := range fleet {
+		n := fmt.Sprintf("hc%d", i)
+		names = append(names, n)
+		if out, err := exec.Command(tug, e.run("-d", "--network", "none", "--name", n, "--health-cmd", "true", "--health-interval", "1s", ref, "sleep", "100000")...).CombinedOutput(); err != nil {
+			return fmt.Errorf("tug run -d: %v: %s", err, out)
+		}
+	}
+	defer e.cmd(append([]string{"rm", "-f"}, names...)...).Run()
+	monitors := map[string]int{}
+	for _, n := range names {
+		out, err := e.cmd("inspect", "--format", "{{.State.Pid}}", n).Output()
+		if err != nil {
+			return fmt.Errorf("inspect %s: %w", n, err)
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+		monitors[n] = parentOf(pid)
+	}
+	time.Sleep(3 * time.Second) // every container healthy, its monitor settled
+	cpu := func() (ticks float64) {
+		for n, pid := range monitors {
+			if n != "plain" {
+				ticks += procTicks(pid)
+			}
+		}
+		return ticks
+	}
+	before, start := cpu(), time.Now()
+	time.Sleep(time.Duration(secs) * time.Second)
+	used := (cpu() - before) / 100 / time.Since(start).Seconds() // of one core; 100 ticks a second
+	var rss, pss float64
+	for n, pid := range monitors {
+		if n != "plain" {
+			rss, pss = rss+vmField(pid, "VmRSS:"), pss+rollupField(pid, "Pss:")
+		}
+	}
+	rss, pss = rss/float64(fleet)/1024, pss/float64(fleet)/1024
+	plainRSS, plainPSS := vmField(monitors["plain"], "VmRSS:")/1024, rollupField(monitors["plain"], "Pss:")/1024
+	fmt.Printf("tug healthchecks: %d containers, one probe a second each, over %d s: monitors' own CPU %.2f%% of a core (target < 1%%); per monitor RSS %.2f MB, %+.2f MB over one without (target < 1), PSS %.2f MB, %+.2f MB\n",
+		fleet, secs, used*100, rss, rss-plainRSS, pss, pss-plainPSS)
+	return nil
+}
+
+// parentOf is the parent of pid: a container's monitor.
+func parentOf(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// procTicks is the CPU time pid has used itself, in clock ticks:
+// utime and stime, its children's left out.
+func procTicks(pid int) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	s, _ := strconv.ParseFloat(f[12], 64)
+	return u + s
+}
+
+// rollupField is a field of /proc/PID/smaps_rollup, in kB.
+func rollupField(pid int, field string) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(rest), "%f", &kb)
+			return kb
+		}
+	}
+	return 0
 }

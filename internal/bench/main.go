@@ -10,7 +10,11 @@
 //   - copy-up: a run with a new volume over an image directory of
 //     20,000 small files, which are copied into it;
 //   - build: a 3-stage Dockerfile over a context of 20,000 files and
-//     200 MB, cold, with no change, and after one file changes.
+//     200 MB, cold, with no change, and after one file changes;
+//   - health: 50 containers with a healthcheck every second, the CPU
+//     their monitors use themselves and each one's memory.
+//
+// -only picks some of these parts.
 //
 // When podman is installed it does the same with podman in the same run
 // and prints the ratios. `make bench` runs it.
@@ -43,8 +47,15 @@ func main() {
 	starts := flag.Int("starts", 20, "container starts per tool")
 	fleet := flag.Int("fleet", 50, "detached containers for the ps and exec figures")
 	rootless := flag.String("rootless-user", "tugrl", "the unprivileged user (with subordinate IDs) for the rootless figures")
+	healthSecs := flag.Int("health-secs", 60, "seconds the healthcheck figure watches the monitors")
+	only := flag.String("only", "", "run only these parts, comma-separated: containers, rootless, copyup, build, health, pull")
 	flag.Parse()
-	if err := run(*tug, *layers, *layerMiB<<20, *runs, *starts, *fleet, *rootless); err != nil {
+	parts := map[string]bool{}
+	for _, p := range strings.Split(*only, ",") {
+		parts[p] = *only != ""
+	}
+	want := func(part string) bool { return *only == "" || parts[part] }
+	if err := run(*tug, *layers, *layerMiB<<20, *runs, *starts, *fleet, *healthSecs, *rootless, want); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %s\n", err)
 		os.Exit(1)
 	}
@@ -56,7 +67,7 @@ type result struct {
 	rssMB float64
 }
 
-func run(tug string, layers int, layerBytes int64, runs, starts, fleet int, rootlessUser string) error {
+func run(tug string, layers int, layerBytes int64, runs, starts, fleet, healthSecs int, rootlessUser string, want func(string) bool) error {
 	tug, err := filepath.Abs(tug)
 	if err != nil {
 		return err
@@ -71,20 +82,40 @@ func run(tug string, layers int, layerBytes int64, runs, starts, fleet int, root
 		return err
 	}
 	defer reg.Stop()
-	if err := benchContainers(tug, dir, reg.Addr, starts, fleet); err != nil {
+	// the pushes of the images the other parts use
+	if err := pushBusybox(reg.Addr); err != nil {
 		return err
 	}
-	if err := benchRootless(tug, reg.Addr+"/library/busybox:latest", rootlessUser, starts); err != nil {
-		return err
+	if want("containers") {
+		if err := benchContainers(tug, dir, reg.Addr, starts, fleet); err != nil {
+			return err
+		}
+	}
+	if want("rootless") {
+		if err := benchRootless(tug, reg.Addr+"/library/busybox:latest", rootlessUser, starts); err != nil {
+			return err
+		}
+	}
+	if want("health") {
+		if err := benchHealth(tug, dir, reg.Addr, fleet, healthSecs); err != nil {
+			return err
+		}
 	}
 	// before the pulls, whose stores are deleted run after run: ext4
 	// without a journal makes files slowly for minutes where many were
 	// just deleted. The copies stay until the end, for the same reason.
-	if err := benchCopyUp(tug, dir, reg.Addr, 5); err != nil {
-		return err
+	if want("copyup") {
+		if err := benchCopyUp(tug, dir, reg.Addr, 5); err != nil {
+			return err
+		}
 	}
-	if err := benchBuild(tug, dir, reg.Addr); err != nil {
-		return err
+	if want("build") {
+		if err := benchBuild(tug, dir, reg.Addr); err != nil {
+			return err
+		}
+	}
+	if !want("pull") {
+		return nil
 	}
 	return benchPull(tug, dir, reg.Addr, layers, layerBytes, runs)
 }
