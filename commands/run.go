@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -77,6 +78,7 @@ func containerFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "env-host", Usage: "give the container tug's environment (-e and --env-file over it)"},
 		&cli.StringSliceFlag{Name: "annotation", Usage: "set an annotation K=V (inspect .Config.Annotations)"},
 		&cli.StringSliceFlag{Name: "group-add", Usage: "a supplementary group for the container's processes: a name in its /etc/group, or a number"},
+		&cli.StringSliceFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach only these of the container's streams: stdin, stdout, stderr (the foreground's, all by default)"},
 		&cli.BoolFlag{Name: "no-hosts", Usage: "leave the image's /etc/hosts: tug writes none"},
 		&cli.StringFlag{Name: "uts", Usage: "the UTS namespace: private (the default) or host"},
 		&cli.StringFlag{Name: "ipc", Usage: "the IPC namespace: private (the default) or host"},
@@ -212,6 +214,14 @@ func startAttached(c *cli.Context) error {
 }
 
 func runAction(c *cli.Context) error {
+	if c.Bool("detach") && c.IsSet("attach") {
+		return usage(errors.New("conflicting options: -a/--attach and -d/--detach"))
+	}
+	for _, a := range c.StringSlice("attach") {
+		if a = strings.ToLower(a); a != "stdin" && a != "stdout" && a != "stderr" {
+			return usage(fmt.Errorf("--attach %q: want stdin, stdout or stderr", a))
+		}
+	}
 	if c.Bool("detach") && (c.String("log-driver") == run.LogPassthrough || c.Int("preserve-fds") > 0) {
 		return usage(errors.New("--log-driver passthrough and --preserve-fds hand the container tug's own fds: they do not go with -d"))
 	}
@@ -235,6 +245,21 @@ func foreground(c *cli.Context, s *store.Store, ctr *store.Container, interactiv
 	stdio := run.IO{Stdout: os.Stdout, Stderr: os.Stderr, Inherited: inheritedCount(c), NoSigProxy: c.IsSet("sig-proxy") && !c.Bool("sig-proxy")}
 	if interactive {
 		stdio.Stdin = os.Stdin
+	}
+	// run -a: the streams not named are left out (the log keeps them)
+	if streams := c.StringSlice("attach"); c.Command.Name == "run" && len(streams) > 0 {
+		has := func(s string) bool {
+			return slices.ContainsFunc(streams, func(a string) bool { return strings.EqualFold(a, s) })
+		}
+		if !has("stdin") {
+			stdio.Stdin = nil
+		}
+		if !has("stdout") && !c.Bool("tty") { // a terminal carries both
+			stdio.Stdout = nil
+		}
+		if !has("stderr") && !c.Bool("tty") {
+			stdio.Stderr = nil
+		}
 	}
 	code, err := run.Start(s, ctr, stdio)
 	if err != nil {
