@@ -461,12 +461,17 @@ func attachCommand() *cli.Command {
 		Before:    inUserNS,
 		Usage:     "connect to a detached container's output (and input, with -i); ctrl-p ctrl-q detaches on a terminal",
 		ArgsUsage: "CONTAINER",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "detach-keys", Value: run.DefaultDetachKeys, Usage: "the keys that detach: ctrl-X or characters, comma-separated; empty for none"}},
 		Action: func(c *cli.Context) error {
+			keys, err := run.ParseDetachKeys(c.String("detach-keys"))
+			if err != nil {
+				return usage(err)
+			}
 			s, ctr, err := oneContainer(c, 1, 1)
 			if err != nil {
 				return err
 			}
-			code, err := run.Attach(s, ctr, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			code, err := run.Attach(s, ctr, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, keys)
 			if err != nil {
 				return err
 			}

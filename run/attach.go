@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/creack/pty"
@@ -184,10 +185,44 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
+// DefaultDetachKeys is docker's detach sequence.
+const DefaultDetachKeys = "ctrl-p,ctrl-q"
+
+// ParseDetachKeys reads --detach-keys as docker does: keys separated by
+// commas, each a character or ctrl-X (X a letter or one of @[\]^_);
+// empty means no detaching.
+func ParseDetachKeys(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var keys []byte
+	for _, k := range strings.Split(s, ",") {
+		switch {
+		case len(k) == 1:
+			keys = append(keys, k[0])
+		case len(k) == 6 && strings.HasPrefix(strings.ToLower(k), "ctrl-"):
+			c := k[5]
+			switch {
+			case c >= 'a' && c <= 'z':
+				keys = append(keys, c-'a'+1)
+			case c >= 'A' && c <= 'Z':
+				keys = append(keys, c-'A'+1)
+			case strings.IndexByte("@[\\]^_", c) >= 0:
+				keys = append(keys, c-'@')
+			default:
+				return nil, fmt.Errorf("--detach-keys %q: no such key ctrl-%c", s, c)
+			}
+		default:
+			return nil, fmt.Errorf("--detach-keys %q: want keys like ctrl-p,ctrl-q or ctrl-a,x", s)
+		}
+	}
+	return keys, nil
+}
+
 // Attach connects tug's stdio to a running detached container until it
 // exits (then its exit code is returned) or, on a terminal, the user
-// types ctrl-p ctrl-q.
-func Attach(s *store.Store, c *store.Container, stdio IO) (int, error) {
+// types the detach keys (ParseDetachKeys; none: no detaching).
+func Attach(s *store.Store, c *store.Container, stdio IO, detachKeys []byte) (int, error) {
 	cfg, err := ContainerConfig(c)
 	if err != nil {
 		return 0, err
@@ -212,7 +247,7 @@ func Attach(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	}
 	detached := make(chan struct{})
 	if cfg.Interactive {
-		go sendInput(conn, stdio.Stdin, tty, detached)
+		go sendInput(conn, stdio.Stdin, tty, detachKeys, detached)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -237,18 +272,18 @@ func Attach(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	return Wait(s, c)
 }
 
-// sendInput forwards stdin; on a terminal, ctrl-p ctrl-q detaches.
-func sendInput(conn net.Conn, in io.Reader, tty bool, detached chan struct{}) {
+// sendInput forwards stdin; on a terminal, the detach keys detach.
+func sendInput(conn net.Conn, in io.Reader, tty bool, keys []byte, detached chan struct{}) {
 	buf := make([]byte, 4096)
-	var last byte
+	matched := 0
 	for {
 		n, err := in.Read(buf)
-		for i := 0; tty && i < n; i++ {
-			if last == 0x10 && buf[i] == 0x11 {
+		for i := 0; tty && len(keys) > 0 && i < n; i++ {
+			matched = nextMatch(keys, matched, buf[i])
+			if matched == len(keys) {
 				close(detached)
 				return
 			}
-			last = buf[i]
 		}
 		if n > 0 && writeFrame(conn, frameStdin, buf[:n]) != nil {
 			return
@@ -257,4 +292,16 @@ func sendInput(conn net.Conn, in io.Reader, tty bool, detached chan struct{}) {
 			return
 		}
 	}
+}
+
+// nextMatch is how many of keys are typed once b follows the first
+// matched of them.
+func nextMatch(keys []byte, matched int, b byte) int {
+	if b == keys[matched] {
+		return matched + 1
+	}
+	if b == keys[0] {
+		return 1
+	}
+	return 0
 }
