@@ -65,33 +65,14 @@ func (s *Store) RecordBuildStep(key string, id v1.Hash) error {
 // images kept as cache that no name or container holds. It returns the
 // images removed.
 func (s *Store) PruneBuildCache() ([]*Image, error) {
-	var gone []*Image
-	err := s.updateImages(func(imgs []*Image) ([]*Image, error) {
-		gone = nil
-		var keep []*Image
-		for _, img := range imgs {
-			used, err := s.imageInUse(img.ID)
-			if err != nil {
-				return nil, err
-			}
-			if img.Hidden() && !used {
-				gone = append(gone, img)
-			} else {
-				keep = append(keep, img)
-			}
-		}
-		return keep, nil
-	})
+	gone, err := s.removeUnused((*Image).Hidden)
 	if err != nil {
-		return nil, err
+		return gone, err
 	}
 	if err := os.RemoveAll(s.buildCacheDir()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("build cache: %w", err)
+		return gone, fmt.Errorf("build cache: %w", err)
 	}
-	if len(gone) == 0 {
-		return nil, nil
-	}
-	return gone, s.collect(gone)
+	return gone, nil
 }
 
 // BuildCacheMount is the directory of RUN --mount=type=cache's id.

@@ -257,6 +257,13 @@ func (s *Store) RemoveImage(ref string, force bool) (*RemoveResult, error) {
 // those a container was created from and build cache, and returns what
 // it removed.
 func (s *Store) PruneImages(all bool) ([]*Image, error) {
+	return s.removeUnused(func(img *Image) bool { return (all || len(img.Names) == 0) && !img.Hidden() })
+}
+
+// removeUnused removes the images pick selects that no container was
+// created from, with the layers and blobs no other image has, and
+// returns them.
+func (s *Store) removeUnused(pick func(*Image) bool) ([]*Image, error) {
 	var gone []*Image
 	err := s.updateImages(func(imgs []*Image) ([]*Image, error) {
 		gone = nil
@@ -266,7 +273,7 @@ func (s *Store) PruneImages(all bool) ([]*Image, error) {
 			if err != nil {
 				return nil, err
 			}
-			if (all || len(img.Names) == 0) && !used && !img.Hidden() {
+			if pick(img) && !used {
 				gone = append(gone, img)
 			} else {
 				keep = append(keep, img)
