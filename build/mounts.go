@@ -97,16 +97,7 @@ func (rm *runMounts) bind(src, target string, readOnly bool) error {
 func (st *state) cacheMount(rm *runMounts, m *instructions.Mount, target string) error {
 	dir := st.b.s.BuildCacheMount(cmp.Or(m.CacheID, target))
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		mode, uid, gid := os.FileMode(0o755), 0, 0
-		if m.Mode != nil {
-			mode = os.FileMode(*m.Mode) & os.ModePerm
-		}
-		if m.UID != nil {
-			uid = int(*m.UID)
-		}
-		if m.GID != nil {
-			gid = int(*m.GID)
-		}
+		mode, uid, gid := mountOwner(m, 0o755)
 		if err := st.b.s.MakeBuildCacheMount(dir, mode, uid, gid); err != nil {
 			return err
 		}
@@ -193,16 +184,7 @@ func (st *state) secretMount(rm *runMounts, m *instructions.Mount, target string
 		}
 	}
 	file := st.b.tempFile("secret")
-	mode, uid, gid := os.FileMode(0o400), 0, 0
-	if m.Mode != nil {
-		mode = os.FileMode(*m.Mode) & os.ModePerm
-	}
-	if m.UID != nil {
-		uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
+	mode, uid, gid := mountOwner(m, 0o400)
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		return err
 	}
@@ -244,4 +226,20 @@ func (st *state) mountsKey(c *instructions.RunCommand) ([]string, error) {
 		parts = append(parts, "bind "+m.Source+" "+sum)
 	}
 	return parts, nil
+}
+
+// mountOwner is a cache or secret mount's mode (mode= or def), uid= and
+// gid= (root's without them).
+func mountOwner(m *instructions.Mount, def os.FileMode) (mode os.FileMode, uid, gid int) {
+	mode = def
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode) & os.ModePerm
+	}
+	if m.UID != nil {
+		uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		gid = int(*m.GID)
+	}
+	return mode, uid, gid
 }
