@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,24 @@ import (
 )
 
 // waitFor polls cond every millisecond for up to d.
+// killOnceMade starts cmd and kills it with -9 as soon as the path it
+// renames its object to (what) exists, and fails the test if cmd was
+// done before that.
+func killOnceMade(t *testing.T, cmd *exec.Cmd, path, what string) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { _, err := os.Stat(path); return err == nil }) {
+		t.Fatalf("%s never renamed its object away", what)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("%s finished before the kill: %v", what, err)
+	}
+}
+
 func waitFor(d time.Duration, cond func() bool) bool {
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if cond() {
@@ -39,18 +58,7 @@ func TestRemoveKilled(t *testing.T) {
 	}
 	trash := filepath.Join(se.root, "containers", ".rm-"+id)
 	lock := filepath.Join(se.root, "locks", "container-"+id+".lock")
-	rm := se.tug("rm", id)
-	if err := rm.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !waitFor(10*time.Second, func() bool { _, err := os.Stat(trash); return err == nil }) {
-		t.Fatal("rm never renamed the container away")
-	}
-	rm.Process.Kill()
-	rm.Wait()
-	if _, err := os.Stat(trash); err != nil {
-		t.Fatalf("rm finished before the kill: %v", err)
-	}
+	killOnceMade(t, se.tug("rm", id), trash, "rm")
 	if out, err := se.tug("ps", "-a").CombinedOutput(); err != nil || strings.Contains(string(out), id[:12]) {
 		t.Fatalf("ps -a after the kill: %v\n%s", err, out)
 	}
@@ -211,18 +219,7 @@ func TestVolumeRmKilled(t *testing.T) {
 	se := newStoreEnv(t, needE2E(t))
 	se.mustTug("run", "--rm", "-v", "big:/d", "busybox", "sh", "-c", "cd /d && seq 1 6000 | xargs touch")
 	trash := filepath.Join(se.root, "volumes", ".rm-big")
-	rm := se.tug("volume", "rm", "big")
-	if err := rm.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !waitFor(10*time.Second, func() bool { _, err := os.Stat(trash); return err == nil }) {
-		t.Fatal("volume rm never renamed the volume away")
-	}
-	rm.Process.Kill()
-	rm.Wait()
-	if _, err := os.Stat(trash); err != nil {
-		t.Fatalf("volume rm finished before the kill: %v", err)
-	}
+	killOnceMade(t, se.tug("volume", "rm", "big"), trash, "volume rm")
 	if out := se.mustTug("volume", "ls", "-q"); strings.Contains(out, "big") {
 		t.Fatalf("volume ls after the kill lists it:\n%s", out)
 	}
