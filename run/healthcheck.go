@@ -8,9 +8,9 @@ import (
 	"os"
 	"time"
 
-	"tug/store"
-
 	"golang.org/x/sys/unix"
+
+	"tug/store"
 )
 
 // ErrNoHealthcheck is a healthcheck asked of a container that has none.

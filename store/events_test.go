@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -96,5 +98,26 @@ func TestEventFilter(t *testing.T) {
 	}
 	if _, err := ParseEventFilters([]string{"colour=red"}); err == nil {
 		t.Errorf("a bad key passed")
+	}
+}
+
+// TestEventsDamagedLog: a torn or foreign line (a killed writer, a
+// hostile edit) is skipped, and the events around it still read.
+func TestEventsDamagedLog(t *testing.T) {
+	s := testStore(t)
+	s.Emit("image", "pull", "one", nil)
+	f, err := os.OpenFile(s.eventLog(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("{\"Type\":\"image\",\"Act\n\x00\xff not json\n")
+	f.Close()
+	s.Emit("image", "pull", "two", nil)
+	var got []string
+	if err := s.ReadEvents(EventOptions{}, func(e Event) error { got = append(got, e.Actor.ID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "one two" {
+		t.Errorf("read %q", got)
 	}
 }
