@@ -49,7 +49,10 @@ type ContainerState struct {
 	Restarts      int       `json:"restarts,omitempty"`
 	StopRequested bool      `json:"stop_requested,omitempty"`
 	Paused        bool      `json:"paused,omitempty"` // running, its processes frozen
-	Health        *Health   `json:"health,omitempty"` // with a healthcheck: its state, in docker's shape
+	// Health, with a healthcheck, is its state in docker's shape: read
+	// from the container's health record (HealthFile), never written
+	// with the state.
+	Health *Health `json:"-"`
 	// RestartRequested starts the container again when it exits,
 	// whatever its restart policy: --health-on-failure restart.
 	RestartRequested bool `json:"restart_requested,omitempty"`
@@ -288,18 +291,19 @@ func (s *Store) LookupContainer(ref string) (*Container, error) {
 // State reads a container's state; a container never started is
 // "created".
 func (s *Store) State(id string) (*ContainerState, error) {
+	st := ContainerState{Status: StatusCreated}
 	b, err := os.ReadFile(filepath.Join(s.ContainerDir(id), "state.json"))
-	if os.IsNotExist(err) {
-		return &ContainerState{Status: StatusCreated}, nil
-	}
-	if err != nil {
+	switch {
+	case os.IsNotExist(err):
+	case err != nil:
 		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	default:
+		if err := json.Unmarshal(b, &st); err != nil {
+			return nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
+		}
 	}
-	var st ContainerState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
-	}
-	return &st, nil
+	st.Health, err = s.health(id)
+	return &st, err
 }
 
 // SetState records a container's state atomically. It does not fsync:

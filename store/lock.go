@@ -70,8 +70,14 @@ func (l *Lock) Unlock() {
 
 // flockWait takes an exclusive lock on f, waiting for other holders.
 func flockWait(f *os.File) error {
+	return flock(int(f.Fd()), unix.LOCK_EX)
+}
+
+// flock takes a lock (how: LOCK_EX or LOCK_SH) on fd, waiting for
+// other holders.
+func flock(fd, how int) error {
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		err := unix.Flock(fd, how)
 		if err != unix.EINTR {
 			return err
 		}
