@@ -35,6 +35,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"tug/internal/userns"
+	"tug/run/cgroups"
 	"tug/run/child"
 	"tug/store"
 )
@@ -48,9 +50,6 @@ type ExecOptions struct {
 	Tty         bool
 	Interactive bool
 	Detach      bool
-	// Timeout, if set, kills the command after it, its children too (a
-	// healthcheck's probe).
-	Timeout time.Duration
 }
 
 // Exec runs a command in a running container and returns its exit code.
@@ -59,60 +58,126 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 	if err != nil {
 		return 0, err
 	}
-	return execIn(s, c, cfg, opt, stdio)
-}
-
-// execIn is Exec with the container's config read already.
-func execIn(s *store.Store, c *store.Container, cfg *Config, opt ExecOptions, stdio IO) (int, error) {
-	st, err := State(s, c)
+	h, err := newHelper(s, c, "exec in")
 	if err != nil {
 		return 0, err
 	}
-	if st.Status != store.StatusRunning {
-		return 0, fmt.Errorf("exec in %s: %w", c.Name, ErrNotRunning)
-	}
-	if st.Paused {
-		return 0, conflict("exec in %s: it is paused (tug unpause %s)", c.Name, c.Name)
-	}
-	pfd, err := pidfd(st.Pid, st.PidStart, st.BootID)
-	if err != nil {
-		return 0, fmt.Errorf("exec in %s: %w", c.Name, ErrNotRunning)
-	}
-	pidFile := os.NewFile(uintptr(pfd), "pidfd")
-	defer pidFile.Close()
-	// the container's env is the base, then exec's own -e
-	env, err := environment(v1.Config{Env: cfg.Spec.Env}, Options{Env: opt.Env, Tty: opt.Tty}, cfg.Spec.Hostname, os.LookupEnv)
+	defer h.close()
+	spec, err := helperSpec(cfg, opt)
 	if err != nil {
 		return 0, err
 	}
-	spec := execSpec{
-		Args: opt.Args, Env: env, Cwd: cmp.Or(opt.Workdir, cfg.Spec.Cwd, "/"), User: cmp.Or(opt.User, cfg.Spec.User),
-		Tty: opt.Tty, Detach: opt.Detach, Caps: cfg.Spec.Caps, NoNewPrivs: cfg.Spec.NoNewPrivs, Seccomp: cfg.Spec.Seccomp,
-		Probe: opt.Timeout > 0, GroupAdd: cfg.Spec.GroupAdd,
-	}
+	spec = h.withTargets(spec)
 	if !opt.Interactive {
 		stdio.Stdin = nil
 	}
 	if opt.Detach {
 		stdio = IO{}
 	}
-	if opt.Timeout == 0 { // a probe is no exec of the user's
-		cmdline := strings.Join(opt.Args, " ")
-		emit(s, c, "exec_create: "+cmdline, nil)
-		emit(s, c, "exec_start: "+cmdline, nil)
+	cmdline := strings.Join(opt.Args, " ")
+	emit(s, c, "exec_create: "+cmdline, nil)
+	emit(s, c, "exec_start: "+cmdline, nil)
+	wire := func(cmd *exec.Cmd) (*session, error) { return attach(cmd, stdio, spec.Tty, nil, nil) }
+	encode := func(consoleFD int) ([]byte, error) {
+		spec.ConsoleFD = consoleFD
+		return json.Marshal(spec)
 	}
-	return runHelper(spec, st.Pid, pidFile, stdio, opt.Timeout)
+	return h.run(wire, encode, true, 0)
 }
 
-// runHelper runs spec in the container of pid (pidFile its pidfd) and
-// returns the command's exit code; past a timeout (if not 0), the
-// command is killed.
-func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO, timeout time.Duration) (int, error) {
-	path, args, env, done, err := helperCommand(pid)
+// helperSpec is what the helper runs for opt: the container's env,
+// then exec's own -e, and the container's credentials.
+func helperSpec(cfg *Config, opt ExecOptions) (execSpec, error) {
+	env, err := environment(v1.Config{Env: cfg.Spec.Env}, Options{Env: opt.Env, Tty: opt.Tty}, cfg.Spec.Hostname, os.LookupEnv)
 	if err != nil {
-		return 0, err
+		return execSpec{}, err
 	}
-	defer done()
+	return execSpec{
+		Args: opt.Args, Env: env, Cwd: cmp.Or(opt.Workdir, cfg.Spec.Cwd, "/"), User: cmp.Or(opt.User, cfg.Spec.User),
+		Tty: opt.Tty, Detach: opt.Detach, Caps: cfg.Spec.Caps, NoNewPrivs: cfg.Spec.NoNewPrivs, Seccomp: cfg.Spec.Seccomp,
+		GroupAdd: cfg.Spec.GroupAdd,
+	}, nil
+}
+
+// helper starts exec helpers in one running container: a pidfd of its
+// pid 1, checked to be the container's, and how tug runs as the helper.
+// A prober keeps one for all its probes.
+type helper struct {
+	pid     int
+	pidFile *os.File
+	path    string
+	args    []string
+	env     []string
+	done    func()
+	ns      int      // the namespaces it joins
+	cgroups []string // the files it joins the cgroups through
+}
+
+// newHelper is a helper for container c, which must be running and not
+// paused; what names the action in errors ("exec in").
+func newHelper(s *store.Store, c *store.Container, what string) (*helper, error) {
+	st, err := State(s, c)
+	if err != nil {
+		return nil, err
+	}
+	if st.Status != store.StatusRunning {
+		return nil, fmt.Errorf("%s %s: %w", what, c.Name, ErrNotRunning)
+	}
+	if st.Paused {
+		return nil, conflict("%s %s: it is paused (tug unpause %s)", what, c.Name, c.Name)
+	}
+	pfd, err := pidfd(st.Pid, st.PidStart, st.BootID)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, c.Name, ErrNotRunning)
+	}
+	h := &helper{pid: st.Pid, pidFile: os.NewFile(uintptr(pfd), "pidfd"), ns: namespacesToJoin(st.Pid)}
+	if os.Geteuid() == 0 && !userns.Inside() { // rootless containers have no cgroup of their own
+		h.cgroups, err = cgroups.ThreadFiles(st.Pid)
+	}
+	if err == nil {
+		h.path, h.args, h.env, h.done, err = helperCommand(st.Pid)
+	}
+	if err != nil {
+		h.pidFile.Close()
+		return nil, fmt.Errorf("%s %s: %w", what, c.Name, err)
+	}
+	return h, nil
+}
+
+// withTargets is spec with the namespaces and cgroups the helper joins.
+func (h *helper) withTargets(spec execSpec) execSpec {
+	spec.Namespaces, spec.Cgroups = h.ns, h.cgroups
+	return spec
+}
+
+// namespacesToJoin are the container's namespaces this process (and so
+// the helper it starts) is not in already: one it shares with the host
+// (--network, --uts, --ipc host) is left alone, as setns(2) into it
+// would need privilege over the host's user namespace, which a rootless
+// helper has not.
+func namespacesToJoin(pid int) int {
+	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWCGROUP
+	for name, flag := range map[string]int{"uts": unix.CLONE_NEWUTS, "ipc": unix.CLONE_NEWIPC, "net": unix.CLONE_NEWNET} {
+		var mine, theirs unix.Stat_t
+		if unix.Stat("/proc/self/ns/"+name, &mine) != nil || unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, name), &theirs) != nil ||
+			mine.Ino != theirs.Ino || mine.Dev != theirs.Dev {
+			flags |= flag
+		}
+	}
+	return flags
+}
+
+// close lets go of the helper's pidfd and binary.
+func (h *helper) close() {
+	h.done()
+	h.pidFile.Close()
+}
+
+// run runs the helper once and returns the command's exit code: wire
+// gives it its stdio, encode its spec (with the fd of its console, if
+// any), forward sends it tug's signals, and past a timeout (if not 0)
+// the command is killed.
+func (h *helper) run(wire func(*exec.Cmd) (*session, error), encode func(consoleFD int) ([]byte, error), forward bool, timeout time.Duration) (int, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -126,31 +191,38 @@ func runHelper(spec execSpec, pid int, pidFile *os.File, stdio IO, timeout time.
 	defer syncR.Close()
 	defer syncW.Close()
 	cmd := &exec.Cmd{
-		Path:        path,
-		Args:        args,
-		Env:         env,
-		ExtraFiles:  []*os.File{specR, syncW, pidFile},
+		Path:        h.path,
+		Args:        h.args,
+		Env:         h.env,
+		ExtraFiles:  []*os.File{specR, syncW, h.pidFile},
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
 		WaitDelay:   time.Second,
 	}
-	term, err := attach(cmd, stdio, spec.Tty, nil, nil)
+	term, err := wire(cmd)
 	if err != nil {
 		return 0, err
 	}
 	defer term.close()
-	spec.ConsoleFD = term.consoleFD(cmd)
+	spec, err := encode(term.consoleFD(cmd))
+	if err != nil {
+		return 0, fmt.Errorf("exec: spec: %w", err)
+	}
+	// Pdeathsig ties the helper to this thread.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, child.Forwarded()...)
-	defer signal.Stop(sigs)
+	var sigs chan os.Signal
+	if forward {
+		sigs = make(chan os.Signal, 8)
+		signal.Notify(sigs, child.Forwarded()...)
+		defer signal.Stop(sigs)
+	}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("exec: %w", err)
 	}
 	specR.Close()
 	syncW.Close()
 	term.started()
-	if err := json.NewEncoder(specW).Encode(spec); err != nil {
+	if _, err := specW.Write(spec); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return 0, fmt.Errorf("exec: send spec: %w", err)

@@ -2,14 +2,15 @@ package run
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"tug/run/health"
 	"tug/store"
 )
 
@@ -18,77 +19,119 @@ var ErrNoHealthcheck = errors.New("has no healthcheck")
 
 // Healthcheck runs the container's healthcheck probe once, as exec runs
 // a command, records the result in its health, and acts on it turning
-// unhealthy (--health-on-failure). The monitor runs it on schedule;
-// `tug healthcheck run` by hand.
+// unhealthy (--health-on-failure): `tug healthcheck run`.
 func Healthcheck(s *store.Store, c *store.Container) (store.HealthResult, error) {
 	cfg, err := ContainerConfig(c)
 	if err != nil {
 		return store.HealthResult{}, err
 	}
-	r, _, err := healthcheck(s, c, cfg)
+	p, err := newProber(s, c, cfg)
+	if err != nil {
+		return store.HealthResult{}, err
+	}
+	defer p.close()
+	r, _, err := p.once()
 	return r, err
 }
 
-// healthcheck is Healthcheck with the container's config read already
-// (the monitor's, once for all its probes), which also returns the
-// health as it recorded it.
-func healthcheck(s *store.Store, c *store.Container, cfg *Config) (store.HealthResult, store.Health, error) {
+// prober runs a running container's healthcheck: once by hand, or on
+// schedule for the process that watches the container (its monitor, or
+// a foreground tug), a probe a second for some. What is the same for
+// every probe is made once: the helper (pidfd and binary), the spec, the
+// open health record.
+type prober struct {
+	s      *store.Store
+	c      *store.Container
+	check  *health.Check
+	helper *helper
+	spec   []byte
+	health *store.HealthFile
+	state  *store.StateWatch
+	null   *os.File // the helper's stdin
+}
+
+// newProber is a prober of container c, which must be running.
+func newProber(s *store.Store, c *store.Container, cfg *Config) (*prober, error) {
 	if cfg.Health == nil {
-		return store.HealthResult{}, store.Health{}, fmt.Errorf("%s %w", c.Name, ErrNoHealthcheck)
+		return nil, fmt.Errorf("%s %w", c.Name, ErrNoHealthcheck)
 	}
-	r, err := probe(s, c, cfg)
+	spec, err := helperSpec(cfg, ExecOptions{Args: cfg.Health.Args()})
+	if err != nil {
+		return nil, err
+	}
+	spec.Probe, spec.ProbeTimeout = true, cfg.Health.Timeout
+	h, err := newHelper(s, c, "healthcheck of")
+	if err != nil {
+		return nil, err
+	}
+	p := &prober{s: s, c: c, check: cfg.Health, helper: h, state: s.WatchState(c.ID)}
+	if p.spec, err = json.Marshal(h.withTargets(spec)); err == nil {
+		p.null, err = os.Open(os.DevNull)
+	}
+	if err == nil {
+		p.health, err = s.OpenHealth(c.ID)
+	}
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// close lets go of what the probes shared.
+func (p *prober) close() {
+	p.helper.close()
+	if p.null != nil {
+		p.null.Close()
+	}
+	if p.health != nil {
+		p.health.Close()
+	}
+}
+
+// once runs the probe once, records its result, and returns it with
+// the health as recorded.
+func (p *prober) once() (store.HealthResult, store.Health, error) {
+	st, err := p.state.State()
+	if err != nil {
+		return store.HealthResult{}, store.Health{}, err
+	}
+	if st.Status != store.StatusRunning {
+		return store.HealthResult{}, store.Health{}, fmt.Errorf("healthcheck of %s: %w", p.c.Name, ErrNotRunning)
+	}
+	if st.Paused {
+		return store.HealthResult{}, store.Health{}, conflict("healthcheck of %s: it is paused (tug unpause %s)", p.c.Name, p.c.Name)
+	}
+	r, err := p.probe()
 	if err != nil {
 		return r, store.Health{}, err
 	}
 	var became string
-	var h store.Health
-	err = editState(s, c, func(st *store.ContainerState) error {
-		if st.Status != store.StatusRunning {
-			return fmt.Errorf("%s: %w", c.Name, ErrNotRunning)
+	h, err := p.health.Edit(func(h *store.Health) {
+		if p.check.Record(h, r, st.StartedAt) {
+			became = h.Status
 		}
-		if st.Health == nil {
-			st.Health = &store.Health{Status: store.HealthStarting}
-		}
-		if cfg.Health.Record(st.Health, r, st.StartedAt) {
-			became = st.Health.Status
-		}
-		h = *st.Health
-		return nil
 	})
 	if err == nil && became != "" {
-		emit(s, c, "health_status: "+became, map[string]string{"health_status": became})
+		emit(p.s, p.c, "health_status: "+became, map[string]string{"health_status": became})
 	}
 	if err == nil && became == store.HealthUnhealthy {
-		err = onFailure(s, c, cfg.Health.OnFailure)
+		err = onFailure(p.s, p.c, p.check.OnFailure)
 	}
 	return r, h, err
 }
 
-// probe runs the check's command in the container with its timeout, its
-// output (stdout and stderr together) kept up to 4 KiB.
-func probe(s *store.Store, c *store.Container, cfg *Config) (store.HealthResult, error) {
-	check := cfg.Health
+// probe runs the check's command in the container with its timeout.
+func (p *prober) probe() (store.HealthResult, error) {
 	r := store.HealthResult{Start: time.Now().UTC()}
-	pr, pw, err := os.Pipe()
+	code, res, err := p.helper.probe(p.spec, p.null, p.check.Timeout)
+	r.End = time.Now().UTC()
 	if err != nil {
 		return r, err
 	}
-	out := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(io.LimitReader(pr, 4096))
-		io.Copy(io.Discard, pr)
-		pr.Close()
-		out <- string(b)
-	}()
-	code, err := execIn(s, c, cfg, ExecOptions{Args: check.Args(), Timeout: check.Timeout}, IO{Stdout: pw, Stderr: pw})
-	pw.Close()
-	r.Output, r.End = <-out, time.Now().UTC()
-	if err != nil {
-		return r, err
-	}
-	r.ExitCode = code
-	if r.End.Sub(r.Start) >= check.Timeout {
-		r.ExitCode, r.Output = -1, fmt.Sprintf("Health check exceeded timeout (%s)", check.Timeout)
+	r.ExitCode, r.Output = code, res.Output
+	if res.TimedOut {
+		r.ExitCode, r.Output = -1, fmt.Sprintf("Health check exceeded timeout (%s)", p.check.Timeout)
 	}
 	return r, nil
 }
@@ -119,15 +162,19 @@ func onFailure(s *store.Store, c *store.Container, action string) error {
 // a goroutine, until the returned func is called (the container
 // exited): the monitor's job, or a foreground tug's.
 func probeOnSchedule(s *store.Store, c *store.Container, cfg *Config) (stop func()) {
-	check := cfg.Health
-	if check == nil {
+	if cfg.Health == nil {
 		return func() {}
+	}
+	p, err := newProber(s, c, cfg)
+	if err != nil {
+		return func() {} // it exited already
 	}
 	done := make(chan struct{})
 	go func() {
+		defer p.close()
 		started := time.Now()
 		h := &store.Health{Status: store.HealthStarting}
-		t := time.NewTimer(check.Next(h, started, started))
+		t := time.NewTimer(p.check.Next(h, started, started))
 		defer t.Stop()
 		for {
 			select {
@@ -135,14 +182,14 @@ func probeOnSchedule(s *store.Store, c *store.Container, cfg *Config) (stop func
 				return
 			case <-t.C:
 			}
-			r, now, err := healthcheck(s, c, cfg)
+			r, now, err := p.once()
 			if errors.Is(err, ErrNotRunning) {
 				return
 			}
 			if now.Status != "" {
 				h = &now
 			}
-			t.Reset(check.Next(h, started, cmp.Or(r.End, time.Now())))
+			t.Reset(p.check.Next(h, started, cmp.Or(r.End, time.Now())))
 		}
 	}()
 	return func() { close(done) }

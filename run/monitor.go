@@ -28,6 +28,9 @@ import (
 
 const readyFD = 3
 
+// defaultTimerSlack is Linux's default timer slack, 50 µs.
+const defaultTimerSlack = 50_000
+
 // Monitor is the main of the monitor role. It never returns.
 func Monitor() {
 	ready := os.NewFile(readyFD, "ready")
@@ -65,8 +68,10 @@ func monitor(args []string, ready *os.File) error {
 		return err
 	}
 	defer h.close()
-	// Pdeathsig ties the container to this thread.
+	// Pdeathsig ties the container to this thread, and the container
+	// gets the usual timer slack, not the monitor's (startMonitor).
 	runtime.LockOSThread()
+	unix.Prctl(unix.PR_SET_TIMERSLACK, defaultTimerSlack, 0, 0, 0)
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, child.Forwarded()...)
 	// Caught rather than ignored: an ignored signal stays ignored across

@@ -437,7 +437,9 @@ func (p *process) recordRunning(s *store.Store, c *store.Container, healthcheck 
 			BootID: bootID(), StartedAt: time.Now().UTC(), Restarts: st.Restarts,
 		}
 		if healthcheck {
-			p.state.Health = &store.Health{Status: store.HealthStarting, Log: []store.HealthResult{}}
+			if err := s.ResetHealth(c.ID); err != nil {
+				return err
+			}
 		}
 		*st = p.state
 		return nil
@@ -476,8 +478,8 @@ func childFailed(syncR *os.File, err error) error {
 	return err
 }
 
-// wait forwards signals to the container until it exits, lets its last
-// output drain, and returns its exit code.
+// wait forwards signals (from sigs, if not nil) to the container until
+// it exits, lets its last output drain, and returns its exit code.
 func (p *process) wait(sigs chan os.Signal) int {
 	if p.timeout > 0 {
 		// --timeout: past it, the container is killed (exit 137)
@@ -485,16 +487,18 @@ func (p *process) wait(sigs chan os.Signal) int {
 		defer t.Stop()
 	}
 	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				p.cmd.Process.Signal(s)
-			case <-done:
-				return
+	if sigs != nil {
+		go func() {
+			for {
+				select {
+				case s := <-sigs:
+					p.cmd.Process.Signal(s)
+				case <-done:
+					return
+				}
 			}
-		}
-	}()
+		}()
+	}
 	p.cmd.Wait()
 	close(done)
 	p.term.drain()
@@ -526,7 +530,7 @@ func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error 
 	}
 	st := p.state
 	st.Status, st.FinishedAt, st.StopRequested = store.StatusExited, time.Now().UTC(), old.StopRequested
-	st.OOMKilled, st.Health, st.RestartRequested = oom, old.Health, old.RestartRequested
+	st.OOMKilled, st.RestartRequested = oom, old.RestartRequested
 	// before the state: whoever waits for the exit to be recorded
 	// (stop) writes its own event after this one, as docker orders them
 	if oom {

@@ -195,8 +195,12 @@ func hardLimit(r int) uint64 {
 
 // benchHealth runs fleet detached containers, each with a healthcheck
 // every second, and measures over secs seconds the CPU their monitors
-// use themselves (the probes' processes are their children, not
-// counted) and each monitor's memory against a monitor with none.
+// use themselves (the probes' processes, helper and command, are their
+// children: counted apart), and each monitor's memory against a monitor
+// with none: RSS, which counts the pages of tug's binary that every tug
+// shares, and PSS and private memory, which are what one more monitor
+// costs. podman, where installed, gives the cost of one probe its way:
+// `podman healthcheck run`, which its systemd timer runs each interval.
 func benchHealth(tug, dir, reg string, fleet, secs int) error {
 	ref := reg + "/library/busybox:latest"
 	root := mkdir(dir, "health")
@@ -226,27 +230,67 @@ func benchHealth(tug, dir, reg string, fleet, secs int) error {
 		monitors[n] = parentOf(pid)
 	}
 	time.Sleep(3 * time.Second) // every container healthy, its monitor settled
-	cpu := func() (ticks float64) {
+	cpu := func() (own, children float64) {
 		for n, pid := range monitors {
 			if n != "plain" {
-				ticks += procTicks(pid)
+				o, c := procTicks(pid)
+				own, children = own+o, children+c
 			}
 		}
-		return ticks
+		return own, children
 	}
-	before, start := cpu(), time.Now()
+	own0, children0 := cpu()
+	start := time.Now()
 	time.Sleep(time.Duration(secs) * time.Second)
-	used := (cpu() - before) / 100 / time.Since(start).Seconds() // of one core; 100 ticks a second
-	var rss, pss float64
+	own1, children1 := cpu()
+	elapsed := time.Since(start).Seconds()
+	used := (own1 - own0) / 100 / elapsed // of one core; 100 ticks a second
+	probes := float64(fleet) * elapsed    // one a second each
+	perProbe, probeCost := (own1-own0)*10/probes, (children1-children0)*10/probes
+	mem := func(pid int) (rss, pss, private float64) {
+		return vmField(pid, "VmRSS:") / 1024, rollupField(pid, "Pss:") / 1024,
+			(rollupField(pid, "Private_Dirty:") + rollupField(pid, "Private_Clean:")) / 1024
+	}
+	var rss, pss, private float64
 	for n, pid := range monitors {
 		if n != "plain" {
-			rss, pss = rss+vmField(pid, "VmRSS:"), pss+rollupField(pid, "Pss:")
+			r, p, v := mem(pid)
+			rss, pss, private = rss+r/float64(fleet), pss+p/float64(fleet), private+v/float64(fleet)
 		}
 	}
-	rss, pss = rss/float64(fleet)/1024, pss/float64(fleet)/1024
-	plainRSS, plainPSS := vmField(monitors["plain"], "VmRSS:")/1024, rollupField(monitors["plain"], "Pss:")/1024
-	fmt.Printf("tug healthchecks: %d containers, one probe a second each, over %d s: monitors' own CPU %.2f%% of a core (target < 1%%); per monitor RSS %.2f MB, %+.2f MB over one without (target < 1), PSS %.2f MB, %+.2f MB\n",
-		fleet, secs, used*100, rss, rss-plainRSS, pss, pss-plainPSS)
+	plainRSS, plainPSS, plainPrivate := mem(monitors["plain"])
+	fmt.Printf("tug healthchecks: %d containers, one probe a second each, over %d s: monitors' own CPU %.2f%% of a core (target < 1%%), %.2f ms a probe; the probe's processes %.2f ms\n",
+		fleet, secs, used*100, perProbe, probeCost)
+	fmt.Printf("tug healthchecks: per monitor over one without: PSS %+.2f MB, private %+.2f MB (target < 1); RSS %+.2f MB, counting tug's shared text (%.2f MB, %.2f MB, %.2f MB in all)\n",
+		pss-plainPSS, private-plainPrivate, rss-plainRSS, pss, private, rss)
+	return benchPodmanProbe(root, ref, perProbe+probeCost)
+}
+
+// benchPodmanProbe is what one probe costs podman, whose healthchecks
+// are a systemd timer running `podman healthcheck run` each interval:
+// that command's CPU, with its children's, against tug's whole probe
+// (monitor, helper and command), tugMs.
+func benchPodmanProbe(root, ref string, tugMs float64) error {
+	p, err := podmanEngine(root, ref)
+	if err != nil {
+		fmt.Printf("podman:                   %s; no comparison\n", err)
+		return nil
+	}
+	defer p.cmd("system", "reset", "-f").Run()
+	if out, err := exec.Command(p.bin, p.run("-d", "--network", "none", "--name", "hc", "--health-cmd", "true", "--health-interval", "1h", ref, "sleep", "100000")...).CombinedOutput(); err != nil {
+		return fmt.Errorf("podman run -d: %v: %s", err, out)
+	}
+	const runs = 10
+	var total time.Duration
+	for range runs {
+		cmd := p.cmd("healthcheck", "run", "hc")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("podman healthcheck run: %v: %s", err, out)
+		}
+		total += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	podmanMs := float64(total.Microseconds()) / 1000 / runs
+	fmt.Printf("podman healthcheck run:   %.1f ms of CPU a probe (mean of %d); tug/podman %.3f\n", podmanMs, runs, tugMs/podmanMs)
 	return nil
 }
 
@@ -261,17 +305,19 @@ func parentOf(pid int) int {
 	return ppid
 }
 
-// procTicks is the CPU time pid has used itself, in clock ticks:
-// utime and stime, its children's left out.
-func procTicks(pid int) float64 {
+// procTicks is the CPU time pid has used, in clock ticks: its own
+// (utime and stime) and its reaped children's (cutime and cstime).
+func procTicks(pid int) (own, children float64) {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
-		return 0
+	if len(f) < 15 {
+		return 0, 0
 	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	s, _ := strconv.ParseFloat(f[12], 64)
-	return u + s
+	var t [4]float64
+	for i := range t {
+		t[i], _ = strconv.ParseFloat(f[11+i], 64)
+	}
+	return t[0] + t[1], t[2] + t[3]
 }
 
 // rollupField is a field of /proc/PID/smaps_rollup, in kB.

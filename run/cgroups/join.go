@@ -9,22 +9,27 @@ import (
 	"strings"
 )
 
-// JoinThread moves the calling thread into every cgroup that process pid
-// is in: on v1 hierarchies the thread alone ("tasks" 0, which skips the
-// kernel's global threadgroup lock and its RCU grace period), on v2 the
-// whole process. The caller must be locked to its thread and fork from
-// it. Each line of /proc/PID/cgroup is matched to the mount of its
-// hierarchy in /proc/self/mountinfo.
-func JoinThread(pid int) error {
+// Of moves: ThreadFiles lists, JoinFiles writes. The exec helper joins
+// a container's cgroups from the files its parent listed: a prober, a
+// probe a second, lists them once.
+
+// ThreadFiles are the files through which a thread joins every cgroup
+// that process pid is in: on v1 hierarchies the thread alone ("tasks",
+// which skips the kernel's global threadgroup lock and its RCU grace
+// period), on v2 the whole process ("cgroup.procs"). Each line of
+// /proc/PID/cgroup is matched to the mount of its hierarchy in
+// /proc/self/mountinfo.
+func ThreadFiles(pid int) ([]string, error) {
 	mounts, err := hierarchies()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
-		return fmt.Errorf("read cgroups of %d: %w", pid, err)
+		return nil, fmt.Errorf("read cgroups of %d: %w", pid, err)
 	}
 	defer f.Close()
+	var files []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		parts := strings.SplitN(sc.Text(), ":", 3)
@@ -39,12 +44,21 @@ func JoinThread(pid int) error {
 		if parts[1] == "" {
 			file = "cgroup.procs"
 		}
-		target := filepath.Join(mount, filepath.Clean("/"+parts[2]), file)
+		files = append(files, filepath.Join(mount, filepath.Clean("/"+parts[2]), file))
+	}
+	return files, sc.Err()
+}
+
+// JoinFiles moves the calling thread into the cgroups of files (as
+// ThreadFiles lists them). The caller must be locked to its thread and
+// fork from it.
+func JoinFiles(files []string) error {
+	for _, target := range files {
 		if err := os.WriteFile(target, []byte("0"), 0); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", target, err)
 		}
 	}
-	return sc.Err()
+	return nil
 }
 
 // hierarchies maps the controller field of /proc/PID/cgroup ("" for

@@ -13,7 +13,8 @@ import (
 )
 
 // TestJoinThread puts a process in a scratch v1 pids cgroup, then moves
-// one thread of this test into that process's cgroups with JoinThread.
+// one thread of this test into that process's cgroups with ThreadFiles
+// and JoinFiles.
 func TestJoinThread(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("making cgroups needs root")
@@ -43,7 +44,11 @@ func TestJoinThread(t *testing.T) {
 	go func() {
 		// never unlocked: the thread leaves with the goroutine
 		runtime.LockOSThread()
-		if err := JoinThread(target.Process.Pid); err != nil {
+		files, err := ThreadFiles(target.Process.Pid)
+		if err == nil {
+			err = JoinFiles(files)
+		}
+		if err != nil {
 			got <- err.Error()
 			others <- nil
 			return

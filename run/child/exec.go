@@ -38,12 +38,8 @@ func execHelper() (int, error) {
 	}
 	// Join the container's cgroups while host paths still resolve; the
 	// command inherits them.
-	var pid int
-	fmt.Sscan(os.Args[1], &pid)
-	if !userns.Inside() { // rootless containers have no cgroup of their own
-		if err := cgroups.JoinThread(pid); err != nil {
-			return 0, err
-		}
+	if err := cgroups.JoinFiles(spec.Cgroups); err != nil {
+		return 0, err
 	}
 	// Nothing in the container may ptrace this process or its child
 	// before the child execs.
@@ -55,7 +51,7 @@ func execHelper() (int, error) {
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return 0, fmt.Errorf("unshare fs: %w", err)
 	}
-	if err := unix.Setns(fds.extra(), namespacesToJoin(pid)); err != nil {
+	if err := unix.Setns(fds.extra(), spec.Namespaces); err != nil {
 		return 0, fmt.Errorf("join the container's namespaces: %w", err)
 	}
 	console := -1
@@ -94,7 +90,32 @@ func execHelper() (int, error) {
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, Forwarded()...)
-	child, err := forkCommand(exe, spec, env, id, console)
+	// A probe's helper comes from a monitor, whose timers are slack
+	// (run.startMonitor); the command gets Linux's default slack, 50 µs,
+	// which it inherits from this thread.
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, 50_000, 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("timer slack: %w", err)
+	}
+	files := []uintptr{0, 1, 2}
+	switch {
+	case console >= 0:
+		files = []uintptr{uintptr(console), uintptr(console), uintptr(console)}
+		defer unix.Close(console)
+	case spec.Detach:
+		files = nil
+	}
+	var output *os.File
+	w := -1
+	if spec.Probe {
+		if output, w, err = probeOutput(); err != nil {
+			return 0, err
+		}
+		files = []uintptr{0, uintptr(w), uintptr(w)}
+	}
+	child, err := forkCommand(exe, spec, env, id, files)
+	if w >= 0 {
+		unix.Close(w) // the probe's now, and the helper must see its EOF
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -103,25 +124,18 @@ func execHelper() (int, error) {
 		return 0, nil // the container's init adopts it
 	}
 	if spec.Probe {
-		return reapProbe(child, sigs), nil
+		return reportProbe(child, output, spec.ProbeTimeout, sigs)
 	}
 	return reap(child, sigs), nil
 }
 
 // forkCommand starts the command as this thread's child, as the user,
-// on the console (a pty slave of the container's devpts) if there is one.
-func forkCommand(exe string, spec childspec.Exec, env []string, id Identity, console int) (int, error) {
+// with files as its stdio (a console's pty slave of the container's
+// devpts, the helper's own, or none).
+func forkCommand(exe string, spec childspec.Exec, env []string, id Identity, files []uintptr) (int, error) {
 	groups := make([]uint32, len(id.Groups))
 	for i, g := range id.Groups {
 		groups[i] = uint32(g)
-	}
-	files := []uintptr{0, 1, 2}
-	if console >= 0 {
-		files = []uintptr{uintptr(console), uintptr(console), uintptr(console)}
-		defer unix.Close(console)
-	}
-	if spec.Detach {
-		files = nil
 	}
 	pid, err := syscall.ForkExec(exe, spec.Args, &syscall.ProcAttr{
 		Env:   env,
@@ -138,20 +152,4 @@ func forkCommand(exe string, spec childspec.Exec, env []string, id Identity, con
 		return 0, execError(spec.Args[0], err)
 	}
 	return pid, nil
-}
-
-// namespacesToJoin are the container's namespaces this process is not
-// in already: one it shares with the host (--network, --uts, --ipc
-// host) is left alone, as setns(2) into it would need privilege over
-// the host's user namespace, which a rootless helper has not.
-func namespacesToJoin(pid int) int {
-	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWCGROUP
-	for name, flag := range map[string]int{"uts": unix.CLONE_NEWUTS, "ipc": unix.CLONE_NEWIPC, "net": unix.CLONE_NEWNET} {
-		var mine, theirs unix.Stat_t
-		if unix.Stat("/proc/self/ns/"+name, &mine) != nil || unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, name), &theirs) != nil ||
-			mine.Ino != theirs.Ino || mine.Dev != theirs.Dev {
-			flags |= flag
-		}
-	}
-	return flags
 }

@@ -132,12 +132,6 @@ func reap(child int, sigs chan os.Signal) int {
 	return reapWith(child, sigs, func(s unix.Signal) { unix.Kill(child, s) })
 }
 
-// reapProbe is reap for a healthcheck's probe: any signal the helper
-// gets (its timeout's) kills the probe's whole process group.
-func reapProbe(child int, sigs chan os.Signal) int {
-	return reapWith(child, sigs, func(unix.Signal) { unix.Kill(-child, unix.SIGKILL) })
-}
-
 // reapWith waits for child, handing each forwarded signal to forward.
 func reapWith(child int, sigs chan os.Signal, forward func(unix.Signal)) int {
 	exited := make(chan int, 1)

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -208,6 +209,25 @@ type Exec struct {
 	NoNewPrivs bool     `json:"no_new_privs"`
 	Seccomp    BPF      `json:"seccomp,omitempty"`
 	// Probe is a healthcheck's probe: it runs in a process group of
-	// its own, which any signal to the helper (its timeout's) kills.
-	Probe bool `json:"probe,omitempty"`
+	// its own, which the helper kills past ProbeTimeout or on any signal
+	// it gets. The helper reads the probe's output (stdout and stderr
+	// together), and once the probe exited writes a ProbeResult to its
+	// own stdout and exits with the probe's code.
+	// Namespaces are the container's namespaces to join (CLONE_NEW*
+	// flags); Cgroups the files to join its cgroups through (none
+	// rootless). The parent decides both, a prober once for its probes.
+	Namespaces   int           `json:"namespaces"`
+	Cgroups      []string      `json:"cgroups,omitempty"`
+	Probe        bool          `json:"probe,omitempty"`
+	ProbeTimeout time.Duration `json:"probe_timeout,omitempty"`
 }
+
+// ProbeResult is what the helper reports of a probe besides its code.
+type ProbeResult struct {
+	Output   string `json:"output"` // its first 4 KiB (MaxProbeOutput)
+	TimedOut bool   `json:"timed_out,omitempty"`
+}
+
+// MaxProbeOutput is how much of a probe's output is kept, as docker
+// keeps.
+const MaxProbeOutput = 4096
