@@ -90,6 +90,8 @@ func App() *cli.App {
 			restartCommand(),
 			pauseCommand(),
 			unpauseCommand(),
+			mountCommand(),
+			umountCommand(),
 			healthcheckCommand(),
 			eventsCommand(),
 			waitCommand(),

@@ -216,6 +216,50 @@ func unpauseCommand() *cli.Command {
 	return cmd
 }
 
+// mountCommand is podman's mount: print where each container's root
+// filesystem is on the host, mounting it there; with no container, list
+// the containers that are mounted.
+func mountCommand() *cli.Command {
+	cmd := containerVerb("mount", "put containers' root filesystems on the host and print where (root only)", selectFlags(true, false),
+		nil)
+	cmd.ArgsUsage = "[CONTAINER...]"
+	cmd.Action = func(c *cli.Context) error {
+		if c.NArg() == 0 && !c.Bool("all") {
+			return listMounted(c)
+		}
+		return forEachContainer(func(_ *cli.Context, s *store.Store, _ string, ctr *store.Container) (string, error) {
+			return run.MountRootfs(s, ctr)
+		})(c)
+	}
+	return cmd
+}
+
+// listMounted prints each mounted container's ID and mount.
+func listMounted(c *cli.Context) error {
+	s, _, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	all, bad, err := s.ScanContainers()
+	if err != nil {
+		return err
+	}
+	warnBad(bad)
+	for _, ctr := range all {
+		if run.RootfsMounted(s, ctr) {
+			fmt.Println(ctr.ID, run.MountPath(s, ctr))
+		}
+	}
+	return nil
+}
+
+func umountCommand() *cli.Command {
+	cmd := containerVerb("umount", "take containers' root filesystems off the host (root only)", selectFlags(true, false),
+		func(_ *cli.Context, s *store.Store, ctr *store.Container) error { return run.UnmountRootfs(s, ctr) })
+	cmd.Aliases = []string{"unmount"}
+	return cmd
+}
+
 func restartCommand() *cli.Command {
 	cmd := containerVerb("restart", "stop and start containers again",
 		append(timeFlags(), selectFlags(true, false)...),
@@ -407,7 +451,7 @@ func containerCommand() *cli.Command {
 			ls, runCommand(), createCommand(), startCommand(), stopCommand(), killCommand(), rmCommand(),
 			restartCommand(), pauseCommand(), unpauseCommand(), waitCommand(), logsCommand(), execCommand(), attachCommand(), topCommand(), statsCommand(), updateCommand(), cpCommand(),
 			exportCommand(), diffCommand(), commitCommand(), portCommand(), renameCommand(), containerPruneCommand(), containerInspectCommand(),
-			existsCommand("container"),
+			existsCommand("container"), mountCommand(), umountCommand(),
 		},
 	}
 }

@@ -557,6 +557,7 @@ func overlayPaths(s *store.Store, c *store.Container, spec *Spec) error {
 			return fmt.Errorf("prepare container: %w", err)
 		}
 	}
+	spec.Premounted = spec.Driver == "" && isMountRoot(spec.Rootfs) // tug mount's
 	return nil
 }
 

@@ -15,7 +15,9 @@ import (
 // included, pid checked through a pidfd); otherwise the overlay is
 // mounted in a mount namespace private to one locked OS thread, which
 // fn runs on and which dies afterwards, so the mount can never leak to
-// the host or outlive tug.
+// the host or outlive tug. A container tug mount put on the host is
+// read through that mount, which the private namespace has a copy of
+// (Spec.Premounted).
 func withRootfs(s *store.Store, c *store.Container, fn func(root int) error) error {
 	st, err := State(s, c)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -409,7 +411,11 @@ func (s *Store) RemoveContainer(id string) error {
 // file. A kill -9 of tug rm leaves both: the next tug that lists
 // containers calls this again, and two at once do no harm.
 func (s *Store) finishRemove(id string) error {
-	if err := os.RemoveAll(filepath.Join(s.root, "containers", ".rm-"+id)); err != nil {
+	trash := filepath.Join(s.root, "containers", ".rm-"+id)
+	// tug mount's mount of the rootfs goes first: removing the tree must
+	// not delete through it
+	unix.Unmount(filepath.Join(trash, "merged"), unix.MNT_DETACH)
+	if err := os.RemoveAll(trash); err != nil {
 		return err
 	}
 	os.Remove(s.lockFile("container-" + id))

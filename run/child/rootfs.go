@@ -92,27 +92,29 @@ func PrivateOverlay(spec *childspec.Spec) (int, error) {
 }
 
 // mountRootfs makes spec.Rootfs the container's root filesystem: the
-// overlay, or with fuse-overlayfs the keeper's mount (already there, in
-// the copy of its mount namespace), or the copy driver's directory bound
-// on itself, so that it is a mount pivot_root can take.
+// overlay, or with fuse-overlayfs the keeper's mount or after tug mount
+// the host's (either already there, in the copy of the parent's mount
+// namespace), or the copy driver's directory bound on itself, so that it
+// is a mount pivot_root can take.
 func mountRootfs(spec *childspec.Spec) error {
-	switch spec.Driver {
-	case childspec.DriverFuse:
+	switch {
+	case spec.Driver == childspec.DriverFuse || spec.Premounted:
 		return nil
-	case childspec.DriverCopy:
+	case spec.Driver == childspec.DriverCopy:
 		if err := unix.Mount(spec.Rootfs, spec.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind the rootfs: %w", err)
 		}
 		return nil
 	}
-	return mountOverlay(spec)
+	return MountOverlay(spec)
 }
 
-// mountOverlay mounts the image layers (read-only lowers, top first) and
+// MountOverlay mounts the image layers (read-only lowers, top first) and
 // the container's upper dir on spec.Rootfs. The lowers are given relative
 // to the layer dir, so that the option string stays under the kernel's
-// one-page limit for images with many layers.
-func mountOverlay(spec *childspec.Spec) error {
+// one-page limit for images with many layers: it chdirs there, so the
+// caller's thread must have a filesystem context of its own.
+func MountOverlay(spec *childspec.Spec) error {
 	if err := unix.Chdir(spec.LayerDir); err != nil {
 		return fmt.Errorf("chdir to layers: %w", err)
 	}

@@ -30,6 +30,10 @@ type Spec struct {
 	Umask    *uint32  `json:"umask,omitempty"`
 	LayerDir string   `json:"layerdir"` // lower dirs are relative to it
 	Lower    []string `json:"lower"`    // layer diff dirs, top first
+	// Premounted: tug mount put the rootfs on the host already; the
+	// child finds it at Rootfs in its copy of the host's mount
+	// namespace and mounts nothing.
+	Premounted bool `json:"premounted,omitempty"`
 	Upper    string   `json:"upper"`
 	Work     string   `json:"work"`
 	// Driver is how the rootfs is made (storage.go): "" or overlay, the
