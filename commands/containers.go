@@ -323,13 +323,14 @@ func logsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "show timestamps"},
 			&cli.StringFlag{Name: "since", Usage: "only lines since a time: RFC 3339, Unix seconds, or a duration ago (10m)"},
 			&cli.StringFlag{Name: "until", Usage: "only lines before a time, as --since takes it"},
+			&cli.BoolFlag{Name: "details", Usage: "put the labels and env variables named by --log-opt labels=, env= before each line"},
 		},
 		Action: func(c *cli.Context) error {
 			s, ctr, err := oneContainer(c, 1, 1)
 			if err != nil {
 				return err
 			}
-			opt := run.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Tail: -1}
+			opt := run.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Details: c.Bool("details"), Tail: -1}
 			if t := c.String("tail"); t != "all" {
 				if _, err := fmt.Sscan(t, &opt.Tail); err != nil || opt.Tail < 0 {
 					return fmt.Errorf("--tail %q: want a number of lines or all", t)

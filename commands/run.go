@@ -90,7 +90,7 @@ func containerFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background under a monitor and print the container ID"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label K=V"},
 		&cli.StringFlag{Name: "restart", Value: "no", Usage: "no, on-failure[:N], always or unless-stopped"},
-		&cli.StringSliceFlag{Name: "log-opt", Usage: "max-size=SIZE: rotate the log at SIZE"},
+		&cli.StringSliceFlag{Name: "log-opt", Usage: "max-size=SIZE: rotate the log at SIZE; labels=L1,L2, labels-regex=RE, env=E1,E2, env-regex=RE: what logs --details shows"},
 		// -h is docker's --hostname here, so help is --help alone.
 		&cli.BoolFlag{Name: "help", Usage: "show help"},
 	}, limitFlags()...)

@@ -44,6 +44,7 @@ type Config struct {
 	Annotations    map[string]string   `json:"annotations,omitempty"`
 	Restart        RestartPolicy       `json:"restart"`
 	LogMaxSize     int64               `json:"log_max_size,omitempty"` // bytes; 0 never rotates
+	LogOpts        map[string]string   `json:"log_opts,omitempty"`     // the rest of --log-opt: what logs --details shows
 	LogDriver      string              `json:"log_driver,omitempty"`   // "" is k8s-file
 	Timeout        int                 `json:"timeout,omitempty"`      // seconds it may run; 0 for ever
 	PreserveFDs    int                 `json:"preserve_fds,omitempty"` // tug's fds 3… it gets, in the foreground
@@ -165,7 +166,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if restart.Name != "no" && opt.AutoRemove {
 		return nil, fmt.Errorf("--restart %s and --rm cannot go together", opt.Restart)
 	}
-	logMax, err := parseLogOpts(opt.LogOpts)
+	logMax, logOpts, err := parseLogOpts(opt.LogOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +214,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	}
 	raw, err := json.Marshal(Config{
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, Aliases: opt.Aliases,
-		StopSignal: stopSignal, StopTimeout: opt.StopTimeout, Annotations: annotations, Restart: restart, LogMaxSize: logMax, LogDriver: logDriver,
+		StopSignal: stopSignal, StopTimeout: opt.StopTimeout, Annotations: annotations, Restart: restart, LogMaxSize: logMax, LogOpts: logOpts, LogDriver: logDriver,
 		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check,
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"maps"
 	"strconv"
 	"time"
 
@@ -167,6 +168,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	if cfg.LogMaxSize > 0 {
 		v.HostConfig.LogConfig.Config["max-size"] = strconv.FormatInt(cfg.LogMaxSize, 10)
 	}
+	maps.Copy(v.HostConfig.LogConfig.Config, cfg.LogOpts)
 	v.HostConfig.RestartPolicy.Name, v.HostConfig.RestartPolicy.MaximumRetryCount = cfg.Restart.Name, cfg.Restart.MaxRetries
 	for _, m := range spec.Mounts {
 		mode := "rw"

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -249,6 +251,10 @@ type LogOptions struct {
 	Timestamps bool
 	Since      time.Time
 	Until      time.Time // zero: no end
+	// Details puts the labels and environment variables --log-opt
+	// named before each line, as docker's logs --details does.
+	Details bool
+	details string // the prefix Details makes
 }
 
 // shows tells whether the entry's time is within --since and --until.
@@ -286,18 +292,31 @@ func readLogLines(path string, parse func(string) (LogEntry, error)) ([]LogEntry
 }
 
 // writeEntry prints an entry to the stream it came from.
-func writeEntry(stdout, stderr io.Writer, e LogEntry, timestamps bool) {
+func writeEntry(stdout, stderr io.Writer, e LogEntry, opt LogOptions) {
 	w := stdout
 	if e.Stream == "stderr" {
 		w = stderr
 	}
-	if timestamps {
+	if opt.Timestamps {
 		fmt.Fprintf(w, "%s ", e.Time.Format(time.RFC3339Nano))
+	}
+	if opt.Details {
+		fmt.Fprintf(w, "%s ", opt.details)
 	}
 	io.WriteString(w, e.Content)
 	if !e.Partial {
 		io.WriteString(w, "\n")
 	}
+}
+
+// detailsPrefix is docker's form of the details: key=value pairs,
+// query-escaped, sorted by key, comma-separated.
+func detailsPrefix(attrs map[string]string) string {
+	pairs := make([]string, 0, len(attrs))
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		pairs = append(pairs, url.QueryEscape(k)+"="+url.QueryEscape(attrs[k]))
+	}
+	return strings.Join(pairs, ",")
 }
 
 // Logs writes a container's log to stdout and stderr, by stream. With
@@ -310,6 +329,9 @@ func Logs(s *store.Store, c *store.Container, opt LogOptions, stdout, stderr io.
 	if cfg.LogDriver == LogNone || cfg.LogDriver == LogPassthrough {
 		return conflict("logs of %s: its log driver, %s, keeps no logs to read", c.Name, cfg.LogDriver)
 	}
+	if opt.Details {
+		opt.details = detailsPrefix(logAttrs(cfg.LogOpts, c.Labels, cfg.Spec.Env))
+	}
 	parse := lineParser(cfg.LogDriver)
 	path := LogPath(s, c)
 	entries, offset, err := readLogLines(path, parse)
@@ -321,7 +343,7 @@ func Logs(s *store.Store, c *store.Container, opt LogOptions, stdout, stderr io.
 		entries = entries[len(entries)-opt.Tail:]
 	}
 	for _, e := range entries {
-		writeEntry(stdout, stderr, e, opt.Timestamps)
+		writeEntry(stdout, stderr, e, opt)
 	}
 	if !opt.Follow {
 		return nil
@@ -354,7 +376,7 @@ func follow(s *store.Store, c *store.Container, path string, offset int64, parse
 					break
 				}
 				if e, perr := parse(pending[:i]); perr == nil && opt.shows(e) {
-					writeEntry(stdout, stderr, e, opt.Timestamps)
+					writeEntry(stdout, stderr, e, opt)
 				}
 				pending = pending[i+1:]
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -137,21 +138,76 @@ func (p RestartPolicy) again(code, restarts int, stopRequested bool) bool {
 	return false
 }
 
-// parseLogOpts reads --log-opt max-size=SIZE (512k, 10m, 1g).
-func parseLogOpts(opts []string) (int64, error) {
+// parseLogOpts reads --log-opt max-size=SIZE (512k, 10m, 1g), and
+// docker's labels=L1,L2, labels-regex=RE, env=E1,E2 and env-regex=RE,
+// the labels and environment variables logs --details shows beside each
+// line (logAttrs). It returns the size and the other options.
+func parseLogOpts(opts []string) (int64, map[string]string, error) {
 	var max int64
+	var attrs map[string]string
 	for _, o := range opts {
 		k, v, _ := strings.Cut(o, "=")
-		if k != "max-size" {
-			return 0, fmt.Errorf("--log-opt %s: only max-size is supported", o)
+		switch k {
+		case "max-size":
+			n, err := units.RAMInBytes(v)
+			if err != nil || n <= 0 {
+				return 0, nil, fmt.Errorf("--log-opt %s: invalid size (want e.g. 512k, 10m, 1g)", o)
+			}
+			max = n
+			continue
+		case "labels-regex", "env-regex":
+			if _, err := regexp.Compile(v); err != nil {
+				return 0, nil, fmt.Errorf("--log-opt %s: %w", o, err)
+			}
+		case "labels", "env":
+		default:
+			return 0, nil, fmt.Errorf("--log-opt %s: want max-size, labels, labels-regex, env or env-regex", o)
 		}
-		n, err := units.RAMInBytes(v)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("--log-opt %s: invalid size (want e.g. 512k, 10m, 1g)", o)
+		if attrs == nil {
+			attrs = map[string]string{}
 		}
-		max = n
+		attrs[k] = v
 	}
-	return max, nil
+	return max, attrs, nil
+}
+
+// logAttrs are the details logs --details shows, as docker's json-file
+// takes them: the labels and environment variables that opts (as
+// parseLogOpts keeps them) name or match, by name.
+func logAttrs(opts map[string]string, labels map[string]string, env []string) map[string]string {
+	out := map[string]string{}
+	pick := func(names, re string, get func(string) (string, bool), all func(func(k, v string))) {
+		for _, n := range strings.Split(names, ",") {
+			if v, ok := get(n); ok && n != "" {
+				out[n] = v
+			}
+		}
+		if m, err := regexp.Compile(re); err == nil && re != "" {
+			all(func(k, v string) {
+				if m.MatchString(k) {
+					out[k] = v
+				}
+			})
+		}
+	}
+	pick(opts["labels"], opts["labels-regex"], func(n string) (string, bool) { v, ok := labels[n]; return v, ok },
+		func(f func(k, v string)) {
+			for k, v := range labels {
+				f(k, v)
+			}
+		})
+	envMap := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		envMap[k] = v
+	}
+	pick(opts["env"], opts["env-regex"], func(n string) (string, bool) { v, ok := envMap[n]; return v, ok },
+		func(f func(k, v string)) {
+			for k, v := range envMap {
+				f(k, v)
+			}
+		})
+	return out
 }
 
 // parseLabels reads --label K=V (or K, with an empty value).

@@ -174,13 +174,24 @@ func TestCommandAndEnvironment(t *testing.T) {
 }
 
 func TestParseLogOptsAndLabels(t *testing.T) {
-	if n, err := parseLogOpts([]string{"max-size=10m"}); err != nil || n != 10<<20 {
+	if n, _, err := parseLogOpts([]string{"max-size=10m"}); err != nil || n != 10<<20 {
 		t.Errorf("max-size=10m: %d %v", n, err)
 	}
-	for _, bad := range []string{"max-file=3", "max-size=big", "max-size=0"} {
-		if _, err := parseLogOpts([]string{bad}); err == nil {
+	for _, bad := range []string{"max-file=3", "max-size=big", "max-size=0", "env-regex=("} {
+		if _, _, err := parseLogOpts([]string{bad}); err == nil {
 			t.Errorf("--log-opt %s accepted", bad)
 		}
+	}
+	_, opts, err := parseLogOpts([]string{"labels=app,missing", "labels-regex=^tier", "env=HOME", "env-regex=^X_"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := logAttrs(opts, map[string]string{"app": "web", "tier.a": "1", "other": "no"}, []string{"HOME=/root", "X_ONE=1", "PATH=/bin"})
+	if want := map[string]string{"app": "web", "tier.a": "1", "HOME": "/root", "X_ONE": "1"}; !reflect.DeepEqual(attrs, want) {
+		t.Errorf("details: %v, want %v", attrs, want)
+	}
+	if got := detailsPrefix(map[string]string{"b": "x y", "a": "1,2"}); got != "a=1%2C2,b=x+y" {
+		t.Errorf("details prefix: %q", got)
 	}
 	if l, err := parseLabels([]string{"a=1", "b", "c=x=y"}); err != nil || !reflect.DeepEqual(l, map[string]string{"a": "1", "b": "", "c": "x=y"}) {
 		t.Errorf("labels: %v %v", l, err)

@@ -33,9 +33,9 @@ type Spec struct {
 	// Premounted: tug mount put the rootfs on the host already; the
 	// child finds it at Rootfs in its copy of the host's mount
 	// namespace and mounts nothing.
-	Premounted bool `json:"premounted,omitempty"`
-	Upper    string   `json:"upper"`
-	Work     string   `json:"work"`
+	Premounted bool   `json:"premounted,omitempty"`
+	Upper      string `json:"upper"`
+	Work       string `json:"work"`
 	// Driver is how the rootfs is made (storage.go): "" or overlay, the
 	// child mounts it; fuse-overlayfs or copy, the keeper prepares it
 	// and the child binds it.
