@@ -82,7 +82,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
-	hostUTS, hostIPC, err := hostNamespaces(opt)
+	hostUTS, hostIPC, hostPID, err := hostNamespaces(opt)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		User: cmp.Or(opt.User, ic.Config.User), Hostname: hostname,
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host", Driver: driver,
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
-		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC, NoHosts: opt.NoHosts, GroupAdd: opt.GroupAdd,
+		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC, HostPID: hostPID, NoHosts: opt.NoHosts, GroupAdd: opt.GroupAdd,
 		MaskedPaths: childspec.DefaultMaskedPaths(), ReadonlyPaths: childspec.DefaultReadonlyPaths(),
 	}
 	if !filepath.IsAbs(spec.Cwd) {

@@ -152,12 +152,12 @@ func (h *helper) withTargets(spec execSpec) execSpec {
 
 // namespacesToJoin are the container's namespaces this process (and so
 // the helper it starts) is not in already: one it shares with the host
-// (--network, --uts, --ipc host) is left alone, as setns(2) into it
+// (--network, --uts, --ipc, --pid host) is left alone, as setns(2) into it
 // would need privilege over the host's user namespace, which a rootless
 // helper has not.
 func namespacesToJoin(pid int) int {
-	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWCGROUP
-	for name, flag := range map[string]int{"uts": unix.CLONE_NEWUTS, "ipc": unix.CLONE_NEWIPC, "net": unix.CLONE_NEWNET} {
+	flags := unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP
+	for name, flag := range map[string]int{"uts": unix.CLONE_NEWUTS, "ipc": unix.CLONE_NEWIPC, "net": unix.CLONE_NEWNET, "pid": unix.CLONE_NEWPID} {
 		var mine, theirs unix.Stat_t
 		if unix.Stat("/proc/self/ns/"+name, &mine) != nil || unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, name), &theirs) != nil ||
 			mine.Ino != theirs.Ino || mine.Dev != theirs.Dev {

@@ -70,6 +70,7 @@ type Options struct {
 	NoHosts       bool     // --no-hosts: the image's /etc/hosts, not one tug writes
 	GroupAdd      []string // --group-add: supplementary groups, names or numbers
 	IPC           string   // --ipc: "", private or host
+	PID           string   // --pid: "", private or host
 }
 
 // timeZone is the bind that --tz makes: the host's zoneinfo file of tz
@@ -607,22 +608,29 @@ func rates(flag string, vs []string) ([]cgroups.Rate, error) {
 	return out, nil
 }
 
-// hostNamespaces reads --uts and --ipc: whether the container shares
-// the host's.
-func hostNamespaces(opt Options) (uts, ipc bool, err error) {
+// hostNamespaces reads --uts, --ipc and --pid: whether the container
+// shares the host's.
+func hostNamespaces(opt Options) (uts, ipc, pid bool, err error) {
 	switch opt.UTS {
 	case "", "private":
 	case "host":
 		uts = true
 	default:
-		return false, false, fmt.Errorf("--uts %q: want host or private", opt.UTS)
+		return false, false, false, fmt.Errorf("--uts %q: want host or private", opt.UTS)
 	}
 	switch opt.IPC {
 	case "", "private":
 	case "host":
 		ipc = true
 	default:
-		return false, false, fmt.Errorf("--ipc %q: want host or private (shareable and container: are not supported by tug yet)", opt.IPC)
+		return false, false, false, fmt.Errorf("--ipc %q: want host or private (shareable and container: are not supported by tug yet)", opt.IPC)
 	}
-	return uts, ipc, nil
+	switch opt.PID {
+	case "", "private":
+	case "host":
+		pid = true
+	default:
+		return false, false, false, fmt.Errorf("--pid %q: want host or private", opt.PID)
+	}
+	return uts, ipc, pid, nil
 }

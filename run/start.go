@@ -273,6 +273,9 @@ func (l *launcher) command() error {
 	if l.spec.HostIPC {
 		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWIPC
 	}
+	if l.spec.HostPID {
+		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWPID
+	}
 	if l.netns != nil {
 		l.cmd.ExtraFiles = append(l.cmd.ExtraFiles, l.netns) // the spec's fd + 2, see run/child/sync.go
 		l.spec.JoinNetNS = true

@@ -27,6 +27,11 @@ func buildRootfs(spec *childspec.Spec) error {
 			// container in the host's (--network host) binds the host's
 			err = bindIn(root, "/sys", "sys", !spec.Privileged)
 		}
+		if m.fstype == "proc" && errors.Is(err, unix.EPERM) && spec.UserNS && spec.HostPID {
+			// so does proc to the pid namespace: a rootless container
+			// in the host's (--pid host) binds the host's /proc
+			err = bindIn(root, "/proc", "proc", false)
+		}
 		if err != nil {
 			return err
 		}

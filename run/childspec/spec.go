@@ -73,12 +73,13 @@ type Spec struct {
 	Release bool `json:"release,omitempty"`
 	// HostNetwork: the container shares the host's network namespace.
 	HostNetwork bool `json:"host_network,omitempty"`
-	// HostUTS and HostIPC: the host's UTS and IPC namespaces (--uts
-	// host, --ipc host), not new ones.
+	// HostUTS, HostIPC and HostPID: the host's UTS, IPC and pid
+	// namespaces (--uts, --ipc, --pid host), not new ones.
 	HostUTS bool `json:"host_uts,omitempty"`
+	HostIPC bool `json:"host_ipc,omitempty"`
+	HostPID bool `json:"host_pid,omitempty"`
 	// NoHosts leaves the image's /etc/hosts (--no-hosts).
 	NoHosts bool `json:"no_hosts,omitempty"`
-	HostIPC bool `json:"host_ipc,omitempty"`
 	// JoinNetNS: the child joins the network namespace of the process
 	// whose pidfd it inherits as fd 5 (--network container:C).
 	JoinNetNS  bool     `json:"join_netns,omitempty"`
