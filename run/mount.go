@@ -102,12 +102,8 @@ func UnmountRootfs(s *store.Store, c *store.Container) error {
 // options name the layers relative to the layer dir, which it chdirs
 // to), which dies with its goroutine.
 func mountStopped(s *store.Store, c *store.Container) error {
-	cfg, err := ContainerConfig(c)
+	spec, err := rootfsSpec(s, c)
 	if err != nil {
-		return err
-	}
-	spec := cfg.Spec
-	if err := overlayPaths(s, c, &spec); err != nil {
 		return err
 	}
 	if spec.Driver != "" {
@@ -120,7 +116,7 @@ func mountStopped(s *store.Store, c *store.Container) error {
 			errc <- fmt.Errorf("unshare fs: %w", err)
 			return
 		}
-		errc <- child.MountOverlay(&spec)
+		errc <- child.MountOverlay(spec)
 	}()
 	return <-errc
 }

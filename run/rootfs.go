@@ -38,12 +38,8 @@ func withRootfs(s *store.Store, c *store.Container, fn func(root int) error) err
 			return fn(root)
 		}
 	}
-	cfg, err := ContainerConfig(c)
+	spec, err := rootfsSpec(s, c)
 	if err != nil {
-		return err
-	}
-	spec := cfg.Spec
-	if err := overlayPaths(s, c, &spec); err != nil {
 		return err
 	}
 	errc := make(chan error, 1)
@@ -51,9 +47,22 @@ func withRootfs(s *store.Store, c *store.Container, fn func(root int) error) err
 		// Never unlocked: the thread exits with this goroutine, and its
 		// private namespace with it.
 		runtime.LockOSThread()
-		errc <- onPrivateMount(s, &spec, fn)
+		errc <- onPrivateMount(s, spec, fn)
 	}()
 	return <-errc
+}
+
+// rootfsSpec is container c's spec with the paths of its overlay.
+func rootfsSpec(s *store.Store, c *store.Container) (*Spec, error) {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	spec := cfg.Spec
+	if err := overlayPaths(s, c, &spec); err != nil {
+		return nil, err
+	}
+	return &spec, nil
 }
 
 func onPrivateMount(s *store.Store, spec *Spec, fn func(root int) error) error {
