@@ -223,6 +223,7 @@ func mountCommand() *cli.Command {
 	cmd := containerVerb("mount", "put containers' root filesystems on the host and print where (root only)", selectFlags(true, false),
 		nil)
 	cmd.ArgsUsage = "[CONTAINER...]"
+	cmd.Before = inUserNS // rootless: refused there, root only
 	cmd.Action = func(c *cli.Context) error {
 		if c.NArg() == 0 && !c.Bool("all") {
 			return listMounted(c)
@@ -257,6 +258,7 @@ func umountCommand() *cli.Command {
 	cmd := containerVerb("umount", "take containers' root filesystems off the host (root only)", selectFlags(true, false),
 		func(_ *cli.Context, s *store.Store, ctr *store.Container) error { return run.UnmountRootfs(s, ctr) })
 	cmd.Aliases = []string{"unmount"}
+	cmd.Before = inUserNS
 	return cmd
 }
 
