@@ -33,13 +33,21 @@ const probeGrace = 5 * time.Second
 // probe runs the helper with spec (a probe's, encoded) and returns the
 // probe's exit code and what the helper reports of it.
 func (h *helper) probe(spec []byte, null *os.File, timeout time.Duration) (int, childspec.ProbeResult, error) {
-	var specP, syncP, reportP [2]int
+	specP, syncP, reportP := [2]int{-1, -1}, [2]int{-1, -1}, [2]int{-1, -1}
+	// each end is closed once: at the end, unless closed (and set to -1)
+	// before, so that no fd number another goroutine took meanwhile is
+	// closed in its stead
+	defer func() {
+		for _, fd := range []int{specP[0], specP[1], syncP[0], syncP[1], reportP[0], reportP[1]} {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
 	for _, p := range []*[2]int{&specP, &syncP, &reportP} {
 		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 			return 0, childspec.ProbeResult{}, fmt.Errorf("probe: %w", err)
 		}
-		defer unix.Close(p[0])
-		defer unix.Close(p[1])
 	}
 	// Pdeathsig ties the helper to the thread that forks it, which lives
 	// as long as the process: only a locked thread's goroutine exiting
@@ -58,7 +66,16 @@ func (h *helper) probe(spec []byte, null *os.File, timeout time.Duration) (int, 
 		unix.Close(*fd)
 		*fd = -1
 	}
-	ws, err := awaitHelper(pid, pidfd, spec, specP[1], timeout+probeGrace)
+	_, werr := unix.Write(specP[1], spec) // the helper reads it first thing
+	unix.Close(specP[1])
+	specP[1] = -1
+	if werr != nil {
+		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+	}
+	ws, err := awaitHelper(pid, pidfd, timeout+probeGrace)
+	if err == nil && werr != nil {
+		err = fmt.Errorf("probe: send spec: %w", werr)
+	}
 	if err != nil {
 		return 0, childspec.ProbeResult{}, err
 	}
@@ -73,25 +90,17 @@ func (h *helper) probe(spec []byte, null *os.File, timeout time.Duration) (int, 
 	return child.ExitStatus(ws), r, nil
 }
 
-// awaitHelper sends the helper its spec and reaps it once its pidfd is
+// awaitHelper reaps the helper once its pidfd (which it closes) is
 // readable, killing it past limit: SIGTERM (on which it kills its
 // probe's group), SIGKILL a second later.
-func awaitHelper(pid, pidfd int, spec []byte, specW int, limit time.Duration) (unix.WaitStatus, error) {
+func awaitHelper(pid, pidfd int, limit time.Duration) (unix.WaitStatus, error) {
 	var ws unix.WaitStatus
-	if err := unix.SetNonblock(pidfd, true); err != nil {
-		unix.Close(pidfd)
-		return ws, fmt.Errorf("probe: %w", err)
-	}
+	unix.SetNonblock(pidfd, true)            // a pidfd always can be
 	f := os.NewFile(uintptr(pidfd), "pidfd") // in the netpoller, closed with f
 	defer f.Close()
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return ws, err
-	}
-	_, werr := unix.Write(specW, spec) // the helper reads it first thing
-	unix.Close(specW)
-	if werr != nil {
-		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 	}
 	reaped := func(uintptr) bool {
 		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
@@ -106,9 +115,6 @@ func awaitHelper(pid, pidfd int, spec []byte, specW int, limit time.Duration) (u
 			f.SetReadDeadline(time.Time{})
 			rc.Read(reaped)
 		}
-	}
-	if werr != nil {
-		return ws, fmt.Errorf("probe: send spec: %w", werr)
 	}
 	return ws, nil
 }
