@@ -268,16 +268,18 @@ func (s *Store) LookupContainer(ref string) (*Container, error) {
 		return nil, err
 	}
 	var found *Container
+	ambiguous := false
 	for _, c := range all {
 		if c.Name == ref || c.ID == ref {
-			return c, nil
+			return c, nil // an exact name or ID wins over any prefix
 		}
 		if isHex(ref) && strings.HasPrefix(c.ID, ref) {
-			if found != nil {
-				return nil, fmt.Errorf("container ID prefix %s matches more than one container: %w", ref, ErrAmbiguous)
-			}
+			ambiguous = found != nil
 			found = c
 		}
+	}
+	if ambiguous {
+		return nil, fmt.Errorf("container ID prefix %s matches more than one container: %w", ref, ErrAmbiguous)
 	}
 	if found != nil {
 		return found, nil

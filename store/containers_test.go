@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -97,5 +98,44 @@ func TestInterruptedRemoveAndCreate(t *testing.T) {
 	}
 	if _, err := os.Lstat(dead); err == nil {
 		t.Errorf("a dead create's temp dir is left")
+	}
+}
+
+// TestLookupContainer: an exact name or full ID wins over ID prefixes,
+// wherever it comes in the scan; a prefix shared by two IDs is ambiguous.
+func TestLookupContainer(t *testing.T) {
+	s := testStore(t)
+	ida, idb, idd := "c3a"+strings.Repeat("1", 61), "c3b"+strings.Repeat("2", 61), strings.Repeat("d", 64)
+	now := time.Now()
+	for i, c := range []*Container{
+		{ID: ida, Name: "first", Created: now},
+		{ID: idb, Name: "second", Created: now.Add(-time.Second)},
+		{ID: idd, Name: "c3", Created: now.Add(-time.Hour)}, // scanned last
+	} {
+		c.Image = someImage
+		if err := s.CreateContainer(c); err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	for _, tc := range []struct {
+		ref, want string
+		err       error
+	}{
+		{ref: "c3", want: idd},
+		{ref: "c3a", want: ida},
+		{ref: idb, want: idb},
+		{ref: "second", want: idb},
+		{ref: "dd", want: idd},
+		{ref: "c", err: ErrAmbiguous},
+		{ref: "e", err: ErrNotFound},
+		{ref: "nosuch", err: ErrNotFound},
+	} {
+		c, err := s.LookupContainer(tc.ref)
+		switch {
+		case tc.err != nil && !errors.Is(err, tc.err):
+			t.Errorf("%s: got %v, want %v", tc.ref, err, tc.err)
+		case tc.err == nil && (err != nil || c.ID != tc.want):
+			t.Errorf("%s: got %v %v, want %s", tc.ref, c, err, tc.want)
+		}
 	}
 }
