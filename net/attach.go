@@ -46,11 +46,18 @@ func connected(s *store.Store, n Network, id string) endpoint {
 // renamed to ethN in the container.
 func (e endpoint) peer() string { return "p" + e.veth[1:] }
 
+// Want is what a container asks of a network; tug picks what is left
+// empty.
+type Want struct {
+	IP  string             // --ip: an address of the network's subnet
+	MAC stdnet.HardwareAddr // --mac-address: of its interface
+}
+
 // Attach joins the network namespace of pid (a container's child, not
 // yet running anything of the container) to n: a veth into n's bridge,
-// an address leased from n (want, if given), a default route via the gateway, and the
+// an address leased from n, a default route via the gateway, and the
 // published ports. Anything half done is undone on error.
-func Attach(s *store.Store, r *Record, id string, pid int, ports []Port, want string) (*Settings, error) {
+func Attach(s *store.Store, r *Record, id string, pid int, ports []Port, want Want) (*Settings, error) {
 	return attach(s, r, primary(s, id), pid, ports, want)
 }
 
@@ -58,7 +65,7 @@ func Attach(s *store.Store, r *Record, id string, pid int, ports []Port, want st
 // (or one that is starting): a veth as the next free ethN with an
 // address leased from r (want, if given), and no default route.
 func Connect(s *store.Store, r *Record, id string, pid int, want string) (*Settings, error) {
-	st, err := attach(s, r, connected(s, r.Network, id), pid, nil, want)
+	st, err := attach(s, r, connected(s, r.Network, id), pid, nil, Want{IP: want})
 	if err == nil {
 		s.Emit("network", "connect", r.Name, map[string]string{"name": r.Name, "container": id, "type": "bridge"})
 	}
@@ -74,7 +81,7 @@ func Disconnect(s *store.Store, n Network, id string) error {
 	return err
 }
 
-func attach(s *store.Store, r *Record, ep endpoint, pid int, ports []Port, want string) (st *Settings, err error) {
+func attach(s *store.Store, r *Record, ep endpoint, pid int, ports []Port, want Want) (st *Settings, err error) {
 	n, id := r.Network, ep.id
 	if err := ensureBridge(n, r.Internal); err != nil {
 		return nil, err
@@ -84,7 +91,7 @@ func attach(s *store.Store, r *Record, ep endpoint, pid int, ports []Port, want 
 			return nil, err
 		}
 	}
-	ip, err := allocate(n, id, want)
+	ip, err := allocate(n, id, want.IP)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +103,7 @@ func attach(s *store.Store, r *Record, ep endpoint, pid int, ports []Port, want 
 	if err := reservePorts(n, id, ports); err != nil {
 		return nil, err
 	}
-	mac, err := plugVeth(n, ep, pid, netip.PrefixFrom(ip, n.Subnet.Bits()))
+	mac, err := plugVeth(n, ep, pid, netip.PrefixFrom(ip, n.Subnet.Bits()), want.MAC)
 	if err != nil {
 		return nil, err
 	}
@@ -172,9 +179,10 @@ func setupBridge(n Network, internal bool) error {
 }
 
 // plugVeth makes the veth pair, moves its peer into pid's namespace as
-// eth0 with addr and a default route (or, for a connected network, as
-// the next free ethN), and returns its MAC.
-func plugVeth(n Network, ep endpoint, pid int, addr netip.Prefix) (string, error) {
+// eth0 with addr, mac (the kernel's random one if nil) and a default
+// route (or, for a connected network, as the next free ethN), and
+// returns its MAC.
+func plugVeth(n Network, ep endpoint, pid int, addr netip.Prefix, mac stdnet.HardwareAddr) (string, error) {
 	br, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		return "", fmt.Errorf("bridge %s: %w", n.Bridge, err)
@@ -182,7 +190,7 @@ func plugVeth(n Network, ep endpoint, pid int, addr netip.Prefix) (string, error
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name, attrs.MasterIndex, attrs.Flags = ep.veth, br.Attrs().Index, stdnet.FlagUp
 	// the peer is made straight inside the container's namespace
-	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: ep.peer(), PeerNamespace: netlink.NsPid(pid)}
+	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: ep.peer(), PeerNamespace: netlink.NsPid(pid), PeerHardwareAddr: mac}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return "", fmt.Errorf("create veth: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	stdnet "net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -82,9 +83,10 @@ type UserMode struct {
 }
 
 // StartUserMode connects the network namespace of pid to the host
-// through stack, publishes ports with tug's forwarder, and records the
-// settings for inspect and port. Nothing is left running on error.
-func StartUserMode(s *store.Store, id, stack string, pid int, ports []Port) (u *UserMode, st *Settings, err error) {
+// through stack, its interface with mac (the stack's own if nil),
+// publishes ports with tug's forwarder, and records the settings for
+// inspect and port. Nothing is left running on error.
+func StartUserMode(s *store.Store, id, stack string, pid int, ports []Port, mac stdnet.HardwareAddr) (u *UserMode, st *Settings, err error) {
 	u = &UserMode{}
 	defer func() {
 		if err != nil {
@@ -96,9 +98,9 @@ func StartUserMode(s *store.Store, id, stack string, pid int, ports []Port) (u *
 	}
 	switch stack {
 	case Pasta:
-		st, err = u.startPasta(pid)
+		st, err = u.startPasta(pid, mac)
 	case Slirp:
-		st, err = u.startSlirp(pid)
+		st, err = u.startSlirp(pid, mac)
 	default:
 		err = fmt.Errorf("unknown user-mode network %q", stack)
 	}
@@ -126,7 +128,7 @@ func StartUserMode(s *store.Store, id, stack string, pid int, ports []Port) (u *
 // keeper's child: it copies the host's address and routes into it, maps
 // the gateway to the host's loopback, and forwards no ports of its own.
 // It is ready once the namespace has the address.
-func (u *UserMode) startPasta(pid int) (*Settings, error) {
+func (u *UserMode) startPasta(pid int, mac stdnet.HardwareAddr) (*Settings, error) {
 	path, err := findStack(Pasta)
 	if err != nil {
 		return nil, err
@@ -138,8 +140,12 @@ func (u *UserMode) startPasta(pid int) (*Settings, error) {
 		return nil, fmt.Errorf("container netns: %w", err)
 	}
 	defer ns.Close()
-	cmd := exec.Command(path, "--config-net", "--foreground", "--quiet", "--ipv4-only", "--runas", "0:0",
-		"-t", "none", "-u", "none", "-T", "none", "-U", "none", "--netns", "/proc/self/fd/3")
+	args := []string{"--config-net", "--foreground", "--quiet", "--ipv4-only", "--runas", "0:0",
+		"-t", "none", "-u", "none", "-T", "none", "-U", "none", "--netns", "/proc/self/fd/3"}
+	if mac != nil {
+		args = append(args, "--ns-mac-addr", mac.String())
+	}
+	cmd := exec.Command(path, args...)
 	cmd.ExtraFiles = []*os.File{ns}
 	stderr, err := u.start(cmd)
 	if err != nil {
@@ -161,7 +167,7 @@ func (u *UserMode) startPasta(pid int) (*Settings, error) {
 // startSlirp runs slirp4netns as the keeper's child: it makes eth0 in
 // the namespace (10.0.2.100/24, gateway and host loopback 10.0.2.2, DNS
 // 10.0.2.3), says so on its ready fd, and exits when its exit fd closes.
-func (u *UserMode) startSlirp(pid int) (*Settings, error) {
+func (u *UserMode) startSlirp(pid int, mac stdnet.HardwareAddr) (*Settings, error) {
 	path, err := findStack(Slirp)
 	if err != nil {
 		return nil, err
@@ -177,7 +183,11 @@ func (u *UserMode) startSlirp(pid int) (*Settings, error) {
 		return nil, err
 	}
 	u.exitW = exitW
-	cmd := exec.Command(path, "--configure", "--mtu=65520", "--ready-fd=3", "--exit-fd=4", strconv.Itoa(pid), "eth0")
+	args := []string{"--configure", "--mtu=65520", "--ready-fd=3", "--exit-fd=4"}
+	if mac != nil {
+		args = append(args, "--macaddress="+mac.String())
+	}
+	cmd := exec.Command(path, append(args, strconv.Itoa(pid), "eth0")...)
 	cmd.ExtraFiles = []*os.File{readyW, exitR}
 	stderr, err := u.start(cmd)
 	readyW.Close()
@@ -190,7 +200,7 @@ func (u *UserMode) startSlirp(pid int) (*Settings, error) {
 		<-u.exited
 		return nil, fmt.Errorf("slirp4netns: %s", lastLine(stderr.String()))
 	}
-	return &Settings{IPAddress: "10.0.2.100", PrefixLen: 24, Gateway: "10.0.2.2"}, nil
+	return addressOf(pid) // 10.0.2.100/24 via 10.0.2.2
 }
 
 // start runs a stack as the keeper's child, in a session of its own
@@ -211,7 +221,8 @@ func (u *UserMode) start(cmd *exec.Cmd) (*bytes.Buffer, error) {
 	return &stderr, nil
 }
 
-// addressOf reads the IPv4 address and gateway pasta gave the namespace.
+// addressOf reads the IPv4 address, gateway and MAC the stack gave the
+// namespace.
 func addressOf(pid int) (*Settings, error) {
 	h, closeNS, err := handleIn(pid)
 	if err != nil {
@@ -227,6 +238,9 @@ func addressOf(pid int) (*Settings, error) {
 		if !a.IP.IsLoopback() {
 			ones, _ := a.Mask.Size()
 			st.IPAddress, st.PrefixLen = a.IP.String(), ones
+			if link, err := h.LinkByIndex(a.LinkIndex); err == nil {
+				st.MacAddress = link.Attrs().HardwareAddr.String()
+			}
 			break
 		}
 	}

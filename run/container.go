@@ -1,11 +1,13 @@
 package run
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	stdnet "net"
 	"net/netip"
 	"os"
 	"path"
@@ -34,7 +36,8 @@ type Config struct {
 	Network        string              `json:"network"`
 	Ports          []tugnet.Port       `json:"ports,omitempty"`
 	Subnet         string              `json:"subnet,omitempty"`
-	IP             string              `json:"ip,omitempty"` // --ip
+	IP             string              `json:"ip,omitempty"`          // --ip
+	MacAddress     string              `json:"mac_address,omitempty"` // --mac-address
 	Aliases        []string            `json:"aliases,omitempty"`
 	Connected      []string            `json:"connected,omitempty"`       // networks added with network connect
 	ConnectIPs     map[string]string   `json:"connect_ips,omitempty"`     // their --ip, by network
@@ -213,7 +216,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		spec.Mounts = append(spec.Mounts, Mount{Source: "/dev/shm", Destination: "/dev/shm"}) // docker's: the host's
 	}
 	raw, err := json.Marshal(Config{
-		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, Aliases: opt.Aliases,
+		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, MacAddress: opt.MacAddress, Aliases: opt.Aliases,
 		StopSignal: stopSignal, StopTimeout: opt.StopTimeout, Annotations: annotations, Restart: restart, LogMaxSize: logMax, LogOpts: logOpts, LogDriver: logDriver,
 		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check,
 	})
@@ -390,7 +393,7 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 		if err != nil {
 			return nil, err
 		}
-		return ports, checkDNS(*opt, n)
+		return ports, checkAddresses(*opt, n)
 	case "":
 		opt.Network = "bridge"
 	}
@@ -413,7 +416,7 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 	if opt.PublishAll {
 		ports = append(ports, exposed(img)...)
 	}
-	return ports, checkDNS(*opt, r.Network)
+	return ports, checkAddresses(*opt, r.Network)
 }
 
 // userModeOptions resolves the network of a rootless container that is
@@ -435,7 +438,7 @@ func userModeOptions(opt *Options, ports []tugnet.Port, img v1.Config) ([]tugnet
 	if err != nil {
 		return nil, err
 	}
-	return ports, checkDNS(*opt, n)
+	return ports, checkAddresses(*opt, n)
 }
 
 // shareNetwork checks the flags of a container that joins the network
@@ -447,7 +450,7 @@ func shareNetwork(s *store.Store, opt *Options, ref string) error {
 	conflicts := map[string]bool{
 		"-p/-P": len(opt.Publish) > 0 || opt.PublishAll, "-h": opt.Hostname != "", "--ip": opt.IP != "",
 		"--dns": len(opt.DNS) > 0, "--dns-search": len(opt.DNSSearch) > 0, "--dns-option": len(opt.DNSOptions) > 0,
-		"--add-host": len(opt.AddHosts) > 0, "--network-alias": len(opt.Aliases) > 0,
+		"--add-host": len(opt.AddHosts) > 0, "--network-alias": len(opt.Aliases) > 0, "--mac-address": opt.MacAddress != "",
 	}
 	for name, set := range conflicts {
 		if set {
@@ -497,7 +500,7 @@ func bridged(cfg *Config) bool {
 }
 
 // checkDNS validates --dns, --add-host and --ip.
-func checkDNS(opt Options, n tugnet.Network) error {
+func checkAddresses(opt Options, n tugnet.Network) error {
 	for _, d := range opt.DNS {
 		if _, err := netip.ParseAddr(d); err != nil {
 			return fmt.Errorf("--dns %q: not an IP address", d)
@@ -509,6 +512,9 @@ func checkDNS(opt Options, n tugnet.Network) error {
 			return fmt.Errorf("--add-host %q: want NAME:IP", h)
 		}
 	}
+	if _, err := parseMAC(opt); err != nil {
+		return err
+	}
 	if opt.IP == "" {
 		return nil
 	}
@@ -517,6 +523,24 @@ func checkDNS(opt Options, n tugnet.Network) error {
 		return fmt.Errorf("--ip %s: want a free address of %s on a bridge network", opt.IP, n.Subnet)
 	}
 	return nil
+}
+
+// parseMAC parses --mac-address: a unicast Ethernet address, for a
+// network of the container's own. nil is the network's choice.
+func parseMAC(opt Options) (stdnet.HardwareAddr, error) {
+	if opt.MacAddress == "" {
+		return nil, nil
+	}
+	mac, err := stdnet.ParseMAC(opt.MacAddress)
+	switch {
+	case err != nil || len(mac) != 6:
+		return nil, fmt.Errorf("--mac-address %s: want an Ethernet address like 02:42:ac:11:00:02", opt.MacAddress)
+	case mac[0]&1 != 0 || bytes.Equal(mac, make([]byte, 6)):
+		return nil, fmt.Errorf("--mac-address %s: a multicast or zero address cannot be an interface's", opt.MacAddress)
+	case opt.Network == "none" || opt.Network == "host":
+		return nil, fmt.Errorf("--mac-address: the container has no interface of its own with --network %s", opt.Network)
+	}
+	return mac, nil
 }
 
 // exposed turns the image's EXPOSE ports into ports published on random

@@ -3,6 +3,7 @@ package run
 import (
 	"encoding/json"
 	"fmt"
+	stdnet "net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ func attachNetwork(s *store.Store, c *store.Container, cfg *Config, spec *Spec, 
 	if err != nil {
 		return err
 	}
-	st, err := tugnet.Attach(s, r, c.ID, pid, cfg.Ports, cfg.IP)
+	st, err := tugnet.Attach(s, r, c.ID, pid, cfg.Ports, tugnet.Want{IP: cfg.IP, MAC: macOf(cfg)})
 	if err != nil {
 		return fmt.Errorf("network: %w", err)
 	}
@@ -46,12 +47,19 @@ func attachNetwork(s *store.Store, c *store.Container, cfg *Config, spec *Spec, 
 // user-mode stack, publishes its ports, and names its address in its
 // /etc/hosts.
 func startUserMode(s *store.Store, c *store.Container, cfg *Config, spec *Spec, pid int) (*tugnet.UserMode, error) {
-	u, st, err := tugnet.StartUserMode(s, c.ID, cfg.Network, pid, cfg.Ports)
+	u, st, err := tugnet.StartUserMode(s, c.ID, cfg.Network, pid, cfg.Ports, macOf(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("network %s: %w", cfg.Network, err)
 	}
 	hosts := filepath.Join(s.ContainerDir(c.ID), "hosts")
 	return u, os.WriteFile(hosts, []byte(hostsFile(spec, st.IPAddress)), 0o644)
+}
+
+// macOf is the container's --mac-address, checked at create; nil for
+// the network's choice.
+func macOf(cfg *Config) stdnet.HardwareAddr {
+	mac, _ := stdnet.ParseMAC(cfg.MacAddress)
+	return mac
 }
 
 // detachNetwork undoes attachNetwork; it is safe to run again. The

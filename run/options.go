@@ -47,6 +47,7 @@ type Options struct {
 	ForceDriver   string   // --storage-driver: overlay or vfs, for root too
 	PublishAll    bool     // -P: the image's EXPOSE ports on random host ports
 	IP            string   // --ip
+	MacAddress    string   // --mac-address
 	DNS           []string
 	DNSSearch     []string
 	DNSOptions    []string
