@@ -49,7 +49,7 @@ func (e endpoint) peer() string { return "p" + e.veth[1:] }
 // Want is what a container asks of a network; tug picks what is left
 // empty.
 type Want struct {
-	IP  string             // --ip: an address of the network's subnet
+	IP  string              // --ip: an address of the network's subnet
 	MAC stdnet.HardwareAddr // --mac-address: of its interface
 }
 
