@@ -229,8 +229,9 @@ func inUserNS(c *cli.Context) error {
 
 // intoUserNS is the Before of commands that work on one container's
 // files, processes or network namespace, for a rootless user: a running
-// container's are reachable only from its own user namespace, which tug
-// joins; otherwise tug makes a fresh one, as for every other command.
+// container's are reachable only from its own user namespace (or, with
+// --userns keep-id, its keeper's), which tug joins; otherwise tug makes a
+// fresh one, as for every other command.
 // ref picks the container from the arguments ("" for none).
 func intoUserNS(ref func(c *cli.Context) string) cli.BeforeFunc {
 	return func(c *cli.Context) error {
@@ -240,7 +241,7 @@ func intoUserNS(ref func(c *cli.Context) string) cli.BeforeFunc {
 		if name := ref(c); name != "" {
 			if s, _, err := openStore(c); err == nil {
 				if ctr, err := s.LookupContainer(name); err == nil {
-					if pid, ok := run.RunningPid(s, ctr); ok {
+					if pid, ok := run.UserNSHolder(s, ctr); ok {
 						return userns.Join(pid, inheritedCount(c))
 					}
 				}

@@ -15,8 +15,10 @@ func healthcheckCommand() *cli.Command {
 		Name:  "healthcheck",
 		Usage: "run a container's healthcheck",
 		Subcommands: []*cli.Command{{
-			Name:      "run",
-			Before:    inUserNS,
+			Name: "run",
+			// the probe runs as exec does, from the container's keeper's
+			// user namespace
+			Before:    intoUserNS(func(c *cli.Context) string { return c.Args().First() }),
 			Usage:     "run the healthcheck of a running container once: exit 0 if it passes, 1 (and print unhealthy) if not",
 			ArgsUsage: "CONTAINER",
 			Action: func(c *cli.Context) error {

@@ -82,6 +82,7 @@ func containerFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach only these of the container's streams: stdin, stdout, stderr (the foreground's, all by default)"},
 		&cli.BoolFlag{Name: "no-hosts", Usage: "leave the image's /etc/hosts: tug writes none"},
 		&cli.StringFlag{Name: "uts", Usage: "the UTS namespace: private (the default) or host"},
+		&cli.StringFlag{Name: "userns", Usage: "the user namespace: host (tug's, the default) or keep-id (rootless: your UID and GID inside, and the container runs as you)"},
 		&cli.StringFlag{Name: "ipc", Usage: "the IPC namespace: private (the default) or host"},
 		&cli.StringFlag{Name: "pid", Usage: "the pid namespace: private (the default) or host"},
 		&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass the signals tug gets on to the container (in the foreground)"},
@@ -305,7 +306,7 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		Labels: c.StringSlice("label"), LogDriver: c.String("log-driver"), TZ: c.String("tz"), Timeout: c.Int("timeout"),
 		PreserveFDs: c.Int("preserve-fds"),
 		StopSignal:  c.String("stop-signal"), Umask: c.String("umask"),
-		EnvHost: c.Bool("env-host"), Annotations: c.StringSlice("annotation"), UTS: c.String("uts"), IPC: c.String("ipc"), PID: c.String("pid"), NoHosts: c.Bool("no-hosts"), GroupAdd: c.StringSlice("group-add"),
+		EnvHost: c.Bool("env-host"), Annotations: c.StringSlice("annotation"), UTS: c.String("uts"), UserNS: c.String("userns"), IPC: c.String("ipc"), PID: c.String("pid"), NoHosts: c.Bool("no-hosts"), GroupAdd: c.StringSlice("group-add"),
 		Health: health.Flags{
 			Cmd: c.String("health-cmd"), Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout"),
 			Retries: c.Int("health-retries"), StartPeriod: c.Duration("health-start-period"), StartInterval: c.Duration("health-start-interval"),

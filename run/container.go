@@ -107,7 +107,14 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	keep, err := keepID(s, opt.UserNS)
+	if err != nil {
+		return nil, err
+	}
 	driver, err := StorageDriver(s, opt.StorageDriver, opt.ForceDriver)
+	if keep != nil {
+		driver, err = DriverFuse, keepIDDriver(opt)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +145,10 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host", Driver: driver,
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
 		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC, HostPID: hostPID, NoHosts: opt.NoHosts, GroupAdd: opt.GroupAdd,
-		MaskedPaths: childspec.DefaultMaskedPaths(), ReadonlyPaths: childspec.DefaultReadonlyPaths(),
+		MaskedPaths: childspec.DefaultMaskedPaths(), ReadonlyPaths: childspec.DefaultReadonlyPaths(), KeepID: keep,
+	}
+	if keep != nil && opt.User == "" {
+		spec.User = fmt.Sprintf("%d:%d", keep.UID, keep.GID) // podman's: the user, not the image's USER
 	}
 	if !filepath.IsAbs(spec.Cwd) {
 		return nil, fmt.Errorf("working directory %q is not absolute", spec.Cwd)

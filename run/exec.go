@@ -158,13 +158,19 @@ func (h *helper) withTargets(spec execSpec) execSpec {
 func namespacesToJoin(pid int) int {
 	flags := unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP
 	for name, flag := range map[string]int{"uts": unix.CLONE_NEWUTS, "ipc": unix.CLONE_NEWIPC, "net": unix.CLONE_NEWNET, "pid": unix.CLONE_NEWPID} {
-		var mine, theirs unix.Stat_t
-		if unix.Stat("/proc/self/ns/"+name, &mine) != nil || unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, name), &theirs) != nil ||
-			mine.Ino != theirs.Ino || mine.Dev != theirs.Dev {
+		if !sameNamespace(pid, name) {
 			flags |= flag
 		}
 	}
 	return flags
+}
+
+// sameNamespace tells whether this process is in pid's namespace of the
+// kind name (as in /proc/PID/ns); false when either cannot be read.
+func sameNamespace(pid int, name string) bool {
+	var mine, theirs unix.Stat_t
+	return unix.Stat("/proc/self/ns/"+name, &mine) == nil && unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, name), &theirs) == nil &&
+		mine.Ino == theirs.Ino && mine.Dev == theirs.Dev
 }
 
 // close lets go of the helper's pidfd and binary.
@@ -250,11 +256,12 @@ func (h *helper) run(wire func(*exec.Cmd) (*session, error), encode func(console
 	return p.wait(sigs), nil
 }
 
-// helperCommand is how the exec helper is started. As root: tug itself,
-// through its read-only bind mount (protectedSelf). Rootless, tug runs
-// as the user, outside any user namespace (the container's belongs to
-// the tug that started it, and a multi-threaded Go process cannot join
-// one), and the helper is started through nsenter, which joins the
+// helperCommand is how the exec helper is started. As root of the
+// container's user namespace: tug itself, through its read-only bind
+// mount (protectedSelf). Otherwise (rootless tug runs as the user,
+// outside any user namespace, and a --userns keep-id container has one
+// of its own, nested in tug's) a multi-threaded Go process cannot join
+// it, and the helper is started through nsenter, which joins the
 // container's user namespace single-threaded, becomes its root, and
 // execs tug as the helper. nsenter cannot set argv[0], so child.RoleArgEnv
 // tells tug that its role is its first argument. The helper is
@@ -262,7 +269,7 @@ func (h *helper) run(wire func(*exec.Cmd) (*session, error), encode func(console
 // in the container can reach the binary through it.
 func helperCommand(pid int) (path string, args, env []string, done func(), err error) {
 	env = []string{"GOMAXPROCS=1"}
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && sameNamespace(pid, "user") {
 		exe, err := protectedSelf()
 		if err != nil {
 			return "", nil, nil, nil, err

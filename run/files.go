@@ -36,7 +36,7 @@ type PathInfo struct {
 // Stat tells whether p exists in the container and is a directory.
 func Stat(s *store.Store, c *store.Container, p string) (PathInfo, error) {
 	var info PathInfo
-	err := withRootfs(s, c, func(root int) error {
+	err := withRootfs(s, c, func(root int, _ *idView) error {
 		fd, err := child.OpenIn(root, strings.TrimPrefix(path.Clean("/"+p), "/"), unix.O_PATH)
 		if errors.Is(err, unix.ENOENT) {
 			return nil
@@ -60,7 +60,7 @@ func Stat(s *store.Store, c *store.Container, p string) (PathInfo, error) {
 // each directory resolved inside the container.
 func Glob(s *store.Store, c *store.Container, pattern string) ([]string, error) {
 	var out []string
-	err := withRootfs(s, c, func(root int) (err error) {
+	err := withRootfs(s, c, func(root int, _ *idView) (err error) {
 		out, err = archive.Glob(root, strings.TrimPrefix(path.Clean("/"+pattern), "/"))
 		return err
 	})
@@ -72,7 +72,7 @@ func Glob(s *store.Store, c *store.Container, pattern string) ([]string, error) 
 // symlink on the way, absolute or not, never leads outside it, and links
 // in the tree are written as links, never followed.
 func CopyOut(s *store.Store, c *store.Container, src, name string, w io.Writer) error {
-	return withRootfs(s, c, func(root int) error {
+	return withRootfs(s, c, func(root int, view *idView) error {
 		clean := strings.TrimPrefix(path.Clean("/"+src), "/")
 		dir, base := path.Split(clean)
 		if base == "" {
@@ -83,7 +83,7 @@ func CopyOut(s *store.Store, c *store.Container, src, name string, w io.Writer) 
 			return fmt.Errorf("%s:%s: %w", c.Name, src, err)
 		}
 		defer unix.Close(pfd)
-		return archive.Write(pfd, base, w, archive.WriteOptions{Prefix: name})
+		return archive.Write(pfd, base, w, archive.WriteOptions{Prefix: name, Header: view.header()})
 	})
 }
 
@@ -98,13 +98,14 @@ func dirOrDot(d string) string {
 // resolved inside it; entries are confined to it, and owned by the
 // container's root.
 func CopyIn(s *store.Store, c *store.Container, dst string, r io.Reader) error {
-	return withRootfs(s, c, func(root int) error {
+	return withRootfs(s, c, func(root int, view *idView) error {
 		fd, err := child.OpenIn(root, dirOrDot(path.Clean("/"+dst)), unix.O_PATH|unix.O_DIRECTORY)
 		if err != nil {
 			return fmt.Errorf("%s:%s: %w", c.Name, dst, err)
 		}
 		defer unix.Close(fd)
-		_, err = archive.Apply(child.FDPath(fd), r, archive.Options{Umask: s.Umask(), Literal: true})
+		owner := view.root()
+		_, err = archive.Apply(child.FDPath(fd), r, archive.Options{Umask: s.Umask(), Literal: true, Chown: owner != nil, Owner: owner})
 		return err
 	})
 }
@@ -112,8 +113,8 @@ func CopyIn(s *store.Store, c *store.Container, dst string, r io.Reader) error {
 // Export writes the container's root filesystem to w as a tar, without
 // what is mounted on it (/proc, /sys, /dev, binds).
 func Export(s *store.Store, c *store.Container, w io.Writer) error {
-	return withRootfs(s, c, func(root int) error {
-		return archive.Write(root, ".", w, archive.WriteOptions{OneFilesystem: true})
+	return withRootfs(s, c, func(root int, view *idView) error {
+		return archive.Write(root, ".", w, archive.WriteOptions{OneFilesystem: true, Header: view.header()})
 	})
 }
 
@@ -465,7 +466,7 @@ func copyUp(s *store.Store, c *store.Container, mounts []Mount, vols []*store.Vo
 // copyDirUp copies the image's dst into volume v; a volume that names a
 // filesystem gets it mounted, in the copy's own mount namespace.
 func copyDirUp(s *store.Store, c *store.Container, dst string, v *store.Volume) error {
-	return withRootfs(s, c, func(root int) error {
+	return withRootfs(s, c, func(root int, _ *idView) error {
 		fd, err := child.OpenIn(root, dirOrDot(path.Clean("/"+dst)), unix.O_PATH|unix.O_DIRECTORY)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 			return nil

@@ -439,12 +439,18 @@ func removeAnonymous(s *store.Store, c *store.Container) error {
 	return errors.Join(errs...)
 }
 
-// RunningPid returns the host pid of a running container's first
-// process, checked to be that very process.
-func RunningPid(s *store.Store, c *store.Container) (int, bool) {
+// UserNSHolder returns the host pid of a process in the user namespace
+// that owns a running container's other namespaces, checked to be that
+// very process: the container's first process, or with --userns keep-id
+// (a user namespace of the container's own, nested in that one) its
+// keeper. A rootless tug joins it to reach the container.
+func UserNSHolder(s *store.Store, c *store.Container) (int, bool) {
 	st, err := State(s, c)
 	if err != nil || st.Status != store.StatusRunning || !sameProcess(st.Pid, st.PidStart, st.BootID) {
 		return 0, false
+	}
+	if cfg, err := ContainerConfig(c); err == nil && cfg.Spec.KeepID != nil {
+		return st.MonitorPid, sameProcess(st.MonitorPid, st.MonitorStart, st.BootID)
 	}
 	return st.Pid, true
 }

@@ -48,6 +48,7 @@ type Options struct {
 	PublishAll    bool     // -P: the image's EXPOSE ports on random host ports
 	IP            string   // --ip
 	MacAddress    string   // --mac-address
+	UserNS        string   // --userns: "", host or keep-id
 	DNS           []string
 	DNSSearch     []string
 	DNSOptions    []string

@@ -11,14 +11,15 @@ import (
 )
 
 // withRootfs calls fn with an O_PATH fd of the container's root
-// filesystem. For a running container that is /proc/PID/root (its mounts
-// included, pid checked through a pidfd); otherwise the overlay is
+// filesystem, and the view that turns the IDs tug sees there into the
+// container's. For a running container that is /proc/PID/root (its
+// mounts included, pid checked through a pidfd); otherwise the overlay is
 // mounted in a mount namespace private to one locked OS thread, which
 // fn runs on and which dies afterwards, so the mount can never leak to
 // the host or outlive tug. A container tug mount put on the host is
 // read through that mount, which the private namespace has a copy of
 // (Spec.Premounted).
-func withRootfs(s *store.Store, c *store.Container, fn func(root int) error) error {
+func withRootfs(s *store.Store, c *store.Container, fn func(root int, view *idView) error) error {
 	st, err := State(s, c)
 	if err != nil {
 		return err
@@ -35,7 +36,11 @@ func withRootfs(s *store.Store, c *store.Container, fn func(root int) error) err
 			if !sameProcess(st.Pid, st.PidStart, st.BootID) {
 				return fmt.Errorf("%s: %w", c.Name, ErrNotRunning)
 			}
-			return fn(root)
+			cfg, err := ContainerConfig(c)
+			if err != nil {
+				return err
+			}
+			return fn(root, viewOf(&cfg.Spec))
 		}
 	}
 	spec, err := rootfsSpec(s, c)
@@ -59,13 +64,14 @@ func rootfsSpec(s *store.Store, c *store.Container) (*Spec, error) {
 		return nil, err
 	}
 	spec := cfg.Spec
+	spec.KeepID = nil // tug reads the files with the store's IDs, not a keep-id container's
 	if err := overlayPaths(s, c, &spec); err != nil {
 		return nil, err
 	}
 	return &spec, nil
 }
 
-func onPrivateMount(s *store.Store, spec *Spec, fn func(root int) error) error {
+func onPrivateMount(s *store.Store, spec *Spec, fn func(root int, view *idView) error) error {
 	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("private mount namespace: %w", err)
 	}
@@ -80,5 +86,5 @@ func onPrivateMount(s *store.Store, spec *Spec, fn func(root int) error) error {
 		return err
 	}
 	defer unix.Close(root)
-	return fn(root)
+	return fn(root, nil)
 }

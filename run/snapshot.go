@@ -47,7 +47,7 @@ func TakeSnapshot(s *store.Store, c *store.Container) (*Snapshot, error) {
 	if err != nil || cfg.Spec.Driver != DriverCopy {
 		return nil, err
 	}
-	if err := withRootfs(s, c, func(int) error { return nil }); err != nil { // makes the copy
+	if err := withRootfs(s, c, func(int, *idView) error { return nil }); err != nil { // makes the copy
 		return nil, err
 	}
 	snap := &Snapshot{files: map[string]fileState{}}

@@ -276,6 +276,17 @@ func (l *launcher) command() error {
 	if l.spec.HostPID {
 		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWPID
 	}
+	if k := l.spec.KeepID; k != nil {
+		// the user namespace first, so that it owns the others; tug,
+		// root of its parent, writes its maps (keepid.go)
+		attr := l.cmd.SysProcAttr
+		attr.Cloneflags |= unix.CLONE_NEWUSER
+		attr.UidMappings, attr.GidMappings = keepIDMap(k.UID, k.UIDCount), keepIDMap(k.GID, k.GIDCount)
+		attr.GidMappingsEnableSetgroups = true
+		// tug's 0 is the user's ID in there: become the namespace's root
+		// before execve(2), or the child would lose every capability
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
 	if l.netns != nil {
 		l.cmd.ExtraFiles = append(l.cmd.ExtraFiles, l.netns) // the spec's fd + 2, see run/child/sync.go
 		l.spec.JoinNetNS = true

@@ -139,6 +139,9 @@ func mountFuse(spec *Spec) error {
 		}
 	}
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"), spec.Upper, spec.Work)
+	if k := spec.KeepID; k != nil { // the files as the container's own namespace maps them
+		opts += ",uidmapping=" + fuseIDMapping(keepIDMap(k.UID, k.UIDCount)) + ",gidmapping=" + fuseIDMapping(keepIDMap(k.GID, k.GIDCount))
+	}
 	if out, err := exec.Command(prog, "-o", opts, spec.Rootfs).CombinedOutput(); err != nil {
 		return fmt.Errorf("fuse-overlayfs: %v: %s", err, strings.TrimSpace(string(out)))
 	}

@@ -20,6 +20,11 @@ func buildRootfs(spec *childspec.Spec) error {
 		return err
 	}
 	defer unix.Close(root)
+	// write(2) to the image's /etc/passwd and /etc/group, inside the
+	// rootfs, before anything is mounted over it
+	if err := addKeptUser(root, spec.KeepID); err != nil {
+		return err
+	}
 	for _, m := range standardMounts(spec) {
 		err := mountIn(root, m)
 		if m.fstype == "sysfs" && errors.Is(err, unix.EPERM) && spec.UserNS {
@@ -97,15 +102,16 @@ func PrivateOverlay(spec *childspec.Spec) (int, error) {
 }
 
 // mountRootfs makes spec.Rootfs the container's root filesystem: the
-// overlay, or with fuse-overlayfs the keeper's mount or after tug mount
-// the host's (either already there, in the copy of the parent's mount
-// namespace), or the copy driver's directory bound on itself, so that it
-// is a mount pivot_root can take.
+// overlay, or after tug mount the host's (already there, in the copy of
+// the parent's mount namespace), or the copy driver's directory or the
+// keeper's fuse-overlayfs mount bound on itself, so that it is a mount
+// pivot_root can take (one copied into the mount namespace of a nested
+// user namespace, --userns keep-id, is locked, which it refuses).
 func mountRootfs(spec *childspec.Spec) error {
 	switch {
-	case spec.Driver == childspec.DriverFuse || spec.Premounted:
+	case spec.Premounted:
 		return nil
-	case spec.Driver == childspec.DriverCopy:
+	case spec.Driver == childspec.DriverCopy || spec.Driver == childspec.DriverFuse:
 		if err := unix.Mount(spec.Rootfs, spec.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind the rootfs: %w", err)
 		}

@@ -46,6 +46,10 @@ type Spec struct {
 	// child need not read its ID maps again.
 	UserNS   bool `json:"userns,omitempty"`
 	SingleID bool `json:"single_id,omitempty"`
+	// KeepID is --userns keep-id (rootless): a user namespace of the
+	// container's own, nested in tug's, where the user's host IDs are
+	// the same inside. nil: the container is in tug's namespace.
+	KeepID *KeepID `json:"keep_id,omitempty"`
 
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
@@ -105,6 +109,19 @@ type Spec struct {
 	Sysctls       map[string]string `json:"sysctls,omitempty"`
 	ShmSize       int64             `json:"shm_size,omitempty"`
 	OOMScoreAdj   int               `json:"oom_score_adj,omitempty"`
+}
+
+// KeepID is who --userns keep-id keeps: the user's host IDs (and the
+// count of IDs tug's namespace maps, which the nested one permutes), and
+// the passwd entry the child adds to the image's files when they lack
+// the IDs.
+type KeepID struct {
+	UID      uint32 `json:"uid"`
+	GID      uint32 `json:"gid"`
+	UIDCount uint32 `json:"uid_count"`
+	GIDCount uint32 `json:"gid_count"`
+	Name     string `json:"name"`
+	Home     string `json:"home"`
 }
 
 // Mount is a bind mount from the host into the container: a host path,

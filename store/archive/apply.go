@@ -44,6 +44,10 @@ type Options struct {
 	// Literal takes .wh. names as ordinary files (tug cp), not as
 	// whiteouts (layers).
 	Literal bool
+	// Owner, with Chown, gives every entry these UID and GID in place of
+	// the archive's (tug cp into a running --userns keep-id container,
+	// whose root is another of tug's IDs than tug's own root).
+	Owner *[2]int
 }
 
 const (
@@ -114,6 +118,9 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 	rel, err := cleanName(hdr.Name)
 	if err != nil {
 		return err
+	}
+	if o := a.opt.Owner; o != nil {
+		hdr.Uid, hdr.Gid = o[0], o[1]
 	}
 	if err := errors.Join(ids.Check(int64(hdr.Uid)), ids.Check(int64(hdr.Gid))); err != nil {
 		return fmt.Errorf("%w: owner: %w", ErrUnsafe, err)
