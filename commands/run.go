@@ -127,14 +127,15 @@ func withHelp(action cli.ActionFunc) cli.ActionFunc {
 	}
 }
 
-// networkOwner is the container whose network --network container:NAME
-// shares, if any.
-func networkOwner(c *cli.Context) string {
-	ref, _ := strings.CutPrefix(c.String("network"), "container:")
-	if ref == c.String("network") {
-		return ""
+// namespaceOwner is the container whose namespaces --network (else
+// --ipc) container:NAME shares, if any.
+func namespaceOwner(c *cli.Context) string {
+	for _, flag := range []string{"network", "ipc"} {
+		if ref, ok := strings.CutPrefix(c.String(flag), "container:"); ok {
+			return ref
+		}
 	}
-	return ref
+	return ""
 }
 
 func runCommand() *cli.Command {
@@ -144,7 +145,7 @@ func runCommand() *cli.Command {
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
 		Flags:     containerFlags(),
 		HideHelp:  true,
-		Before:    intoUserNS(networkOwner),
+		Before:    intoUserNS(namespaceOwner),
 		Action:    withHelp(runAction),
 	}
 }
@@ -156,7 +157,7 @@ func createCommand() *cli.Command {
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
 		Flags:     containerFlags(),
 		HideHelp:  true,
-		Before:    intoUserNS(networkOwner),
+		Before:    intoUserNS(namespaceOwner),
 		Action: withHelp(func(c *cli.Context) error {
 			_, ctr, err := create(c)
 			if err != nil {
@@ -176,7 +177,7 @@ func startCommand() *cli.Command {
 		Before: intoUserNS(func(c *cli.Context) string {
 			if s, _, err := openStore(c); err == nil {
 				if ctr, err := s.LookupContainer(c.Args().First()); err == nil {
-					return run.SharedNetwork(ctr)
+					return run.NamespaceOwner(ctr)
 				}
 			}
 			return ""

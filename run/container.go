@@ -38,6 +38,7 @@ type Config struct {
 	Subnet         string              `json:"subnet,omitempty"`
 	IP             string              `json:"ip,omitempty"`          // --ip
 	MacAddress     string              `json:"mac_address,omitempty"` // --mac-address
+	IPC            string              `json:"ipc,omitempty"`         // --ipc past host: "", shareable, none or container:ID (ipc.go)
 	Aliases        []string            `json:"aliases,omitempty"`
 	Connected      []string            `json:"connected,omitempty"`       // networks added with network connect
 	ConnectIPs     map[string]string   `json:"connect_ips,omitempty"`     // their --ip, by network
@@ -85,8 +86,15 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
-	hostUTS, hostIPC, hostPID, err := hostNamespaces(opt)
+	hostUTS, hostPID, err := hostNamespaces(opt)
 	if err != nil {
+		return nil, err
+	}
+	ipc, hostIPC, err := ipcMode(s, opt.IPC)
+	if err != nil {
+		return nil, err
+	}
+	if err := oneOwner(s, opt.Network, ipc); err != nil {
 		return nil, err
 	}
 	if opt.NoHosts && len(opt.AddHosts) > 0 {
@@ -144,7 +152,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		User: cmp.Or(opt.User, ic.Config.User), Hostname: hostname,
 		Tty: opt.Tty, Init: opt.Init, ReadOnly: opt.ReadOnly, Mounts: mounts, HostNetwork: opt.Network == "host", Driver: driver,
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
-		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC, HostPID: hostPID, NoHosts: opt.NoHosts, GroupAdd: opt.GroupAdd,
+		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC, HostPID: hostPID, NoShm: ipc == ipcNone, NoHosts: opt.NoHosts, GroupAdd: opt.GroupAdd,
 		MaskedPaths: childspec.DefaultMaskedPaths(), ReadonlyPaths: childspec.DefaultReadonlyPaths(), KeepID: keep,
 	}
 	if keep != nil && opt.User == "" {
@@ -219,7 +227,8 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err := applySecurity(&spec, &res, opt.Security, filepath.Join(s.Root(), "cache")); err != nil {
 		return nil, err
 	}
-	if err := hostSysctls(&spec); err != nil {
+	_, joinsIPC := strings.CutPrefix(ipc, "container:")
+	if err := hostSysctls(&spec, joinsIPC); err != nil {
 		return nil, err
 	}
 	if hostIPC {
@@ -228,7 +237,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	raw, err := json.Marshal(Config{
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, MacAddress: opt.MacAddress, Aliases: opt.Aliases,
 		StopSignal: stopSignal, StopTimeout: opt.StopTimeout, Annotations: annotations, Restart: restart, LogMaxSize: logMax, LogOpts: logOpts, LogDriver: logDriver,
-		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check,
+		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check, IPC: ipc,
 	})
 	if err != nil {
 		return nil, err

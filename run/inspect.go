@@ -1,6 +1,7 @@
 package run
 
 import (
+	"cmp"
 	"maps"
 	"strconv"
 	"time"
@@ -56,6 +57,10 @@ type InspectHost struct {
 	ReadonlyRootfs bool   `json:"ReadonlyRootfs"`
 	Init           bool   `json:"Init"`
 	NetworkMode    string `json:"NetworkMode"`
+	IpcMode        string `json:"IpcMode"`    // private, shareable, none, host or container:ID
+	PidMode        string `json:"PidMode"`    // "" or host
+	UTSMode        string `json:"UTSMode"`    // "" or host
+	UsernsMode     string `json:"UsernsMode"` // "" or keep-id
 	LogConfig      struct {
 		Type   string            `json:"Type"`
 		Config map[string]string `json:"Config"`
@@ -164,6 +169,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	}
 	v.HostConfig.AutoRemove, v.HostConfig.ReadonlyRootfs, v.HostConfig.Init = cfg.AutoRemove, spec.ReadOnly, spec.Init
 	v.HostConfig.NetworkMode = cfg.Network
+	v.HostConfig.IpcMode, v.HostConfig.PidMode, v.HostConfig.UTSMode, v.HostConfig.UsernsMode = namespaceModes(cfg)
 	v.HostConfig.LogConfig.Type, v.HostConfig.LogConfig.Config = logDriverName(cfg.LogDriver), map[string]string{}
 	if cfg.LogMaxSize > 0 {
 		v.HostConfig.LogConfig.Config["max-size"] = strconv.FormatInt(cfg.LogMaxSize, 10)
@@ -194,4 +200,23 @@ func StatusWord(st *store.ContainerState) string {
 		return statusPaused
 	}
 	return st.Status
+}
+
+// namespaceModes are a container's --ipc, --pid, --uts and --userns as
+// docker's inspect shows them.
+func namespaceModes(cfg *Config) (ipc, pid, uts, userns string) {
+	ipc = cmp.Or(cfg.IPC, "private")
+	if cfg.Spec.HostIPC {
+		ipc = "host"
+	}
+	if cfg.Spec.HostPID {
+		pid = "host"
+	}
+	if cfg.Spec.HostUTS {
+		uts = "host"
+	}
+	if cfg.Spec.KeepID != nil {
+		userns = "keep-id"
+	}
+	return ipc, pid, uts, userns
 }

@@ -61,8 +61,10 @@ func keepIDDriver(opt Options) error {
 	if opt.ForceDriver != "" {
 		return fmt.Errorf("--userns keep-id shows the image through fuse-overlayfs: --storage-driver %s cannot go with it", opt.ForceDriver)
 	}
-	if _, shared := strings.CutPrefix(opt.Network, "container:"); shared {
-		return errors.New("--userns keep-id: a container in a user namespace of its own cannot join another's network namespace")
+	for flag, v := range map[string]string{"network": opt.Network, "ipc": opt.IPC} {
+		if strings.HasPrefix(v, "container:") {
+			return fmt.Errorf("--userns keep-id: a container in a user namespace of its own cannot join another's %s namespace", flag)
+		}
 	}
 	if err := FuseUsable(); err != nil {
 		return fmt.Errorf("--userns keep-id needs fuse-overlayfs: %w", err)

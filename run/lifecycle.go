@@ -410,10 +410,11 @@ func removeStopped(s *store.Store, c *store.Container) error {
 		return err
 	}
 	defer lock.Unlock()
-	// A keeper that died left its cgroup and network behind.
+	// A keeper that died left its cgroup, network and /dev/shm behind.
 	if cfg, err := ContainerConfig(c); err == nil {
 		detachNetwork(s, c, cfg)
 	}
+	releaseShm(s, c.ID)
 	if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && !s.Rootless() {
 		if err := cgroups.Open(layout, c.ID, nil).Remove(); err != nil {
 			return err

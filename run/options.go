@@ -610,29 +610,22 @@ func rates(flag string, vs []string) ([]cgroups.Rate, error) {
 	return out, nil
 }
 
-// hostNamespaces reads --uts, --ipc and --pid: whether the container
-// shares the host's.
-func hostNamespaces(opt Options) (uts, ipc, pid bool, err error) {
+// hostNamespaces reads --uts and --pid: whether the container shares
+// the host's (--ipc: ipcMode).
+func hostNamespaces(opt Options) (uts, pid bool, err error) {
 	switch opt.UTS {
 	case "", "private":
 	case "host":
 		uts = true
 	default:
-		return false, false, false, fmt.Errorf("--uts %q: want host or private", opt.UTS)
-	}
-	switch opt.IPC {
-	case "", "private":
-	case "host":
-		ipc = true
-	default:
-		return false, false, false, fmt.Errorf("--ipc %q: want host or private (shareable and container: are not supported by tug yet)", opt.IPC)
+		return false, false, fmt.Errorf("--uts %q: want host or private", opt.UTS)
 	}
 	switch opt.PID {
 	case "", "private":
 	case "host":
 		pid = true
 	default:
-		return false, false, false, fmt.Errorf("--pid %q: want host or private", opt.PID)
+		return false, false, fmt.Errorf("--pid %q: want host or private", opt.PID)
 	}
-	return uts, ipc, pid, nil
+	return uts, pid, nil
 }

@@ -227,13 +227,15 @@ func sysctls(specs []string) (map[string]string, error) {
 }
 
 // hostSysctls refuses a sysctl whose namespace the container shares
-// with the host (--network, --uts, --ipc host): it would change the
-// host's.
-func hostSysctls(spec *Spec) error {
+// with the host (--network, --uts, --ipc host), which it would change,
+// or with another container (joinsIPC: --ipc container:C).
+func hostSysctls(spec *Spec, joinsIPC bool) error {
 	for k := range spec.Sysctls {
 		switch ns := sysctlNamespace(k); {
 		case ns == "net" && spec.HostNetwork, ns == "uts" && spec.HostUTS, ns == "ipc" && spec.HostIPC:
 			return fmt.Errorf("--sysctl %s: not allowed in the host's %s namespace", k, ns)
+		case ns == "ipc" && joinsIPC:
+			return fmt.Errorf("--sysctl %s: not allowed in another container's ipc namespace", k)
 		}
 	}
 	return nil

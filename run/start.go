@@ -162,6 +162,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, extra []*os.File, w
 		l.sharedNetwork, // --network container:C: a pidfd of C
 		l.files,         // overlay paths, /etc/hosts and co.
 		l.command,       // tug through its read-only mount, the pipes
+		l.sharedIPC,     // --ipc shareable: its /dev/shm; container:C: a pidfd of C
 		l.cgroup,        // made, with its limits, before the clone
 		l.volumes,       // filesystems of volumes, which the clone copies
 		func() error { return l.wire(wire) },

@@ -41,6 +41,9 @@ func initContainer(fds childFDs) error {
 	if err := joinNetwork(spec, fds.extra()); err != nil {
 		return err
 	}
+	if err := joinIPC(spec); err != nil {
+		return err
+	}
 	if err := enterCgroup(spec); err != nil {
 		return err
 	}
@@ -106,6 +109,20 @@ func joinNetwork(spec *childspec.Spec, pidfd int) error {
 		return fmt.Errorf("join the network of the container: %w", err)
 	}
 	return unix.Close(pidfd)
+}
+
+// joinIPC moves this thread into another container's IPC namespace
+// (--ipc container:C), before /dev/mqueue, which belongs to it, is
+// mounted.
+func joinIPC(spec *childspec.Spec) error {
+	if spec.IPCFD == 0 {
+		return nil
+	}
+	// setns(2) on a pidfd, as for the network
+	if err := unix.Setns(spec.IPCFD, unix.CLONE_NEWIPC); err != nil {
+		return fmt.Errorf("join the IPC namespace of the container: %w", err)
+	}
+	return unix.Close(spec.IPCFD)
 }
 
 // readSpec reads the spec and returns it with the rest of the pipe, on

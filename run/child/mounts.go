@@ -7,6 +7,7 @@ package child
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"tug/run/childspec"
 
@@ -31,7 +32,7 @@ func standardMounts(spec *childspec.Spec) []fsMount {
 	if spec.Privileged {
 		sysFlags = nodevs
 	}
-	return []fsMount{
+	mounts := []fsMount{
 		{"proc", "proc", "proc", nodevs, ""},
 		{"dev", "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_STRICTATIME, "mode=755,size=65536k"},
 		{"dev/pts", "devpts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, ptsOptions(spec)},
@@ -39,6 +40,10 @@ func standardMounts(spec *childspec.Spec) []fsMount {
 		{"dev/mqueue", "mqueue", "mqueue", nodevs, ""},
 		{"sys", "sysfs", "sysfs", sysFlags, ""},
 	}
+	if spec.NoShm {
+		mounts = slices.DeleteFunc(mounts, func(m fsMount) bool { return m.target == "dev/shm" })
+	}
+	return mounts
 }
 
 // mountCgroups mounts the container's cgroups at /sys/fs/cgroup, as

@@ -82,6 +82,11 @@ type Spec struct {
 	HostUTS bool `json:"host_uts,omitempty"`
 	HostIPC bool `json:"host_ipc,omitempty"`
 	HostPID bool `json:"host_pid,omitempty"`
+	// IPCFD, if not 0, is the child's fd of a pidfd of the container
+	// whose IPC namespace it joins (--ipc container:C); NoShm leaves
+	// /dev/shm unmounted (--ipc none).
+	IPCFD int  `json:"ipc_fd,omitempty"`
+	NoShm bool `json:"no_shm,omitempty"`
 	// NoHosts leaves the image's /etc/hosts (--no-hosts).
 	NoHosts bool `json:"no_hosts,omitempty"`
 	// JoinNetNS: the child joins the network namespace of the process
