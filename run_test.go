@@ -67,9 +67,13 @@ func expect(t *testing.T, r io.Reader, want string) string {
 // container's terminal is a pty of its own devpts (tty says /dev/pts/0,
 // as under docker, and /dev/console is the same pty), sized like the
 // user's from the first instruction, and nothing precedes its output.
-// With --init too.
+// With --init too, and with no detach keys, where tug itself keeps the
+// container rather than its monitor (TestDetach).
 func TestInteractiveShell(t *testing.T) {
-	for _, args := range [][]string{{"run", "-it", "--rm", "busybox", "sh"}, {"run", "-it", "--rm", "--init", "busybox", "sh"}} {
+	for _, args := range [][]string{
+		{"run", "-it", "--rm", "busybox", "sh"}, {"run", "-it", "--rm", "--init", "busybox", "sh"},
+		{"run", "-it", "--rm", "--detach-keys", "", "busybox", "sh"},
+	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) { interactiveShell(t, args) })
 	}
 }
@@ -120,6 +124,74 @@ func interactiveShell(t *testing.T, args []string) {
 	}
 	if *before != *after {
 		t.Errorf("terminal not restored: %+v, was %+v", after, before)
+	}
+}
+
+// TestDetach: ctrl-p ctrl-q (or --detach-keys) leaves `tug run -it` with
+// exit code 0 and the container running, as in docker; tug attach comes
+// back to it, and its exit code is attach's. Typed as a user would, on a
+// terminal of the test's.
+func TestDetach(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	session := func(args []string, steps func(master *os.File)) *exec.Cmd {
+		master, slave, err := pty.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { master.Close(); slave.Close() })
+		cmd := se.tug(args...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		steps(master)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v did not end", args)
+		}
+		return cmd
+	}
+	running := func(name string) string {
+		out, _ := se.tug("inspect", "-f", "{{.State.Status}}", name).Output()
+		return strings.TrimSpace(string(out))
+	}
+	cmd := session([]string{"run", "-it", "--name", "dk", "busybox", "sh"}, func(m *os.File) {
+		expect(t, m, "# ")
+		io.WriteString(m, "echo one-$((0+1))\r")
+		expect(t, m, "one-1")
+		io.WriteString(m, "\x10\x11")
+	})
+	if code := cmd.ProcessState.ExitCode(); code != 0 || running("dk") != "running" {
+		t.Fatalf("after ctrl-p ctrl-q: exit %d, container %s", code, running("dk"))
+	}
+	cmd = session([]string{"attach", "--detach-keys", "ctrl-a,d", "dk"}, func(m *os.File) {
+		io.WriteString(m, "echo two-$((1+1))\r")
+		expect(t, m, "two-2")
+		io.WriteString(m, "\x01d")
+	})
+	if code := cmd.ProcessState.ExitCode(); code != 0 || running("dk") != "running" {
+		t.Fatalf("after attach's ctrl-a d: exit %d, container %s", code, running("dk"))
+	}
+	cmd = session([]string{"attach", "dk"}, func(m *os.File) {
+		io.WriteString(m, "exit 4\r")
+	})
+	if code := cmd.ProcessState.ExitCode(); code != 4 {
+		t.Errorf("attach to the end: exit %d, want the container's 4", code)
+	}
+	cmd = session([]string{"run", "-it", "--rm", "--detach-keys", "ctrl-x,x", "--name", "dk2", "busybox", "sh"}, func(m *os.File) {
+		expect(t, m, "# ")
+		io.WriteString(m, "\x18x")
+	})
+	if code := cmd.ProcessState.ExitCode(); code != 0 || running("dk2") != "running" {
+		t.Fatalf("after --detach-keys ctrl-x,x: exit %d, container %s", code, running("dk2"))
+	}
+	if out, err := se.tug("rm", "-f", "dk", "dk2").CombinedOutput(); err != nil {
+		t.Fatalf("rm: %v\n%s", err, out)
 	}
 }
 

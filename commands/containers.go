@@ -508,7 +508,7 @@ func attachCommand() *cli.Command {
 		Before:    inUserNS,
 		Usage:     "connect to a detached container's output (and input, with -i); ctrl-p ctrl-q detaches on a terminal",
 		ArgsUsage: "CONTAINER",
-		Flags:     []cli.Flag{&cli.StringFlag{Name: "detach-keys", Value: run.DefaultDetachKeys, Usage: "the keys that detach: ctrl-X or characters, comma-separated; empty for none"}},
+		Flags:     []cli.Flag{detachKeysFlag()},
 		Action: func(c *cli.Context) error {
 			keys, err := run.ParseDetachKeys(c.String("detach-keys"))
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"tug/pull"
 	"tug/run"
@@ -86,6 +87,7 @@ func containerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "ipc", Usage: "the IPC namespace: private (the default) or host"},
 		&cli.StringFlag{Name: "pid", Usage: "the pid namespace: private (the default) or host"},
 		&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass the signals tug gets on to the container (in the foreground)"},
+		detachKeysFlag(),
 		&cli.BoolFlag{Name: "no-healthcheck", Usage: "run no healthcheck, the image's HEALTHCHECK included"},
 		&cli.StringFlag{Name: "health-on-failure", Usage: "what an unhealthy container gets: none, kill, restart or stop"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "hand the container tug's fds 3 to 3+N-1 (in the foreground)"},
@@ -185,6 +187,7 @@ func startCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "run in the foreground, attached to its output"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin (with -a)"},
+			detachKeysFlag(),
 		}, selectFlags(false, true)...),
 		Action: func(c *cli.Context) error {
 			if c.Bool("attach") {
@@ -265,7 +268,15 @@ func foreground(c *cli.Context, s *store.Store, ctr *store.Container, interactiv
 			stdio.Stderr = nil
 		}
 	}
-	code, err := run.Start(s, ctr, stdio)
+	start := run.Start
+	if keys, detachable, err := detachKeys(c, ctr, stdio); err != nil {
+		return err
+	} else if detachable {
+		start = func(s *store.Store, ctr *store.Container, stdio run.IO) (int, error) {
+			return run.StartAttached(s, ctr, stdio, keys)
+		}
+	}
+	code, err := start(s, ctr, stdio)
 	if err != nil {
 		return err
 	}
@@ -273,6 +284,24 @@ func foreground(c *cli.Context, s *store.Store, ctr *store.Container, interactiv
 		return exitStatus(code)
 	}
 	return nil
+}
+
+// detachKeysFlag is --detach-keys of run, start and attach.
+func detachKeysFlag() cli.Flag {
+	return &cli.StringFlag{Name: "detach-keys", Value: run.DefaultDetachKeys, Usage: "the keys that detach: ctrl-X or characters, comma-separated; empty for none"}
+}
+
+// detachKeys reads --detach-keys, and whether the foreground container
+// can be detached from: on a terminal, with -i and -t (docker's run -it),
+// and with keys to detach with, it runs under its monitor with tug
+// attached (run.StartAttached); otherwise tug itself keeps it.
+func detachKeys(c *cli.Context, ctr *store.Container, stdio run.IO) ([]byte, bool, error) {
+	keys, err := run.ParseDetachKeys(c.String("detach-keys"))
+	if err != nil {
+		return nil, false, usage(err)
+	}
+	onTerminal := stdio.Stdin != nil && stdio.Stdout != nil && term.IsTerminal(int(os.Stdin.Fd()))
+	return keys, keys != nil && onTerminal && run.Detachable(ctr), nil
 }
 
 // create resolves the image (pulling it as --pull says) and records the

@@ -6,9 +6,10 @@ package run
 //
 //	[1 byte kind][4 bytes big-endian length][payload]
 //
-// From the monitor: kind 1 is stdout, 2 stderr. From a client: kind 0 is
-// stdin, 3 a window size (two big-endian uint16: rows, cols). A slow
-// client is dropped rather than allowed to stall the container.
+// From the monitor: kind 1 is stdout, 2 stderr, and 4 the exit code
+// (big-endian int32) once the container exited for good. From a client:
+// kind 0 is stdin, 3 a window size (two big-endian uint16: rows, cols). A
+// slow client is dropped rather than allowed to stall the container.
 
 import (
 	"encoding/binary"
@@ -17,11 +18,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"tug/store"
@@ -32,6 +36,7 @@ const (
 	frameStdout = 1
 	frameStderr = 2
 	frameResize = 3
+	frameExit   = 4
 )
 
 // attachSocket is where a container's monitor listens.
@@ -39,13 +44,13 @@ func attachSocket(s *store.Store, c *store.Container) string {
 	return filepath.Join(s.RunRoot(), "attach", c.ID[:12]+".sock")
 }
 
+// writeFrame writes one frame in one write: a net.Conn's writes do not
+// interleave, so input and window sizes can be sent from two goroutines.
 func writeFrame(w io.Writer, kind byte, p []byte) error {
-	hdr := [5]byte{kind}
-	binary.BigEndian.PutUint32(hdr[1:], uint32(len(p)))
-	if _, err := w.Write(hdr[:]); err != nil {
-		return err
-	}
-	_, err := w.Write(p)
+	frame := make([]byte, 5, 5+len(p))
+	frame[0] = kind
+	binary.BigEndian.PutUint32(frame[1:], uint32(len(p)))
+	_, err := w.Write(append(frame, p...))
 	return err
 }
 
@@ -71,15 +76,23 @@ type hub struct {
 	interactive bool      // the container keeps stdin open (-i)
 	stdin       io.Writer // nil when the container has no stdin
 	resize      func(rows, cols uint16)
+	size        []byte        // the last window size a client sent
+	first       chan struct{} // closed when the first client connects
+	firstOnce   sync.Once
+	writers     sync.WaitGroup // the clients' writers, until they sent all
 	ln          net.Listener
 	path        string
 }
 
-// setInput points client input at the container's current run.
+// setInput points client input at the container's current run, its
+// terminal at the size a client sent before it ran.
 func (h *hub) setInput(stdin io.Writer, resize func(rows, cols uint16)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stdin, h.resize = stdin, resize
+	if resize != nil && h.size != nil {
+		resize(binary.BigEndian.Uint16(h.size), binary.BigEndian.Uint16(h.size[2:]))
+	}
 }
 
 // serveAttach listens on the container's attach socket.
@@ -93,7 +106,7 @@ func serveAttach(s *store.Store, c *store.Container, interactive bool) (*hub, er
 	if err != nil {
 		return nil, fmt.Errorf("attach socket: %w", err)
 	}
-	h := &hub{clients: map[chan []byte]struct{}{}, ln: ln, path: p, interactive: interactive}
+	h := &hub{clients: map[chan []byte]struct{}{}, ln: ln, path: p, interactive: interactive, first: make(chan struct{})}
 	go h.accept()
 	return h, nil
 }
@@ -113,7 +126,10 @@ func (h *hub) serve(conn net.Conn) {
 	out := make(chan []byte, 256)
 	h.mu.Lock()
 	h.clients[out] = struct{}{}
+	h.writers.Add(1)
 	h.mu.Unlock()
+	defer h.writers.Done()
+	h.firstOnce.Do(func() { close(h.first) })
 	go func() {
 		for {
 			kind, p, err := readFrame(conn)
@@ -122,6 +138,9 @@ func (h *hub) serve(conn net.Conn) {
 			}
 			h.mu.Lock()
 			stdin, resize := h.stdin, h.resize
+			if kind == frameResize && len(p) == 4 {
+				h.size = p
+			}
 			h.mu.Unlock()
 			switch {
 			case kind == frameStdin && stdin != nil:
@@ -169,15 +188,41 @@ func (h *hub) stream(kind byte) io.Writer {
 	})
 }
 
-// close ends every attachment: the container is gone.
+// awaitClient waits until a client is attached, or for limit.
+func (h *hub) awaitClient(limit time.Duration) {
+	select {
+	case <-h.first:
+	case <-time.After(limit):
+	}
+}
+
+// exit tells every client the container's exit code.
+func (h *hub) exit(code int) {
+	p := make([]byte, 4)
+	binary.BigEndian.PutUint32(p, uint32(int32(code)))
+	h.stream(frameExit).Write(p)
+}
+
+// close ends every attachment: the container is gone. Each client gets
+// what is queued for it first (the container's last output, its exit
+// code), for a second at most.
 func (h *hub) close() {
 	h.ln.Close()
 	os.Remove(h.path)
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for c := range h.clients {
 		delete(h.clients, c)
 		close(c)
+	}
+	h.mu.Unlock()
+	flushed := make(chan struct{})
+	go func() {
+		h.writers.Wait()
+		close(flushed)
+	}()
+	select {
+	case <-flushed:
+	case <-time.After(time.Second):
 	}
 }
 
@@ -232,24 +277,41 @@ func Attach(s *store.Store, c *store.Container, stdio IO, detachKeys []byte) (in
 		return 0, fmt.Errorf("attach %s: %w (is it running detached?)", c.Name, ErrNotRunning)
 	}
 	defer conn.Close()
-	tty := cfg.Spec.Tty && term.IsTerminal(int(stdio.Stdin.Fd()))
+	return attachSession(s, c, cfg, conn, stdio, detachKeys, nil)
+}
+
+// attachSession is one attachment on conn: the terminal raw and its size
+// sent (again on each SIGWINCH), stdin sent, output written, until the
+// container exits or the user detaches. started, if not nil, is waited
+// for once the terminal is set (the container starts meanwhile).
+func attachSession(s *store.Store, c *store.Container, cfg *Config, conn net.Conn, stdio IO, detachKeys []byte, started func() error) (int, error) {
+	tty := cfg.Spec.Tty && stdio.Stdin != nil && term.IsTerminal(int(stdio.Stdin.Fd()))
 	if tty {
 		old, err := term.MakeRaw(int(stdio.Stdin.Fd()))
 		if err == nil {
 			defer term.Restore(int(stdio.Stdin.Fd()), old)
 		}
-		if size, err := pty.GetsizeFull(stdio.Stdin); err == nil {
-			p := make([]byte, 4)
-			binary.BigEndian.PutUint16(p, size.Rows)
-			binary.BigEndian.PutUint16(p[2:], size.Cols)
-			writeFrame(conn, frameResize, p)
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, unix.SIGWINCH)
+		defer signal.Stop(winch)
+		sendSize(conn, stdio.Stdin)
+		go func() {
+			for range winch {
+				sendSize(conn, stdio.Stdin)
+			}
+		}()
+	}
+	if started != nil {
+		if err := started(); err != nil {
+			return 0, err
 		}
 	}
 	detached := make(chan struct{})
-	if cfg.Interactive {
+	if cfg.Interactive && stdio.Stdin != nil {
 		go sendInput(conn, stdio.Stdin, tty, detachKeys, detached)
 	}
 	done := make(chan struct{})
+	code := -1
 	go func() {
 		defer close(done)
 		for {
@@ -257,9 +319,14 @@ func Attach(s *store.Store, c *store.Container, stdio IO, detachKeys []byte) (in
 			if err != nil {
 				return
 			}
-			if kind == frameStderr {
+			switch kind {
+			case frameExit:
+				if len(p) == 4 {
+					code = int(int32(binary.BigEndian.Uint32(p)))
+				}
+			case frameStderr:
 				stdio.Stderr.Write(p)
-			} else {
+			default:
 				stdio.Stdout.Write(p)
 			}
 		}
@@ -269,7 +336,28 @@ func Attach(s *store.Store, c *store.Container, stdio IO, detachKeys []byte) (in
 		return 0, nil
 	case <-done:
 	}
+	if code >= 0 {
+		return code, nil
+	}
 	return Wait(s, c)
+}
+
+// sendSize sends the terminal's window size.
+func sendSize(conn net.Conn, tty *os.File) {
+	if size, err := pty.GetsizeFull(tty); err == nil {
+		p := make([]byte, 4)
+		binary.BigEndian.PutUint16(p, size.Rows)
+		binary.BigEndian.PutUint16(p[2:], size.Cols)
+		writeFrame(conn, frameResize, p)
+	}
+}
+
+// Detachable tells whether a foreground container can be started by
+// StartAttached: with a terminal and stdin (-it), and none of tug's own
+// fds to hand it (--preserve-fds, --log-driver passthrough).
+func Detachable(c *store.Container) bool {
+	cfg, err := ContainerConfig(c)
+	return err == nil && cfg.Spec.Tty && cfg.Interactive && cfg.LogDriver != LogPassthrough && cfg.PreserveFDs == 0
 }
 
 // sendInput forwards stdin; on a terminal, the detach keys detach.

@@ -3,6 +3,7 @@ package run
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -474,23 +475,76 @@ func ParseSignal(s string) (unix.Signal, error) {
 // MonitorRole is the argv[0] that makes tug's main run Monitor.
 const MonitorRole = "tug-monitor"
 
+// awaitAttach, a monitor's last argument, has it launch the container
+// only once a client is attached (StartAttached).
+const awaitAttach = "await-attach"
+
 // StartDetached starts a container under a monitor of its own and
 // returns once the entrypoint runs (or failed to).
 func StartDetached(s *store.Store, c *store.Container) error {
-	if err := claimStart(s, c); err != nil {
-		return err
-	}
-	if cfg, err := ContainerConfig(c); err == nil && (cfg.LogDriver == LogPassthrough || cfg.PreserveFDs > 0) {
-		return fmt.Errorf("start %s: --log-driver passthrough and --preserve-fds hand it tug's own fds, so it runs in the foreground only (tug start -a)", c.Name)
-	}
-	readyR, readyW, err := os.Pipe()
+	ready, err := spawnMonitor(s, c, false)
 	if err != nil {
 		return err
 	}
-	defer readyR.Close()
+	return ready()
+}
+
+// StartAttached starts a container under a monitor of its own, as
+// StartDetached does, with tug attached from before the entrypoint runs
+// (none of its output is missed), until it exits (its exit code is
+// returned) or the user types the detach keys (0; it runs on): docker's
+// run -it and start -ai.
+func StartAttached(s *store.Store, c *store.Container, stdio IO, detachKeys []byte) (int, error) {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return 0, err
+	}
+	ready, err := spawnMonitor(s, c, true)
+	if err != nil {
+		return 0, err
+	}
+	conn, err := dialMonitor(attachSocket(s, c), 5*time.Second)
+	if err != nil {
+		if rerr := ready(); rerr != nil {
+			return 0, rerr
+		}
+		return 0, fmt.Errorf("attach %s: %w", c.Name, err)
+	}
+	defer conn.Close()
+	return attachSession(s, c, cfg, conn, stdio, detachKeys, ready)
+}
+
+// dialMonitor connects to a monitor's attach socket once it listens.
+func dialMonitor(path string, limit time.Duration) (net.Conn, error) {
+	for deadline := time.Now().Add(limit); ; time.Sleep(time.Millisecond) {
+		conn, err := net.Dial("unix", path)
+		if err == nil || time.Now().After(deadline) {
+			return conn, err
+		}
+	}
+}
+
+// spawnMonitor starts a container's monitor; ready waits until the
+// entrypoint runs (or failed to). With await the monitor waits for a
+// client to attach before it launches the container.
+func spawnMonitor(s *store.Store, c *store.Container, await bool) (ready func() error, err error) {
+	if err := claimStart(s, c); err != nil {
+		return nil, err
+	}
+	if cfg, err := ContainerConfig(c); err == nil && (cfg.LogDriver == LogPassthrough || cfg.PreserveFDs > 0) {
+		return nil, fmt.Errorf("start %s: --log-driver passthrough and --preserve-fds hand it tug's own fds, so it runs in the foreground only (tug start -a)", c.Name)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{MonitorRole, s.Root(), s.RunRoot(), c.ID}
+	if await {
+		args = append(args, awaitAttach)
+	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{MonitorRole, s.Root(), s.RunRoot(), c.ID},
+		Args:       args,
 		Env:        []string{"GOMAXPROCS=1", "GOGC=50"},
 		ExtraFiles: []*os.File{readyW},
 		// its own session: the monitor outlives this CLI, the terminal
@@ -499,11 +553,15 @@ func StartDetached(s *store.Store, c *store.Container) error {
 	}
 	if err := startMonitor(cmd); err != nil {
 		readyW.Close()
-		return fmt.Errorf("start monitor: %w", err)
+		readyR.Close()
+		return nil, fmt.Errorf("start monitor: %w", err)
 	}
 	readyW.Close()
-	defer cmd.Process.Release()
-	return child.ReadStatus(readyR)
+	return func() error {
+		defer readyR.Close()
+		defer cmd.Process.Release()
+		return child.ReadStatus(readyR)
+	}, nil
 }
 
 // monitorTimerSlack is how late the monitor's timers may fire. The

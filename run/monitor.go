@@ -43,8 +43,8 @@ func Monitor() {
 }
 
 func monitor(args []string, ready *os.File) error {
-	if len(args) != 3 {
-		return fmt.Errorf("monitor: want ROOT RUNROOT ID")
+	if len(args) != 3 && (len(args) != 4 || args[3] != awaitAttach) {
+		return fmt.Errorf("monitor: want ROOT RUNROOT ID [%s]", awaitAttach)
 	}
 	s, err := store.Open(args[0], args[1])
 	if err != nil {
@@ -68,6 +68,9 @@ func monitor(args []string, ready *os.File) error {
 		return err
 	}
 	defer h.close()
+	if len(args) == 4 { // StartAttached: its client sees all the output
+		h.awaitClient(10 * time.Second)
+	}
 	// Pdeathsig ties the container to this thread, and the container
 	// gets the usual timer slack, not the monitor's (startMonitor).
 	runtime.LockOSThread()
@@ -77,6 +80,12 @@ func monitor(args []string, ready *os.File) error {
 	// Caught rather than ignored: an ignored signal stays ignored across
 	// exec, and neither the container nor pasta should inherit that.
 	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	code := -1
+	defer func() {
+		if code >= 0 {
+			h.exit(code)
+		}
+	}()
 	for delay := 100 * time.Millisecond; ; delay = min(delay*2, 10*time.Second) {
 		p, err := launch(s, c, cfg, nil, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, IO{}, cfg.Spec.Tty, log, h) })
 		if ready != nil {
@@ -96,7 +105,7 @@ func monitor(args []string, ready *os.File) error {
 			break
 		}
 		stopProbes := probeOnSchedule(s, c, cfg)
-		code := p.wait(sigs)
+		code = p.wait(sigs)
 		stopProbes()
 		if err := p.finish(s, c, cfg); err != nil {
 			break
