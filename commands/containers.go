@@ -38,8 +38,12 @@ func forEachContainer(fn func(c *cli.Context, s *store.Store, ref string, ctr *s
 		if err != nil {
 			return err
 		}
+		selected := c.Bool("all") || len(c.StringSlice("filter")) > 0
 		return ignoreMissing(c, eachContainer(s, refs, func(ref string, ctr *store.Container) error {
 			line, err := fn(c, s, ref, ctr)
+			if selected && errors.Is(err, run.ErrNotRunning) {
+				return nil // selected as running, it exited since: nothing to do
+			}
 			if err == nil {
 				fmt.Println(line)
 			}
