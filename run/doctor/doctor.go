@@ -161,15 +161,31 @@ func Probe() {
 	os.Exit(0)
 }
 
+// rootOverlayCheck finds overlayfs as the kernel would: registered, or
+// a module of the running kernel's, which the first mount loads.
 func rootOverlayCheck() Check {
-	b, _ := os.ReadFile("/proc/filesystems")
-	c := Check{Name: "overlayfs", OK: strings.Contains(string(b), "\toverlay\n")}
-	if c.OK {
-		c.Detail = "available"
-	} else {
-		c.Detail, c.Fix = "not in /proc/filesystems", "sudo modprobe overlay"
+	c := Check{Name: "overlayfs", OK: true, Detail: "available"}
+	if b, _ := os.ReadFile("/proc/filesystems"); strings.Contains(string(b), "\toverlay\n") {
+		return c
 	}
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil && overlayModule(filepath.Join("/lib/modules", unix.ByteSliceToString(uts.Release[:]))) {
+		c.Detail = "a module, loaded at the first mount"
+		return c
+	}
+	c.OK, c.Detail, c.Fix = false, "not in /proc/filesystems, and no overlay module for this kernel", "sudo modprobe overlay (or install the kernel's modules)"
 	return c
+}
+
+// overlayModule tells whether dir, a kernel's /lib/modules/RELEASE, has
+// overlayfs as a module or built in.
+func overlayModule(dir string) bool {
+	for _, f := range []string{"modules.dep", "modules.builtin"} {
+		if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil && bytes.Contains(b, []byte("/overlay.ko")) {
+			return true
+		}
+	}
+	return false
 }
 
 // cgroupCheck reports the cgroup layout, and for a rootless user what
