@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X tug/commands.Version=$(VERSION) -X tug/commands.GitCommit=$(
 # 0.2 ms of every tug start, the container's re-exec included) stay out
 TAGS    := urfave_cli_no_docs
 
-.PHONY: build test bench install demo clean
+.PHONY: build test test-v2 bench install demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o tug .
@@ -20,6 +20,13 @@ test: build
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	@if [ "$$(id -u)" = 0 ] && command -v qemu-system-x86_64 >/dev/null; then bash .ci/v2/run; \
+	else echo "test-v2: skipped (it needs root and qemu-system-x86)"; fi
+
+# The end-to-end suite again in a Debian 12 guest with systemd as PID 1
+# and pure cgroup v2, booted under qemu (.ci/v2; README).
+test-v2:
+	bash .ci/v2/run
 
 # Pull throughput and peak RSS against a local docker-registry; compared
 # with podman when podman is installed.
