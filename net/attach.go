@@ -1,6 +1,7 @@
 package net
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -150,7 +151,7 @@ func setupBridge(n Network, internal bool) error {
 	br, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		attrs := netlink.NewLinkAttrs()
-		attrs.Name = n.Bridge
+		attrs.Name, attrs.HardwareAddr = n.Bridge, bridgeMAC(n.Bridge)
 		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("create bridge %s: %w", n.Bridge, err)
 		}
@@ -178,6 +179,27 @@ func setupBridge(n Network, internal bool) error {
 	return ensureNAT(n, internal)
 }
 
+// bridgeMAC is the Ethernet address of bridge name, fixed by its name.
+// A bridge the kernel gives a random address is one that udev (systemd's
+// MACAddressPolicy=persistent) changes a moment after it is made, and a
+// container that has learnt the gateway's first address by then sends
+// its replies nowhere; an address set at creation is left alone. So is
+// a veth's (randomMAC).
+func bridgeMAC(name string) stdnet.HardwareAddr {
+	sum := sha256.Sum256([]byte("tug bridge " + name))
+	return append(stdnet.HardwareAddr{0x02, 0x42}, sum[:4]...) // locally administered, unicast
+}
+
+// randomMAC is a random locally administered unicast Ethernet address.
+func randomMAC() (stdnet.HardwareAddr, error) {
+	mac := make(stdnet.HardwareAddr, 6)
+	if _, err := rand.Read(mac); err != nil {
+		return nil, err
+	}
+	mac[0] = mac[0]&^1 | 2
+	return mac, nil
+}
+
 // plugVeth makes the veth pair, moves its peer into pid's namespace as
 // eth0 with addr, mac (the kernel's random one if nil) and a default
 // route (or, for a connected network, as the next free ethN), and
@@ -189,6 +211,9 @@ func plugVeth(n Network, ep endpoint, pid int, addr netip.Prefix, mac stdnet.Har
 	}
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name, attrs.MasterIndex, attrs.Flags = ep.veth, br.Attrs().Index, stdnet.FlagUp
+	if attrs.HardwareAddr, err = randomMAC(); err != nil {
+		return "", err
+	}
 	// the peer is made straight inside the container's namespace
 	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: ep.peer(), PeerNamespace: netlink.NsPid(pid), PeerHardwareAddr: mac}
 	if err := netlink.LinkAdd(veth); err != nil {
