@@ -30,10 +30,24 @@ func addKeptUser(root int, k *childspec.KeepID) error {
 }
 
 // appendEntry appends line to rel, a passwd or group file, unless one of
-// its lines has the ID id already (the third field of both).
+// its lines has the ID id already (the third field of both). Anything
+// but a regular file is not opened for writing at all.
 func appendEntry(root int, rel string, id uint32, line string) error {
-	fd, err := OpenIn(root, rel, unix.O_RDWR|unix.O_APPEND|unix.O_NOFOLLOW|unix.O_NONBLOCK)
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EROFS) {
+	pfd, err := OpenIn(root, rel, unix.O_PATH)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("keep-id: open /%s: %w", rel, err)
+	}
+	defer unix.Close(pfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(pfd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	// open(2) of the O_PATH fd's magic link: the very file checked
+	fd, err := unix.Open(FDPath(pfd), unix.O_RDWR|unix.O_APPEND|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.EROFS) {
 		return nil
 	}
 	if err != nil {
@@ -41,9 +55,6 @@ func appendEntry(root int, rel string, id uint32, line string) error {
 	}
 	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil
-	}
 	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
 	if err != nil {
 		return fmt.Errorf("keep-id: read /%s: %w", rel, err)
