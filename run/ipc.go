@@ -149,24 +149,15 @@ func (l *launcher) sharedIPC() error {
 		l.keep(func() { releaseShm(l.s, l.c.ID) })
 		l.spec.Mounts = append([]Mount{{Source: dir, Destination: "/dev/shm"}}, l.spec.Mounts...)
 	case join:
-		donor, err := l.s.LookupContainer(id)
-		if err != nil {
-			return fmt.Errorf("--ipc %s: %w", l.cfg.IPC, err)
-		}
-		st, err := State(l.s, donor)
+		f, err := joinTarget(l.s, id, "--ipc "+l.cfg.IPC, "the IPC namespace")
 		if err != nil {
 			return err
 		}
-		fd, err := pidfd(st.Pid, st.PidStart, st.BootID)
-		if st.Status != store.StatusRunning || err != nil {
-			return fmt.Errorf("cannot join the IPC namespace of %s: %w", donor.Name, ErrNotRunning)
-		}
-		f := os.NewFile(uintptr(fd), "ipcns")
 		l.closers = append(l.closers, func() { f.Close() })
 		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWIPC
 		l.spec.IPCFD = 3 + len(l.cmd.ExtraFiles)
 		l.cmd.ExtraFiles = append(l.cmd.ExtraFiles, f)
-		l.spec.Mounts = append([]Mount{{Source: shmDir(l.s, donor.ID), Destination: "/dev/shm"}}, l.spec.Mounts...)
+		l.spec.Mounts = append([]Mount{{Source: shmDir(l.s, id), Destination: "/dev/shm"}}, l.spec.Mounts...)
 	}
 	return nil
 }

@@ -61,9 +61,9 @@ func keepIDDriver(opt Options) error {
 	if opt.ForceDriver != "" {
 		return fmt.Errorf("--userns keep-id shows the image through fuse-overlayfs: --storage-driver %s cannot go with it", opt.ForceDriver)
 	}
-	for flag, v := range map[string]string{"network": opt.Network, "ipc": opt.IPC} {
-		if strings.HasPrefix(v, "container:") {
-			return fmt.Errorf("--userns keep-id: a container in a user namespace of its own cannot join another's %s namespace", flag)
+	for _, f := range [][2]string{{"network", opt.Network}, {"ipc", opt.IPC}} {
+		if strings.HasPrefix(f[1], "container:") {
+			return fmt.Errorf("--userns keep-id: a container in a user namespace of its own cannot join another's %s namespace", f[0])
 		}
 	}
 	if err := FuseUsable(); err != nil {

@@ -226,9 +226,15 @@ func networkOwner(s *store.Store, cfg *Config) (*os.File, error) {
 	if !ok {
 		return nil, nil
 	}
+	return joinTarget(s, id, "--network "+cfg.Network, "the network")
+}
+
+// joinTarget returns a pidfd of running container id, whose namespace
+// (what, in errors) a container joins; flag names it in a lookup error.
+func joinTarget(s *store.Store, id, flag, what string) (*os.File, error) {
 	owner, err := s.LookupContainer(id)
 	if err != nil {
-		return nil, fmt.Errorf("--network %s: %w", cfg.Network, err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	st, err := State(s, owner)
 	if err != nil {
@@ -236,9 +242,9 @@ func networkOwner(s *store.Store, cfg *Config) (*os.File, error) {
 	}
 	fd, err := pidfd(st.Pid, st.PidStart, st.BootID)
 	if st.Status != store.StatusRunning || err != nil {
-		return nil, fmt.Errorf("cannot join the network of %s: %w", owner.Name, ErrNotRunning)
+		return nil, fmt.Errorf("cannot join %s of %s: %w", what, owner.Name, ErrNotRunning)
 	}
-	return os.NewFile(uintptr(fd), "netns"), nil
+	return os.NewFile(uintptr(fd), "pidfd"), nil
 }
 
 // defaultName is a network's name as tug's records have it: --network
