@@ -38,11 +38,19 @@ func initContainer(fds childFDs) error {
 	if err != nil {
 		return err
 	}
-	if err := joinNetwork(spec, fds.extra()); err != nil {
-		return err
+	// Another container's network (--network container:C) first, before
+	// sysfs is mounted, so that /sys/class/net shows that namespace's
+	// links; its IPC namespace (--ipc container:C) before /dev/mqueue,
+	// which belongs to it, is mounted.
+	if spec.JoinNetNS {
+		if err := joinThrough(fds.extra(), unix.CLONE_NEWNET, "the network"); err != nil {
+			return err
+		}
 	}
-	if err := joinIPC(spec); err != nil {
-		return err
+	if spec.IPCFD != 0 {
+		if err := joinThrough(spec.IPCFD, unix.CLONE_NEWIPC, "the IPC namespace"); err != nil {
+			return err
+		}
 	}
 	if err := enterCgroup(spec); err != nil {
 		return err
@@ -95,34 +103,16 @@ func initContainer(fds childFDs) error {
 	return execEntrypoint(spec, self, fds)
 }
 
-// joinNetwork moves this thread, the one that mounts sysfs and execs,
-// into another container's network namespace (--network container:C).
-// Done first, before sysfs is mounted, so that /sys/class/net shows that
-// namespace's links.
-func joinNetwork(spec *childspec.Spec, pidfd int) error {
-	if !spec.JoinNetNS {
-		return nil
-	}
+// joinThrough moves this thread, the one that mounts and execs, into
+// the namespace of kind flag (what, in errors) of the process whose
+// pidfd is pidfd, and closes it.
+func joinThrough(pidfd int, flag int, what string) error {
 	// setns(2) on a pidfd: the namespace of exactly the process the
 	// parent checked, never of one that reused its pid.
-	if err := unix.Setns(pidfd, unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("join the network of the container: %w", err)
+	if err := unix.Setns(pidfd, flag); err != nil {
+		return fmt.Errorf("join %s of the container: %w", what, err)
 	}
 	return unix.Close(pidfd)
-}
-
-// joinIPC moves this thread into another container's IPC namespace
-// (--ipc container:C), before /dev/mqueue, which belongs to it, is
-// mounted.
-func joinIPC(spec *childspec.Spec) error {
-	if spec.IPCFD == 0 {
-		return nil
-	}
-	// setns(2) on a pidfd, as for the network
-	if err := unix.Setns(spec.IPCFD, unix.CLONE_NEWIPC); err != nil {
-		return fmt.Errorf("join the IPC namespace of the container: %w", err)
-	}
-	return unix.Close(spec.IPCFD)
 }
 
 // readSpec reads the spec and returns it with the rest of the pipe, on
