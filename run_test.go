@@ -127,10 +127,10 @@ func interactiveShell(t *testing.T, args []string) {
 	}
 }
 
-// TestDetach: ctrl-p ctrl-q (or --detach-keys) leaves `tug run -it` with
-// exit code 0 and the container running, as in docker; tug attach comes
-// back to it, and its exit code is attach's. Typed as a user would, on a
-// terminal of the test's.
+// TestDetach: ctrl-p ctrl-q (or --detach-keys) leaves `tug run -it` and
+// `tug start -ai` with exit code 0 and the container running, as in
+// docker; tug attach comes back to it, and its exit code is attach's.
+// Typed as a user would, on a terminal of the test's.
 func TestDetach(t *testing.T) {
 	se := newStoreEnv(t, needE2E(t))
 	session := func(args []string, steps func(master *os.File)) *exec.Cmd {
@@ -190,7 +190,17 @@ func TestDetach(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 0 || running("dk2") != "running" {
 		t.Fatalf("after --detach-keys ctrl-x,x: exit %d, container %s", code, running("dk2"))
 	}
-	if out, err := se.tug("rm", "-f", "dk", "dk2").CombinedOutput(); err != nil {
+	if out, err := se.tug("create", "-it", "--name", "dk3", "busybox", "sh").CombinedOutput(); err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	cmd = session([]string{"start", "-ai", "dk3"}, func(m *os.File) {
+		expect(t, m, "# ")
+		io.WriteString(m, "\x10\x11")
+	})
+	if code := cmd.ProcessState.ExitCode(); code != 0 || running("dk3") != "running" {
+		t.Fatalf("start -ai, then ctrl-p ctrl-q: exit %d, container %s", code, running("dk3"))
+	}
+	if out, err := se.tug("rm", "-f", "dk", "dk2", "dk3").CombinedOutput(); err != nil {
 		t.Fatalf("rm: %v\n%s", err, out)
 	}
 }
