@@ -317,6 +317,8 @@ func TestScripts(t *testing.T) {
 				return env.debian, nil
 			case "emulated": // the v2 guest, under qemu's software emulation (.ci/v2)
 				return os.Getenv("TUG_TEST_EMULATED") != "", nil
+			case "systemd": // systemd is PID 1 (the v2 guest)
+				return systemdBooted(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

@@ -25,11 +25,13 @@ type rootlessUser struct {
 	uid, gid int
 	home     string
 	runtime  string // XDG_RUNTIME_DIR, if the user has one
+	linger   bool   // under systemd: a user manager of its own (loginctl enable-linger)
 }
 
-// TestRootless runs testdata/rootless as two users the harness makes:
+// TestRootless runs testdata/rootless as three users the harness makes:
 // tugrl, with /etc/subuid and /etc/subgid ranges and an XDG_RUNTIME_DIR,
-// and tugrl1, with neither. Each has a home of its own, with a config
+// tugrl1, with neither, and tugsd, which where systemd runs the host
+// has a lingering user manager (its /run/user/UID). Each has a home of its own, with a config
 // that mirrors docker.io to the test registry, and runs a copy of tug
 // that it can read. The users stay (useradd is slow to undo and harmless);
 // their ranges are rewritten on every run.
@@ -49,7 +51,8 @@ func TestRootless(t *testing.T) {
 	for _, b := range []string{"tug", "udpecho"} {
 		copyFile(t, filepath.Join(env.bin, b), filepath.Join(bin, b))
 	}
-	users := map[string]*rootlessUser{"tugrl": {name: "tugrl", subStart: 300000}, "tugrl1": {name: "tugrl1"}}
+	users := map[string]*rootlessUser{"tugrl": {name: "tugrl", subStart: 300000}, "tugrl1": {name: "tugrl1"},
+		"tugsd": {name: "tugsd", subStart: 400000, linger: true}}
 	for _, u := range users {
 		setupUser(t, u, base, env.registry)
 	}
@@ -62,6 +65,12 @@ func TestRootless(t *testing.T) {
 	})
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/rootless",
+		Condition: func(cond string) (bool, error) {
+			if cond == "systemd" { // systemd is PID 1: tugsd has a user manager
+				return systemdBooted(), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("PATH", env.bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 			e.Setenv("RLHOME", users["tugrl"].home)
@@ -82,7 +91,7 @@ func TestRootless(t *testing.T) {
 					mode, args = args[0], args[1:]
 				}
 				if len(args) < 2 || users[args[0]] == nil {
-					ts.Fatalf("usage: as [-nomap|-nosuid] tugrl|tugrl1 CMD ARGS...")
+					ts.Fatalf("usage: as [-nomap|-nosuid] tugrl|tugrl1|tugsd CMD ARGS...")
 				}
 				var cmd *exec.Cmd
 				switch mode {
@@ -103,7 +112,6 @@ func TestRootless(t *testing.T) {
 	})
 	t.Run("killed", func(t *testing.T) { rootlessKilled(t, users["tugrl"], bin) })
 	t.Run("disabled", func(t *testing.T) { rootlessDisabled(t, users["tugrl1"], bin) })
-	t.Run("delegated", func(t *testing.T) { rootlessDelegated(t, users["tugrl"], bin) })
 	t.Run("pull killed", func(t *testing.T) { rootlessPullKilled(t, users["tugrl"], bin, env) })
 }
 
@@ -151,31 +159,6 @@ func rootlessPullKilled(t *testing.T, u *rootlessUser, bin string, env *e2e) {
 	}
 	if out, err := runAs(u, bin, "tug", "rmi", "rlbig").CombinedOutput(); err != nil {
 		t.Errorf("rmi: %v\n%s", err, out)
-	}
-}
-
-// rootlessDelegated runs tug doctor as u from a cgroup v2 of its own, as
-// systemd's user@.service delegates one: doctor must see the delegation.
-func rootlessDelegated(t *testing.T, u *rootlessUser, bin string) {
-	unified := "/sys/fs/cgroup"
-	if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.procs"); err == nil {
-		unified = "/sys/fs/cgroup/unified" // a hybrid host
-	}
-	dir := filepath.Join(unified, "tugrl-delegated")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(dir)
-	for _, f := range []string{"", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"} {
-		if err := os.Chown(filepath.Join(dir, f), u.uid, u.gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	doctor := runAs(u, bin, "tug", "doctor")
-	cmd := exec.Command("/bin/sh", append([]string{"-c", `echo $$ > "$0"/cgroup.procs && exec "$@"`, dir}, doctor.Args...)...)
-	out, _ := cmd.CombinedOutput()
-	if !strings.Contains(string(out), "the user's cgroup /tugrl-delegated (v2) is delegated to it") {
-		t.Errorf("doctor in a delegated cgroup:\n%s", out)
 	}
 }
 
@@ -288,7 +271,10 @@ func setupUser(t *testing.T, u *rootlessUser, base, registry string) {
 		t.Fatal(err)
 	}
 	dirs := []string{u.home, filepath.Join(u.home, ".config"), filepath.Join(u.home, ".config", "tug")}
-	if u.subStart > 0 {
+	switch {
+	case u.linger && systemdBooted():
+		u.runtime = lingerUser(t, u)
+	case u.subStart > 0:
 		u.runtime = filepath.Join(base, u.name+"-run")
 		os.Mkdir(u.runtime, 0o700)
 		dirs = append(dirs, u.runtime)
@@ -377,5 +363,29 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// systemdBooted tells whether systemd is PID 1 (the v2 guest).
+func systemdBooted() bool {
+	fi, err := os.Stat("/run/systemd/system")
+	return err == nil && fi.IsDir()
+}
+
+// lingerUser starts u's user manager (loginctl enable-linger), waits
+// until it listens, and returns its runtime dir; the test's end stops it.
+func lingerUser(t *testing.T, u *rootlessUser) string {
+	if out, err := exec.Command("loginctl", "enable-linger", u.name).CombinedOutput(); err != nil {
+		t.Fatalf("loginctl enable-linger %s: %v: %s", u.name, err, out)
+	}
+	t.Cleanup(func() { exec.Command("loginctl", "disable-linger", u.name).Run() })
+	runtime := fmt.Sprintf("/run/user/%d", u.uid)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(runtime, "systemd", "private")); err == nil {
+			return runtime
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's systemd did not start: no %s/systemd/private", u.name, runtime)
+		}
 	}
 }

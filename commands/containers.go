@@ -71,6 +71,9 @@ func selectFlags(shortAll bool, filter bool) []cli.Flag {
 // kill, stopped ones for start), or with --filter those that match.
 func targets(c *cli.Context) (*store.Store, []string, error) {
 	all, filter := c.Bool("all"), c.StringSlice("filter")
+	if c.Bool("at-boot") { // start's
+		return bootTargets(c, all || len(filter) > 0)
+	}
 	if !all && len(filter) == 0 {
 		if err := needArgs(c, 1, -1); err != nil {
 			return nil, nil, err
@@ -87,6 +90,22 @@ func targets(c *cli.Context) (*store.Store, []string, error) {
 		return nil, nil, err
 	}
 	refs, err := run.Select(s, c.Command.Name, filters)
+	return s, refs, err
+}
+
+// bootTargets are the containers of start --at-boot.
+func bootTargets(c *cli.Context, selected bool) (*store.Store, []string, error) {
+	if selected {
+		return nil, nil, usage(errors.New("--at-boot picks the containers itself: it takes no --all or --filter"))
+	}
+	if err := needArgs(c, 0, 0); err != nil {
+		return nil, nil, err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	refs, err := run.BootTargets(s)
 	return s, refs, err
 }
 

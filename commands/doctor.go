@@ -21,11 +21,11 @@ func doctorCommand() *cli.Command {
 			if err := needArgs(c, 0, 0); err != nil {
 				return err
 			}
-			s, _, err := openStore(c)
+			s, cfg, err := openStore(c)
 			if err != nil {
 				return err
 			}
-			checks := doctor.Doctor(s, os.Getenv("XDG_RUNTIME_DIR"))
+			checks := doctor.Doctor(s, os.Getenv("XDG_RUNTIME_DIR"), cfg.Engine.CgroupManager)
 			if c.Bool("json") {
 				if err := printJSON(c.App.Writer, checks); err != nil {
 					return err

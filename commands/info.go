@@ -21,6 +21,7 @@ type infoView struct {
 	RunRoot       string              `json:"runroot"`
 	ConfigFile    string              `json:"config_file"`
 	StorageDriver string              `json:"storage_driver"`
+	CgroupManager string              `json:"cgroup_manager"`
 	Images        int                 `json:"images"`
 	Host          run.Host            `json:"host"`
 	Insecure      []string            `json:"insecure_registries"`
@@ -56,6 +57,10 @@ func info(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	manager, err := run.CgroupManager(s, cfg.Engine.CgroupManager)
+	if err != nil { // info still describes the rest; run and create fail
+		manager = "none: " + err.Error()
+	}
 	imgs, err := s.Images()
 	if err != nil {
 		return err
@@ -63,7 +68,7 @@ func info(c *cli.Context) error {
 	v := infoView{
 		Version: Version, GoVersion: runtime.Version(),
 		Root: s.Root(), RunRoot: s.RunRoot(), ConfigFile: configPath(c),
-		StorageDriver: driver, Images: len(imgs), Host: host,
+		StorageDriver: driver, CgroupManager: manager, Images: len(imgs), Host: host,
 		Insecure: cfg.Registries.Insecure, Mirrors: cfg.Registries.Mirrors,
 	}
 	v.Store.GraphRoot, v.Store.RunRoot, v.Store.GraphDriverName = v.Root, v.RunRoot, driver
@@ -90,6 +95,7 @@ func printInfo(v infoView) error {
 		{"Kernel:", v.Host.Kernel},
 		{"Architecture:", v.Host.Arch},
 		{"Cgroup version:", v.Host.Cgroups.Version},
+		{"Cgroup manager:", v.CgroupManager},
 		{"Cgroup root:", v.Host.Cgroups.Mount},
 		{"Rootless:", fmt.Sprint(v.Host.Rootless)},
 	}

@@ -187,6 +187,7 @@ func startCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "run in the foreground, attached to its output"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin (with -a)"},
+			&cli.BoolFlag{Name: "at-boot", Usage: "start what a restart policy brings back at boot: always, and unless-stopped unless stopped (tug-restart.service runs this)"},
 			detachKeysFlag(),
 		}, selectFlags(false, true)...),
 		Action: func(c *cli.Context) error {
@@ -330,7 +331,7 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), AutoRemove: c.Bool("rm"), Init: c.Bool("init"),
 		ReadOnly: c.Bool("read-only"), Volumes: c.StringSlice("volume"), Mounts: c.StringSlice("mount"), VolumesFrom: c.StringSlice("volumes-from"),
 		Network: c.String("network"), Publish: c.StringSlice("publish"), Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits,
-		StorageDriver: cfg.Rootless.StorageDriver, ForceDriver: c.String("storage-driver"),
+		StorageDriver: cfg.Rootless.StorageDriver, ForceDriver: c.String("storage-driver"), CgroupManager: cfg.Engine.CgroupManager,
 		PublishAll: c.Bool("publish-all"), IP: c.String("ip"), MacAddress: c.String("mac-address"), DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"),
 		DNSOptions: c.StringSlice("dns-option"), AddHosts: c.StringSlice("add-host"), Aliases: c.StringSlice("network-alias"), Restart: c.String("restart"), LogOpts: c.StringSlice("log-opt"),
 		Labels: c.StringSlice("label"), LogDriver: c.String("log-driver"), TZ: c.String("tz"), Timeout: c.Int("timeout"),

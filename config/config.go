@@ -21,6 +21,15 @@ type Config struct {
 	Registries Registries `toml:"registries"`
 	Network    Network    `toml:"network"`
 	Rootless   Rootless   `toml:"rootless"`
+	Engine     Engine     `toml:"engine"`
+}
+
+// Engine configures how tug runs containers.
+type Engine struct {
+	// CgroupManager is who makes containers' cgroups: "systemd"
+	// (transient scopes), "cgroupfs" (tug itself), or "" for systemd
+	// when it runs the host.
+	CgroupManager string `toml:"cgroup_manager"`
 }
 
 // Rootless configures what an unprivileged user's tug does.

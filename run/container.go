@@ -53,7 +53,8 @@ type Config struct {
 	Timeout        int                 `json:"timeout,omitempty"`      // seconds it may run; 0 for ever
 	PreserveFDs    int                 `json:"preserve_fds,omitempty"` // tug's fds 3… it gets, in the foreground
 	Resources      cgroups.Resources   `json:"resources"`
-	Health         *health.Check       `json:"health,omitempty"` // nil: no healthcheck
+	CgroupManager  string              `json:"cgroup_manager,omitempty"` // systemd, or "" for cgroupfs
+	Health         *health.Check       `json:"health,omitempty"`         // nil: no healthcheck
 }
 
 // ContainerConfig decodes the run config of a container record.
@@ -66,7 +67,7 @@ func ContainerConfig(c *store.Container) (*Config, error) {
 }
 
 // rootlessLimits says why a rootless container's limits do nothing.
-const rootlessLimits = "resource limits are not enforced for rootless containers: tug does not use delegated cgroups yet (see tug doctor)"
+const rootlessLimits = "resource limits are not enforced for rootless containers without systemd's delegation (see tug doctor)"
 
 // Create records a new container from img with opt, ready to start.
 func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*store.Container, error) {
@@ -218,11 +219,18 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
-	if s.Rootless() && !res.Empty() {
+	manager, err := CgroupManager(s, opt.CgroupManager)
+	if err != nil {
+		return nil, err
+	}
+	if why := unenforced(s, manager, res); why != "" {
 		if opt.StrictLimits {
-			return nil, fmt.Errorf("%s; [rootless] strict_limits is set", rootlessLimits)
+			return nil, fmt.Errorf("%s; [rootless] strict_limits is set", why)
 		}
-		fmt.Fprintln(os.Stderr, "tug: warning: "+rootlessLimits)
+		fmt.Fprintln(os.Stderr, "tug: warning: "+why)
+	}
+	if manager == ManagerCgroupfs {
+		manager = "" // what every container had before there was a choice
 	}
 	if err := applySecurity(&spec, &res, opt.Security, filepath.Join(s.Root(), "cache")); err != nil {
 		return nil, err
@@ -237,7 +245,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	raw, err := json.Marshal(Config{
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, MacAddress: opt.MacAddress, Aliases: opt.Aliases,
 		StopSignal: stopSignal, StopTimeout: opt.StopTimeout, Annotations: annotations, Restart: restart, LogMaxSize: logMax, LogOpts: logOpts, LogDriver: logDriver,
-		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check, IPC: ipc,
+		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check, IPC: ipc, CgroupManager: manager,
 	})
 	if err != nil {
 		return nil, err

@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	tugnet "tug/net"
-	"tug/run/cgroups"
 	"tug/run/child"
 	"tug/store"
 )
@@ -313,8 +312,8 @@ func RemoveRef(s *store.Store, ref string, opt RemoveOptions) error {
 	c, err := s.LookupContainer(ref)
 	var bad *store.BadRecord
 	if errors.As(err, &bad) && opt.Force {
-		if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && !s.Rootless() {
-			if err := cgroups.Open(layout, bad.ID, nil).Remove(); err != nil {
+		if d, err := driverOf(s, nil); err == nil {
+			if err := d.removeAny(bad.ID); err != nil {
 				return err
 			}
 		}
@@ -412,12 +411,13 @@ func removeStopped(s *store.Store, c *store.Container) error {
 	}
 	defer lock.Unlock()
 	// A keeper that died left its cgroup, network and /dev/shm behind.
-	if cfg, err := ContainerConfig(c); err == nil {
+	cfg, err := ContainerConfig(c)
+	if err == nil {
 		detachNetwork(s, c, cfg)
 	}
 	releaseShm(s, c.ID)
-	if layout, err := cgroups.Detect("/sys/fs/cgroup"); err == nil && !s.Rootless() {
-		if err := cgroups.Open(layout, c.ID, nil).Remove(); err != nil {
+	if d, err := driverOf(s, cfg); err == nil {
+		if err := d.remove(c.ID, true); err != nil {
 			return err
 		}
 	}
@@ -603,11 +603,11 @@ func Update(s *store.Store, c *store.Container, l Limits) error {
 		if err != nil || st.Status != store.StatusRunning {
 			return err
 		}
-		layout, err := cgroups.Detect("/sys/fs/cgroup")
+		d, err := driverOf(s, cfg)
 		if err != nil {
 			return err
 		}
-		return cgroups.Open(layout, c.ID, &cfg.Resources).Set(changes)
+		return d.set(c.ID, cfg.Resources, changes)
 	})
 }
 

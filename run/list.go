@@ -14,25 +14,27 @@ import (
 // PsRow is one container as ps lists it, in docker's template names
 // ({{.ID}}, {{.Status}}, …).
 type PsRow struct {
-	ID         string
-	Image      string
-	Command    string
-	CreatedAt  string
-	RunningFor string
-	Status     string
-	State      string
-	Ports      string
-	Names      string
-	Labels     string
-	Size       string // with --size: "2B (virtual 1.98MB)", docker's
-	labels     map[string]string
-	health     string // starting, healthy, unhealthy; "none" without a healthcheck
-	exitCode   string // an exited container's, else ""
-	networks   []string
-	volumes    []string // names, and the destinations of all its mounts
-	created    time.Time
-	imageID    string
-	fullID     string
+	ID          string
+	Image       string
+	Command     string
+	CreatedAt   string
+	RunningFor  string
+	Status      string
+	State       string
+	Ports       string
+	Names       string
+	Labels      string
+	Size        string // with --size: "2B (virtual 1.98MB)", docker's
+	labels      map[string]string
+	health      string // starting, healthy, unhealthy; "none" without a healthcheck
+	exitCode    string // an exited container's, else ""
+	restart     string // its restart policy: no, on-failure, always, unless-stopped
+	userStopped bool   // a stop (tug stop, kill) ended its last run
+	networks    []string
+	volumes     []string // names, and the destinations of all its mounts
+	created     time.Time
+	imageID     string
+	fullID      string
 }
 
 // PsOptions select ps's rows.
@@ -93,6 +95,28 @@ func Select(s *store.Store, verb string, filters Filters) ([]string, error) {
 	return names, nil
 }
 
+// BootTargets are the containers that a restart policy brings back when
+// the host boots, as docker's daemon does when it starts: always, and
+// unless-stopped where no one stopped it (tug start --at-boot, which the
+// boot unit runs).
+func BootTargets(s *store.Store) ([]string, error) {
+	ctrs, err := s.Containers()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, ctr := range ctrs {
+		r, err := psRowOf(s, ctr, true)
+		if err != nil || !selects("start", r.State) {
+			continue
+		}
+		if r.restart == "always" || r.restart == "unless-stopped" && !r.userStopped {
+			names = append(names, ctr.Name)
+		}
+	}
+	return names, nil
+}
+
 // selects tells whether --all of verb takes a container in state.
 func selects(verb, state string) bool {
 	running := state == store.StatusRunning || state == store.StatusRestarting || state == statusPaused
@@ -126,6 +150,10 @@ func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (PsRow, error) 
 	}
 	if st.Health != nil && st.Status == store.StatusRunning {
 		r.health = st.Health.Status
+	}
+	r.restart, r.userStopped = cfg.Restart.Name, st.StopRequested
+	if r.restart == "" {
+		r.restart = "no"
 	}
 	if st.Status == store.StatusExited {
 		r.exitCode = strconv.Itoa(st.ExitCode)
@@ -184,6 +212,8 @@ func ParseFilters(fs []string) (Filters, error) {
 		k, v, ok := strings.Cut(f, "=")
 		switch k {
 		case "status", "name", "id", "ancestor", "label", "network", "volume", "before", "since":
+		case "restart-policy":
+			ok = ok && slices.Contains([]string{"no", "on-failure", "always", "unless-stopped"}, v)
 		case "exited":
 			_, err := strconv.Atoi(v)
 			ok = ok && err == nil
@@ -193,7 +223,7 @@ func ParseFilters(fs []string) (Filters, error) {
 			ok = false
 		}
 		if !ok {
-			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor=, label=, network=, volume=, before=, since=, exited=CODE or health=starting|healthy|unhealthy|none", f)
+			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor=, label=, network=, volume=, before=, since=, exited=CODE, health=starting|healthy|unhealthy|none or restart-policy=no|on-failure|always|unless-stopped", f)
 		}
 		out[k] = append(out[k], v)
 	}
@@ -214,6 +244,7 @@ func (f Filters) match(s *store.Store, r PsRow) bool {
 		return false
 	}
 	return anyOf("status", func(v string) bool { return v == r.State }) &&
+		anyOf("restart-policy", func(v string) bool { return v == r.restart }) &&
 		anyOf("health", func(v string) bool { return v == r.health }) &&
 		anyOf("exited", func(v string) bool { return v == r.exitCode }) &&
 		anyOf("network", func(v string) bool { return slices.Contains(r.networks, v) }) &&

@@ -58,6 +58,9 @@ func monitor(args []string, ready *os.File) error {
 	if err != nil {
 		return err
 	}
+	if err := enterMonitorScope(s, c, cfg); err != nil {
+		return err
+	}
 	log, err := openLog(LogPath(s, c), cfg)
 	if err != nil {
 		return err

@@ -44,6 +44,7 @@ type Options struct {
 	Subnet        string   // of the default bridge network, from the config
 	StrictLimits  bool     // config: limits tug cannot enforce are errors
 	StorageDriver string   // config: a rootless container's storage driver
+	CgroupManager string   // config: systemd, cgroupfs or "" (the host decides)
 	ForceDriver   string   // --storage-driver: overlay or vfs, for root too
 	PublishAll    bool     // -P: the image's EXPOSE ports on random host ports
 	IP            string   // --ip

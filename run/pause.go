@@ -3,7 +3,6 @@ package run
 import (
 	"fmt"
 
-	"tug/run/cgroups"
 	"tug/store"
 )
 
@@ -21,14 +20,19 @@ func Unpause(s *store.Store, c *store.Container) error {
 
 func setPaused(s *store.Store, c *store.Container, paused bool) error {
 	verb := map[bool]string{true: "pause", false: "unpause"}[paused]
-	if s.Rootless() {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return err
+	}
+	d, err := driverOf(s, cfg)
+	if err != nil {
+		return err
+	}
+	g := d.group(c.ID, &cfg.Resources)
+	if g == nil {
 		return fmt.Errorf("%s %s: the freezer needs a cgroup, and rootless containers have none here (see tug doctor)", verb, c.Name)
 	}
 	if _, err := State(s, c); err != nil { // a dead monitor is recorded first
-		return err
-	}
-	cfg, err := ContainerConfig(c)
-	if err != nil {
 		return err
 	}
 	err = editState(s, c, func(st *store.ContainerState) error {
@@ -40,7 +44,7 @@ func setPaused(s *store.Store, c *store.Container, paused bool) error {
 		case st.Paused == paused:
 			return conflict("unpause %s: it is not paused", c.Name)
 		}
-		if err := freeze(c, cfg, paused); err != nil {
+		if err := g.Freeze(paused); err != nil {
 			return err
 		}
 		st.Paused = paused
@@ -50,15 +54,6 @@ func setPaused(s *store.Store, c *store.Container, paused bool) error {
 		emit(s, c, verb, nil)
 	}
 	return err
-}
-
-// freeze freezes or thaws the container's cgroup.
-func freeze(c *store.Container, cfg *Config, frozen bool) error {
-	layout, err := cgroups.Detect("/sys/fs/cgroup")
-	if err != nil {
-		return err
-	}
-	return cgroups.Open(layout, c.ID, &cfg.Resources).Freeze(frozen)
 }
 
 // thaw unpauses a paused container before a signal that must reach it:

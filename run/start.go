@@ -17,6 +17,7 @@ import (
 
 	tugnet "tug/net"
 	"tug/run/cgroups"
+	"tug/run/cgroups/systemd"
 	"tug/run/child"
 	"tug/store"
 )
@@ -132,6 +133,9 @@ type process struct {
 	term    *session
 	timeout time.Duration  // --timeout: how long it may run; 0 for ever
 	group   *cgroups.Group // nil when tug cannot make cgroups (rootless)
+	drv     driver         // the manager of group
+	oomSeen func() bool    // systemd: the watch on the scope's memory.events
+	id      string         // the container's
 	undo    []func()       // what the keeper ends with it: embedded DNS, user-mode stack, FUSE rootfs
 	state   store.ContainerState
 }
@@ -168,6 +172,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, extra []*os.File, w
 		func() error { return l.wire(wire) },
 		l.rootfs, // before the clone, which copies the keeper's mounts (a FUSE rootfs)
 		l.start,
+		l.scope,     // systemd: the scope, with the child (waiting) in it
 		l.handshake, // spec, network, console; then the child execs
 		l.record,
 	}
@@ -191,8 +196,9 @@ type launcher struct {
 	cmd                        *exec.Cmd
 	p                          *process
 	specR, specW, syncR, syncW *os.File
-	closers                    []func() // when launch returns, whatever happened
-	undo                       []func() // when a step fails, last first
+	manager                    func() (*systemd.Conn, error) // systemd: the connection, dialled ahead
+	closers                    []func()                      // when launch returns, whatever happened
+	undo                       []func()                      // when a step fails, last first
 }
 
 // closeAll closes what only the launch needed.
@@ -296,13 +302,58 @@ func (l *launcher) command() error {
 }
 
 func (l *launcher) cgroup() error {
-	group, cleanup, err := placeInCgroup(l.c, l.cfg, l.cmd, &l.spec)
+	d, err := driverOf(l.s, l.cfg)
+	if err != nil {
+		return err
+	}
+	l.p.drv, l.p.id = d, l.c.ID
+	if d.systemd {
+		l.manager = d.dialAhead()
+		l.closers = append(l.closers, func() {
+			if conn, err := l.manager(); err == nil {
+				conn.Close()
+			}
+		})
+		// the child makes its cgroup namespace once systemd has moved
+		// it into its scope (l.scope), before it reads its spec
+		l.spec.UnshareCgroup = true
+		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWCGROUP
+		l.spec.CgroupMounts = []cgroups.Mount{{FSType: "cgroup2"}}
+		return nil
+	}
+	group, cleanup, err := placeInCgroup(d, l.c, l.cfg, l.cmd, &l.spec)
 	if err != nil {
 		return err
 	}
 	l.closers = append(l.closers, cleanup)
 	l.p.group = group
 	l.undo = append(l.undo, l.p.removeGroup)
+	return nil
+}
+
+// scope starts the container's systemd scope with its init in it, which
+// waits for its spec meanwhile: systemd will not start an empty scope.
+func (l *launcher) scope() error {
+	if !l.p.drv.systemd {
+		return nil
+	}
+	l.undo = append(l.undo, l.p.removeGroup)
+	conn, err := l.manager()
+	if err != nil {
+		return err
+	}
+	g, err := l.p.drv.startScope(conn, l.c.ID, l.cmd.Process.Pid, l.cfg.Resources)
+	l.p.group = g
+	if err != nil {
+		return err
+	}
+	// systemd removes the scope's cgroup as soon as it is empty
+	seen, err := g.WatchOOM()
+	if err != nil {
+		return err
+	}
+	l.p.oomSeen = seen
+	l.undo = append(l.undo, func() { seen() })
 	return nil
 }
 
@@ -386,23 +437,20 @@ func (l *launcher) record() error {
 	return nil
 }
 
-// placeInCgroup makes the container's cgroup with its limits. On a v2
-// host the child is cloned straight into it (CLONE_INTO_CGROUP), so it
-// never runs an instruction outside its limits; on v1 the child moves
-// itself in first thing. Rootless containers get none (for now).
-func placeInCgroup(c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (*cgroups.Group, func(), error) {
+// placeInCgroup makes the container's cgroup with its limits under
+// cgroupfs. On a v2 host the child is cloned straight into it
+// (CLONE_INTO_CGROUP), so it never runs an instruction outside its
+// limits; on v1 the child moves itself in first thing. Rootless
+// containers get none: that takes systemd's delegation.
+func placeInCgroup(d driver, c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (*cgroups.Group, func(), error) {
 	noop := func() {}
-	layout, err := cgroups.Detect("/sys/fs/cgroup")
-	if err != nil {
-		return nil, noop, err
-	}
-	if spec.UserNS { // create warned about any limits
-		if layout.Version == "v2" { // the user's own cgroup, in its namespace
+	g := d.group(c.ID, &cfg.Resources)
+	if g == nil { // create warned about any limits
+		if d.layout.Version == "v2" { // the user's own cgroup, in its namespace
 			spec.CgroupMounts = []cgroups.Mount{{FSType: "cgroup2"}}
 		}
 		return nil, noop, nil
 	}
-	g := cgroups.Open(layout, c.ID, &cfg.Resources)
 	if err := g.Create(cfg.Resources); err != nil {
 		g.Remove()
 		return nil, noop, err
@@ -422,12 +470,30 @@ func placeInCgroup(c *store.Container, cfg *Config, cmd *exec.Cmd, spec *Spec) (
 	return g, func() { unix.Close(fd) }, nil
 }
 
-// removeGroup removes the container's cgroup, if it has one.
+// oomKilled tells whether the kernel's OOM killer killed a process of
+// the container.
+func (p *process) oomKilled() bool {
+	if p.oomSeen != nil {
+		return p.oomSeen()
+	}
+	return p.group != nil && p.group.OOMKilled()
+}
+
+// removeGroup removes the container's cgroup, if it has one: under
+// systemd, its scope.
 func (p *process) removeGroup() {
-	if p.group != nil {
-		if err := p.group.Remove(); err != nil {
-			fmt.Fprintf(os.Stderr, "tug: %s\n", err)
-		}
+	var err error
+	switch {
+	case p.drv.systemd && p.group != nil && p.group.Empty():
+		// systemd stops and removes the empty scope itself; a new one
+		// of its name stops what is left of it (StartScope)
+	case p.drv.systemd:
+		err = p.drv.remove(p.id, false)
+	case p.group != nil:
+		err = p.group.Remove()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tug: %s\n", err)
 	}
 }
 
@@ -532,7 +598,7 @@ func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error 
 		undo()
 	}
 	detachNetwork(s, c, cfg)
-	oom := p.group != nil && p.group.OOMKilled()
+	oom := p.oomKilled()
 	p.removeGroup()
 	lock, err := s.LockContainer(c.ID)
 	if err != nil {

@@ -42,15 +42,19 @@ func Sample(s *store.Store, c *store.Container, prev *Usage) (Usage, error) {
 	if err != nil || st.Status != store.StatusRunning {
 		return u, err
 	}
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return u, err
+	}
+	d, err := driverOf(s, cfg)
+	if err != nil {
+		return u, err
+	}
 	var cs cgroups.Stats
-	if s.Rootless() {
-		cs = treeStats(st.Pid)
+	if g := d.group(c.ID, nil); g != nil {
+		cs = g.Stats()
 	} else {
-		layout, err := cgroups.Detect("/sys/fs/cgroup")
-		if err != nil {
-			return u, err
-		}
-		cs = cgroups.Open(layout, c.ID, nil).Stats()
+		cs = treeStats(st.Pid)
 	}
 	u.cpu, u.Memory, u.MemoryLimit, u.Pids = cs.CPUNanos, cs.Memory, cs.MemoryLimit, cs.Pids
 	u.BlockRead, u.BlockWrite = cs.BlockRead, cs.BlockWritten

@@ -182,18 +182,31 @@ func (g *Group) Create(r Resources) error {
 			}
 		}
 	}
-	if dir, ok := g.dirs[""]; ok && r.Devices != nil {
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open cgroup %s: %w", dir, err)
-		}
-		err = attachDevices(fd, r.Devices)
-		unix.Close(fd)
-		if err != nil {
-			return err
-		}
+	if err := g.AttachDevices(r.Devices); err != nil {
+		return err
 	}
 	return g.Set(r)
+}
+
+// OpenDir names the v2 group whose dir is dir (a systemd scope's
+// cgroup, which systemd makes and removes); it touches nothing.
+func OpenDir(l Layout, name, dir string) *Group {
+	return &Group{Layout: l, Name: name, dirs: map[string]string{"": dir}}
+}
+
+// AttachDevices puts the device policy of rules (nil: none) on the v2
+// dir as a BPF program; v1's devices controller takes them in Set.
+func (g *Group) AttachDevices(rules []DeviceRule) error {
+	dir, ok := g.dirs[""]
+	if !ok || rules == nil {
+		return nil
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	return attachDevices(fd, rules)
 }
 
 // enableV2 creates tug's parent and delegates the controllers to it and
@@ -370,8 +383,14 @@ func sharesValue(shares uint64, v2 bool) string {
 	if !v2 {
 		return strconv.FormatUint(shares, 10)
 	}
+	return strconv.FormatUint(CPUWeight(shares), 10)
+}
+
+// CPUWeight is the v2 weight (1–10000) of docker's cpu shares (2–262144),
+// converted as runc does.
+func CPUWeight(shares uint64) uint64 {
 	shares = min(max(shares, 2), 262144)
-	return strconv.FormatUint(1+((shares-2)*9999)/262142, 10)
+	return 1 + ((shares-2)*9999)/262142
 }
 
 // TaskFiles are the v1 "tasks" files of the group, for a thread that
@@ -404,6 +423,20 @@ func (g *Group) DirFD() (int, error) {
 		return -1, nil
 	}
 	return unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
+// Empty tells whether no process is left in the v2 group (or its dir
+// is gone); false on v1.
+func (g *Group) Empty() bool {
+	dir, ok := g.dirs[""]
+	if !ok {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.events"))
+	if errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	return err == nil && strings.Contains("\n"+string(b), "\npopulated 0\n")
 }
 
 // OOMKilled tells whether the kernel's OOM killer killed a process of the
@@ -543,4 +576,61 @@ func (g *Group) Freeze(frozen bool) error {
 		time.Sleep(2 * time.Millisecond)
 	}
 	return fmt.Errorf("freeze %s: the kernel did not finish", dir)
+}
+
+// Controllers are the v2 controllers that r's limits need.
+func (r Resources) Controllers() []string {
+	var out []string
+	need := func(ctrl string, set bool) {
+		if set {
+			out = append(out, ctrl)
+		}
+	}
+	need("cpu", r.CPUQuota > 0 || r.CPUShares > 0)
+	need("cpuset", r.CpusetCpus != "" || r.CpusetMems != "")
+	need("io", r.BlkioWeight > 0 || len(r.DeviceReadBps) > 0 || len(r.DeviceWriteBps) > 0)
+	need("memory", r.Memory > 0 || r.MemoryReservation > 0 || r.MemorySwap != 0)
+	need("pids", r.PidsLimit != 0)
+	return out
+}
+
+// WatchOOM watches the v2 group's memory.events from now on, for a
+// group whose dir someone else removes as soon as it is empty (a systemd
+// scope), so that OOMKilled would come too late: the kernel notifies the
+// file's watchers as it kills, while the group still is. seen tells,
+// once the group is done, whether the OOM killer struck, and stops the
+// watch. conmon watches the same way.
+func (g *Group) WatchOOM() (seen func() bool, err error) {
+	dir, ok := g.dirs[""]
+	if !ok {
+		return g.OOMKilled, nil
+	}
+	file := filepath.Join(dir, "memory.events")
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", file, err)
+	}
+	if _, err := unix.InotifyAddWatch(fd, file, unix.IN_MODIFY); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("watch %s: %w", file, err)
+	}
+	f := os.NewFile(uintptr(fd), "inotify") // nonblocking: Close ends a Read
+	killed := make(chan bool, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := f.Read(buf); err != nil {
+				killed <- false
+				return
+			}
+			if statValue(file, "oom_kill") > 0 {
+				killed <- true
+				return
+			}
+		}
+	}()
+	return func() bool {
+		f.Close()
+		return <-killed || g.OOMKilled()
+	}, nil
 }

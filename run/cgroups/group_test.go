@@ -90,3 +90,20 @@ func TestV1Writes(t *testing.T) {
 		t.Errorf("missing controller: %v", err)
 	}
 }
+
+func TestControllers(t *testing.T) {
+	for _, tc := range []struct {
+		r    Resources
+		want string
+	}{
+		{Resources{}, ""},
+		{Resources{Memory: 1, PidsLimit: 5}, "memory pids"},
+		{Resources{CPUShares: 2, CpusetCpus: "0"}, "cpu cpuset"},
+		{Resources{MemorySwap: -1, DeviceWriteBps: []Rate{{}}}, "io memory"},
+		{Resources{Devices: []DeviceRule{{Type: 'a'}}}, ""},
+	} {
+		if got := strings.Join(tc.r.Controllers(), " "); got != tc.want {
+			t.Errorf("%+v: controllers %q, want %q", tc.r, got, tc.want)
+		}
+	}
+}

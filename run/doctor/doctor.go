@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,18 +37,18 @@ type Check struct {
 // Doctor checks everything tug depends on, for rootless use when the
 // caller is not root. It runs as the user, outside tug's user namespace,
 // and tries the namespace and an overlay mount for real.
-func Doctor(s *store.Store, xdgRuntimeDir string) []Check {
+func Doctor(s *store.Store, xdgRuntimeDir, cgroupManager string) []Check {
 	checks := []Check{kernelCheck()}
 	if os.Geteuid() == 0 {
-		checks = append(checks, rootOverlayCheck(), cgroupCheck(false))
+		checks = append(checks, rootOverlayCheck(), cgroupCheck(s, cgroupManager))
 		checks = append(checks, natChecks()...)
 	} else {
-		checks = append(checks, rootlessChecks(s, xdgRuntimeDir)...)
+		checks = append(checks, rootlessChecks(s, xdgRuntimeDir, cgroupManager)...)
 	}
 	return append(checks, storeCheck(s))
 }
 
-func rootlessChecks(s *store.Store, xdg string) []Check {
+func rootlessChecks(s *store.Store, xdg, manager string) []Check {
 	acc, err := userns.Self()
 	var checks []Check
 	checks = append(checks, userNSChecks(s)...)
@@ -72,7 +73,7 @@ func rootlessChecks(s *store.Store, xdg string) []Check {
 		}
 		checks = append(checks, c)
 	}
-	checks = append(checks, cgroupCheck(true), runtimeDirCheck(xdg))
+	checks = append(checks, cgroupCheck(s, manager), runtimeDirCheck(xdg))
 	return append(checks, networkChecks()...)
 }
 
@@ -188,57 +189,65 @@ func overlayModule(dir string) bool {
 	return false
 }
 
-// cgroupCheck reports the cgroup layout, and for a rootless user what
-// it means for limits.
-func cgroupCheck(rootless bool) Check {
+// cgroupCheck reports the cgroup layout and manager, and for a rootless
+// user what it means for limits: which controllers the user's systemd
+// has delegated, and how to delegate the others.
+func cgroupCheck(s *store.Store, configured string) Check {
 	layout, err := cgroups.Detect("/sys/fs/cgroup")
 	c := Check{Name: "cgroups"}
 	if err != nil {
 		c.Detail = err.Error()
 		return c
 	}
-	c.Detail = "cgroup " + layout.Version
-	if !rootless {
-		c.OK = true
+	manager, err := run.CgroupManager(s, configured)
+	if err != nil {
+		c.Detail, c.Fix = err.Error(), "set [engine] cgroup_manager = \"cgroupfs\" in the config, or leave it unset"
 		return c
 	}
-	c.Warning = true
-	c.Detail += "; " + delegation(layout.Unified) + ": resource limits (--memory, --cpus…) are not enforced for rootless containers; tug warns when they are asked for"
-	if layout.Version == "v2" {
-		c.Fix = "tug does not use systemd's delegated user cgroups yet"
-	} else {
+	c.Detail = fmt.Sprintf("cgroup %s, %s manager", layout.Version, manager)
+	switch {
+	case !s.Rootless():
+		c.OK = true
+	case manager == run.ManagerSystemd:
+		delegatedCheck(s, &c)
+	case layout.Version == "v2":
+		c.Warning = true
+		c.Detail += ": resource limits (--memory, --cpus…) are not enforced for rootless containers; tug warns when they are asked for"
+		c.Fix = "rootless limits take the user's systemd, which delegates controllers: sudo loginctl enable-linger $USER, or log in through a PAM session (XDG_RUNTIME_DIR set)"
+	default:
+		c.Warning = true
+		c.Detail += ": resource limits (--memory, --cpus…) are not enforced for rootless containers; tug warns when they are asked for"
 		c.Fix = "rootless limits need cgroup v2 with controllers delegated to the user (boot with systemd.unified_cgroup_hierarchy=1; systemd's user@.service delegates them)"
 	}
 	return c
 }
 
-// delegation says what of the cgroup v2 tree (mounted at unified) is
-// delegated to this user: whether the cgroup it runs in is its own to
-// write, and which controllers that cgroup has.
-func delegation(unified string) string {
-	if unified == "" {
-		return "no cgroup v2 tree"
-	}
-	b, err := os.ReadFile("/proc/self/cgroup")
+// allControllers are the v2 controllers tug's limits use.
+const allControllers = "cpu cpuset io memory pids"
+
+// delegatedCheck fills c with what the user's systemd has delegated.
+func delegatedCheck(s *store.Store, c *Check) {
+	unit, have, err := run.Delegated(s)
 	if err != nil {
-		return err.Error()
+		c.Warning, c.Detail = true, c.Detail+": "+err.Error()
+		return
 	}
-	var own string
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "0::"); ok {
-			own = rest
+	var missing []string
+	for _, ctrl := range strings.Fields(allControllers) {
+		if !slices.Contains(have, ctrl) {
+			missing = append(missing, ctrl)
 		}
 	}
-	dir := filepath.Join(unified, own)
-	if unix.Access(filepath.Join(dir, "cgroup.procs"), unix.W_OK) != nil {
-		return fmt.Sprintf("the user's cgroup %s (v2) is not delegated to it", own)
+	c.Detail += fmt.Sprintf("; %s delegates %s", unit, strings.Join(have, " "))
+	if len(missing) == 0 {
+		c.OK = true
+		return
 	}
-	controllers, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
-	list := strings.TrimSpace(string(controllers))
-	if list == "" {
-		list = "no controllers"
-	}
-	return fmt.Sprintf("the user's cgroup %s (v2) is delegated to it, with %s", own, list)
+	c.Warning = true
+	c.Detail += fmt.Sprintf("; limits that need %s are not enforced", strings.Join(missing, ", "))
+	c.Fix = "delegate them to every user's systemd: sudo mkdir -p /etc/systemd/system/user@.service.d && " +
+		"printf '[Service]\\nDelegate=" + allControllers + "\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf && " +
+		"sudo systemctl daemon-reload, then log out and in again"
 }
 
 // natChecks are root's network needs: nftables for bridges and
