@@ -78,21 +78,7 @@ func Ps(s *store.Store, opt PsOptions) ([]PsRow, []*store.BadRecord, error) {
 // stop and kill the running ones, for start the others, for pause the
 // running ones not paused, for unpause the paused ones, else all.
 func Select(s *store.Store, verb string, filters Filters) ([]string, error) {
-	ctrs, err := s.Containers()
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, ctr := range ctrs {
-		r, err := psRowOf(s, ctr, true)
-		if err != nil || !filters.match(s, r) {
-			continue
-		}
-		if selects(verb, r.State) {
-			names = append(names, ctr.Name)
-		}
-	}
-	return names, nil
+	return pickRows(s, func(r PsRow) bool { return filters.match(s, r) && selects(verb, r.State) })
 }
 
 // BootTargets are the containers that a restart policy brings back when
@@ -100,17 +86,20 @@ func Select(s *store.Store, verb string, filters Filters) ([]string, error) {
 // unless-stopped where no one stopped it (tug start --at-boot, which the
 // boot unit runs).
 func BootTargets(s *store.Store) ([]string, error) {
+	return pickRows(s, func(r PsRow) bool {
+		return selects("start", r.State) && (r.restart == "always" || r.restart == "unless-stopped" && !r.userStopped)
+	})
+}
+
+// pickRows names the containers whose ps rows keep takes.
+func pickRows(s *store.Store, keep func(PsRow) bool) ([]string, error) {
 	ctrs, err := s.Containers()
 	if err != nil {
 		return nil, err
 	}
 	var names []string
 	for _, ctr := range ctrs {
-		r, err := psRowOf(s, ctr, true)
-		if err != nil || !selects("start", r.State) {
-			continue
-		}
-		if r.restart == "always" || r.restart == "unless-stopped" && !r.userStopped {
+		if r, err := psRowOf(s, ctr, true); err == nil && keep(r) {
 			names = append(names, ctr.Name)
 		}
 	}
