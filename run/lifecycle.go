@@ -585,15 +585,16 @@ func startMonitor(cmd *exec.Cmd) error {
 }
 
 // Update changes a container's limits: those set in l replace the old
-// ones, in its record and, if it runs, in its cgroup.
+// ones, in its record and, if it runs, in its cgroup. A rootless
+// container whose limits would do nothing keeps its old ones.
 func Update(s *store.Store, c *store.Container, l Limits) error {
-	if s.Rootless() {
-		return errors.New(rootlessLimits)
-	}
 	return editConfig(s, c, func(cfg *Config) error {
 		changes, err := resources(l)
 		if err != nil {
 			return err
+		}
+		if why := unenforced(s, cfg.CgroupManager, changes); why != "" {
+			return errors.New(why)
 		}
 		cfg.Resources = cfg.Resources.Merge(changes)
 		if cfg.Resources.MemorySwap > 0 && cfg.Resources.MemorySwap < cfg.Resources.Memory {
