@@ -58,7 +58,7 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 	if err != nil {
 		return 0, err
 	}
-	h, err := newHelper(s, c, "exec in")
+	h, err := newHelper(s, c, cfg, "exec in")
 	if err != nil {
 		return 0, err
 	}
@@ -111,11 +111,14 @@ type helper struct {
 	done    func()
 	ns      int      // the namespaces it joins
 	cgroups []string // the files it joins the cgroups through
+	// enter moves a started helper into the container's scope, when the
+	// helper cannot join it itself (nil: it can, or there is none)
+	enter func(pid int) error
 }
 
-// newHelper is a helper for container c, which must be running and not
-// paused; what names the action in errors ("exec in").
-func newHelper(s *store.Store, c *store.Container, what string) (*helper, error) {
+// newHelper is a helper for container c (created with cfg), which must
+// be running and not paused; what names the action in errors ("exec in").
+func newHelper(s *store.Store, c *store.Container, cfg *Config, what string) (*helper, error) {
 	st, err := State(s, c)
 	if err != nil {
 		return nil, err
@@ -131,8 +134,10 @@ func newHelper(s *store.Store, c *store.Container, what string) (*helper, error)
 		return nil, fmt.Errorf("%s %s: %w", what, c.Name, ErrNotRunning)
 	}
 	h := &helper{pid: st.Pid, pidFile: os.NewFile(uintptr(pfd), "pidfd"), ns: namespacesToJoin(st.Pid)}
-	if os.Geteuid() == 0 && !userns.Inside() { // rootless containers have no cgroup of their own
+	if os.Geteuid() == 0 && !userns.Inside() {
 		h.cgroups, err = cgroups.ThreadFiles(st.Pid)
+	} else {
+		h.enter, err = scopeEntry(s, c, cfg)
 	}
 	if err == nil {
 		h.path, h.args, h.env, h.done, err = helperCommand(st.Pid)
@@ -228,6 +233,15 @@ func (h *helper) run(wire func(*exec.Cmd) (*session, error), encode func(console
 	specR.Close()
 	syncW.Close()
 	term.started()
+	if h.enter != nil {
+		// the helper waits for its spec, so what it starts is born in
+		// the scope
+		if err := h.enter(cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return 0, fmt.Errorf("exec: %w", err)
+		}
+	}
 	if _, err := specW.Write(spec); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()

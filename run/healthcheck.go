@@ -60,7 +60,7 @@ func newProber(s *store.Store, c *store.Container, cfg *Config) (*prober, error)
 		return nil, err
 	}
 	spec.Probe, spec.ProbeTimeout = true, cfg.Health.Timeout
-	h, err := newHelper(s, c, "healthcheck of")
+	h, err := newHelper(s, c, cfg, "healthcheck of")
 	if err != nil {
 		return nil, err
 	}

@@ -195,6 +195,25 @@ func enterMonitorScope(s *store.Store, c *store.Container, cfg *Config) error {
 	return nil
 }
 
+// scopeEntry is how a rootless exec helper gets into the container's
+// scope of the user's systemd (nil: the container has none): the
+// manager moves it, since the helper may not write the cgroup it
+// leaves, a login session's, which is root's.
+func scopeEntry(s *store.Store, c *store.Container, cfg *Config) (func(pid int) error, error) {
+	d, err := driverOf(s, cfg)
+	if err != nil || !d.systemd {
+		return nil, err
+	}
+	return func(pid int) error {
+		conn, err := d.dial()
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return conn.Attach(unit(c.ID, false), []int{pid})
+	}, nil
+}
+
 // set changes a running container's limits to r.
 func (d driver) set(id string, r, changes cgroups.Resources) error {
 	g := d.group(id, &r)
@@ -268,7 +287,7 @@ func Delegated(s *store.Store) (unit string, controllers []string, err error) {
 	return unit, strings.Fields(string(have)), nil
 }
 
-// unenforced says why limits r of a new container would do nothing, or
+// unenforced says why limits r of a container would do nothing, or
 // "": a rootless container has limits only in a scope of the user's
 // systemd, with the controllers they need delegated to it.
 func unenforced(s *store.Store, manager string, r cgroups.Resources) string {

@@ -83,13 +83,9 @@ func (c *Conn) Close() { c.bus.Close() }
 // with props, and returns once the manager has moved them in. A scope of
 // that name left over (failed, or still stopping) is stopped first.
 func (c *Conn) StartScope(unit, slice string, pids []int, props []Property) error {
-	upids := make([]uint32, len(pids))
-	for i, p := range pids {
-		upids[i] = uint32(p)
-	}
 	all := append([]Property{
 		Prop("Slice", slice),
-		Prop("PIDs", upids),
+		Prop("PIDs", wire(pids)),
 		// the container manages what is below its scope (its cgroup
 		// namespace), and the scope goes as soon as it is empty or failed
 		Prop("Delegate", true),
@@ -113,6 +109,27 @@ func (c *Conn) StartScope(unit, slice string, pids []int, props []Property) erro
 		return fmt.Errorf("systemd: start %s: %w", unit, err)
 	}
 	return nil
+}
+
+// Attach moves pids into the cgroup of unit, a running scope. The
+// manager does it with its own privilege (a user's asks the system's
+// where its own falls short), so a rootless caller can move a process
+// of its own out of a login session's cgroup, which it may not write.
+func (c *Conn) Attach(unit string, pids []int) error {
+	err := c.obj.Call("org.freedesktop.systemd1.Manager.AttachProcessesToUnit", 0, unit, "", wire(pids)).Err
+	if err != nil {
+		return fmt.Errorf("systemd: move %v into %s: %w", pids, unit, unitError(err))
+	}
+	return nil
+}
+
+// wire is pids as D-Bus carries them (au).
+func wire(pids []int) []uint32 {
+	out := make([]uint32, len(pids))
+	for i, p := range pids {
+		out[i] = uint32(p)
+	}
+	return out
 }
 
 // StopUnit stops unit, killing what is left in it, and returns once it
