@@ -202,7 +202,8 @@ func rootlessKilled(t *testing.T, u *rootlessUser, bin string) {
 		out, _ := runAs(u, bin, "tug", "ps", "-a", "--filter", "name=killed-fg", "--format", "{{.Status}}").Output()
 		return strings.TrimSpace(string(out))
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	// a deadline, not a measure: the v2 guest's emulation is slow
+	deadline := time.Now().Add(30 * time.Second)
 	for !strings.HasPrefix(status(), "Up") {
 		if time.Now().After(deadline) {
 			t.Fatalf("container not up: %q", status())
