@@ -39,6 +39,8 @@ type Config struct {
 	IP             string              `json:"ip,omitempty"`          // --ip
 	MacAddress     string              `json:"mac_address,omitempty"` // --mac-address
 	IPC            string              `json:"ipc,omitempty"`         // --ipc past host: "", shareable, none or container:ID (ipc.go)
+	UTS            string              `json:"uts,omitempty"`         // --uts container:ID (join.go)
+	PID            string              `json:"pid,omitempty"`         // --pid container:ID
 	Aliases        []string            `json:"aliases,omitempty"`
 	Connected      []string            `json:"connected,omitempty"`       // networks added with network connect
 	ConnectIPs     map[string]string   `json:"connect_ips,omitempty"`     // their --ip, by network
@@ -87,21 +89,25 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
-	hostUTS, hostPID, err := hostNamespaces(opt)
+	uts, pid, err := hostNamespaces(s, opt)
 	if err != nil {
 		return nil, err
 	}
+	hostUTS, hostPID := uts.host, pid.host
 	ipc, hostIPC, err := ipcMode(s, opt.IPC)
 	if err != nil {
 		return nil, err
 	}
-	if err := oneOwner(s, opt.Network, ipc); err != nil {
+	if err := oneOwner(s, opt.Network, ipc, uts.container, pid.container); err != nil {
 		return nil, err
 	}
 	if opt.NoHosts && len(opt.AddHosts) > 0 {
 		return nil, errors.New("--no-hosts and --add-host conflict: there is no /etc/hosts of tug's to add to")
 	}
-	hostname := opt.Hostname
+	hostname, err := utsHostname(s, opt.Hostname, uts)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case hostUTS && hostname != "":
 		return nil, errors.New("conflicting options: --hostname and --uts host")
@@ -246,6 +252,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, MacAddress: opt.MacAddress, Aliases: opt.Aliases,
 		StopSignal: stopSignal, StopTimeout: opt.StopTimeout, Annotations: annotations, Restart: restart, LogMaxSize: logMax, LogOpts: logOpts, LogDriver: logDriver,
 		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check, IPC: ipc, CgroupManager: manager,
+		UTS: uts.container, PID: pid.container,
 	})
 	if err != nil {
 		return nil, err

@@ -209,6 +209,7 @@ func namespaceModes(cfg *Config) (ipc, pid, uts, userns string) {
 	if cfg.Spec.HostIPC {
 		ipc = "host"
 	}
+	pid, uts = cfg.PID, cfg.UTS
 	if cfg.Spec.HostPID {
 		pid = "host"
 	}

@@ -66,7 +66,7 @@ func ipcMode(s *store.Store, ipc string) (mode string, host bool, err error) {
 }
 
 // NamespaceOwner returns the ID of the container whose namespaces c
-// joins (--network, else --ipc container:C), whose user namespace a
+// joins (--network, else --ipc, --uts or --pid container:C), whose user namespace a
 // rootless tug must be in to start c; "" if none.
 func NamespaceOwner(c *store.Container) string {
 	cfg, err := ContainerConfig(c)
@@ -76,18 +76,28 @@ func NamespaceOwner(c *store.Container) string {
 	if id, ok := sharedNetwork(cfg); ok {
 		return id
 	}
-	id, _ := ipcDonor(cfg)
-	return id
+	for _, mode := range []string{cfg.IPC, cfg.UTS, cfg.PID} {
+		if id, ok := strings.CutPrefix(mode, "container:"); ok {
+			return id
+		}
+	}
+	return ""
 }
 
-// oneOwner refuses, for a rootless container, to join the network of one
-// container and the IPC namespace of another: tug can start it in only
-// one user namespace.
-func oneOwner(s *store.Store, network, ipc string) error {
-	owner, shared := strings.CutPrefix(network, "container:")
-	donor, joins := strings.CutPrefix(ipc, "container:")
-	if s.Rootless() && shared && joins && owner != donor {
-		return errors.New("--network container: and --ipc container: must name the same container for a rootless one (tug starts it in that one's user namespace)")
+// oneOwner refuses, for a rootless container, to join the namespaces
+// (modes: --network, --ipc, --uts and --pid as recorded) of more than
+// one container: tug can start it in only one user namespace.
+func oneOwner(s *store.Store, modes ...string) error {
+	owner := ""
+	for _, m := range modes {
+		id, joins := strings.CutPrefix(m, "container:")
+		switch {
+		case !joins || !s.Rootless():
+		case owner == "":
+			owner = id
+		case id != owner:
+			return errors.New("--network, --ipc, --uts and --pid container: must name the same container for a rootless one (tug starts it in that one's user namespace)")
+		}
 	}
 	return nil
 }
@@ -149,14 +159,11 @@ func (l *launcher) sharedIPC() error {
 		l.keep(func() { releaseShm(l.s, l.c.ID) })
 		l.spec.Mounts = append([]Mount{{Source: dir, Destination: "/dev/shm"}}, l.spec.Mounts...)
 	case join:
-		f, err := joinTarget(l.s, id, "--ipc "+l.cfg.IPC, "the IPC namespace")
+		fd, err := l.passPidfd(id, "--ipc "+l.cfg.IPC, "the IPC namespace", unix.CLONE_NEWIPC)
 		if err != nil {
 			return err
 		}
-		l.closers = append(l.closers, func() { f.Close() })
-		l.cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWIPC
-		l.spec.IPCFD = 3 + len(l.cmd.ExtraFiles)
-		l.cmd.ExtraFiles = append(l.cmd.ExtraFiles, f)
+		l.spec.IPCFD = fd
 		l.spec.Mounts = append([]Mount{{Source: shmDir(l.s, id), Destination: "/dev/shm"}}, l.spec.Mounts...)
 	}
 	return nil

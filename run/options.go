@@ -69,11 +69,11 @@ type Options struct {
 	Umask         string   // --umask: octal, the entrypoint's
 	EnvHost       bool     // --env-host: the container gets tug's environment (under -e)
 	Annotations   []string // --annotation K=V
-	UTS           string   // --uts: "" (private) or host
+	UTS           string   // --uts: "" (private), host or container:NAME
 	NoHosts       bool     // --no-hosts: the image's /etc/hosts, not one tug writes
 	GroupAdd      []string // --group-add: supplementary groups, names or numbers
 	IPC           string   // --ipc: "", private or host
-	PID           string   // --pid: "", private or host
+	PID           string   // --pid: "", private, host or container:NAME
 }
 
 // timeZone is the bind that --tz makes: the host's zoneinfo file of tz
@@ -609,24 +609,4 @@ func rates(flag string, vs []string) ([]cgroups.Rate, error) {
 		out = append(out, cgroups.Rate{Major: unix.Major(st.Rdev), Minor: unix.Minor(st.Rdev), Bytes: uint64(n)})
 	}
 	return out, nil
-}
-
-// hostNamespaces reads --uts and --pid: whether the container shares
-// the host's (--ipc: ipcMode).
-func hostNamespaces(opt Options) (uts, pid bool, err error) {
-	switch opt.UTS {
-	case "", "private":
-	case "host":
-		uts = true
-	default:
-		return false, false, fmt.Errorf("--uts %q: want host or private", opt.UTS)
-	}
-	switch opt.PID {
-	case "", "private":
-	case "host":
-		pid = true
-	default:
-		return false, false, fmt.Errorf("--pid %q: want host or private", opt.PID)
-	}
-	return uts, pid, nil
 }

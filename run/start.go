@@ -163,12 +163,13 @@ func launch(s *store.Store, c *store.Container, cfg *Config, extra []*os.File, w
 	l := &launcher{s: s, c: c, cfg: cfg, spec: cfg.Spec, extra: extra}
 	defer l.closeAll()
 	steps := []func() error{
-		l.sharedNetwork, // --network container:C: a pidfd of C
-		l.files,         // overlay paths, /etc/hosts and co.
-		l.command,       // tug through its read-only mount, the pipes
-		l.sharedIPC,     // --ipc shareable: its /dev/shm; container:C: a pidfd of C
-		l.cgroup,        // made, with its limits, before the clone
-		l.volumes,       // filesystems of volumes, which the clone copies
+		l.sharedNetwork,  // --network container:C: a pidfd of C
+		l.files,          // overlay paths, /etc/hosts and co.
+		l.command,        // tug through its read-only mount, the pipes
+		l.sharedIPC,      // --ipc shareable: its /dev/shm; container:C: a pidfd of C
+		l.joinNamespaces, // --uts, --pid container:C: pidfds of C
+		l.cgroup,         // made, with its limits, before the clone
+		l.volumes,        // filesystems of volumes, which the clone copies
 		func() error { return l.wire(wire) },
 		l.rootfs, // before the clone, which copies the keeper's mounts (a FUSE rootfs)
 		l.start,
@@ -193,6 +194,7 @@ type launcher struct {
 	spec                       Spec
 	extra                      []*os.File
 	netns                      *os.File // --network container:C
+	pidns                      *os.File // --pid container:C: a pidfd of C
 	cmd                        *exec.Cmd
 	p                          *process
 	specR, specW, syncR, syncW *os.File
@@ -378,7 +380,11 @@ func (l *launcher) rootfs() error {
 func (l *launcher) start() error {
 	l.spec.Release = bridged(l.cfg) || tugnet.IsUserMode(l.cfg.Network)
 	l.spec.ConsoleFD = l.p.term.consoleFD(l.cmd)
-	if err := l.cmd.Start(); err != nil {
+	start := l.cmd.Start
+	if l.pidns != nil {
+		start = func() error { return startIn(l.pidns, l.cmd) }
+	}
+	if err := start(); err != nil {
 		return fmt.Errorf("start container: %w", err)
 	}
 	l.undo = append(l.undo, func() {

@@ -27,6 +27,14 @@ import (
 // entrypoint or, with --init, stays as pid 1 until the entrypoint exits.
 func Init() {
 	runtime.LockOSThread()
+	// prctl(2) PR_SET_PDEATHSIG: the container dies with the thread that
+	// forked it. Go's fork sets it too, but not for a child cloned into
+	// another pid namespace (--pid container:C), where its check of
+	// getppid(2) would kill the child; a parent dead before this line
+	// closed the spec pipe, and the child stops at its read.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		os.Exit(125)
+	}
 	fds := inherited()
 	err := initContainer(fds)
 	WriteStatus(os.NewFile(uintptr(fds.sync()), "sync"), err)
@@ -49,6 +57,11 @@ func initContainer(fds childFDs) error {
 	}
 	if spec.IPCFD != 0 {
 		if err := joinThrough(spec.IPCFD, unix.CLONE_NEWIPC, "the IPC namespace"); err != nil {
+			return err
+		}
+	}
+	if spec.UTSFD != 0 {
+		if err := joinThrough(spec.UTSFD, unix.CLONE_NEWUTS, "the UTS namespace"); err != nil {
 			return err
 		}
 	}
@@ -81,8 +94,9 @@ func initContainer(fds childFDs) error {
 	} else {
 		unix.Umask(0o022)
 	}
-	// sethostname(2) in the container's UTS namespace; never in the host's
-	if !spec.HostUTS {
+	// sethostname(2) in the container's UTS namespace; never in the
+	// host's, nor in one it joined (--uts container:C), whose hostname is C's
+	if !spec.HostUTS && spec.UTSFD == 0 {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("set hostname: %w", err)
 		}

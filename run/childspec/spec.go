@@ -87,6 +87,10 @@ type Spec struct {
 	// /dev/shm unmounted (--ipc none).
 	IPCFD int  `json:"ipc_fd,omitempty"`
 	NoShm bool `json:"no_shm,omitempty"`
+	// UTSFD, if not 0, is the child's fd of a pidfd of the container
+	// whose UTS namespace it joins (a pod's infra container), whose
+	// hostname it keeps.
+	UTSFD int `json:"uts_fd,omitempty"`
 	// NoHosts leaves the image's /etc/hosts (--no-hosts).
 	NoHosts bool `json:"no_hosts,omitempty"`
 	// JoinNetNS: the child joins the network namespace of the process
