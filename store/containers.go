@@ -29,8 +29,10 @@ type Container struct {
 	Labels    map[string]string `json:"labels,omitempty"`
 	// Volumes are the names of the volumes the container mounts: none
 	// of them can be removed while the record exists.
-	Volumes []string        `json:"volumes,omitempty"`
-	Spec    json.RawMessage `json:"spec"`
+	Volumes []string `json:"volumes,omitempty"`
+	// Pod is the ID of the pod the container belongs to, for good.
+	Pod  string          `json:"pod,omitempty"`
+	Spec json.RawMessage `json:"spec"`
 }
 
 // ContainerState is what happened to a container since it was created.
