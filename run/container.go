@@ -161,7 +161,9 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
 		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC, HostPID: hostPID, NoShm: ipc == ipcNone, NoHosts: opt.NoHosts, GroupAdd: opt.GroupAdd,
 		MaskedPaths: childspec.DefaultMaskedPaths(), ReadonlyPaths: childspec.DefaultReadonlyPaths(), KeepID: keep,
+		Pause: opt.PodInfra,
 	}
+	spec.Init = spec.Init || opt.PodInfra
 	if keep != nil && opt.User == "" {
 		spec.User = fmt.Sprintf("%d:%d", keep.UID, keep.GID) // podman's: the user, not the image's USER
 	}
@@ -183,7 +185,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if opt.StopTimeout != nil && *opt.StopTimeout < 0 {
 		return nil, fmt.Errorf("--stop-timeout %d: want seconds, 0 or more", *opt.StopTimeout)
 	}
-	annotations, err := parseLabels(opt.Annotations)
+	annotations, err := ParseLabels(opt.Annotations)
 	if err != nil {
 		return nil, fmt.Errorf("--annotation: %w", err)
 	}
@@ -213,7 +215,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		return nil, err
 	}
 	spec.Mounts = append(spec.Mounts, tz...)
-	labels, err := parseLabels(opt.Labels)
+	labels, err := ParseLabels(opt.Labels)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +259,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
-	c := &store.Container{ID: id, Name: opt.Name, Image: img.ID, ImageName: imageName, Created: time.Now().UTC(), Labels: labels, Spec: raw}
+	c := &store.Container{ID: id, Name: opt.Name, Image: img.ID, ImageName: imageName, Created: time.Now().UTC(), Labels: labels, Pod: opt.Pod, Spec: raw}
 	for _, v := range vols {
 		c.Volumes = append(c.Volumes, v.Name)
 	}
@@ -348,7 +350,7 @@ func volumeMounts(s *store.Store, mounts []Mount) ([]*store.Volume, error) {
 // createWithRandomName retries generated names until one is free.
 func createWithRandomName(s *store.Store, c *store.Container, vols []*store.Volume) (*store.Container, error) {
 	for try := 0; ; try++ {
-		c.Name = randomName()
+		c.Name = RandomName()
 		if try > 10 {
 			c.Name += "_" + c.ID[:6]
 		}

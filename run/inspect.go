@@ -21,6 +21,8 @@ type ContainerInspect struct {
 	State           InspectState     `json:"State"`
 	Image           string           `json:"Image"`
 	ImageName       string           `json:"ImageName"` // podman's: the image as named at create
+	Pod             string           `json:"Pod"`       // podman's: the ID of its pod, or ""
+	IsInfra         bool             `json:"IsInfra"`   // podman's: it holds its pod's namespaces
 	LogPath         string           `json:"LogPath"`
 	RestartCount    int              `json:"RestartCount"`
 	HostConfig      InspectHost      `json:"HostConfig"`
@@ -135,7 +137,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	spec := cfg.Spec
 	v := &ContainerInspect{
 		ID: c.ID, Name: "/" + c.Name, Created: timeString(c.Created), Path: spec.Args[0], Args: spec.Args[1:],
-		Image: c.Image.String(), ImageName: c.ImageName, LogPath: LogPath(s, c), RestartCount: st.Restarts, Mounts: []InspectMount{},
+		Image: c.Image.String(), ImageName: c.ImageName, Pod: c.Pod, IsInfra: IsInfra(s, c), LogPath: LogPath(s, c), RestartCount: st.Restarts, Mounts: []InspectMount{},
 		State: InspectState{
 			Status: StatusWord(st), Running: st.Status == store.StatusRunning, Paused: st.Paused, OOMKilled: st.OOMKilled,
 			ExitCode: st.ExitCode, Error: st.Error, StartedAt: timeString(st.StartedAt), FinishedAt: timeString(st.FinishedAt),

@@ -303,6 +303,7 @@ type RemoveOptions struct {
 	Timeout time.Duration // how long a stop waits before SIGKILL
 	Depend  bool          // first remove the containers that share its network
 	Volumes bool          // its anonymous volumes too (rm -v)
+	Infra   bool          // a pod's infra container too (pod rm, once its members are gone)
 }
 
 // RemoveRef removes the container named ref, as tug rm does. With force,
@@ -361,7 +362,7 @@ func Prune(s *store.Store) ([]string, []*store.BadRecord, error) {
 	var errs []error
 	for _, ctr := range all {
 		st, err := State(s, ctr)
-		if err != nil || st.Status == store.StatusRunning {
+		if err != nil || st.Status == store.StatusRunning || IsInfra(s, ctr) {
 			continue
 		}
 		if err := Remove(s, ctr, false); err != nil {
@@ -380,6 +381,9 @@ func Remove(s *store.Store, c *store.Container, force bool) error {
 }
 
 func remove(s *store.Store, c *store.Container, opt RemoveOptions) error {
+	if !opt.Infra && IsInfra(s, c) {
+		return conflict("container %s is the infra container of its pod: tug pod rm removes it with the pod", c.Name)
+	}
 	st, err := State(s, c)
 	if err != nil {
 		return err

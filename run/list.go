@@ -25,6 +25,8 @@ type PsRow struct {
 	Names       string
 	Labels      string
 	Size        string // with --size: "2B (virtual 1.98MB)", docker's
+	Pod         string // podman's: its pod's ID, or ""
+	PodName     string // its pod's name, or ""
 	labels      map[string]string
 	health      string // starting, healthy, unhealthy; "none" without a healthcheck
 	exitCode    string // an exited container's, else ""
@@ -35,6 +37,7 @@ type PsRow struct {
 	created     time.Time
 	imageID     string
 	fullID      string
+	podID       string // Pod's, whole
 }
 
 // PsOptions select ps's rows.
@@ -152,6 +155,9 @@ func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (PsRow, error) 
 	for _, m := range cfg.Spec.Mounts {
 		r.volumes = append(r.volumes, m.Destination)
 	}
+	if p, err := podOf(s, ctr); err == nil && p != nil {
+		r.Pod, r.PodName, r.podID = p.ID, p.Name, p.ID
+	}
 	var labels []string
 	for k, v := range ctr.Labels {
 		labels = append(labels, k+"="+v)
@@ -159,6 +165,9 @@ func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (PsRow, error) 
 	r.Labels = strings.Join(labels, ",")
 	if !noTrunc {
 		r.ID = r.ID[:12]
+		if r.Pod != "" {
+			r.Pod = r.Pod[:12]
+		}
 		if len(r.Command) > 22 {
 			r.Command = r.Command[:20] + "…\""
 		}
@@ -194,13 +203,13 @@ func StatusText(st *store.ContainerState, now time.Time) string {
 type Filters map[string][]string
 
 // ParseFilters reads --filter status=|name=|id=|ancestor=|label=K[=V]|
-// health=|exited=|network=|volume=|before=|since=.
+// health=|exited=|network=|volume=|before=|since=|pod=.
 func ParseFilters(fs []string) (Filters, error) {
 	out := Filters{}
 	for _, f := range fs {
 		k, v, ok := strings.Cut(f, "=")
 		switch k {
-		case "status", "name", "id", "ancestor", "label", "network", "volume", "before", "since":
+		case "status", "name", "id", "ancestor", "label", "network", "volume", "before", "since", "pod":
 		case "restart-policy":
 			ok = ok && slices.Contains([]string{"no", "on-failure", "always", "unless-stopped"}, v)
 		case "exited":
@@ -212,7 +221,7 @@ func ParseFilters(fs []string) (Filters, error) {
 			ok = false
 		}
 		if !ok {
-			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor=, label=, network=, volume=, before=, since=, exited=CODE, health=starting|healthy|unhealthy|none or restart-policy=no|on-failure|always|unless-stopped", f)
+			return nil, fmt.Errorf("--filter %q: want status=, name=, id=, ancestor=, label=, network=, volume=, before=, since=, pod=, exited=CODE, health=starting|healthy|unhealthy|none or restart-policy=no|on-failure|always|unless-stopped", f)
 		}
 		out[k] = append(out[k], v)
 	}
@@ -247,6 +256,7 @@ func (f Filters) match(s *store.Store, r PsRow) bool {
 			return err == nil && r.created.After(other.Created)
 		}) &&
 		anyOf("name", func(v string) bool { return strings.Contains(r.Names, v) }) &&
+		anyOf("pod", func(v string) bool { return r.PodName != "" && (v == r.PodName || strings.HasPrefix(r.podID, v)) }) &&
 		anyOf("id", func(v string) bool { return strings.HasPrefix(r.fullID, v) }) &&
 		anyOf("ancestor", func(v string) bool {
 			img, err := s.LookupImage(v)

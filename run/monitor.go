@@ -7,11 +7,11 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"tug/internal/textpages"
 	"tug/run/child"
 	"tug/store"
 )
@@ -101,7 +101,7 @@ func monitor(args []string, ready *os.File) error {
 			ready = nil
 			// Everything from here on only waits: give memory back.
 			debug.FreeOSMemory()
-			dropTextPages()
+			textpages.Drop()
 		}
 		if err != nil {
 			recordFailure(s, c, err)
@@ -137,31 +137,4 @@ func countRestart(s *store.Store, c *store.Container) bool {
 		st.Status = store.StatusRestarting
 		return nil
 	}) == nil
-}
-
-// dropTextPages lets go of the pages of tug's binary that start-up
-// touched: the monitor then keeps only the few it needs to wait. They are
-// clean, read-only file pages, so MADV_DONTNEED only unmaps them from
-// this process (the page cache keeps them, shared with every other tug)
-// and the kernel faults back any that are used again.
-func dropTextPages() {
-	b, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return
-	}
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 6 || f[5] != exe || (f[1] != "r-xp" && f[1] != "r--p") {
-			continue
-		}
-		var start, end uintptr
-		if _, err := fmt.Sscanf(f[0], "%x-%x", &start, &end); err != nil {
-			continue
-		}
-		unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_DONTNEED)
-	}
 }

@@ -5,8 +5,8 @@ import (
 	"math/big"
 )
 
-// randomName makes a docker-style name such as "brave_turing".
-func randomName() string {
+// RandomName makes a docker-style name such as "brave_turing".
+func RandomName() string {
 	adjectives := []string{"admiring", "agile", "bold", "brave", "busy", "calm", "clever", "crisp", "daring",
 		"eager", "fair", "gentle", "happy", "jolly", "keen", "kind", "lucid", "merry", "nimble", "proud",
 		"quiet", "quick", "sharp", "silly", "steady", "sunny", "swift", "tender", "vivid", "wise"}

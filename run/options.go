@@ -74,6 +74,8 @@ type Options struct {
 	GroupAdd      []string // --group-add: supplementary groups, names or numbers
 	IPC           string   // --ipc: "", private or host
 	PID           string   // --pid: "", private, host or container:NAME
+	Pod           string   // the ID of the pod it joins (package pod fills the joins)
+	PodInfra      bool     // it holds Pod's namespaces: pid 1 is tug's pause
 }
 
 // timeZone is the bind that --tz makes: the host's zoneinfo file of tz
@@ -214,8 +216,8 @@ func logAttrs(opts map[string]string, labels map[string]string, env []string) ma
 	return out
 }
 
-// parseLabels reads --label K=V (or K, with an empty value).
-func parseLabels(ls []string) (map[string]string, error) {
+// ParseLabels reads --label K=V (or K, with an empty value).
+func ParseLabels(ls []string) (map[string]string, error) {
 	if len(ls) == 0 {
 		return nil, nil
 	}

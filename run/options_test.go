@@ -193,10 +193,10 @@ func TestParseLogOptsAndLabels(t *testing.T) {
 	if got := detailsPrefix(map[string]string{"b": "x y", "a": "1,2"}); got != "a=1%2C2,b=x+y" {
 		t.Errorf("details prefix: %q", got)
 	}
-	if l, err := parseLabels([]string{"a=1", "b", "c=x=y"}); err != nil || !reflect.DeepEqual(l, map[string]string{"a": "1", "b": "", "c": "x=y"}) {
+	if l, err := ParseLabels([]string{"a=1", "b", "c=x=y"}); err != nil || !reflect.DeepEqual(l, map[string]string{"a": "1", "b": "", "c": "x=y"}) {
 		t.Errorf("labels: %v %v", l, err)
 	}
-	if _, err := parseLabels([]string{"=v"}); err == nil {
+	if _, err := ParseLabels([]string{"=v"}); err == nil {
 		t.Error("--label =v accepted")
 	}
 	for d, want := range map[string]string{"": "", "k8s-file": "", "json-file": "json-file", "none": "none", "passthrough": "passthrough", "syslog": "!"} {

@@ -163,6 +163,7 @@ func launch(s *store.Store, c *store.Container, cfg *Config, extra []*os.File, w
 	l := &launcher{s: s, c: c, cfg: cfg, spec: cfg.Spec, extra: extra}
 	defer l.closeAll()
 	steps := []func() error{
+		l.podInfra,       // a pod's member: its infra container runs
 		l.sharedNetwork,  // --network container:C: a pidfd of C
 		l.files,          // overlay paths, /etc/hosts and co.
 		l.command,        // tug through its read-only mount, the pipes

@@ -208,9 +208,11 @@ func execEntrypoint(spec *childspec.Spec, self int, fds childFDs) error {
 	if err := enterWorkdir(spec.Cwd); err != nil {
 		return err
 	}
-	exe, err := lookPath(spec.Args[0], env)
-	if err != nil {
-		return err
+	exe := "" // a pod's infra container starts nothing
+	if !spec.Pause {
+		if exe, err = lookPath(spec.Args[0], env); err != nil {
+			return err
+		}
 	}
 	if err := dropCapabilities(spec.Caps); err != nil {
 		return err
@@ -235,7 +237,7 @@ func execEntrypoint(spec *childspec.Spec, self int, fds childFDs) error {
 		if err := setCaps(spec.Caps, true); err != nil {
 			return err
 		}
-		return execReaper(self, fds, reaperSpec{Exe: exe, Args: spec.Args, Env: env, ID: id, Tty: spec.Tty})
+		return execReaper(self, fds, reaperSpec{Exe: exe, Args: spec.Args, Env: env, ID: id, Tty: spec.Tty, Pause: spec.Pause})
 	}
 	if err := setIdentity(id, spec.Caps); err != nil {
 		return err

@@ -2,7 +2,9 @@ package child
 
 // With --init, the container's pid 1 is tug's reaper: it starts the
 // entrypoint as its child, forwards every signal to it, reaps every
-// zombie, and exits with the entrypoint's status.
+// zombie, and exits with the entrypoint's status. In a pod's infra
+// container (Spec.Pause) it starts nothing: it holds the pod's
+// namespaces, reaps, and exits 0 at the stop signal (pause).
 //
 // The re-exec child (init.go) does not become the reaper itself. It has
 // opened files on the host while it built the rootfs, and so has Go's
@@ -36,6 +38,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"tug/internal/textpages"
 )
 
 // reaperSpec is what the reaper starts.
@@ -45,6 +49,9 @@ type reaperSpec struct {
 	Env  []string `json:"env"`
 	ID   Identity `json:"id"`
 	Tty  bool     `json:"tty"`
+	// Pause: there is no entrypoint; the reaper holds a pod's
+	// namespaces (pause).
+	Pause bool `json:"pause,omitempty"`
 }
 
 // execReaper hands rs to a fresh tug, the reaper, by execveat of self
@@ -99,6 +106,11 @@ func reaper(sigs chan os.Signal, fds childFDs) (int, error) {
 	}
 	if err != nil {
 		return 0, fmt.Errorf("--init: read the reaper's spec: %w", err)
+	}
+	if rs.Pause {
+		unix.Close(fds.sync()) // nothing more can fail
+		textpages.Drop()       // it holds namespaces for the pod's life
+		return pause(sigs), nil
 	}
 	groups := make([]uint32, len(rs.ID.Groups))
 	for i, g := range rs.ID.Groups {
@@ -159,4 +171,25 @@ func reapWith(child int, sigs chan os.Signal, forward func(unix.Signal)) int {
 			forward(s.(unix.Signal))
 		}
 	}
+}
+
+// pause is pid 1 of a pod's infra container: it holds the pod's
+// namespaces, reaps whatever is reparented to it (the pod's processes,
+// when it shares a pid namespace), and exits 0 at SIGTERM, SIGINT or
+// SIGHUP.
+func pause(sigs chan os.Signal) int {
+	for s := range sigs {
+		switch s {
+		case unix.SIGCHLD:
+			for {
+				pid, err := unix.Wait4(-1, nil, unix.WNOHANG, nil)
+				if pid <= 0 || err != nil {
+					break
+				}
+			}
+		case unix.SIGTERM, unix.SIGINT, unix.SIGHUP:
+			return 0
+		}
+	}
+	return 0
 }

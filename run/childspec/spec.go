@@ -64,6 +64,10 @@ type Spec struct {
 	// (console.go).
 	ConsoleFD int  `json:"console_fd,omitempty"`
 	Init      bool `json:"init"`
+	// Pause, with Init, is a pod's infra container: tug's reaper is its
+	// pid 1 with no entrypoint to start; it holds the pod's namespaces
+	// and reaps what is reparented to it (Args are for show only).
+	Pause bool `json:"pause,omitempty"`
 	// CgroupTasks are the v1 "tasks" files the child moves itself into,
 	// and UnshareCgroup has it make its cgroup namespace then (v1 hosts,
 	// where it cannot be cloned straight into its cgroup).
