@@ -11,16 +11,17 @@ import (
 )
 
 // forbidden lists, for each package tree, the tug packages it must not
-// import: imports point one way, commands → build → run, net, pull →
-// store.
+// import: imports point one way, commands → build, pod → run, net, pull
+// → store.
 var forbidden = map[string][]string{
-	"build":    {"tug/commands", "tug/config"},
-	"store":    {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/config", "tug/build"},
-	"pull":     {"tug/commands", "tug/run", "tug/net", "tug/config", "tug/build"},
-	"run":      {"tug/commands", "tug/pull", "tug/config", "tug/build"},
-	"net":      {"tug/commands", "tug/pull", "tug/config", "tug/run"},
-	"config":   {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/store"},
-	"internal": {"tug/commands"},
+	"build":    {"tug/commands", "tug/config", "tug/pod"},
+	"pod":      {"tug/commands", "tug/config", "tug/pull", "tug/build"},
+	"store":    {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/config", "tug/build", "tug/pod"},
+	"pull":     {"tug/commands", "tug/run", "tug/net", "tug/config", "tug/build", "tug/pod"},
+	"run":      {"tug/commands", "tug/pull", "tug/config", "tug/build", "tug/pod"},
+	"net":      {"tug/commands", "tug/pull", "tug/config", "tug/run", "tug/pod"},
+	"config":   {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/store", "tug/pod"},
+	"internal": {"tug/commands", "tug/pod"},
 }
 
 // forbiddenPkg lists, for single packages, tug packages they must not

@@ -627,12 +627,16 @@ func dialEnds(addr string) (string, string, error) {
 	return c.LocalAddr().(*net.TCPAddr).IP.String(), c.RemoteAddr().String(), nil
 }
 
-// removeAll force-removes every container of the store a config names.
+// removeAll force-removes every pod and container of the store a config
+// names.
 func removeAll(bin, cfg string) {
 	tug := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(filepath.Join(bin, "tug"), args...)
 		cmd.Env = append(os.Environ(), "TUG_CONFIG="+cfg)
 		return cmd
+	}
+	if out, _ := tug("pod", "ls", "-q", "--no-trunc").Output(); len(out) > 0 {
+		tug(append([]string{"pod", "rm", "-f", "-t", "0"}, strings.Fields(string(out))...)...).Run()
 	}
 	out, _ := tug("ps", "-aq", "--no-trunc").Output()
 	if ids := strings.Fields(string(out)); len(ids) > 0 {

@@ -59,7 +59,7 @@ func TestRootless(t *testing.T) {
 	clientNS(t)
 	t.Cleanup(func() {
 		for _, u := range users {
-			runAs(u, bin, "sh", "-c", "tug ps -aq | xargs -r tug rm -f").Run()
+			runAs(u, bin, "sh", "-c", "tug pod ls -q | xargs -r tug pod rm -f -t 0; tug ps -aq | xargs -r tug rm -f").Run()
 		}
 		os.RemoveAll(base)
 	})

@@ -110,6 +110,7 @@ func App() *cli.App {
 			portCommand(),
 			renameCommand(),
 			containerCommand(),
+			podCommand(),
 			networkCommand(),
 			volumeCommand(),
 			pullCommand(),

@@ -351,29 +351,39 @@ func logsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "details", Usage: "put the labels and env variables named by --log-opt labels=, env= before each line"},
 		},
 		Action: func(c *cli.Context) error {
+			opt, err := logOptions(c)
+			if err != nil {
+				return err
+			}
 			s, ctr, err := oneContainer(c, 1, 1)
 			if err != nil {
 				return err
 			}
-			opt := run.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Details: c.Bool("details"), Tail: -1}
-			if t := c.String("tail"); t != "all" {
-				if _, err := fmt.Sscan(t, &opt.Tail); err != nil || opt.Tail < 0 {
-					return fmt.Errorf("--tail %q: want a number of lines or all", t)
-				}
-			}
-			for _, t := range []struct {
-				flag string
-				to   *time.Time
-			}{{"since", &opt.Since}, {"until", &opt.Until}} {
-				if v := c.String(t.flag); v != "" {
-					if *t.to, err = human.ParseTime(v, time.Now()); err != nil {
-						return usage(fmt.Errorf("logs --%s %w", t.flag, err))
-					}
-				}
-			}
 			return run.Logs(s, ctr, opt, os.Stdout, os.Stderr)
 		},
 	}
+}
+
+// logOptions reads the flags of logs and pod logs.
+func logOptions(c *cli.Context) (run.LogOptions, error) {
+	opt := run.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Details: c.Bool("details"), Tail: -1}
+	if t := c.String("tail"); t != "all" {
+		if _, err := fmt.Sscan(t, &opt.Tail); err != nil || opt.Tail < 0 {
+			return opt, fmt.Errorf("--tail %q: want a number of lines or all", t)
+		}
+	}
+	for _, t := range []struct {
+		flag string
+		to   *time.Time
+	}{{"since", &opt.Since}, {"until", &opt.Until}} {
+		if v := c.String(t.flag); v != "" {
+			var err error
+			if *t.to, err = human.ParseTime(v, time.Now()); err != nil {
+				return opt, usage(fmt.Errorf("logs --%s %w", t.flag, err))
+			}
+		}
+	}
+	return opt, nil
 }
 
 func renameCommand() *cli.Command {
@@ -405,7 +415,8 @@ func psCommand() *cli.Command {
 			&cli.IntFlag{Name: "last", Aliases: []string{"n"}, Value: -1, Usage: "only the N latest created containers"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"},
 			&cli.BoolFlag{Name: "size", Aliases: []string{"s"}, Usage: "show what each container's files take"},
-			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "status=, name=, id=, ancestor=, label=K[=V], health=, exited=, network=, volume=, before=, since="},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "status=, name=, id=, ancestor=, label=K[=V], health=, exited=, network=, volume=, before=, since=, pod="},
+			&cli.BoolFlag{Name: "pod", Aliases: []string{"p"}, Usage: "show each container's pod (podman's)"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
 			&cli.BoolFlag{Name: "external", Usage: "also containers of other tools (podman's; tug has none)"},
 			noHeadingFlag(),
@@ -435,9 +446,13 @@ func ps(c *cli.Context) error {
 	l := listing{format: c.String("format"),
 		table: "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
 		headers: map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-			"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES", "Labels": "LABELS", "Size": "SIZE"}}
+			"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES", "Labels": "LABELS", "Size": "SIZE",
+			"Pod": "POD ID", "PodName": "PODNAME"}}
 	if opt.Size {
 		l.table += "\t{{.Size}}"
+	}
+	if c.Bool("pod") {
+		l.table += "\t{{.Pod}}\t{{.PodName}}"
 	}
 	return printRows(c, l, rows, func(r run.PsRow) string { return r.ID }, false)
 }

@@ -130,12 +130,12 @@ func inspectCommand() *cli.Command {
 	cmd := imageInspectCommand()
 	cmd.Usage = "show details of containers, images, networks or volumes as JSON"
 	cmd.ArgsUsage = "NAME|ID [NAME|ID...]"
-	cmd.Flags = append(cmd.Flags, &cli.StringFlag{Name: "type", Usage: "only objects of this type: container, image, network or volume"}, sizeFlag())
+	cmd.Flags = append(cmd.Flags, &cli.StringFlag{Name: "type", Usage: "only objects of this type: container, image, network, volume or pod"}, sizeFlag())
 	cmd.Action = func(c *cli.Context) error {
-		kinds := []string{"container", "image", "network", "volume"}
+		kinds := []string{"container", "image", "network", "volume", "pod"}
 		if t := c.String("type"); t != "" {
 			if !slices.Contains(kinds, t) {
-				return usage(fmt.Errorf("inspect --type %q: want container, image, network or volume", t))
+				return usage(fmt.Errorf("inspect --type %q: want container, image, network, volume or pod", t))
 			}
 			kinds = []string{t}
 		}
@@ -211,6 +211,8 @@ func inspectOne(s *store.Store, cfg config.Config, ref string, kinds []string, s
 			if vol, err = s.LookupVolume(ref); err == nil {
 				v = s.View(vol)
 			}
+		case "pod":
+			v, err = inspectPod(s, ref)
 		}
 		if len(kinds) == 1 || !errors.Is(err, store.ErrNotFound) {
 			return v, err

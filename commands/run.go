@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"tug/pod"
 	"tug/pull"
 	"tug/run"
 	"tug/run/health"
@@ -53,6 +54,7 @@ func containerFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "device", Usage: "add a host device HOST[:CONTAINER][:rwm]"},
 		&cli.StringSliceFlag{Name: "device-cgroup-rule", Usage: "allow devices in the device cgroup: 'c 1:3 rwm', 'b 8:* r'"},
 		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
+		&cli.StringFlag{Name: "pod", Usage: "join pod NAME, sharing its namespaces; new:NAME makes it, with this container's -p, --network and hostname"},
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "bridge", Usage: "bridge (tug0, with NAT), none (only lo), host, a network NAME or container:NAME (share its netns)"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp] (bridge)"},
 		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish the image's EXPOSE ports on random host ports"},
@@ -130,8 +132,15 @@ func withHelp(action cli.ActionFunc) cli.ActionFunc {
 }
 
 // namespaceOwner is the container whose namespaces --network (else
-// --ipc) container:NAME shares, if any.
+// --ipc) container:NAME shares, if any, or --pod's infra container.
 func namespaceOwner(c *cli.Context) string {
+	if ref := c.String("pod"); ref != "" && !strings.HasPrefix(ref, "new:") {
+		if s, _, err := openStore(c); err == nil {
+			if p, err := s.LookupPod(ref); err == nil {
+				return p.Infra
+			}
+		}
+	}
 	for _, flag := range []string{"network", "ipc"} {
 		if ref, ok := strings.CutPrefix(c.String(flag), "container:"); ok {
 			return ref
@@ -363,12 +372,46 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 			return nil, nil, err
 		}
 	}
-	ctr, err := run.Create(s, img, ref, opt)
+	undoPod, err := joinPod(c, s, &opt)
 	if err != nil {
 		cidfile.abandon()
 		return s, nil, err
 	}
+	ctr, err := run.Create(s, img, ref, opt)
+	if err != nil {
+		undoPod()
+		cidfile.abandon()
+		return s, nil, err
+	}
 	return s, ctr, cidfile.write(ctr.ID)
+}
+
+// joinPod makes opt join --pod's pod, made first for new:NAME (with
+// the network flags, which are the pod's); the function it returns
+// removes a pod it made.
+func joinPod(c *cli.Context, s *store.Store, opt *run.Options) (undo func(), err error) {
+	ref := c.String("pod")
+	undo = func() {}
+	if ref == "" {
+		return undo, nil
+	}
+	if !c.IsSet("network") {
+		opt.Network = "" // the flag's default is not the user's
+	}
+	var p *store.Pod
+	if name, isNew := strings.CutPrefix(ref, "new:"); isNew {
+		if p, err = pod.Create(s, pod.Options{Name: name, Infra: pod.MoveNetwork(opt)}); err != nil {
+			return undo, err
+		}
+		undo = func() { pod.Remove(s, p, true, 0) }
+	} else if p, err = s.LookupPod(ref); err != nil {
+		return undo, fmt.Errorf("--pod %s: %w", ref, err)
+	}
+	if err := pod.Join(p, opt); err != nil {
+		undo()
+		return func() {}, err
+	}
+	return undo, nil
 }
 
 // cidfile is --cidfile's file, made before the container, as docker

@@ -35,16 +35,20 @@ func statsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate IDs"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, 'table TEMPLATE' or 'json'"},
 		},
-		Action: stats,
+		Action: func(c *cli.Context) error {
+			return showStats(c, func(s *store.Store) ([]*store.Container, error) { return statsTargets(s, c.Args().Slice()) })
+		},
 	}
 }
 
-func stats(c *cli.Context) error {
+// showStats prints the use of the containers targets picks: once, or
+// each second on a terminal.
+func showStats(c *cli.Context, targets func(s *store.Store) ([]*store.Container, error)) error {
 	s, _, err := openStore(c)
 	if err != nil {
 		return err
 	}
-	ctrs, err := statsTargets(s, c.Args().Slice())
+	ctrs, err := targets(s)
 	if err != nil {
 		return err
 	}
