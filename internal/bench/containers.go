@@ -24,10 +24,19 @@ type engine struct {
 	global   []string
 	runArgs  []string // after "run"
 	pullArgs []string // after "pull"
+	env      []string // beyond the bench's own environment
 }
 
 func (e engine) cmd(args ...string) *exec.Cmd {
-	return exec.Command(e.bin, append(append([]string{}, e.global...), args...)...)
+	return e.command(append(append([]string{}, e.global...), args...))
+}
+
+// command is the engine with args as they are (e.run's, e.global's
+// included), in its environment.
+func (e engine) command(args []string) *exec.Cmd {
+	cmd := exec.Command(e.bin, args...)
+	cmd.Env = append(os.Environ(), e.env...)
+	return cmd
 }
 
 func (e engine) run(args ...string) []string {

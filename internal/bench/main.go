@@ -12,7 +12,9 @@
 //   - build: a 3-stage Dockerfile over a context of 20,000 files and
 //     200 MB, cold, with no change, and after one file changes;
 //   - health: 50 containers with a healthcheck every second, the CPU
-//     their monitors use themselves and each one's memory.
+//     their monitors use themselves and each one's memory;
+//   - pods: pod create and two run --pod, and the memory of a pod's
+//     infra container (its pause and monitor).
 //
 // -only picks some of these parts.
 //
@@ -48,7 +50,7 @@ func main() {
 	fleet := flag.Int("fleet", 50, "detached containers for the ps and exec figures")
 	rootless := flag.String("rootless-user", "tugrl", "the unprivileged user (with subordinate IDs) for the rootless figures")
 	healthSecs := flag.Int("health-secs", 60, "seconds the healthcheck figure watches the monitors")
-	only := flag.String("only", "", "run only these parts, comma-separated: containers, rootless, copyup, build, health, pull")
+	only := flag.String("only", "", "run only these parts, comma-separated: containers, rootless, pods, copyup, build, health, pull")
 	flag.Parse()
 	parts := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
@@ -93,6 +95,11 @@ func run(tug string, layers int, layerBytes int64, runs, starts, fleet, healthSe
 	}
 	if want("rootless") {
 		if err := benchRootless(tug, reg.Addr+"/library/busybox:latest", rootlessUser, starts); err != nil {
+			return err
+		}
+	}
+	if want("pods") {
+		if err := benchPods(tug, dir, reg.Addr, 9); err != nil {
 			return err
 		}
 	}
