@@ -6,6 +6,8 @@ package child
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
 	"tug/run/childspec"
 
@@ -47,16 +49,8 @@ func buildRootfs(spec *childspec.Spec) error {
 	if err := populateDev(root, spec); err != nil {
 		return err
 	}
-	for _, m := range spec.Mounts {
-		if err := bindIn(root, m.Source, m.Destination, m.ReadOnly); err != nil {
-			return fmt.Errorf("mount %s: %w", m.Destination, err)
-		}
-	}
-	for _, t := range spec.Tmpfs {
-		m := fsMount{strings.TrimPrefix(t.Destination, "/"), "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, t.Options}
-		if err := mountIn(root, m); err != nil {
-			return err
-		}
+	if err := userMounts(root, spec); err != nil {
+		return err
 	}
 	if err := setSysctls(root, spec.Sysctls); err != nil {
 		return err
@@ -164,4 +158,37 @@ func pivotRoot(root int) error {
 		return fmt.Errorf("detach old root: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// userMounts makes the binds (-v, --mount) and the tmpfs mounts
+// (--tmpfs, --read-only's /run and /tmp) parents first, whichever kind
+// each is, as podman sorts them: a bind at /run/x must go on the tmpfs
+// at /run, not under it.
+func userMounts(root int, spec *childspec.Spec) error {
+	type step struct {
+		dest  string
+		mount func() error
+	}
+	var steps []step
+	for _, m := range spec.Mounts {
+		steps = append(steps, step{m.Destination, func() error {
+			if err := bindIn(root, m.Source, m.Destination, m.ReadOnly); err != nil {
+				return fmt.Errorf("mount %s: %w", m.Destination, err)
+			}
+			return nil
+		}})
+	}
+	for _, t := range spec.Tmpfs {
+		steps = append(steps, step{t.Destination, func() error {
+			return mountIn(root, fsMount{strings.TrimPrefix(t.Destination, "/"), "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, t.Options})
+		}})
+	}
+	depth := func(p string) int { return strings.Count(filepath.Clean(p), "/") }
+	slices.SortStableFunc(steps, func(a, b step) int { return depth(a.dest) - depth(b.dest) })
+	for _, st := range steps {
+		if err := st.mount(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
