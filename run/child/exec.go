@@ -54,6 +54,10 @@ func execHelper() (int, error) {
 	if err := unix.Setns(fds.extra(), spec.Namespaces); err != nil {
 		return 0, fmt.Errorf("join the container's namespaces: %w", err)
 	}
+	if spec.Dial != nil {
+		unix.Close(fds.sync()) // nothing is started: the probe is this process's
+		return dialProbe(spec.Dial, spec.ProbeTimeout), nil
+	}
 	console := -1
 	if spec.Tty {
 		c, err := openConsole(spec.ConsoleFD)
@@ -85,7 +89,7 @@ func execHelper() (int, error) {
 	if err := loadSeccomp(spec.Seccomp); err != nil {
 		return 0, err
 	}
-	if err := setCaps(spec.Caps, true); err != nil {
+	if err := setCaps(forkCaps(spec.Caps), true); err != nil {
 		return 0, err
 	}
 	sigs := make(chan os.Signal, 16)
