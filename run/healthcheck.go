@@ -59,7 +59,7 @@ func newProber(s *store.Store, c *store.Container, cfg *Config) (*prober, error)
 	if err != nil {
 		return nil, err
 	}
-	spec.Probe, spec.ProbeTimeout = true, cfg.Health.Timeout
+	spec.Probe, spec.ProbeTimeout, spec.Dial = true, cfg.Health.Timeout, cfg.Health.Dial()
 	h, err := newHelper(s, c, cfg, "healthcheck of")
 	if err != nil {
 		return nil, err

@@ -232,8 +232,8 @@ func ParseLabels(ls []string) (map[string]string, error) {
 	return out, nil
 }
 
-// defaultPath is docker's PATH for images that set none.
-const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+// DefaultPath is the PATH a container gets when its image sets none.
+const DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // command combines entrypoint and cmd as docker does: a new entrypoint
 // drops the image's Cmd, and arguments replace Cmd.
@@ -269,7 +269,7 @@ func environment(img v1.Config, opt Options, hostname string, getenv func(string
 		}
 		env = append(env, kv)
 	}
-	set(defaultPath)
+	set(DefaultPath)
 	set("HOSTNAME=" + hostname)
 	if opt.Tty {
 		set("TERM=xterm")

@@ -1,10 +1,15 @@
 package child
 
 import (
+	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -102,4 +107,68 @@ func reapProbe(child int, timeout time.Duration, sigs chan os.Signal) (code int,
 		}
 	}
 	return ExitStatus(ws), timedOut
+}
+
+// dialProbe makes a network probe from this thread, which is in the
+// container's network namespace (a socket belongs to the namespace of
+// the thread that makes it), reports it as reportProbe does, and
+// returns 0 for a success, 1 for a failure.
+func dialProbe(d *childspec.Dial, timeout time.Duration) int {
+	out, err := dial(d, timeout)
+	code := 0
+	if err != nil {
+		out, code = err.Error(), 1
+	}
+	r := childspec.ProbeResult{Output: out, TimedOut: errors.Is(err, os.ErrDeadlineExceeded)}
+	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
+		return 1
+	}
+	return code
+}
+
+// dial makes the probe on this goroutine, locked to the thread in the
+// container's network namespace; http.Client would dial from another
+// goroutine, on a thread in the host's, so the GET is written by hand on
+// a connection made here.
+func dial(d *childspec.Dial, timeout time.Duration) (string, error) {
+	target := d.TCP
+	var u *url.URL
+	if d.HTTP != "" {
+		var err error
+		if u, err = url.Parse(d.HTTP); err != nil {
+			return "", err
+		}
+		target = u.Host
+	}
+	c, err := net.DialTimeout("tcp", target, timeout)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if u == nil {
+		return "connected to " + target, nil
+	}
+	c.SetDeadline(time.Now().Add(timeout))
+	if u.Scheme == "https" {
+		// the kubelet's https probe checks no certificate either
+		c = tls.Client(c, &tls.Config{InsecureSkipVerify: true, ServerName: u.Hostname()})
+	}
+	req, err := http.NewRequest(http.MethodGet, d.HTTP, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Close = true
+	req.Header.Set("User-Agent", "tug-probe")
+	if err := req.Write(c); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 399 {
+		return "", fmt.Errorf("GET %s: %s", d.HTTP, resp.Status)
+	}
+	return "GET " + d.HTTP + ": " + resp.Status, nil
 }

@@ -255,6 +255,16 @@ type Exec struct {
 	Cgroups      []string      `json:"cgroups,omitempty"`
 	Probe        bool          `json:"probe,omitempty"`
 	ProbeTimeout time.Duration `json:"probe_timeout,omitempty"`
+	// Dial, with Probe, is a network probe the helper makes itself in
+	// the container's network namespace, instead of starting Args.
+	Dial *Dial `json:"dial,omitempty"`
+}
+
+// Dial is a network probe: a TCP connect, or an HTTP GET whose status
+// must be 200 to 399, as the kubelet's.
+type Dial struct {
+	TCP  string `json:"tcp,omitempty"`  // HOST:PORT
+	HTTP string `json:"http,omitempty"` // URL
 }
 
 // ProbeResult is what the helper reports of a probe besides its code.

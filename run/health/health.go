@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"tug/run/childspec"
 	"tug/store"
 )
 
@@ -83,7 +84,10 @@ func Resolve(image *v1.HealthConfig, f Flags) (*Check, error) {
 	if len(c.Test) == 0 || c.Test[0] == "NONE" {
 		return nil, nil
 	}
-	if c.Test[0] != "CMD" && c.Test[0] != "CMD-SHELL" || len(c.Test) < 2 {
+	switch {
+	case (c.Test[0] == "TCP" || c.Test[0] == "HTTP") && len(c.Test) == 2:
+		// tug's own (kube play's tcpSocket and httpGet probes)
+	case c.Test[0] != "CMD" && c.Test[0] != "CMD-SHELL" || len(c.Test) < 2:
 		return nil, fmt.Errorf("healthcheck %q: want CMD ARGS… or CMD-SHELL COMMAND", c.Test)
 	}
 	c.Interval = cmp.Or(f.Interval, c.Interval, DefaultInterval)
@@ -97,7 +101,21 @@ func Resolve(image *v1.HealthConfig, f Flags) (*Check, error) {
 	return &c, nil
 }
 
-// Args is the probe's command line in the container.
+// Dial is the network probe of a TCP HOST:PORT or HTTP URL check
+// (tug's own, kube play's tcpSocket and httpGet), made by the helper in
+// the container's network namespace; nil for a command.
+func (c *Check) Dial() *childspec.Dial {
+	switch c.Test[0] {
+	case "TCP":
+		return &childspec.Dial{TCP: c.Test[1]}
+	case "HTTP":
+		return &childspec.Dial{HTTP: c.Test[1]}
+	}
+	return nil
+}
+
+// Args is the probe's command line in the container (for a network
+// probe, only what it shows).
 func (c *Check) Args() []string {
 	if c.Test[0] == "CMD-SHELL" {
 		return []string{"/bin/sh", "-c", c.Test[1]}
@@ -156,7 +174,7 @@ func parseCmd(s string) ([]string, error) {
 		return nil, fmt.Errorf("--health-cmd %s: want a command, or a JSON array of its words", s)
 	}
 	switch test[0] {
-	case "CMD", "CMD-SHELL", "NONE":
+	case "CMD", "CMD-SHELL", "NONE", "TCP", "HTTP":
 		return test, nil
 	}
 	return append([]string{"CMD"}, test...), nil
