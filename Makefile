@@ -11,7 +11,9 @@ TAGS    := urfave_cli_no_docs
 
 .PHONY: build test test-v2 bench install demo clean
 
+# tug embeds its Kubernetes helper (kube/helper/README), built first
 build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o kube/helper/tug-kube ./kube/cmd/tug-kube
 	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o tug .
 
 # Unit and end-to-end tests; the end-to-end ones need root and Debian's
@@ -54,4 +56,4 @@ demo: build
 	echo "now try: sudo ./tug run -it --rm busybox sh"
 
 clean:
-	rm -f tug busybox.tar
+	rm -f tug busybox.tar kube/helper/tug-kube

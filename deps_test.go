@@ -4,24 +4,27 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 // forbidden lists, for each package tree, the tug packages it must not
-// import: imports point one way, commands → build, pod → run, net, pull
-// → store.
+// import: imports point one way, commands → build, kube → pod → run,
+// net, pull → store.
 var forbidden = map[string][]string{
-	"build":    {"tug/commands", "tug/config", "tug/pod"},
-	"pod":      {"tug/commands", "tug/config", "tug/pull", "tug/build"},
-	"store":    {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/config", "tug/build", "tug/pod"},
-	"pull":     {"tug/commands", "tug/run", "tug/net", "tug/config", "tug/build", "tug/pod"},
-	"run":      {"tug/commands", "tug/pull", "tug/config", "tug/build", "tug/pod"},
-	"net":      {"tug/commands", "tug/pull", "tug/config", "tug/run", "tug/pod"},
-	"config":   {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/store", "tug/pod"},
-	"internal": {"tug/commands", "tug/pod"},
+	"build":    {"tug/commands", "tug/config", "tug/pod", "tug/kube"},
+	"pod":      {"tug/commands", "tug/config", "tug/pull", "tug/build", "tug/kube"},
+	"kube":     {"tug/commands", "tug/config", "tug/build", "tug/pull"},
+	"store":    {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/config", "tug/build", "tug/pod", "tug/kube"},
+	"pull":     {"tug/commands", "tug/run", "tug/net", "tug/config", "tug/build", "tug/pod", "tug/kube"},
+	"run":      {"tug/commands", "tug/pull", "tug/config", "tug/build", "tug/pod", "tug/kube"},
+	"net":      {"tug/commands", "tug/pull", "tug/config", "tug/run", "tug/pod", "tug/kube"},
+	"config":   {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/store", "tug/pod", "tug/kube"},
+	"internal": {"tug/commands", "tug/pod", "tug/kube"},
 }
 
 // forbiddenPkg lists, for single packages, tug packages they must not
@@ -31,6 +34,8 @@ var forbidden = map[string][]string{
 var forbiddenPkg = map[string][]string{
 	"run/child":     {"tug/run", "tug/run/doctor", "tug/store", "tug/net"},
 	"run/childspec": {"tug/run", "tug/run/child", "tug/run/doctor", "tug/store", "tug/net", "tug/internal/userns"},
+	// the Kubernetes helper is k8s.io/api and the plan, nothing of tug's
+	"kube/cmd/tug-kube": {"tug/run", "tug/store", "tug/pod", "tug/kube", "tug/net", "tug/pull", "tug/build", "tug/internal/userns"},
 }
 
 // TestImportDirection reads the imports of every non-test Go file and
@@ -69,5 +74,28 @@ func TestImportDirection(t *testing.T) {
 	}
 	if checked < 10 {
 		t.Fatalf("only %d files checked", checked)
+	}
+}
+
+// TestKubernetesOffTheStartPath: tug itself links none of k8s.io's
+// packages, whose inits every start would pay; only its embedded helper
+// (kube/cmd/tug-kube) does.
+func TestKubernetesOffTheStartPath(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-tags", "urfave_cli_no_docs", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "tug/kube") {
+		t.Fatal("tug does not link tug/kube: the test checks nothing")
+	}
+	for _, d := range deps {
+		if strings.HasPrefix(d, "k8s.io/") || strings.HasPrefix(d, "sigs.k8s.io/") {
+			t.Errorf("tug links %s: Kubernetes' packages belong in kube/cmd/tug-kube alone", d)
+		}
+	}
+	helper, err := exec.Command("go", "list", "-deps", "./kube/cmd/tug-kube").Output()
+	if err != nil || !strings.Contains(string(helper), "k8s.io/api/core/v1") {
+		t.Errorf("the helper does not link k8s.io/api: %v", err)
 	}
 }

@@ -106,10 +106,14 @@ func setupE2E(dir string) (*e2e, []func(), error) {
 	return env, stop, seed(env.registry)
 }
 
-// buildBinaries builds tug and udpecho into bin.
+// buildBinaries builds tug (its Kubernetes helper first, which it
+// embeds, as the Makefile does) and udpecho into bin.
 func buildBinaries(bin string) error {
-	for out, pkg := range map[string]string{"tug": ".", "udpecho": "./internal/cmd/udpecho"} {
-		build := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(bin, out), pkg)
+	for _, b := range []struct{ out, pkg string }{
+		{"kube/helper/tug-kube", "./kube/cmd/tug-kube"}, {filepath.Join(bin, "tug"), "."}, {filepath.Join(bin, "udpecho"), "./internal/cmd/udpecho"},
+	} {
+		out := b.out
+		build := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-ldflags", "-s -w", "-o", out, b.pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if msg, err := build.CombinedOutput(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", out, err, msg)

@@ -111,6 +111,7 @@ func App() *cli.App {
 			renameCommand(),
 			containerCommand(),
 			podCommand(),
+			kubeCommand(),
 			networkCommand(),
 			volumeCommand(),
 			pullCommand(),
