@@ -242,6 +242,8 @@ func runAction(c *cli.Context) error {
 	if c.Bool("detach") && (c.String("log-driver") == run.LogPassthrough || c.Int("preserve-fds") > 0) {
 		return usage(errors.New("--log-driver passthrough and --preserve-fds hand the container tug's own fds: they do not go with -d"))
 	}
+	infraUp := podAhead(c)
+	defer infraUp()
 	s, ctr, err := create(c)
 	if err != nil {
 		return err
@@ -384,6 +386,25 @@ func create(c *cli.Context) (*store.Store, *store.Container, error) {
 		return s, nil, err
 	}
 	return s, ctr, cidfile.write(ctr.ID)
+}
+
+// podAhead starts the infra container of run --pod's pod (one that
+// exists) while the container is made and started, whose start waits
+// for it; the func it returns waits for that start.
+func podAhead(c *cli.Context) (wait func() error) {
+	ref := c.String("pod")
+	if ref == "" || strings.HasPrefix(ref, "new:") {
+		return func() error { return nil }
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return func() error { return nil }
+	}
+	p, err := s.LookupPod(ref)
+	if err != nil {
+		return func() error { return nil } // create says what is wrong
+	}
+	return pod.StartAhead(s, p)
 }
 
 // joinPod makes opt join --pod's pod, made first for new:NAME (with

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"tug/kube/plan"
@@ -47,15 +48,29 @@ func Play(s *store.Store, p *plan.Plan, opt Options) ([]Played, error) {
 	if err := clearNames(s, p, opt.Replace); err != nil {
 		return nil, err
 	}
-	var out []Played
-	for _, pp := range p.Pods {
-		played, err := playPod(s, pp, opt)
-		if err != nil {
-			return out, fmt.Errorf("pod %s: %w", pp.Name, err)
-		}
-		out = append(out, *played)
+	// the pods are made and started all at once, as a cluster's nodes
+	// would: each one's starts wait on one another (infra first, init
+	// containers in order), the pods' do not
+	played := make([]*Played, len(p.Pods))
+	errs := make([]error, len(p.Pods))
+	var wg sync.WaitGroup
+	for i, pp := range p.Pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if played[i], errs[i] = playPod(s, pp, opt); errs[i] != nil {
+				errs[i] = fmt.Errorf("pod %s: %w", pp.Name, errs[i])
+			}
+		}()
 	}
-	return out, nil
+	wg.Wait()
+	var out []Played
+	for _, pl := range played {
+		if pl != nil {
+			out = append(out, *pl)
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 // clearNames refuses pods whose names are taken, before anything is
@@ -122,12 +137,18 @@ func playPod(s *store.Store, pp plan.Pod, opt Options) (*Played, error) {
 	if !opt.Start {
 		return played, nil
 	}
-	return played, startPod(s, played.Containers, len(pp.Init))
+	return played, startPod(s, p, played.Containers, len(pp.Init))
 }
 
-// startPod runs the init containers one after another, each to a
-// successful end, then starts the others.
-func startPod(s *store.Store, ctrs []*store.Container, inits int) error {
+// startPod starts the infra container while the init containers run one
+// after another, each to a successful end (they wait for it), then
+// starts the others.
+func startPod(s *store.Store, p *store.Pod, ctrs []*store.Container, inits int) error {
+	wait := pod.StartAhead(s, p)
+	return errors.Join(startMembers(s, ctrs, inits), wait())
+}
+
+func startMembers(s *store.Store, ctrs []*store.Container, inits int) error {
 	for _, c := range ctrs[:inits] {
 		if err := run.StartDetached(s, c); err != nil {
 			return fmt.Errorf("init container %s: %w", c.Name, err)

@@ -39,14 +39,21 @@ func Start(s *store.Store, p *store.Pod) error {
 	if infra == nil {
 		return fmt.Errorf("pod %s: its infra container is gone: remove the pod", p.Name)
 	}
-	if err := startIfStopped(s, infra); err != nil {
-		return err
-	}
+	wait := StartAhead(s, p)
 	var errs []error
 	for _, c := range members {
 		errs = append(errs, startIfStopped(s, c))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, wait())...)
+}
+
+// StartAhead starts the pod's infra container, if it does not run, at
+// the same time as what the caller does next (a member's start, which
+// waits for it under the pod's lock); wait returns once it is up.
+func StartAhead(s *store.Store, p *store.Pod) (wait func() error) {
+	done := make(chan error, 1)
+	go func() { done <- run.StartInfra(s, p) }()
+	return func() error { return <-done }
 }
 
 func startIfStopped(s *store.Store, c *store.Container) error {

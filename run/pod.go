@@ -31,27 +31,34 @@ func IsInfra(s *store.Store, c *store.Container) bool {
 }
 
 // podInfra is the launch step of a pod's member: the infra container,
-// whose namespaces it joins, is started if it does not run, under the
-// pod's lock so that members started at once start it once.
+// whose namespaces it joins, is started if it does not run.
 func (l *launcher) podInfra() error {
 	p, err := podOf(l.s, l.c)
 	if err != nil || p == nil || p.Infra == l.c.ID {
 		return err
 	}
-	lock, err := l.s.LockPod(p.ID)
+	return StartInfra(l.s, p)
+}
+
+// StartInfra starts pod p's infra container if it does not run, under
+// the pod's lock, so that members started at once (each launch asks
+// for it) start it once, and one who starts it ahead of its members
+// overlaps its start with theirs.
+func StartInfra(s *store.Store, p *store.Pod) error {
+	lock, err := s.LockPod(p.ID)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	infra, err := l.s.LookupContainer(p.Infra)
+	infra, err := s.LookupContainer(p.Infra)
 	if err != nil {
 		return fmt.Errorf("pod %s: its infra container: %w", p.Name, err)
 	}
-	st, err := State(l.s, infra)
+	st, err := State(s, infra)
 	if err != nil || st.Status == store.StatusRunning {
 		return err
 	}
-	if err := StartDetached(l.s, infra); err != nil {
+	if err := StartDetached(s, infra); err != nil {
 		return fmt.Errorf("pod %s: start its infra container: %w", p.Name, err)
 	}
 	return nil

@@ -13,8 +13,9 @@
 //     200 MB, cold, with no change, and after one file changes;
 //   - health: 50 containers with a healthcheck every second, the CPU
 //     their monitors use themselves and each one's memory;
-//   - pods: pod create and two run --pod, and the memory of a pod's
-//     infra container (its pause and monitor).
+//   - pods: pod create and two run --pod, the memory of a pod's infra
+//     container (its pause and monitor), and kube play of a Deployment
+//     of 3 replicas.
 //
 // -only picks some of these parts.
 //
@@ -100,6 +101,9 @@ func run(tug string, layers int, layerBytes int64, runs, starts, fleet, healthSe
 	}
 	if want("pods") {
 		if err := benchPods(tug, dir, reg.Addr, 9); err != nil {
+			return err
+		}
+		if err := benchKube(tug, dir, reg.Addr, 5); err != nil {
 			return err
 		}
 	}

@@ -113,3 +113,69 @@ func podmanPodConf(root string, p engine) ([]string, error) {
 	}
 	return []string{"CONTAINERS_CONF=" + path}, nil
 }
+
+// benchKube times kube play of a Deployment of 3 busybox replicas,
+// tug's and podman's, median of runs; each is taken down after,
+// untimed.
+func benchKube(tug, dir, reg string, runs int) error {
+	ref := reg + "/library/busybox:latest"
+	root := mkdir(dir, "kube")
+	yaml := filepath.Join(root, "deployment.yaml")
+	doc := fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bench}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: bench}}
+  template:
+    metadata: {labels: {app: bench}}
+    spec:
+      containers:
+      - {name: box, image: %s, imagePullPolicy: IfNotPresent, command: [sleep, "600"]}
+`, ref)
+	if err := os.WriteFile(yaml, []byte(doc), 0o644); err != nil {
+		return err
+	}
+	t := engine{name: "tug", bin: tug, global: []string{"--root", mkdir(root, "tug-root"), "--runroot", mkdir(root, "tug-run")}}
+	if out, err := t.cmd("pull", "-q", ref).CombinedOutput(); err != nil {
+		return fmt.Errorf("tug pull: %v: %s", err, out)
+	}
+	tt, err := playTimes(t, yaml, runs, "-t", "0")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tug kube play (3 replicas):    %7.1f ms  (median of %d)\n", tt*1000, runs)
+	p, err := podmanEngine(root, ref)
+	if err != nil {
+		fmt.Printf("podman:                   %s; no comparison\n", err)
+		return nil
+	}
+	defer p.cmd("system", "reset", "-f").Run()
+	if p.env, err = podmanPodConf(root, p); err != nil {
+		return err
+	}
+	pt, err := playTimes(p, yaml, runs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("podman kube play (3 replicas): %7.1f ms  (median of %d)\n", pt*1000, runs)
+	fmt.Printf("tug/podman: kube play %.3f (target ≤ 0.2)\n", tt/pt)
+	return nil
+}
+
+// playTimes is the median time of kube play of yaml; kube down (with
+// downArgs) follows each, untimed.
+func playTimes(e engine, yaml string, runs int, downArgs ...string) (float64, error) {
+	var secs []float64
+	for range runs {
+		start := time.Now()
+		if out, err := e.cmd("kube", "play", yaml).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("%s kube play: %v: %s", e.name, err, out)
+		}
+		secs = append(secs, time.Since(start).Seconds())
+		if out, err := e.cmd(append(append([]string{"kube", "down"}, downArgs...), yaml)...).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("%s kube down: %v: %s", e.name, err, out)
+		}
+	}
+	return medianOf(secs), nil
+}
