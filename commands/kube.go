@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tug/build"
+	"tug/config"
 	"tug/kube"
 	"tug/kube/plan"
 	"tug/pull"
@@ -42,31 +43,34 @@ func readSource(path string) (plan.Source, error) {
 	return plan.Source{Name: path, Data: b}, nil
 }
 
-// kubePlan is the plan of the command's YAML file and --configmap files.
-func kubePlan(c *cli.Context) (*plan.Plan, error) {
+// kubePlan is the plan of the command's YAML file and --configmap
+// files, with the store it is for and the config.
+func kubePlan(c *cli.Context) (*store.Store, config.Config, *plan.Plan, error) {
+	var cfg config.Config
 	if err := needArgs(c, 1, 1); err != nil {
-		return nil, err
+		return nil, cfg, nil, err
 	}
 	yaml, err := readSource(c.Args().First())
 	if err != nil {
-		return nil, err
+		return nil, cfg, nil, err
 	}
 	var cms []plan.Source
 	for _, f := range c.StringSlice("configmap") {
 		src, err := readSource(f)
 		if err != nil {
-			return nil, err
+			return nil, cfg, nil, err
 		}
 		cms = append(cms, src)
 	}
 	p, err := kube.Plan([]plan.Source{yaml}, cms)
 	if err != nil {
-		return nil, coded{err, 125}
+		return nil, cfg, nil, coded{err, 125}
 	}
 	for _, w := range p.Warnings {
 		fmt.Fprintln(os.Stderr, "tug: warning: "+w)
 	}
-	return p, nil
+	s, cfg, err := openStore(c)
+	return s, cfg, p, err
 }
 
 func kubePlayCommand() *cli.Command {
@@ -83,11 +87,7 @@ func kubePlayCommand() *cli.Command {
 			&cli.BoolFlag{Name: "build", Usage: "build an image from ./IMAGE/Containerfile (or Dockerfile) where one is there"},
 		},
 		Action: func(c *cli.Context) error {
-			p, err := kubePlan(c)
-			if err != nil {
-				return err
-			}
-			s, cfg, err := openStore(c)
+			s, cfg, p, err := kubePlan(c)
 			if err != nil {
 				return err
 			}
@@ -165,11 +165,7 @@ func kubeDownCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "remove the volumes of PersistentVolumeClaims too"},
 		},
 		Action: func(c *cli.Context) error {
-			p, err := kubePlan(c)
-			if err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
+			s, _, p, err := kubePlan(c)
 			if err != nil {
 				return err
 			}

@@ -56,6 +56,20 @@ func podCommand() *cli.Command {
 	}
 }
 
+// onePod opens the store and looks up the pod the first argument names,
+// with between min and max arguments.
+func onePod(c *cli.Context, min, max int) (*store.Store, *store.Pod, error) {
+	if err := needArgs(c, min, max); err != nil {
+		return nil, nil, err
+	}
+	s, _, err := openStore(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := s.LookupPod(c.Args().First())
+	return s, p, err
+}
+
 // podRef is the infra container of the pod named first among the
 // arguments, whose user namespace a rootless tug joins when it runs.
 func podRef(c *cli.Context) string {
@@ -95,36 +109,35 @@ func podVerb(name, use string, flags []cli.Flag, before cli.BeforeFunc, fn func(
 		ArgsUsage: "POD [POD...]",
 		Flags:     flags,
 		Before:    before,
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, -1); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			return eachPod(s, c.Args().Slice(), func(p *store.Pod) error {
-				if err := fn(c, s, p); err != nil {
-					return err
-				}
-				fmt.Println(p.ID)
-				return nil
-			})
-		},
+		Action:    forEachPod(fn),
 	}
 }
 
-// eachPod runs fn on every pod named, going on after a failure.
-func eachPod(s *store.Store, refs []string, fn func(p *store.Pod) error) error {
-	var errs []error
-	for _, ref := range refs {
-		p, err := s.LookupPod(ref)
-		if err == nil {
-			err = fn(p)
+// forEachPod is the action of a verb on POD [POD...]: fn runs on each,
+// going on after a failure, and the pod's ID is printed when it
+// succeeds (a missing pod is passed over with -i, where the verb has it).
+func forEachPod(fn func(c *cli.Context, s *store.Store, p *store.Pod) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := needArgs(c, 1, -1); err != nil {
+			return err
 		}
-		errs = append(errs, err)
+		s, _, err := openStore(c)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, ref := range c.Args().Slice() {
+			p, err := s.LookupPod(ref)
+			if err == nil {
+				err = fn(c, s, p)
+			}
+			if err == nil {
+				fmt.Println(p.ID)
+			}
+			errs = append(errs, err)
+		}
+		return ignoreMissing(c, errors.Join(errs...))
 	}
-	return errors.Join(errs...)
 }
 
 func podCreateCommand() *cli.Command {
@@ -265,22 +278,9 @@ func podRmCommand() *cli.Command {
 			}
 			return inUserNS(c)
 		},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, -1); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			return ignoreMissing(c, eachPod(s, c.Args().Slice(), func(p *store.Pod) error {
-				if err := pod.Remove(s, p, c.Bool("force"), rmTime(c)); err != nil {
-					return err
-				}
-				fmt.Println(p.ID)
-				return nil
-			}))
-		},
+		Action: forEachPod(func(c *cli.Context, s *store.Store, p *store.Pod) error {
+			return pod.Remove(s, p, c.Bool("force"), rmTime(c))
+		}),
 	}
 }
 
@@ -294,14 +294,7 @@ func podTopCommand() *cli.Command {
 		ArgsUsage: "POD",
 		Before:    intoUserNS(podRef),
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, 1); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			p, err := s.LookupPod(c.Args().First())
+			s, p, err := onePod(c, 1, 1)
 			if err != nil {
 				return err
 			}
@@ -377,18 +370,11 @@ func podLogsCommand() *cli.Command {
 		&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "only this container's"},
 		&cli.BoolFlag{Name: "names", Usage: "prefix lines with the container's name, not its ID"})
 	cmd.Action = func(c *cli.Context) error {
-		if err := needArgs(c, 1, 1); err != nil {
-			return err
-		}
 		opt, err := logOptions(c)
 		if err != nil {
 			return err
 		}
-		s, _, err := openStore(c)
-		if err != nil {
-			return err
-		}
-		p, err := s.LookupPod(c.Args().First())
+		s, p, err := onePod(c, 1, 1)
 		if err != nil {
 			return err
 		}
@@ -418,14 +404,7 @@ func podExistsCommand() *cli.Command {
 		ArgsUsage: "POD",
 		Before:    inUserNS,
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, 1); err != nil {
-				return err
-			}
-			s, _, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			if _, err := s.LookupPod(c.Args().First()); errors.Is(err, store.ErrNotFound) {
+			if _, _, err := onePod(c, 1, 1); errors.Is(err, store.ErrNotFound) {
 				return coded{errors.New(""), 1}
 			} else if err != nil {
 				return err

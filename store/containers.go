@@ -269,22 +269,8 @@ func (s *Store) LookupContainer(ref string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	var found *Container
-	ambiguous := false
-	for _, c := range all {
-		if c.Name == ref || c.ID == ref {
-			return c, nil // an exact name or ID wins over any prefix
-		}
-		if isHex(ref) && strings.HasPrefix(c.ID, ref) {
-			ambiguous = found != nil
-			found = c
-		}
-	}
-	if ambiguous {
-		return nil, fmt.Errorf("container ID prefix %s matches more than one container: %w", ref, ErrAmbiguous)
-	}
-	if found != nil {
-		return found, nil
+	if c, err := byNameOrID(all, ref, "container", func(c *Container) (string, string) { return c.Name, c.ID }); c != nil || err != nil {
+		return c, err
 	}
 	for _, b := range bad {
 		if b.ID == ref || (isHex(ref) && strings.HasPrefix(b.ID, ref)) {

@@ -120,22 +120,11 @@ func (s *Store) LookupPod(ref string) (*Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	var found *Pod
-	for _, p := range pods {
-		if p.Name == ref || p.ID == ref {
-			return p, nil
-		}
-		if isHex(ref) && strings.HasPrefix(p.ID, ref) {
-			if found != nil {
-				return nil, fmt.Errorf("pod ID prefix %s matches more than one pod: %w", ref, ErrAmbiguous)
-			}
-			found = p
-		}
-	}
-	if found == nil {
+	p, err := byNameOrID(pods, ref, "pod", func(p *Pod) (string, string) { return p.Name, p.ID })
+	if p == nil && err == nil {
 		return nil, &NoSuch{"pod", ref}
 	}
-	return found, nil
+	return p, err
 }
 
 // PodMembers returns the containers of pod id, the infra container

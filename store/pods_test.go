@@ -65,3 +65,21 @@ func TestPods(t *testing.T) {
 		t.Errorf("rm twice: %v", err)
 	}
 }
+
+// TestPodNameBeatsPrefix: a pod named like another's ID prefix is found
+// by its name, wherever it stands in the list.
+func TestPodNameBeatsPrefix(t *testing.T) {
+	s := testStore(t)
+	for i, p := range []*Pod{
+		{ID: "abc" + strings.Repeat("1", 61), Name: "one", Created: time.Unix(1, 0)},
+		{ID: "abc" + strings.Repeat("2", 61), Name: "two", Created: time.Unix(2, 0)},
+		{ID: strings.Repeat("3", 64), Name: "abc", Created: time.Unix(3, 0)},
+	} {
+		if err := s.CreatePod(p); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	if p, err := s.LookupPod("abc"); err != nil || p.Name != "abc" {
+		t.Errorf("LookupPod(abc) = %v, %v; want the pod named abc", p, err)
+	}
+}

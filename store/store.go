@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -192,4 +193,26 @@ func (s *Store) sweepTempLocked() []string {
 		}
 	}
 	return gone
+}
+
+// byNameOrID finds ref among items (containers, pods): the one whose
+// name or whole ID it is, which wins over any prefix, else the one ID
+// it is a prefix of. It returns nil and no error when there is none.
+func byNameOrID[T comparable](items []T, ref, kind string, key func(T) (name, id string)) (T, error) {
+	var found, none T
+	ambiguous := false
+	for _, it := range items {
+		name, id := key(it)
+		if name == ref || id == ref {
+			return it, nil
+		}
+		if isHex(ref) && strings.HasPrefix(id, ref) {
+			ambiguous = found != none
+			found = it
+		}
+	}
+	if ambiguous {
+		return none, fmt.Errorf("%s ID prefix %s matches more than one %s: %w", kind, ref, kind, ErrAmbiguous)
+	}
+	return found, nil
 }

@@ -29,6 +29,12 @@ func benchPods(tug, dir, reg string, runs int) error {
 	if err := infraMemory(t, ref); err != nil {
 		return err
 	}
+	return versusPodman(root, ref, "pod create + 2 run --pod", tt, func(p engine) (float64, error) { return podTimes(p, ref, runs) })
+}
+
+// versusPodman times what measure does with podman, set up for pods, and
+// prints it against tug's figure.
+func versusPodman(root, ref, what string, tugSecs float64, measure func(engine) (float64, error)) error {
 	p, err := podmanEngine(root, ref)
 	if err != nil {
 		fmt.Printf("podman:                   %s; no comparison\n", err)
@@ -38,12 +44,12 @@ func benchPods(tug, dir, reg string, runs int) error {
 	if p.env, err = podmanPodConf(root, p); err != nil {
 		return err
 	}
-	pt, err := podTimes(p, ref, runs)
+	secs, err := measure(p)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("podman pod create + 2 run --pod: %7.1f ms  (median of %d)\n", pt*1000, runs)
-	fmt.Printf("tug/podman: pod create + 2 run --pod %.3f (target ≤ 0.2)\n", tt/pt)
+	fmt.Printf("podman %s: %7.1f ms\n", what, secs*1000)
+	fmt.Printf("tug/podman: %s %.3f (target ≤ 0.2)\n", what, tugSecs/secs)
 	return nil
 }
 
@@ -145,22 +151,7 @@ spec:
 		return err
 	}
 	fmt.Printf("tug kube play (3 replicas):    %7.1f ms  (median of %d)\n", tt*1000, runs)
-	p, err := podmanEngine(root, ref)
-	if err != nil {
-		fmt.Printf("podman:                   %s; no comparison\n", err)
-		return nil
-	}
-	defer p.cmd("system", "reset", "-f").Run()
-	if p.env, err = podmanPodConf(root, p); err != nil {
-		return err
-	}
-	pt, err := playTimes(p, yaml, runs)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("podman kube play (3 replicas): %7.1f ms  (median of %d)\n", pt*1000, runs)
-	fmt.Printf("tug/podman: kube play %.3f (target ≤ 0.2)\n", tt/pt)
-	return nil
+	return versusPodman(root, ref, "kube play (3 replicas)", tt, func(p engine) (float64, error) { return playTimes(p, yaml, runs) })
 }
 
 // playTimes is the median time of kube play of yaml; kube down (with
