@@ -62,12 +62,14 @@ func kubePlan(c *cli.Context) (*store.Store, config.Config, *plan.Plan, error) {
 		}
 		cms = append(cms, src)
 	}
-	p, err := kube.Plan([]plan.Source{yaml}, cms)
+	p, err := kube.Plan([]plan.Source{yaml}, cms, c.Command.Name == "down")
 	if err != nil {
 		return nil, cfg, nil, coded{err, 125}
 	}
 	for _, w := range p.Warnings {
-		fmt.Fprintln(os.Stderr, "tug: warning: "+w)
+		if c.Command.Name == "play" { // down carries out nothing to warn of
+			fmt.Fprintln(os.Stderr, "tug: warning: "+w)
+		}
 	}
 	s, cfg, err := openStore(c)
 	return s, cfg, p, err

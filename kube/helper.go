@@ -62,9 +62,9 @@ func ask(req plan.Request) ([]byte, error) {
 }
 
 // Plan asks the helper for the plan of the YAML files (and
-// --configmap's).
-func Plan(files, configMaps []plan.Source) (*plan.Plan, error) {
-	out, err := ask(plan.Request{Play: &plan.PlayRequest{Files: files, ConfigMaps: configMaps}})
+// --configmap's); down's needs no ConfigMap or Secret to be there.
+func Plan(files, configMaps []plan.Source, down bool) (*plan.Plan, error) {
+	out, err := ask(plan.Request{Play: &plan.PlayRequest{Files: files, ConfigMaps: configMaps, Down: down}})
 	if err != nil {
 		return nil, err
 	}

@@ -120,6 +120,9 @@ type Source struct {
 type PlayRequest struct {
 	Files      []Source `json:"files"`
 	ConfigMaps []Source `json:"configmaps,omitempty"`
+	// Down asks for kube down's plan: ConfigMaps and Secrets that are
+	// not there are passed over, as only the names count.
+	Down bool `json:"down,omitempty"`
 }
 
 // GenerateRequest is kube generate's: the pods to write (a container of

@@ -24,11 +24,16 @@ type player struct {
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
 	out        plan.Plan
+	down       bool // for kube down, which needs names, not what a ConfigMap holds
 }
+
+// optional tells whether a ConfigMap or Secret that is not there may be
+// passed over: the YAML says so, or the plan is kube down's.
+func (p *player) optional(yes *bool) bool { return p.down || yes != nil && *yes }
 
 // play reads every document of the request and returns the plan.
 func play(req *plan.PlayRequest) (*plan.Plan, error) {
-	p := &player{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}}
+	p := &player{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}, down: req.Down}
 	var workloads []document
 	for _, sources := range [][]plan.Source{req.ConfigMaps, req.Files} {
 		for _, src := range sources {
@@ -288,7 +293,7 @@ func (p *player) files(pod *plan.Pod, vol string, files map[string]plan.File) {
 func (p *player) configMapFiles(d document, field string, src *corev1.ConfigMapVolumeSource) (map[string]plan.File, error) {
 	cm, ok := p.configMaps[src.Name]
 	if !ok {
-		if src.Optional != nil && *src.Optional {
+		if p.optional(src.Optional) {
 			return map[string]plan.File{}, nil
 		}
 		return nil, d.errorf(field+".configMap.name", "no ConfigMap %q in the YAML or --configmap", src.Name)
@@ -305,7 +310,7 @@ func (p *player) configMapFiles(d document, field string, src *corev1.ConfigMapV
 func (p *player) secretFiles(d document, field string, src *corev1.SecretVolumeSource) (map[string]plan.File, error) {
 	s, ok := p.secrets[src.SecretName]
 	if !ok {
-		if src.Optional != nil && *src.Optional {
+		if p.optional(src.Optional) {
 			return map[string]plan.File{}, nil
 		}
 		return nil, d.errorf(field+".secret.secretName", "no Secret %q in the YAML", src.SecretName)
@@ -444,7 +449,7 @@ func (p *player) env(d document, field string, c corev1.Container) ([]string, er
 		switch {
 		case from.ConfigMapRef != nil:
 			cm, ok := p.configMaps[from.ConfigMapRef.Name]
-			if !ok && !(from.ConfigMapRef.Optional != nil && *from.ConfigMapRef.Optional) {
+			if !ok && !p.optional(from.ConfigMapRef.Optional) {
 				return nil, d.errorf(fmt.Sprintf("%s.envFrom[%d].configMapRef.name", field, i), "no ConfigMap %q in the YAML or --configmap", from.ConfigMapRef.Name)
 			}
 			if ok {
@@ -455,7 +460,7 @@ func (p *player) env(d document, field string, c corev1.Container) ([]string, er
 			}
 		case from.SecretRef != nil:
 			s, ok := p.secrets[from.SecretRef.Name]
-			if !ok && !(from.SecretRef.Optional != nil && *from.SecretRef.Optional) {
+			if !ok && !p.optional(from.SecretRef.Optional) {
 				return nil, d.errorf(fmt.Sprintf("%s.envFrom[%d].secretRef.name", field, i), "no Secret %q in the YAML", from.SecretRef.Name)
 			}
 			if ok {
@@ -490,7 +495,7 @@ func (p *player) envValue(d document, field string, e corev1.EnvVar) (string, er
 				return v, nil
 			}
 		}
-		if ref.Optional != nil && *ref.Optional {
+		if p.optional(ref.Optional) {
 			return "", nil
 		}
 		return "", d.errorf(field+".valueFrom.configMapKeyRef", "no key %q in ConfigMap %q", ref.Key, ref.Name)
@@ -501,7 +506,7 @@ func (p *player) envValue(d document, field string, e corev1.EnvVar) (string, er
 				return string(v), nil
 			}
 		}
-		if ref.Optional != nil && *ref.Optional {
+		if p.optional(ref.Optional) {
 			return "", nil
 		}
 		return "", d.errorf(field+".valueFrom.secretKeyRef", "no key %q in Secret %q", ref.Key, ref.Name)
