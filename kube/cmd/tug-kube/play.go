@@ -121,6 +121,7 @@ func (p *player) workload(d document) error {
 			return err
 		}
 		meta, spec, names = o.ObjectMeta, o.Spec, []string{o.Name}
+		p.warnFields(kind, o.Name, "metadata", o.ObjectMeta, metaFields)
 	case "Deployment":
 		var o appsv1.Deployment
 		if err := d.decode(&o); err != nil {
@@ -134,18 +135,21 @@ func (p *player) workload(d document) error {
 			names = append(names, fmt.Sprintf("%s-pod-%d", o.Name, i))
 		}
 		meta, spec = templateMeta(o.Spec.Template.ObjectMeta, o.ObjectMeta), o.Spec.Template.Spec
+		p.warnOwner(kind, o.ObjectMeta, o.Spec.Template.ObjectMeta, o.Spec, "replicas", "selector", "template", "strategy")
 	case "DaemonSet":
 		var o appsv1.DaemonSet
 		if err := d.decode(&o); err != nil {
 			return err
 		}
 		meta, spec, names = templateMeta(o.Spec.Template.ObjectMeta, o.ObjectMeta), o.Spec.Template.Spec, []string{o.Name + "-pod"}
+		p.warnOwner(kind, o.ObjectMeta, o.Spec.Template.ObjectMeta, o.Spec, "selector", "template")
 	case "Job":
 		var o batchv1.Job
 		if err := d.decode(&o); err != nil {
 			return err
 		}
 		meta, spec, names = templateMeta(o.Spec.Template.ObjectMeta, o.ObjectMeta), o.Spec.Template.Spec, []string{o.Name + "-pod"}
+		p.warnOwner(kind, o.ObjectMeta, o.Spec.Template.ObjectMeta, o.Spec, "selector", "template")
 		if spec.RestartPolicy == "" {
 			spec.RestartPolicy = corev1.RestartPolicyNever
 		}
@@ -160,6 +164,26 @@ func (p *player) workload(d document) error {
 		p.out.Pods = append(p.out.Pods, *pod)
 	}
 	return nil
+}
+
+// metaFields are the metadata tug carries out: a pod's name and labels.
+var metaFields = []string{"name", "labels"}
+
+// warnFields names in a warning each field of v (at where) set beyond
+// known.
+func (p *player) warnFields(kind, name, where string, v any, known []string) {
+	for _, f := range unsupported(v, known) {
+		p.warn("%s %s: %s.%s is not supported: ignored", kind, name, where, f)
+	}
+}
+
+// warnOwner warns of what a Deployment, DaemonSet or Job sets that tug
+// does not carry out: in its metadata, its template's and its spec
+// (beyond the fields named).
+func (p *player) warnOwner(kind string, meta, tmpl metav1.ObjectMeta, spec any, known ...string) {
+	p.warnFields(kind, meta.Name, "metadata", meta, metaFields)
+	p.warnFields(kind, meta.Name, "spec.template.metadata", tmpl, metaFields)
+	p.warnFields(kind, meta.Name, "spec", spec, known)
 }
 
 // templateMeta is a pod template's metadata, named after its owner.

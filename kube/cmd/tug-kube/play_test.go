@@ -154,6 +154,9 @@ func TestPlay(t *testing.T) {
 			t.Errorf("no warning %q in %q", w, p.Warnings)
 		}
 	}
+	if len(p.Warnings) != 3 {
+		t.Errorf("warnings of what is carried out: %q", p.Warnings)
+	}
 }
 
 // TestPlayErrors: YAML that is not valid Kubernetes is refused with its
@@ -229,5 +232,45 @@ func TestGenerate(t *testing.T) {
 	}
 	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "kind Service") {
 		t.Errorf("warnings: %q", p.Warnings)
+	}
+}
+
+// TestPlayWarnsOfWhatItDropsNot: metadata and workload fields tug does
+// not carry out are named, each once however many replicas.
+func TestPlayWarnsOfWhatItDropsNot(t *testing.T) {
+	p, err := playYAML(t, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, namespace: prod, annotations: {a: b}}
+spec:
+  replicas: 2
+  revisionHistoryLimit: 3
+  selector: {matchLabels: {app: d}}
+  template:
+    metadata: {labels: {app: d}, annotations: {c: d}}
+    spec:
+      nodeSelector: {disk: ssd}
+      containers: [{name: c, image: busybox}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: j}
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      containers: [{name: c, image: busybox}]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"Deployment d: metadata.annotations is not supported: ignored", "Deployment d: metadata.namespace is not supported: ignored",
+		"Deployment d: spec.template.metadata.annotations is not supported: ignored", "Deployment d: spec.revisionHistoryLimit is not supported: ignored",
+		"Deployment d: spec.nodeSelector is not supported: ignored", "Job j: spec.backoffLimit is not supported: ignored",
+	}
+	for _, w := range want {
+		if n := len(slices.DeleteFunc(slices.Clone(p.Warnings), func(s string) bool { return s != w })); n != 1 {
+			t.Errorf("warning %q: %d times in %q", w, n, p.Warnings)
+		}
 	}
 }
