@@ -419,6 +419,7 @@ func (p *player) container(d document, field, kind, owner string, c corev1.Conta
 		if !ok {
 			return nil, d.errorf(fmt.Sprintf("%s.volumeMounts[%d].name", field, i), "no volume %q in the pod", vm.Name)
 		}
+		p.warnFields(kind, owner, "container "+c.Name+": volumeMounts", vm, []string{"name", "mountPath", "readOnly", "subPath", "subPathExpr"})
 		if vm.SubPath != "" || vm.SubPathExpr != "" {
 			p.warn("%s %s: container %s: volumeMounts subPath is not supported: the whole volume is mounted", kind, owner, c.Name)
 		}
@@ -434,6 +435,10 @@ func (p *player) container(d document, field, kind, owner string, c corev1.Conta
 		p.warn("%s %s: container %s: readinessProbe beside livenessProbe: only the liveness one runs", kind, owner, c.Name)
 	}
 	if probe != nil {
+		p.warnFields(kind, owner, "container "+c.Name+": probe", probe, []string{"exec", "tcpSocket", "httpGet", "periodSeconds", "timeoutSeconds", "failureThreshold", "initialDelaySeconds"})
+		if probe.HTTPGet != nil {
+			p.warnFields(kind, owner, "container "+c.Name+": probe httpGet", probe.HTTPGet, []string{"path", "port", "host", "scheme"})
+		}
 		h, err := healthOf(d, field, probe, c.Ports)
 		if err != nil {
 			return nil, err

@@ -249,7 +249,12 @@ spec:
     metadata: {labels: {app: d}, annotations: {c: d}}
     spec:
       nodeSelector: {disk: ssd}
-      containers: [{name: c, image: busybox}]
+      containers:
+      - name: c
+        image: busybox
+        volumeMounts: [{name: v, mountPath: /v, mountPropagation: HostToContainer}]
+        livenessProbe: {exec: {command: ["true"]}, successThreshold: 1}
+      volumes: [{name: v, emptyDir: {}}]
 ---
 apiVersion: batch/v1
 kind: Job
@@ -267,6 +272,8 @@ spec:
 		"Deployment d: metadata.annotations is not supported: ignored", "Deployment d: metadata.namespace is not supported: ignored",
 		"Deployment d: spec.template.metadata.annotations is not supported: ignored", "Deployment d: spec.revisionHistoryLimit is not supported: ignored",
 		"Deployment d: spec.nodeSelector is not supported: ignored", "Job j: spec.backoffLimit is not supported: ignored",
+		"Deployment d: container c: volumeMounts.mountPropagation is not supported: ignored",
+		"Deployment d: container c: probe.successThreshold is not supported: ignored",
 	}
 	for _, w := range want {
 		if n := len(slices.DeleteFunc(slices.Clone(p.Warnings), func(s string) bool { return s != w })); n != 1 {
