@@ -87,12 +87,18 @@ var podStartBefore = intoUserNS(podRef)
 
 // podRestartBefore stops the pods as the user itself, as restart does
 // for containers, then restarts them in a fresh user namespace.
-func podRestartBefore(c *cli.Context) error {
-	if os.Geteuid() != 0 {
+func podRestartBefore(c *cli.Context) error { return stopPodsOutside(c, true, stopTime(c)) }
+
+// stopPodsOutside is stopOutside for pods: a rootless user stops the
+// pods named as itself if asked (only it may signal every ID of its
+// range), then the command goes on in tug's user namespace. Errors are
+// left for the command to report.
+func stopPodsOutside(c *cli.Context, stop bool, timeout time.Duration) error {
+	if os.Geteuid() != 0 && stop {
 		if s, _, err := openStore(c); err == nil {
 			for _, ref := range c.Args().Slice() {
 				if p, err := s.LookupPod(ref); err == nil {
-					pod.Stop(s, p, stopTime(c))
+					pod.Stop(s, p, timeout)
 				}
 			}
 		}
@@ -266,18 +272,7 @@ func podRmCommand() *cli.Command {
 			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "with -f, seconds to wait before SIGKILL"},
 			ignoreFlag(),
 		},
-		Before: func(c *cli.Context) error {
-			if os.Geteuid() != 0 && c.Bool("force") {
-				if s, _, err := openStore(c); err == nil {
-					for _, ref := range c.Args().Slice() {
-						if p, err := s.LookupPod(ref); err == nil {
-							pod.Stop(s, p, rmTime(c))
-						}
-					}
-				}
-			}
-			return inUserNS(c)
-		},
+		Before: func(c *cli.Context) error { return stopPodsOutside(c, c.Bool("force"), rmTime(c)) },
 		Action: forEachPod(func(c *cli.Context, s *store.Store, p *store.Pod) error {
 			return pod.Remove(s, p, c.Bool("force"), rmTime(c))
 		}),

@@ -123,7 +123,7 @@ func playPod(s *store.Store, pp plan.Pod, opt Options) (*Played, error) {
 	if err != nil {
 		return fail(err)
 	}
-	for i, c := range append(append([]plan.Container{}, pp.Init...), pp.Containers...) {
+	for i, c := range allContainers(pp) {
 		restart := pp.Restart
 		if i < len(pp.Init) {
 			restart = "no" // an init container runs once
@@ -138,6 +138,11 @@ func playPod(s *store.Store, pp plan.Pod, opt Options) (*Played, error) {
 		return played, nil
 	}
 	return played, startPod(s, p, played.Containers, len(pp.Init))
+}
+
+// allContainers are the pod's containers, its init containers first.
+func allContainers(pp plan.Pod) []plan.Container {
+	return append(append([]plan.Container{}, pp.Init...), pp.Containers...)
 }
 
 // startPod starts the infra container while the init containers run one
@@ -308,7 +313,7 @@ const kindsFile = ".secrets.json"
 
 func writeKinds(dir string, pp plan.Pod) error {
 	secrets := map[string]bool{}
-	for _, c := range append(append([]plan.Container{}, pp.Init...), pp.Containers...) {
+	for _, c := range allContainers(pp) {
 		for _, m := range c.Mounts {
 			if m.Type == "files" && m.Secret {
 				secrets[m.Source] = true
@@ -328,7 +333,7 @@ func removePod(s *store.Store, p *store.Pod, pp plan.Pod, timeout time.Duration)
 	if err := pod.Remove(s, p, true, timeout); err != nil {
 		return err
 	}
-	for _, c := range append(append([]plan.Container{}, pp.Init...), pp.Containers...) {
+	for _, c := range allContainers(pp) {
 		for _, m := range c.Mounts {
 			if m.Type == "volume" && m.Ephemeral {
 				if err := s.RemoveVolume(m.Source); err != nil && !errors.Is(err, store.ErrNotFound) {

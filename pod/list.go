@@ -44,7 +44,7 @@ func statusOf(states []string) string {
 	for _, st := range states {
 		count[st]++
 	}
-	running, paused := count[store.StatusRunning]+count[store.StatusRestarting], count["paused"]
+	running, paused := count[store.StatusRunning]+count[store.StatusRestarting], count[run.StatusPaused]
 	switch {
 	case len(states) == 0 || count[store.StatusCreated] == len(states):
 		return StatusCreated

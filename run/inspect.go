@@ -192,14 +192,14 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	return v, nil
 }
 
-// statusPaused is the status word of a running container that is frozen.
-const statusPaused = "paused"
+// StatusPaused is the status word of a running container that is frozen.
+const StatusPaused = "paused"
 
 // StatusWord is docker's status word: paused for a running container
 // that is frozen.
 func StatusWord(st *store.ContainerState) string {
 	if st.Status == store.StatusRunning && st.Paused {
-		return statusPaused
+		return StatusPaused
 	}
 	return st.Status
 }

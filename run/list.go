@@ -69,7 +69,7 @@ func Ps(s *store.Store, opt PsOptions) ([]PsRow, []*store.BadRecord, error) {
 			rw, rootfs := Size(s, ctr)
 			r.Size = fmt.Sprintf("%s (virtual %s)", human.Size(rw), human.Size(rootfs))
 		}
-		if (!showAll && r.State != store.StatusRunning && r.State != statusPaused) || !opt.Filters.match(s, r) {
+		if (!showAll && r.State != store.StatusRunning && r.State != StatusPaused) || !opt.Filters.match(s, r) {
 			continue
 		}
 		rows = append(rows, r)
@@ -111,7 +111,7 @@ func pickRows(s *store.Store, keep func(PsRow) bool) ([]string, error) {
 
 // selects tells whether --all of verb takes a container in state.
 func selects(verb, state string) bool {
-	running := state == store.StatusRunning || state == store.StatusRestarting || state == statusPaused
+	running := state == store.StatusRunning || state == store.StatusRestarting || state == StatusPaused
 	switch verb {
 	case "stop", "kill":
 		return running
@@ -120,7 +120,7 @@ func selects(verb, state string) bool {
 	case "pause":
 		return state == store.StatusRunning
 	case "unpause":
-		return state == statusPaused
+		return state == StatusPaused
 	}
 	return true
 }

@@ -150,9 +150,10 @@ func setIdentity(id Identity, caps []string) error {
 
 // forkCaps are the capabilities of exec's helper, which forks the
 // command with the user's credentials: the allowed set, and CAP_SETUID
-// and CAP_SETGID, which the fork's switch to the user needs. What the command runs with stays the allowed set:
-// a user's execve keeps none, root's gets the bounding set, already
-// dropped to the allowed set (dropCapabilities).
+// and CAP_SETGID, which the fork's switch to the user needs. What the
+// command runs with stays the allowed set: a user's execve keeps none,
+// root's gets the bounding set, already dropped to the allowed set
+// (dropCapabilities).
 func forkCaps(caps []string) []string {
 	return append(slices.Clone(caps), "CAP_SETUID", "CAP_SETGID")
 }
