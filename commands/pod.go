@@ -299,7 +299,10 @@ func podTopCommand() *cli.Command {
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 			fmt.Fprintln(tw, "CONTAINER\tUID\tPID\tPPID\tCMD")
-			for _, ctr := range append(members, infra) {
+			if infra != nil { // its record may be gone from a damaged store
+				members = append(members, infra)
+			}
+			for _, ctr := range members {
 				procs, err := run.Top(s, ctr)
 				if err != nil {
 					continue // not running
