@@ -56,12 +56,13 @@ func Ps(s *store.Store, opt PsOptions) ([]PsRow, []*store.BadRecord, error) {
 		return nil, nil, err
 	}
 	showAll := opt.All || opt.Last > 0 || opt.Filters["status"] != nil || opt.Filters["exited"] != nil
+	pods := podsByID(s)
 	var rows []PsRow
 	for _, ctr := range all {
 		if opt.Last >= 0 && len(rows) >= opt.Last {
 			break
 		}
-		r, err := psRowOf(s, ctr, opt.NoTrunc)
+		r, err := psRowOf(s, ctr, pods, opt.NoTrunc)
 		if err != nil {
 			continue // removed meanwhile
 		}
@@ -100,9 +101,10 @@ func pickRows(s *store.Store, keep func(PsRow) bool) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	pods := podsByID(s)
 	var names []string
 	for _, ctr := range ctrs {
-		if r, err := psRowOf(s, ctr, true); err == nil && keep(r) {
+		if r, err := psRowOf(s, ctr, pods, true); err == nil && keep(r) {
 			names = append(names, ctr.Name)
 		}
 	}
@@ -125,7 +127,18 @@ func selects(verb, state string) bool {
 	return true
 }
 
-func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (PsRow, error) {
+// podsByID are the store's pods, read once for all of a listing's rows
+// (none if they cannot be read: the rows show no pod then).
+func podsByID(s *store.Store) map[string]*store.Pod {
+	all, _ := s.Pods()
+	pods := make(map[string]*store.Pod, len(all))
+	for _, p := range all {
+		pods[p.ID] = p
+	}
+	return pods
+}
+
+func psRowOf(s *store.Store, ctr *store.Container, pods map[string]*store.Pod, noTrunc bool) (PsRow, error) {
 	st, err := State(s, ctr)
 	if err != nil {
 		return PsRow{}, err
@@ -155,7 +168,7 @@ func psRowOf(s *store.Store, ctr *store.Container, noTrunc bool) (PsRow, error) 
 	for _, m := range cfg.Spec.Mounts {
 		r.volumes = append(r.volumes, m.Destination)
 	}
-	if p, err := podOf(s, ctr); err == nil && p != nil {
+	if p := pods[ctr.Pod]; p != nil {
 		r.Pod, r.PodName, r.podID = p.ID, p.Name, p.ID
 	}
 	var labels []string
