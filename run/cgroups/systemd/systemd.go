@@ -171,8 +171,11 @@ func (c *Conn) UnitProperty(unit, iface, name string) (string, error) {
 	return v.String(), nil
 }
 
-// jobTimeout bounds the wait for a job the manager has queued.
-const jobTimeout = 30 * time.Second
+// jobTimeout bounds the wait for a job the manager has queued. A stop
+// job may rightly take the manager's own stop timeout (90 s by default:
+// TERM, then KILL), so the bound lies past it; at 30 s, rm -f under
+// emulation gave up on a scope systemd was still stopping.
+const jobTimeout = 2 * time.Minute
 
 // job calls a Manager method that queues a job and waits until the job
 // is done.
