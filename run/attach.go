@@ -8,8 +8,10 @@ package run
 //
 // From the monitor: kind 1 is stdout, 2 stderr, and 4 the exit code
 // (big-endian int32) once the container exited for good. From a client:
-// kind 0 is stdin, 3 a window size (two big-endian uint16: rows, cols). A
-// slow client is dropped rather than allowed to stall the container.
+// kind 0 is stdin, 3 a window size (two big-endian uint16: rows, cols),
+// 5 the end of the client's stdin, which closes the container's when it
+// has no terminal. A slow client is dropped rather than allowed to stall
+// the container.
 
 import (
 	"encoding/binary"
@@ -37,6 +39,7 @@ const (
 	frameStderr = 2
 	frameResize = 3
 	frameExit   = 4
+	frameEOF    = 5
 )
 
 // attachSocket is where a container's monitor listens.
@@ -95,6 +98,17 @@ func (h *hub) setInput(stdin io.Writer, resize func(rows, cols uint16)) {
 	}
 }
 
+// closeInput closes stdin, the pipe to a container without a terminal,
+// if it is still the current run's.
+func (h *hub) closeInput(stdin io.Writer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c, ok := stdin.(io.Closer); ok && h.stdin == stdin {
+		c.Close()
+		h.stdin = nil
+	}
+}
+
 // serveAttach listens on the container's attach socket.
 func serveAttach(s *store.Store, c *store.Container, interactive bool) (*hub, error) {
 	p := attachSocket(s, c)
@@ -147,6 +161,8 @@ func (h *hub) serve(conn net.Conn) {
 				stdin.Write(p)
 			case kind == frameResize && resize != nil && len(p) == 4:
 				resize(binary.BigEndian.Uint16(p), binary.BigEndian.Uint16(p[2:]))
+			case kind == frameEOF && resize == nil:
+				h.closeInput(stdin)
 			}
 		}
 	}()
@@ -301,14 +317,47 @@ func attachSession(s *store.Store, c *store.Container, cfg *Config, conn net.Con
 			}
 		}()
 	}
+	st := Streams{Stdout: stdio.Stdout, Stderr: stdio.Stderr}
+	if stdio.Stdin != nil {
+		st.Stdin = stdio.Stdin
+	}
+	return pump(s, c, cfg, conn, st, tty, detachKeys, started)
+}
+
+// Streams are the ends of an attach that are not tug's own stdio, as
+// the API's clients attach: a nil Stdin for none.
+type Streams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// AttachStreams attaches st to a running container, as Attach does,
+// until it exits (its exit code) or the monitor goes.
+func AttachStreams(s *store.Store, c *store.Container, st Streams) (int, error) {
+	cfg, err := ContainerConfig(c)
+	if err != nil {
+		return 0, err
+	}
+	conn, err := net.Dial("unix", attachSocket(s, c))
+	if err != nil {
+		return 0, fmt.Errorf("attach %s: %w (is it running detached?)", c.Name, ErrNotRunning)
+	}
+	defer conn.Close()
+	return pump(s, c, cfg, conn, st, false, nil, nil)
+}
+
+// pump runs an attach session on conn: once started (if not nil) says
+// the entrypoint runs, input goes to the monitor and output to st,
+// until the container exits or the detach keys are typed on tty.
+func pump(s *store.Store, c *store.Container, cfg *Config, conn net.Conn, st Streams, tty bool, detachKeys []byte, started func() error) (int, error) {
 	if started != nil {
 		if err := started(); err != nil {
 			return 0, err
 		}
 	}
 	detached := make(chan struct{})
-	if cfg.Interactive && stdio.Stdin != nil {
-		go sendInput(conn, stdio.Stdin, tty, detachKeys, detached)
+	if cfg.Interactive && st.Stdin != nil {
+		go sendInput(conn, st.Stdin, tty, detachKeys, detached)
 	}
 	done := make(chan struct{})
 	code := -1
@@ -325,9 +374,9 @@ func attachSession(s *store.Store, c *store.Container, cfg *Config, conn net.Con
 					code = int(int32(binary.BigEndian.Uint32(p)))
 				}
 			case frameStderr:
-				stdio.Stderr.Write(p)
+				st.Stderr.Write(p)
 			default:
-				stdio.Stdout.Write(p)
+				st.Stdout.Write(p)
 			}
 		}
 	}()
@@ -375,6 +424,9 @@ func sendInput(conn net.Conn, in io.Reader, tty bool, keys []byte, detached chan
 		}
 		if n > 0 && writeFrame(conn, frameStdin, buf[:n]) != nil {
 			return
+		}
+		if err == io.EOF && !tty {
+			writeFrame(conn, frameEOF, nil)
 		}
 		if err != nil {
 			return

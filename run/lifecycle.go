@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -499,6 +500,31 @@ func StartDetached(s *store.Store, c *store.Container) error {
 // returned) or the user types the detach keys (0; it runs on): docker's
 // run -it and start -ai.
 func StartAttached(s *store.Store, c *store.Container, stdio IO, detachKeys []byte) (int, error) {
+	return startWith(s, c, func(cfg *Config, conn net.Conn, ready func() error) (int, error) {
+		return attachSession(s, c, cfg, conn, stdio, detachKeys, ready)
+	})
+}
+
+// StartStreams starts a container as StartAttached does, with st
+// attached, for the API's attach before start; started gets the start's
+// outcome as soon as it is known, and before the exit code comes back.
+func StartStreams(s *store.Store, c *store.Container, st Streams, started func(error)) (int, error) {
+	var once sync.Once
+	report := func(err error) { once.Do(func() { started(err) }) }
+	code, err := startWith(s, c, func(cfg *Config, conn net.Conn, ready func() error) (int, error) {
+		return pump(s, c, cfg, conn, st, false, nil, func() error {
+			err := ready()
+			report(err)
+			return err
+		})
+	})
+	report(err) // a start that failed before the monitor answered
+	return code, err
+}
+
+// startWith starts a container under a monitor that waits for a client,
+// and runs session as that client.
+func startWith(s *store.Store, c *store.Container, session func(cfg *Config, conn net.Conn, ready func() error) (int, error)) (int, error) {
 	cfg, err := ContainerConfig(c)
 	if err != nil {
 		return 0, err
@@ -515,7 +541,7 @@ func StartAttached(s *store.Store, c *store.Container, stdio IO, detachKeys []by
 		return 0, fmt.Errorf("attach %s: %w", c.Name, err)
 	}
 	defer conn.Close()
-	return attachSession(s, c, cfg, conn, stdio, detachKeys, ready)
+	return session(cfg, conn, ready)
 }
 
 // dialMonitor connects to a monitor's attach socket once it listens.
