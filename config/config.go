@@ -113,6 +113,15 @@ func RuntimeDir(env Env) string {
 	return filepath.Join(os.TempDir(), "tug-"+strconv.Itoa(env.Geteuid()))
 }
 
+// SocketPath is where tug system service listens by default:
+// /run/tug/tug.sock for root, tug.sock in RuntimeDir for a user.
+func SocketPath(env Env) string {
+	if env.Geteuid() == 0 {
+		return "/run/tug/tug.sock"
+	}
+	return filepath.Join(RuntimeDir(env), "tug.sock")
+}
+
 // DefaultPath is where the config file is looked for when neither
 // --config nor TUG_CONFIG names one.
 func DefaultPath(env Env) string {
