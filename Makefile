@@ -35,13 +35,16 @@ test-v2:
 bench: build
 	$(GO) run ./internal/bench
 
-# tug, and the boot unit that starts containers with a restart policy
-# (config/systemd/tug-restart.service; enable it to use it)
+# tug; the boot unit that starts containers with a restart policy
+# (config/systemd/tug-restart.service); and the API's socket and service
+# (tug.socket, tug.service). Enable a unit to use it.
 install: build
 	install -D -m 0755 tug $(DESTDIR)$(PREFIX)/bin/tug
 	for kind in system user; do \
 		mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/$$kind && \
-		sed 's|@BINDIR@|$(PREFIX)/bin|' config/systemd/tug-restart.service > $(DESTDIR)$(PREFIX)/lib/systemd/$$kind/tug-restart.service || exit 1; \
+		for unit in tug-restart.service tug.service tug.socket; do \
+			sed 's|@BINDIR@|$(PREFIX)/bin|' config/systemd/$$unit > $(DESTDIR)$(PREFIX)/lib/systemd/$$kind/$$unit || exit 1; \
+		done; \
 	done
 
 # Build tug and run a container (as root: rootless comes later). With no

@@ -13,18 +13,19 @@ import (
 )
 
 // forbidden lists, for each package tree, the tug packages it must not
-// import: imports point one way, commands → build, kube → pod → run,
+// import: imports point one way, commands → api, build, kube → pod → run,
 // net, pull → store.
 var forbidden = map[string][]string{
-	"build":    {"tug/commands", "tug/config", "tug/pod", "tug/kube"},
-	"pod":      {"tug/commands", "tug/config", "tug/pull", "tug/build", "tug/kube"},
-	"kube":     {"tug/commands", "tug/config", "tug/build", "tug/pull"},
-	"store":    {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/config", "tug/build", "tug/pod", "tug/kube"},
-	"pull":     {"tug/commands", "tug/run", "tug/net", "tug/config", "tug/build", "tug/pod", "tug/kube"},
-	"run":      {"tug/commands", "tug/pull", "tug/config", "tug/build", "tug/pod", "tug/kube"},
-	"net":      {"tug/commands", "tug/pull", "tug/config", "tug/run", "tug/pod", "tug/kube"},
-	"config":   {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/store", "tug/pod", "tug/kube"},
-	"internal": {"tug/commands", "tug/pod", "tug/kube"},
+	"build":    {"tug/commands", "tug/config", "tug/pod", "tug/kube", "tug/api"},
+	"pod":      {"tug/commands", "tug/config", "tug/pull", "tug/build", "tug/kube", "tug/api"},
+	"kube":     {"tug/commands", "tug/config", "tug/build", "tug/pull", "tug/api"},
+	"store":    {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/config", "tug/build", "tug/pod", "tug/kube", "tug/api"},
+	"pull":     {"tug/commands", "tug/run", "tug/net", "tug/config", "tug/build", "tug/pod", "tug/kube", "tug/api"},
+	"run":      {"tug/commands", "tug/pull", "tug/config", "tug/build", "tug/pod", "tug/kube", "tug/api"},
+	"net":      {"tug/commands", "tug/pull", "tug/config", "tug/run", "tug/pod", "tug/kube", "tug/api"},
+	"config":   {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/store", "tug/pod", "tug/kube", "tug/api"},
+	"internal": {"tug/commands", "tug/pod", "tug/kube", "tug/api"},
+	"api":      {"tug/commands", "tug/config"},
 }
 
 // forbiddenPkg lists, for single packages, tug packages they must not

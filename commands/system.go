@@ -21,6 +21,7 @@ func systemCommand() *cli.Command {
 			systemCheckCommand(),
 			systemDfCommand(),
 			systemPruneCommand(),
+			systemServiceCommand(),
 		},
 	}
 }

@@ -1,0 +1,157 @@
+package api
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"tug/run"
+	"tug/store"
+)
+
+// attaches are the attaches that wait for their container's start:
+// docker's clients attach to a created container, then start it, and
+// none of its output may be missed, so the start is made by the attach
+// (run.StartStreams) that the start request hands it to.
+type attaches struct {
+	mu      sync.Mutex
+	waiting map[string]chan chan error // by container ID
+}
+
+// wait registers an attach that waits for the start of container id:
+// the start sends it where to report the start's outcome. cancel ends
+// the wait; it tells false when a start claimed it first.
+func (a *attaches) wait(id string) (start <-chan chan error, cancel func() bool, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.waiting == nil {
+		a.waiting = map[string]chan chan error{}
+	}
+	if _, ok := a.waiting[id]; ok {
+		return nil, nil, fmt.Errorf("another attach waits for the start of %s: %w", id[:12], run.ErrConflict)
+	}
+	ch := make(chan chan error, 1)
+	a.waiting[id] = ch
+	return ch, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.waiting[id] != ch {
+			return false
+		}
+		delete(a.waiting, id)
+		return true
+	}, nil
+}
+
+// claim hands the start of container id to the attach that waits for
+// it, and returns where the outcome comes; nil when none waits.
+func (a *attaches) claim(id string) <-chan error {
+	a.mu.Lock()
+	ch, ok := a.waiting[id]
+	delete(a.waiting, id)
+	a.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	done := make(chan error, 1)
+	ch <- done
+	return done
+}
+
+// startWithin is how long an attach waits for its container's start.
+// A client that has no stdin closes its side of the connection at once,
+// so a read cannot tell whether it went away.
+const startWithin = time.Minute
+
+// attachContainer is POST /containers/ID/attach?stream=1&stdin=&
+// stdout=&stderr=: the connection is hijacked and carries the streams,
+// raw for a container with a terminal, else in docker's multiplexed
+// framing; stdin comes the other way. A running container is attached
+// to at once; one that does not run yet is started by the start
+// request, with this attach on from before its entrypoint runs.
+func (srv *server) attachContainer(w http.ResponseWriter, r *http.Request) {
+	srv.withContainer(func(w http.ResponseWriter, r *http.Request, c *store.Container) error {
+		q := r.URL.Query()
+		if !boolParam(q.Get("stream")) {
+			return badRequest(errors.New("attach: only stream=1 is served; read the log with /containers/ID/logs"))
+		}
+		in, err := run.Inspect(srv.Store, c)
+		if err != nil {
+			return err
+		}
+		var start <-chan chan error
+		var cancel func() bool
+		if !in.State.Running {
+			if start, cancel, err = srv.attaches.wait(c.ID); err != nil {
+				return err
+			}
+			defer cancel()
+		}
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		tty := in.Config.Tty
+		if err := upgrade(conn, r, tty); err != nil {
+			return nil
+		}
+		st := streams(conn, buf.Reader, q, tty)
+		if start == nil {
+			run.AttachStreams(srv.Store, c, st)
+			return nil
+		}
+		select {
+		case done := <-start:
+			srv.startAttached(c, st, done)
+		case <-time.After(startWithin):
+			if !cancel() { // a start claimed it meanwhile
+				srv.startAttached(c, st, <-start)
+			}
+		}
+		return nil
+	})(w, r)
+}
+
+// startAttached starts c with st attached, reporting the start's
+// outcome on done, and returns once c has exited.
+func (srv *server) startAttached(c *store.Container, st run.Streams, done chan error) {
+	run.StartStreams(srv.Store, c, st, func(err error) { done <- err })
+}
+
+// upgrade answers the attach request on the hijacked connection: 101
+// to a client that asked for the upgrade, as docker's do, else 200.
+func upgrade(conn net.Conn, r *http.Request, tty bool) error {
+	ct := "application/vnd.docker.multiplexed-stream"
+	if tty {
+		ct = "application/vnd.docker.raw-stream"
+	}
+	head := "HTTP/1.1 200 OK\r\nContent-Type: " + ct + "\r\n\r\n"
+	if r.Header.Get("Upgrade") != "" {
+		head = "HTTP/1.1 101 UPGRADED\r\nContent-Type: " + ct + "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+	}
+	_, err := io.WriteString(conn, head)
+	return err
+}
+
+// streams are the attach's ends on the connection, as the query asks.
+func streams(conn net.Conn, in *bufio.Reader, q map[string][]string, tty bool) run.Streams {
+	get := func(k string) bool { return len(q[k]) > 0 && boolParam(q[k][0]) }
+	mu := &sync.Mutex{}
+	st := run.Streams{Stdout: io.Discard, Stderr: io.Discard}
+	if get("stdout") {
+		st.Stdout = &framed{w: conn, mu: mu, stream: 1, raw: tty}
+	}
+	if get("stderr") {
+		st.Stderr = &framed{w: conn, mu: mu, stream: 2, raw: tty}
+	}
+	if get("stdin") {
+		st.Stdin = in
+	}
+	return st
+}
