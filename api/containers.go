@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -19,24 +20,36 @@ import (
 // routes names every endpoint served.
 func (srv *server) routes() {
 	for pattern, h := range map[string]http.HandlerFunc{
-		"GET /_ping":                    srv.ping,
-		"HEAD /_ping":                   srv.ping,
-		"GET /version":                  srv.version,
-		"GET /info":                     srv.info,
-		"GET /containers/json":          srv.listContainers,
-		"POST /containers/create":       srv.createContainer,
-		"GET /containers/{id}/json":     srv.inspectContainer,
-		"POST /containers/{id}/start":   srv.startContainer,
-		"POST /containers/{id}/stop":    srv.stopContainer,
-		"POST /containers/{id}/restart": srv.restartContainer,
-		"POST /containers/{id}/kill":    srv.killContainer,
-		"POST /containers/{id}/wait":    srv.waitContainer,
-		"POST /containers/{id}/attach":  srv.attachContainer,
-		"GET /containers/{id}/logs":     srv.containerLogs,
-		"DELETE /containers/{id}":       srv.removeContainer,
-		"GET /images/json":              srv.listImages,
-		"POST /images/create":           srv.pullImage,
-		"GET /images/{name...}":         srv.imageByName,
+		"GET /_ping":                     srv.ping,
+		"HEAD /_ping":                    srv.ping,
+		"GET /version":                   srv.version,
+		"GET /info":                      srv.info,
+		"GET /containers/json":           srv.listContainers,
+		"POST /containers/create":        srv.createContainer,
+		"GET /containers/{id}/json":      srv.inspectContainer,
+		"POST /containers/{id}/start":    srv.startContainer,
+		"POST /containers/{id}/stop":     srv.stopContainer,
+		"POST /containers/{id}/restart":  srv.restartContainer,
+		"POST /containers/{id}/kill":     srv.killContainer,
+		"POST /containers/{id}/wait":     srv.waitContainer,
+		"POST /containers/{id}/attach":   srv.attachContainer,
+		"GET /containers/{id}/logs":      srv.containerLogs,
+		"DELETE /containers/{id}":        srv.removeContainer,
+		"GET /images/json":               srv.listImages,
+		"POST /images/create":            srv.pullImage,
+		"GET /images/{name...}":          srv.imageByName,
+		"GET /networks":                  srv.listNetworks,
+		"GET /networks/{id}":             srv.inspectNetwork,
+		"POST /networks/create":          srv.createNetwork,
+		"DELETE /networks/{id}":          srv.removeNetwork,
+		"POST /networks/prune":           srv.pruneNetworks,
+		"POST /networks/{id}/connect":    srv.connectNetwork,
+		"POST /networks/{id}/disconnect": srv.disconnectNetwork,
+		"GET /volumes":                   srv.listVolumes,
+		"POST /volumes/create":           srv.createVolume,
+		"GET /volumes/{name}":            srv.inspectVolume,
+		"DELETE /volumes/{name}":         srv.removeVolume,
+		"POST /volumes/prune":            srv.pruneVolumes,
 	} {
 		srv.mux.HandleFunc(pattern, h)
 	}
@@ -299,17 +312,17 @@ func boolParam(v string) bool {
 	return err == nil && b
 }
 
-// parseFilters reads ?filters=, a JSON map of names to values (or, in
-// old clients, to sets of values), as run's filters.
-func parseFilters(v string) (run.Filters, error) {
+// filterValues reads ?filters=, a JSON map of names to values (or, in
+// old clients, to sets of values).
+func filterValues(v string) (map[string][]string, error) {
+	out := map[string][]string{}
 	if v == "" {
-		return run.Filters{}, nil
+		return out, nil
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(v), &raw); err != nil {
 		return nil, badRequest(fmt.Errorf("filters: %w", err))
 	}
-	var flat []string
 	for k, m := range raw {
 		var list []string
 		if err := json.Unmarshal(m, &list); err != nil {
@@ -321,9 +334,31 @@ func parseFilters(v string) (run.Filters, error) {
 				list = append(list, v)
 			}
 		}
-		for _, v := range list {
+		out[k] = list
+	}
+	return out, nil
+}
+
+// flatFilters are filters as tug's --filter K=V flags, in key order.
+func flatFilters(v string) ([]string, error) {
+	m, err := filterValues(v)
+	if err != nil {
+		return nil, err
+	}
+	var flat []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		for _, v := range m[k] {
 			flat = append(flat, k+"="+v)
 		}
+	}
+	return flat, nil
+}
+
+// parseFilters reads ?filters= as ps's filters.
+func parseFilters(v string) (run.Filters, error) {
+	flat, err := flatFilters(v)
+	if err != nil {
+		return nil, err
 	}
 	f, err := run.ParseFilters(flat)
 	if err != nil {

@@ -157,8 +157,14 @@ func endpoints(in map[string]run.InspectEndpoint) map[string]*network.EndpointSe
 // apiNetwork is a network's name in the API: the default network is
 // bridge there, as clients expect.
 func apiNetwork(name string) string {
-	if name == "" || name == "default" || name == "tug" {
+	if defaultNetwork(name) {
 		return "bridge"
 	}
 	return name
+}
+
+// defaultNetwork tells whether a request's network name means tug's
+// default network.
+func defaultNetwork(name string) bool {
+	return name == "" || name == "default" || name == "bridge" || name == "tug"
 }

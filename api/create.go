@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
 
 	"tug/run"
 	"tug/run/health"
@@ -43,6 +44,9 @@ func (srv *server) createContainer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := run.Create(srv.Store, img, req.Image, opt)
+	if err == nil {
+		err = srv.connectMore(c, opt.Network, req.NetworkingConfig)
+	}
 	if err != nil {
 		if !errors.Is(err, store.ErrNameInUse) {
 			err = badRequest(err)
@@ -70,8 +74,15 @@ func (srv *server) options(name string, req *container.CreateRequest) (run.Optio
 	opt.AutoRemove, opt.ReadOnly, opt.Volumes, opt.PublishAll = hc.AutoRemove, hc.ReadonlyRootfs, hc.Binds, hc.PublishAllPorts
 	opt.Init = hc.Init != nil && *hc.Init
 	opt.Network = string(hc.NetworkMode)
-	if opt.Network == "default" {
+	if defaultNetwork(opt.Network) {
 		opt.Network = ""
+	}
+	if nc := req.NetworkingConfig; nc != nil {
+		for name, e := range nc.EndpointsConfig {
+			if name == opt.Network || defaultNetwork(name) && opt.Network == "" {
+				opt.IP, opt.Aliases = endpoint(e)
+			}
+		}
 	}
 	opt.DNS, opt.DNSSearch, opt.DNSOptions, opt.AddHosts = addrs(hc.DNS), hc.DNSSearch, hc.DNSOptions, hc.ExtraHosts
 	opt.IPC, opt.PID, opt.UTS, opt.UserNS = string(hc.IpcMode), string(hc.PidMode), string(hc.UTSMode), string(hc.UsernsMode)
@@ -120,6 +131,26 @@ func (srv *server) options(name string, req *container.CreateRequest) (run.Optio
 		opt.Health = healthFlags(h)
 	}
 	return opt, unsupported(hc), nil
+}
+
+// connectMore puts a new container on the networks of the request
+// beyond its first, as network connect does; on an error the container
+// is removed again.
+func (srv *server) connectMore(c *store.Container, first string, nc *network.NetworkingConfig) error {
+	if nc == nil {
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(nc.EndpointsConfig)) {
+		if name == first || defaultNetwork(first) && defaultNetwork(name) {
+			continue
+		}
+		ip, aliases := endpoint(nc.EndpointsConfig[name])
+		if err := run.Connect(srv.Store, c, name, ip, aliases, srv.Defaults.Subnet); err != nil {
+			run.Remove(srv.Store, c, true)
+			return err
+		}
+	}
+	return nil
 }
 
 // limits are a request's resources as tug's --memory and co.

@@ -26,6 +26,9 @@ type Record struct {
 	Created  time.Time         `json:"created"`
 }
 
+// ErrExists is returned when a network of the name is there already.
+var ErrExists = errors.New("exists already")
+
 var networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 func recordPath(s *store.Store, name string) string {
@@ -74,7 +77,7 @@ func create(s *store.Store, name string, opt CreateOptions, defaultSubnet string
 	}
 	for _, r := range all {
 		if r.Name == name {
-			return nil, fmt.Errorf("network %s exists already", name)
+			return nil, fmt.Errorf("network %s %w", name, ErrExists)
 		}
 	}
 	subnet, err := pickSubnet(opt.Subnet, all)
@@ -210,7 +213,7 @@ func remove(s *store.Store, name, defaultSubnet string) error {
 		return errors.New("the default network cannot be removed")
 	}
 	if users := Users(r.Network); len(users) > 0 {
-		return fmt.Errorf("network %s is in use by %d container(s) (%s…); remove them first", name, len(users), users[0][:12])
+		return fmt.Errorf("network %s is %w by %d container(s) (%s…); remove them first", name, store.ErrInUse, len(users), users[0][:12])
 	}
 	if err := deleteLink(r.Bridge); err != nil {
 		return fmt.Errorf("delete bridge %s: %w", r.Bridge, err)
