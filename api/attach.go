@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -154,4 +155,30 @@ func streams(conn net.Conn, in *bufio.Reader, q map[string][]string, tty bool) r
 		st.Stdin = in
 	}
 	return st
+}
+
+// resizeContainer is POST /containers/ID/resize?h=&w=.
+func (srv *server) resizeContainer(w http.ResponseWriter, r *http.Request) {
+	srv.withContainer(func(w http.ResponseWriter, r *http.Request, c *store.Container) error {
+		rows, cols, err := windowSize(r)
+		if err == nil {
+			err = run.Resize(srv.Store, c, rows, cols)
+		}
+		if err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})(w, r)
+}
+
+// windowSize reads a resize's ?h=ROWS&w=COLS.
+func windowSize(r *http.Request) (rows, cols uint16, err error) {
+	q := r.URL.Query()
+	h, herr := strconv.ParseUint(q.Get("h"), 10, 16)
+	w, werr := strconv.ParseUint(q.Get("w"), 10, 16)
+	if herr != nil || werr != nil {
+		return 0, 0, badRequest(fmt.Errorf("resize: h=%q w=%q: want two sizes", q.Get("h"), q.Get("w")))
+	}
+	return uint16(h), uint16(w), nil
 }

@@ -55,6 +55,7 @@ type server struct {
 	mux      *http.ServeMux
 	idle     *idleTimer
 	attaches attaches
+	execs    execs
 }
 
 // Serve answers requests on l until the service has been idle for

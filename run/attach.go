@@ -329,6 +329,7 @@ func attachSession(s *store.Store, c *store.Container, cfg *Config, conn net.Con
 type Streams struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	Resize         <-chan [2]uint16 // exec's terminal sizes (rows, cols)
 }
 
 // AttachStreams attaches st to a running container, as Attach does,
@@ -344,6 +345,20 @@ func AttachStreams(s *store.Store, c *store.Container, st Streams) (int, error) 
 	}
 	defer conn.Close()
 	return pump(s, c, cfg, conn, st, false, nil, nil)
+}
+
+// Resize sets the size of a running container's terminal, as an
+// attached client's window change does (the API's resize).
+func Resize(s *store.Store, c *store.Container, rows, cols uint16) error {
+	conn, err := net.Dial("unix", attachSocket(s, c))
+	if err != nil {
+		return fmt.Errorf("resize %s: %w", c.Name, ErrNotRunning)
+	}
+	defer conn.Close()
+	p := make([]byte, 4)
+	binary.BigEndian.PutUint16(p, rows)
+	binary.BigEndian.PutUint16(p[2:], cols)
+	return writeFrame(conn, frameResize, p)
 }
 
 // pump runs an attach session on conn: once started (if not nil) says

@@ -24,11 +24,13 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -83,6 +85,67 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 		return json.Marshal(spec)
 	}
 	return h.run(wire, encode, true, 0)
+}
+
+// ExecStreams runs a command in a running container as Exec does, with
+// st for its stdio (the API's exec): each part goes through a pipe,
+// which is all the helper's session takes.
+func ExecStreams(s *store.Store, c *store.Container, opt ExecOptions, st Streams) (int, error) {
+	stdio, wait, err := pipesFor(st)
+	if err != nil {
+		return 0, err
+	}
+	code, err := Exec(s, c, opt, stdio)
+	wait()
+	return code, err
+}
+
+// pipesFor is st as pipes: the copies into st's writers are done, and
+// the pipes closed, once wait returns.
+func pipesFor(st Streams) (stdio IO, wait func(), err error) {
+	stdio.Resize = st.Resize
+	var closers []*os.File
+	var copies sync.WaitGroup
+	wait = func() {
+		for _, f := range closers {
+			f.Close()
+		}
+		copies.Wait()
+	}
+	out := func(w io.Writer) (*os.File, error) {
+		r, pw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, pw)
+		copies.Go(func() {
+			io.Copy(w, r)
+			r.Close()
+		})
+		return pw, nil
+	}
+	if stdio.Stdout, err = out(st.Stdout); err != nil {
+		wait()
+		return IO{}, nil, err
+	}
+	if stdio.Stderr, err = out(st.Stderr); err != nil {
+		wait()
+		return IO{}, nil, err
+	}
+	if st.Stdin != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			wait()
+			return IO{}, nil, err
+		}
+		closers = append(closers, r)
+		go func() {
+			io.Copy(w, st.Stdin)
+			w.Close()
+		}()
+		stdio.Stdin = r
+	}
+	return stdio, wait, nil
 }
 
 // helperSpec is what the helper runs for opt: the container's env,

@@ -33,6 +33,9 @@ type IO struct {
 	// NoSigProxy keeps the signals tug gets from the container
 	// (--sig-proxy=false): they are caught and dropped.
 	NoSigProxy bool
+	// Resize brings window sizes (rows, cols) for the container's
+	// terminal from a client that is not a terminal here (the API's).
+	Resize <-chan [2]uint16
 }
 
 // ErrRunning is returned when starting a container that runs already.

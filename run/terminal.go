@@ -120,6 +120,13 @@ func (s *session) takeConsole() error {
 			}
 		}()
 	}
+	if sizes := s.stdio.Resize; sizes != nil {
+		go func() {
+			for sz := range sizes {
+				pty.Setsize(master, &pty.Winsize{Rows: sz[0], Cols: sz[1]})
+			}
+		}()
+	}
 	if _, err := s.console.Write([]byte{1}); err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
