@@ -49,14 +49,86 @@ func (srv *server) listImages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// imageByName is GET /images/NAME/json: a name may hold slashes, so
-// the route takes the rest of the path and splits the verb off.
+// imageByName is GET /images/NAME/json and /images/NAME/history: a
+// name may hold slashes, so the route takes the rest of the path and
+// splits the verb off.
 func (srv *server) imageByName(w http.ResponseWriter, r *http.Request) {
-	ref, verb, ok := cutLast(r.PathValue("name"), "/")
-	if !ok || verb != "json" {
+	ref, verb, _ := cutLast(r.PathValue("name"), "/")
+	switch verb {
+	case "json":
+		srv.inspectImage(w, ref)
+	case "history":
+		srv.imageHistory(w, ref)
+	default:
+		srv.notYet(w, r)
+	}
+}
+
+// imageVerb is POST /images/NAME/tag?repo=&tag=.
+func (srv *server) imageVerb(w http.ResponseWriter, r *http.Request) {
+	ref, verb, _ := cutLast(r.PathValue("name"), "/")
+	if verb != "tag" {
 		srv.notYet(w, r)
 		return
 	}
+	q := r.URL.Query()
+	target := q.Get("repo")
+	if t := q.Get("tag"); t != "" {
+		target += ":" + t
+	}
+	if err := srv.Store.Tag(ref, target); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			err = badRequest(err)
+		}
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusCreated)
+}
+
+// removeImage is DELETE /images/NAME?force=: docker's rmi.
+func (srv *server) removeImage(w http.ResponseWriter, r *http.Request) {
+	res, err := srv.Store.RemoveImage(r.PathValue("name"), boolParam(r.URL.Query().Get("force")))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := []image.DeleteResponse{}
+	for _, n := range res.Untagged {
+		out = append(out, image.DeleteResponse{Untagged: familiar(n)})
+	}
+	if res.Deleted != nil {
+		out = append(out, image.DeleteResponse{Deleted: res.Deleted.ID.String()})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// imageHistory is GET /images/NAME/history: the config's history,
+// newest first, the image's ID on the newest step.
+func (srv *server) imageHistory(w http.ResponseWriter, ref string) {
+	img, err := srv.Store.LookupImage(ref)
+	var cfg *v1.ConfigFile
+	if err == nil {
+		cfg, err = srv.Store.Config(img)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := []image.HistoryResponseItem{}
+	for i := len(cfg.History) - 1; i >= 0; i-- {
+		h := cfg.History[i]
+		item := image.HistoryResponseItem{ID: "<missing>", Created: h.Created.Unix(), CreatedBy: h.CreatedBy, Comment: h.Comment, Tags: []string{}}
+		if len(out) == 0 {
+			item.ID, item.Tags = img.ID.String(), familiars(img.Names)
+		}
+		out = append(out, item)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// inspectImage is GET /images/NAME/json.
+func (srv *server) inspectImage(w http.ResponseWriter, ref string) {
 	img, err := srv.Store.LookupImage(ref)
 	if err != nil {
 		writeError(w, err)

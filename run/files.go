@@ -29,15 +29,18 @@ import (
 
 // PathInfo says what a path in a container is.
 type PathInfo struct {
-	Exists bool
-	IsDir  bool
+	Exists  bool
+	IsDir   bool
+	Size    int64
+	Mode    os.FileMode
+	ModTime time.Time
 }
 
 // Stat tells whether p exists in the container and is a directory.
 func Stat(s *store.Store, c *store.Container, p string) (PathInfo, error) {
 	var info PathInfo
 	err := withRootfs(s, c, func(root int, _ *idView) error {
-		fd, err := child.OpenIn(root, strings.TrimPrefix(path.Clean("/"+p), "/"), unix.O_PATH)
+		fd, err := child.OpenIn(root, dirOrDot(path.Clean("/"+p)), unix.O_PATH)
 		if errors.Is(err, unix.ENOENT) {
 			return nil
 		}
@@ -49,10 +52,40 @@ func Stat(s *store.Store, c *store.Container, p string) (PathInfo, error) {
 		if err := unix.Fstat(fd, &st); err != nil {
 			return err
 		}
-		info = PathInfo{Exists: true, IsDir: st.Mode&unix.S_IFMT == unix.S_IFDIR}
+		info = PathInfo{Exists: true, IsDir: st.Mode&unix.S_IFMT == unix.S_IFDIR, Size: st.Size,
+			Mode: fileMode(st.Mode), ModTime: time.Unix(st.Mtim.Unix())}
 		return nil
 	})
 	return info, err
+}
+
+// fileMode is a stat(2) mode as Go's.
+func fileMode(m uint32) os.FileMode {
+	mode := os.FileMode(m & 0o777)
+	switch m & unix.S_IFMT {
+	case unix.S_IFDIR:
+		mode |= os.ModeDir
+	case unix.S_IFLNK:
+		mode |= os.ModeSymlink
+	case unix.S_IFIFO:
+		mode |= os.ModeNamedPipe
+	case unix.S_IFSOCK:
+		mode |= os.ModeSocket
+	case unix.S_IFCHR:
+		mode |= os.ModeDevice | os.ModeCharDevice
+	case unix.S_IFBLK:
+		mode |= os.ModeDevice
+	}
+	if m&unix.S_ISUID != 0 {
+		mode |= os.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		mode |= os.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		mode |= os.ModeSticky
+	}
+	return mode
 }
 
 // Glob lists the paths in the container that pattern (path.Match
