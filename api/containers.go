@@ -42,6 +42,7 @@ func (srv *server) routes() {
 		"DELETE /containers/{id}":        srv.removeContainer,
 		"GET /images/json":               srv.listImages,
 		"POST /images/create":            srv.pullImage,
+		"POST /build":                    srv.buildImage,
 		"GET /images/{name...}":          srv.imageByName,
 		"POST /images/{name...}":         srv.imageVerb,
 		"DELETE /images/{name...}":       srv.removeImage,
