@@ -34,6 +34,10 @@ func (u Usage) MemoryPercent() float64 {
 	return float64(u.Memory) * 100 / float64(u.MemoryLimit)
 }
 
+// CPUNanos is the CPU time the container has used in all, as its
+// cgroup counts it.
+func (u Usage) CPUNanos() uint64 { return u.cpu }
+
 // Sample reads a container's counters now; with prev (an earlier
 // sample of the same container) it also works out the CPU percentage.
 func Sample(s *store.Store, c *store.Container, prev *Usage) (Usage, error) {
