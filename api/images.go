@@ -41,12 +41,17 @@ func (srv *server) listImages(w http.ResponseWriter, r *http.Request) {
 		if img.Hidden() {
 			continue
 		}
-		out = append(out, image.Summary{
-			ID: img.ID.String(), RepoTags: familiars(img.Names), RepoDigests: familiars(img.Digests),
-			Created: img.Created.Unix(), Size: img.Size, Labels: map[string]string{}, Containers: -1, SharedSize: -1,
-		})
+		out = append(out, imageSummary(img))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// imageSummary is an image as /images/json lists it.
+func imageSummary(img *store.Image) image.Summary {
+	return image.Summary{
+		ID: img.ID.String(), RepoTags: familiars(img.Names), RepoDigests: familiars(img.Digests),
+		Created: img.Created.Unix(), Size: img.Size, Labels: map[string]string{}, Containers: -1, SharedSize: -1,
+	}
 }
 
 // imageByName is GET /images/NAME/json and /images/NAME/history: a
@@ -64,10 +69,15 @@ func (srv *server) imageByName(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// imageVerb is POST /images/NAME/tag?repo=&tag=.
+// imageVerb is POST /images/NAME/tag?repo=&tag= and /images/NAME/push.
 func (srv *server) imageVerb(w http.ResponseWriter, r *http.Request) {
 	ref, verb, _ := cutLast(r.PathValue("name"), "/")
-	if verb != "tag" {
+	switch verb {
+	case "push":
+		srv.pushImage(w, r, ref)
+		return
+	case "tag":
+	default:
 		srv.notYet(w, r)
 		return
 	}

@@ -46,6 +46,18 @@ func Login(ctx context.Context, registry, user, password string, regs Registries
 	if registry == "" {
 		registry = "docker.io"
 	}
+	if err := CheckLogin(ctx, registry, user, password, regs); err != nil {
+		return err
+	}
+	return editAuths(regs.AuthFile, func(auths map[string]json.RawMessage) {
+		enc := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+		auths[authKey(registry)], _ = json.Marshal(map[string]string{"auth": enc})
+	})
+}
+
+// CheckLogin tells whether registry accepts user and password, and
+// stores nothing (the API's /auth: the client keeps them).
+func CheckLogin(ctx context.Context, registry, user, password string, regs Registries) error {
 	reg, err := name.NewRegistry(registry, regs.nameOptions(registry)...)
 	if err != nil {
 		return fmt.Errorf("login: invalid registry %q: %w", registry, err)
@@ -67,10 +79,7 @@ func Login(ctx context.Context, registry, user, password string, regs Registries
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("login %s: %s: wrong user name or password?", registry, resp.Status)
 	}
-	return editAuths(regs.AuthFile, func(auths map[string]json.RawMessage) {
-		enc := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
-		auths[authKey(registry)], _ = json.Marshal(map[string]string{"auth": enc})
-	})
+	return nil
 }
 
 // Logout removes the stored credentials of registry from docker's
