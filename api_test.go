@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,4 +89,60 @@ func TestDockerTerminal(t *testing.T) {
 		})
 	}
 	se.tug("rm", "-f", "bg").Run()
+}
+
+// TestAPIClientGone: a client that goes away mid-attach or mid-pull
+// ends its request, so the service goes idle and exits, and leaves the
+// container running and the store sound.
+func TestAPIClientGone(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	if out, err := se.tug("run", "-d", "--name", "quiet", "busybox", "sleep", "100").CombinedOutput(); err != nil {
+		t.Fatalf("run -d: %v\n%s", err, out)
+	}
+	defer se.tug("rm", "-f", "quiet").Run()
+	svc := se.tug("system", "service", "--time", "1", "unix://"+sock)
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- svc.Wait() }()
+	for _, req := range []string{
+		"POST /v1.44/containers/quiet/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+		"POST /v1.44/images/create?fromImage=busybox&tag=latest HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n",
+	} {
+		var conn net.Conn
+		var err error
+		for i := 0; i < 100; i++ {
+			if conn, err = net.Dial("unix", sock); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, req)
+		buf := make([]byte, 64)
+		if n, err := conn.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 ") {
+			t.Fatalf("%s: %q %v", strings.Fields(req)[1], buf[:n], err)
+		}
+		conn.Close()
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("the service: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		svc.Process.Kill()
+		t.Fatal("the service did not go idle after its clients went away: a request was left in flight")
+	}
+	out, err := se.tug("ps", "--format", "{{.Names}} {{.State}}").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "quiet running" {
+		t.Errorf("ps after the attach went away: %q %v", out, err)
+	}
+	if out, err := se.tug("system", "check").CombinedOutput(); err != nil {
+		t.Errorf("system check after the pull went away: %v\n%s", err, out)
+	}
 }

@@ -102,7 +102,8 @@ func (srv *server) attachContainer(w http.ResponseWriter, r *http.Request) {
 		if err := upgrade(conn, r, tty); err != nil {
 			return nil
 		}
-		st := streams(conn, buf.Reader, q, tty)
+		st, stop := streams(conn, buf.Reader, q, tty)
+		defer stop()
 		if start == nil {
 			run.AttachStreams(srv.Store, c, st)
 			return nil
@@ -140,11 +141,12 @@ func upgrade(conn net.Conn, r *http.Request, tty bool) error {
 	return err
 }
 
-// streams are the attach's ends on the connection, as the query asks.
-func streams(conn net.Conn, in *bufio.Reader, q map[string][]string, tty bool) run.Streams {
+// streams are the attach's ends on the connection, as the query asks,
+// watched for the client going away (watchClient); stop ends the watch.
+func streams(conn net.Conn, in *bufio.Reader, q map[string][]string, tty bool) (st run.Streams, stop func()) {
 	get := func(k string) bool { return len(q[k]) > 0 && boolParam(q[k][0]) }
 	mu := &sync.Mutex{}
-	st := run.Streams{Stdout: io.Discard, Stderr: io.Discard}
+	st = run.Streams{Stdout: io.Discard, Stderr: io.Discard}
 	if get("stdout") {
 		st.Stdout = &framed{w: conn, mu: mu, stream: 1, raw: tty}
 	}
@@ -154,8 +156,59 @@ func streams(conn net.Conn, in *bufio.Reader, q map[string][]string, tty bool) r
 	if get("stdin") {
 		st.Stdin = in
 	}
-	return st
+	return st, watchClient(&st, &framed{w: conn, mu: mu, stream: 1}, tty)
 }
+
+// probeEvery is how often an attach without a terminal checks that its
+// client is still there.
+const probeEvery = 2 * time.Second
+
+// watchClient sets st.Gone, closed once the client has gone: without a
+// terminal, when an empty frame (which docker's demultiplexers skip)
+// fails to go out through probe; on a terminal, where the stream has no
+// framing to probe with, when the client's stdin ends, as it does only
+// when the client goes. A client that keeps its stdin closed and its
+// output quiet is not seen to go until the container writes.
+func watchClient(st *run.Streams, probe io.Writer, tty bool) (stop func()) {
+	gone := make(chan struct{})
+	var once sync.Once
+	leave := func() { once.Do(func() { close(gone) }) }
+	st.Gone = gone
+	if tty {
+		if in := st.Stdin; in != nil {
+			st.Stdin = readerFunc(func(p []byte) (int, error) {
+				n, err := in.Read(p)
+				if err != nil {
+					leave()
+				}
+				return n, err
+			})
+		}
+		return func() {}
+	}
+	quit := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(probeEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				if _, err := probe.Write(nil); err != nil {
+					leave()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(quit) }
+}
+
+// readerFunc is a func as an io.Reader.
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // resizeContainer is POST /containers/ID/resize?h=&w=.
 func (srv *server) resizeContainer(w http.ResponseWriter, r *http.Request) {

@@ -173,12 +173,13 @@ func (srv *server) startExec(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := map[string][]string{"stdout": {fmt.Sprint(x.req.AttachStdout)}, "stderr": {fmt.Sprint(x.req.AttachStderr)}, "stdin": {fmt.Sprint(x.req.AttachStdin)}}
-	st := streams(conn, buf.Reader, q, opt.Tty)
+	st, stop := streams(conn, buf.Reader, q, opt.Tty)
+	defer stop()
 	st.Resize = x.sizes
 	code, err := run.ExecStreams(srv.Store, c, opt, st)
 	if err != nil {
 		// the status line is out: the error goes where the client reads
-		fmt.Fprintf(streams(conn, nil, map[string][]string{"stderr": {"1"}}, opt.Tty).Stderr, "tug: %s\n", err)
+		fmt.Fprintf(st.Stderr, "tug: %s\n", err)
 		if code == 0 {
 			code = 126
 		}

@@ -330,7 +330,13 @@ type Streams struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Resize         <-chan [2]uint16 // exec's terminal sizes (rows, cols)
+	// Gone is closed when the client has gone: the session ends, and
+	// the container runs on.
+	Gone <-chan struct{}
 }
+
+// ErrClientGone ends an attach whose client went away.
+var ErrClientGone = errors.New("the attached client went away")
 
 // AttachStreams attaches st to a running container, as Attach does,
 // until it exits (its exit code) or the monitor goes.
@@ -376,6 +382,7 @@ func pump(s *store.Store, c *store.Container, cfg *Config, conn net.Conn, st Str
 	}
 	done := make(chan struct{})
 	code := -1
+	var broken error // the client's end of the output
 	go func() {
 		defer close(done)
 		for {
@@ -389,16 +396,24 @@ func pump(s *store.Store, c *store.Container, cfg *Config, conn net.Conn, st Str
 					code = int(int32(binary.BigEndian.Uint32(p)))
 				}
 			case frameStderr:
-				st.Stderr.Write(p)
+				_, broken = st.Stderr.Write(p)
 			default:
-				st.Stdout.Write(p)
+				_, broken = st.Stdout.Write(p)
+			}
+			if broken != nil {
+				return
 			}
 		}
 	}()
 	select {
 	case <-detached:
 		return 0, nil
+	case <-st.Gone:
+		return 0, ErrClientGone
 	case <-done:
+	}
+	if broken != nil {
+		return 0, fmt.Errorf("%w: %v", ErrClientGone, broken)
 	}
 	if code >= 0 {
 		return code, nil
