@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,7 @@ func inspectResponse(in *run.ContainerInspect) *container.InspectResponse {
 			Labels: in.Config.Labels, StopSignal: in.Config.StopSignal, StopTimeout: in.Config.StopTimeout,
 			Entrypoint: entrypoint(in),
 		},
-		NetworkSettings: &container.NetworkSettings{Ports: ports, Networks: endpoints(in.NetworkSettings.Networks)},
+		NetworkSettings: &container.NetworkSettings{Ports: ports, Networks: endpoints(in.ID, in.NetworkSettings.Networks)},
 		SizeRw:          in.SizeRw, SizeRootFs: in.SizeRootFs,
 	}
 	return out
@@ -73,7 +74,7 @@ func summary(s *store.Store, c *store.Container) (*container.Summary, error) {
 		Command: strings.Join(append([]string{in.Path}, in.Args...), " "), Created: created.Unix(),
 		Labels: in.Config.Labels, State: container.ContainerState(in.State.Status), Status: run.StatusText(st, time.Now()),
 		Ports: portSummaries(in.NetworkSettings.Ports), Mounts: mountPoints(in.Mounts),
-		NetworkSettings: &container.NetworkSettingsSummary{Networks: endpoints(in.NetworkSettings.Networks)},
+		NetworkSettings: &container.NetworkSettingsSummary{Networks: endpoints(in.ID, in.NetworkSettings.Networks)},
 	}
 	out.HostConfig.NetworkMode = apiNetwork(in.HostConfig.NetworkMode)
 	if in.State.Health != nil {
@@ -142,10 +143,17 @@ func mountPoints(in []run.InspectMount) []container.MountPoint {
 	return out
 }
 
-func endpoints(in map[string]run.InspectEndpoint) map[string]*network.EndpointSettings {
+// endpoints are container id's places on its networks. On a network of
+// the user's, its short ID is one of its names, in Aliases (API 1.44's
+// place for it) and DNSNames, as tug's DNS answers it.
+func endpoints(id string, in map[string]run.InspectEndpoint) map[string]*network.EndpointSettings {
 	out := map[string]*network.EndpointSettings{}
 	for name, e := range in {
 		ep := &network.EndpointSettings{Aliases: e.Aliases, IPPrefixLen: e.IPPrefixLen}
+		if !defaultNetwork(name) {
+			ep.Aliases = append(slices.Clone(e.Aliases), id[:12])
+			ep.DNSNames = ep.Aliases
+		}
 		ep.IPAddress, _ = netip.ParseAddr(e.IPAddress)
 		ep.Gateway, _ = netip.ParseAddr(e.Gateway)
 		ep.MacAddress.UnmarshalText([]byte(e.MacAddress))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/network"
@@ -55,7 +56,7 @@ func (srv *server) networkOf(r *tugnet.Record) network.Inspect {
 	n := network.Inspect{Network: network.Network{
 		Name: name, ID: networkID(name), Created: r.Created, Scope: "local", Driver: "bridge", EnableIPv4: true,
 		IPAM:     network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: r.Subnet, Gateway: r.Gateway}}},
-		Internal: r.Internal, Options: map[string]string{"com.docker.network.bridge.name": r.Bridge}, Labels: r.Labels,
+		Internal: r.Internal, Options: map[string]string{}, Labels: r.Labels,
 	}, Containers: map[string]network.EndpointResource{}}
 	if n.Labels == nil {
 		n.Labels = map[string]string{}
@@ -120,10 +121,10 @@ func matchNetwork(n network.Inspect, filters map[string][]string) bool {
 		anyOf(filters["type"], func(v string) bool {
 			return v == "custom" && n.Name != "bridge" || v == "builtin" && n.Name == "bridge"
 		}) &&
-		anyOf(filters["label"], func(v string) bool {
+		!slices.ContainsFunc(filters["label"], func(v string) bool { // all of them, as docker's
 			k, want, hasValue := strings.Cut(v, "=")
 			got, ok := n.Labels[k]
-			return ok && (!hasValue || got == want)
+			return !ok || hasValue && got != want
 		})
 }
 

@@ -165,6 +165,12 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 			v.NetworkSettings.Networks[ns.Network] = InspectEndpoint{IPAddress: ns.IPAddress, IPPrefixLen: ns.PrefixLen,
 				Gateway: ns.Gateway, MacAddress: ns.MacAddress, Aliases: aliasesOn(cfg, ns.Network)}
 		}
+	} else if bridged(cfg) {
+		// the networks it will be on, with no address yet, as docker
+		// shows a container that does not run
+		for _, n := range append([]string{cmp.Or(defaultName(cfg.Network), "tug")}, cfg.Connected...) {
+			v.NetworkSettings.Networks[n] = InspectEndpoint{Aliases: aliasesOn(cfg, n)}
+		}
 	}
 	if v.Config.Labels == nil {
 		v.Config.Labels = map[string]string{}

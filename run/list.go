@@ -275,9 +275,10 @@ func (f Filters) match(s *store.Store, r PsRow) bool {
 			img, err := s.LookupImage(v)
 			return err == nil && img.ID.Hex == r.imageID
 		}) &&
-		anyOf("label", func(v string) bool {
+		// labels are all to match, as docker's label filters are
+		!slices.ContainsFunc(f["label"], func(v string) bool {
 			k, want, hasValue := strings.Cut(v, "=")
 			got, ok := r.labels[k]
-			return ok && (!hasValue || got == want)
+			return !ok || hasValue && got != want
 		})
 }

@@ -26,6 +26,9 @@ func TestFilters(t *testing.T) {
 		{[]string{"label=app=db"}, false},
 		{[]string{"label=tier="}, true},
 		{[]string{"label=nope"}, false},
+		{[]string{"label=app=web", "label=tier"}, true},    // both
+		{[]string{"label=app", "label=nope"}, false},       // labels are ANDed, as docker's
+		{[]string{"label=app=db", "label=app=web"}, false}, // the same key too
 	} {
 		f, err := ParseFilters(tc.filters)
 		if err != nil {

@@ -306,7 +306,7 @@ func resolver(s *store.Store, self string) tugnet.Resolver {
 }
 
 // addressOf returns container c's address on the first of nets where
-// name names it: its own name, or one of its aliases there.
+// name names it: its own name, its short ID, or one of its aliases there.
 func addressOf(s *store.Store, c *store.Container, name string, nets []string) (netip.Addr, bool) {
 	cfg, err := ContainerConfig(c)
 	if err != nil {
@@ -317,7 +317,8 @@ func addressOf(s *store.Store, c *store.Container, name string, nets []string) (
 		return netip.Addr{}, false
 	}
 	for _, st := range all {
-		named := c.Name == name || slices.Contains(aliasesOn(cfg, st.Network), name)
+		// the short ID too, as docker's DNS answers it
+		named := c.Name == name || c.ID[:12] == name || slices.Contains(aliasesOn(cfg, st.Network), name)
 		if a, err := netip.ParseAddr(st.IPAddress); err == nil && named && slices.Contains(nets, st.Network) {
 			return a, true
 		}

@@ -254,10 +254,11 @@ func (f EventFilter) Match(e Event) bool {
 		}) &&
 		f.any("network", actor("network")) &&
 		f.any("volume", actor("volume")) &&
-		f.any("label", func(v string) bool {
+		// labels are all to match, as docker's label filters are
+		!slices.ContainsFunc(f["label"], func(v string) bool {
 			k, want, hasValue := strings.Cut(v, "=")
 			got, ok := e.Actor.Attributes[k]
-			return ok && (!hasValue || got == want)
+			return !ok || hasValue && got != want
 		})
 }
 

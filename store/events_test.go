@@ -86,6 +86,7 @@ func TestEventFilter(t *testing.T) {
 		{[]string{"container=other"}, false},
 		{[]string{"image=busybox", "label=app=x"}, true},
 		{[]string{"label=app=y"}, false},
+		{[]string{"label=app=x", "label=app=y"}, false}, // labels are ANDed, as docker's
 		{[]string{"network=web"}, false},
 	} {
 		f, err := ParseEventFilters(tc.f)
