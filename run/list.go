@@ -40,6 +40,9 @@ type PsRow struct {
 	podID       string // Pod's, whole
 }
 
+// Label is the value of one label, docker's {{.Label "NAME"}}.
+func (r PsRow) Label(name string) string { return r.labels[name] }
+
 // PsOptions select ps's rows.
 type PsOptions struct {
 	All     bool    // not only running (and paused) ones
