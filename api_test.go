@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
 )
 
 // TestDockerTerminal: the docker CLI on a terminal, through tug's API:
@@ -144,5 +148,68 @@ func TestAPIClientGone(t *testing.T) {
 	}
 	if out, err := se.tug("system", "check").CombinedOutput(); err != nil {
 		t.Errorf("system check after the pull went away: %v\n%s", err, out)
+	}
+}
+
+// TestTestcontainers: testcontainers-go, as a test suite would use it
+// (with Ryuk off), starts a container through tug's socket and waits
+// for its log line and for its port, published on a host port of
+// tug's choosing, then terminates it.
+func TestTestcontainers(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	svc := se.tug("system", "service", "--time", "0", "unix://"+sock)
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		svc.Process.Signal(syscall.SIGTERM)
+		svc.Wait()
+	}()
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ctr, err := testcontainers.Run(ctx, "busybox",
+		testcontainers.WithCmd("sh", "-c", "echo served > /index.html; echo ready; exec httpd -f -p 80 -h /"),
+		testcontainers.WithExposedPorts("80/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForAll(wait.ForLog("ready"), wait.ForListeningPort("80/tcp")).WithDeadline(time.Minute)),
+	)
+	if err != nil {
+		t.Fatalf("testcontainers: %v", err)
+	}
+	host, err := ctr.Host(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := ctr.MappedPort(ctx, "80/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + net.JoinHostPort(host, port.Port()) + "/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "served\n" {
+		t.Errorf("GET of the mapped port: %q", body)
+	}
+	out, _ := se.tug("ps", "-q").Output()
+	if strings.TrimSpace(string(out)) != ctr.GetContainerID()[:12] {
+		t.Errorf("tug ps -q: %q, want %s", out, ctr.GetContainerID()[:12])
+	}
+	if err := testcontainers.TerminateContainer(ctr, testcontainers.StopTimeout(time.Second)); err != nil {
+		t.Errorf("terminate: %v", err)
+	}
+	if out, _ := se.tug("ps", "-aq").Output(); len(out) != 0 {
+		t.Errorf("left after terminate: %s", out)
 	}
 }

@@ -64,7 +64,8 @@ func TestRequests(t *testing.T) {
 		{"GET", "/images/docker.io/library/nosuch:1/json", "", 404, "No such image"},
 		{"POST", "/images/create", "", 400, "fromImage"},
 		{"POST", "/images/create?fromImage=Bad%20Name", "", 400, ""},
-		{"GET", "/containers/x/top", "", 501, "does not serve GET /containers/x/top"},
+		{"GET", "/containers/x/checkpoints", "", 501, "does not serve GET /containers/x/checkpoints"},
+		{"GET", "/swarm", "", 501, "does not serve GET /swarm"},
 		{"GET", "/nothing/here", "", 404, "page not found"},
 	} {
 		req, err := http.NewRequest(tc.method, ts.URL+tc.path, strings.NewReader(tc.body))
