@@ -43,6 +43,14 @@ type PsRow struct {
 // Label is the value of one label, docker's {{.Label "NAME"}}.
 func (r PsRow) Label(name string) string { return r.labels[name] }
 
+// Networks are the networks it is on, comma-separated: docker's
+// {{.Networks}}.
+func (r PsRow) Networks() string { return strings.Join(r.networks, ",") }
+
+// Mounts are its volumes' names and its mounts' destinations,
+// comma-separated: docker's {{.Mounts}}.
+func (r PsRow) Mounts() string { return strings.Join(r.volumes, ",") }
+
 // PsOptions select ps's rows.
 type PsOptions struct {
 	All     bool    // not only running (and paused) ones
