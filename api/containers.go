@@ -141,7 +141,7 @@ func (srv *server) listContainers(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		sum, err := summary(srv.Store, c)
+		sum, err := summary(srv.Store, c, row.Status)
 		if err != nil {
 			continue
 		}

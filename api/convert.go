@@ -58,13 +58,10 @@ func entrypoint(in *run.ContainerInspect) []string {
 	return append([]string{in.Path}, in.Args[:n]...)
 }
 
-// summary is a container as /containers/json lists it.
-func summary(s *store.Store, c *store.Container) (*container.Summary, error) {
+// summary is a container as /containers/json lists it, with status,
+// ps's text of its state.
+func summary(s *store.Store, c *store.Container, status string) (*container.Summary, error) {
 	in, err := run.Inspect(s, c)
-	if err != nil {
-		return nil, err
-	}
-	st, err := run.State(s, c)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +69,7 @@ func summary(s *store.Store, c *store.Container) (*container.Summary, error) {
 	out := &container.Summary{
 		ID: in.ID, Names: []string{in.Name}, Image: in.ImageName, ImageID: in.Image,
 		Command: strings.Join(append([]string{in.Path}, in.Args...), " "), Created: created.Unix(),
-		Labels: in.Config.Labels, State: container.ContainerState(in.State.Status), Status: run.StatusText(st, time.Now()),
+		Labels: in.Config.Labels, State: container.ContainerState(in.State.Status), Status: status,
 		Ports: portSummaries(in.NetworkSettings.Ports), Mounts: mountPoints(in.Mounts),
 		NetworkSettings: &container.NetworkSettingsSummary{Networks: endpoints(in.ID, in.NetworkSettings.Networks)},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
@@ -66,7 +67,11 @@ func (srv *server) diskUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	if ctrs, err := srv.Store.Containers(); err == nil {
 		for _, c := range ctrs {
-			if sum, err := summary(srv.Store, c); err == nil {
+			st, err := run.State(srv.Store, c)
+			if err != nil {
+				continue
+			}
+			if sum, err := summary(srv.Store, c, run.StatusText(st, time.Now())); err == nil {
 				sum.SizeRw, sum.SizeRootFs = run.Size(srv.Store, c)
 				out.Containers = append(out.Containers, *sum)
 			}

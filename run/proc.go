@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -40,10 +41,14 @@ func procStart(pid int) (uint64, error) {
 
 // bootID identifies this boot: pids and start times mean nothing across
 // a reboot.
-func bootID() string {
+func bootID() string { return thisBoot() }
+
+// thisBoot reads the boot ID once: it is the same for as long as the
+// process lives, and the API's ps asked for it once per container.
+var thisBoot = sync.OnceValue(func() string {
 	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	return strings.TrimSpace(string(b))
-}
+})
 
 // sameProcess tells whether pid still is the live process that started
 // at start, in this boot. A zombie is dead: it only waits to be reaped.

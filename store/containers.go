@@ -265,6 +265,13 @@ func (s *Store) readContainer(id string) (*Container, error) {
 // LookupContainer finds a container by exact name, full ID or unique ID
 // prefix.
 func (s *Store) LookupContainer(ref string) (*Container, error) {
+	// a whole ID is read alone: the API and inspect of many look up
+	// each by its ID, and a scan each time made that quadratic
+	if len(ref) == 64 && isHex(ref) {
+		if c, err := s.readContainer(ref); err == nil {
+			return c, nil
+		}
+	}
 	all, bad, err := s.ScanContainers()
 	if err != nil {
 		return nil, err

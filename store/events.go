@@ -91,14 +91,92 @@ type EventOptions struct {
 	Since, Until time.Time // zero: from the log's start; until none (follow)
 	Follow       bool      // wait for new events until Until, or for ever
 	Stop         <-chan struct{}
+	wait         func(time.Duration) // until the log may have grown, at most that long
+}
+
+// seekTail is how much of the log's end seekSince looks at first.
+const seekTail = 64 << 10
+
+// seekSince moves f, the log, to where the events from since on start,
+// when they are all in its last seekTail bytes: the first whole line
+// there is more than a second older than since. Otherwise f stays at the start. A wait for
+// an event from now on so reads a little of the log, not all of it.
+func seekSince(f *os.File, since time.Time) {
+	fi, err := f.Stat()
+	if since.IsZero() || err != nil || fi.Size() <= seekTail {
+		return
+	}
+	off := fi.Size() - seekTail
+	buf := make([]byte, 4096)
+	n, _ := f.ReadAt(buf, off)
+	nl := bytes.IndexByte(buf[:n], '\n')
+	if nl < 0 {
+		return
+	}
+	line := buf[nl+1 : n]
+	if end := bytes.IndexByte(line, '\n'); end >= 0 {
+		line = line[:end]
+	}
+	var e Event
+	// a second's margin: writers' times and the order of their
+	// appends may disagree by a little
+	if json.Unmarshal(line, &e) != nil || !time.Unix(0, e.TimeNano).Before(since.Add(-time.Second)) {
+		return
+	}
+	f.Seek(off+int64(nl)+1, io.SeekStart)
+}
+
+// logWaiter wakes a follower as soon as a file of the store's root (the
+// event log among them) is written, made or renamed, through inotify;
+// without inotify it sleeps the whole span.
+type logWaiter struct{ fd int }
+
+func newLogWaiter(root string) logWaiter {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return logWaiter{-1}
+	}
+	if _, err := unix.InotifyAddWatch(fd, root, unix.IN_MODIFY|unix.IN_CREATE|unix.IN_MOVED_TO); err != nil {
+		unix.Close(fd)
+		return logWaiter{-1}
+	}
+	return logWaiter{fd}
+}
+
+// wait returns once the root has changed, or after at most d.
+func (w logWaiter) wait(d time.Duration) {
+	if w.fd < 0 {
+		time.Sleep(d)
+		return
+	}
+	unix.Poll([]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}, int(d.Milliseconds()))
+	buf := make([]byte, 4096)
+	for {
+		if n, err := unix.Read(w.fd, buf); n <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+func (w logWaiter) close() {
+	if w.fd >= 0 {
+		unix.Close(w.fd)
+	}
 }
 
 // ReadEvents calls fn for each event in the log from Since, the older
 // file first; following, it then waits for new ones (the log rotated
 // meanwhile is read to its end first) until Until or Stop.
 func (s *Store) ReadEvents(opt EventOptions, fn func(Event) error) error {
-	if err := s.readEventFile(s.eventLog()+".1", opt, fn); err != nil {
-		return err
+	if fi, err := os.Stat(s.eventLog() + ".1"); err == nil && !fi.ModTime().Before(opt.Since) {
+		if err := s.readEventFile(s.eventLog()+".1", opt, fn); err != nil {
+			return err
+		}
+	}
+	if opt.Follow {
+		w := newLogWaiter(s.root)
+		defer w.close()
+		opt.wait = w.wait
 	}
 	f, err := os.Open(s.eventLog())
 	if errors.Is(err, os.ErrNotExist) && opt.Follow {
@@ -111,6 +189,7 @@ func (s *Store) ReadEvents(opt EventOptions, fn func(Event) error) error {
 		return fmt.Errorf("events: %w", err)
 	}
 	defer func() { f.Close() }()
+	seekSince(f, opt.Since)
 	r := bufio.NewReader(f)
 	var partial []byte
 	for {
@@ -182,8 +261,8 @@ func deliver(line []byte, opt EventOptions, fn func(Event) error) (done bool, er
 	return false, fn(e)
 }
 
-// waitMore sleeps a little while following; it tells whether following
-// is over (Until passed, or Stop).
+// waitMore waits a little while following, until the log may have
+// grown; it tells whether following is over (Until passed, or Stop).
 func waitMore(opt EventOptions) bool {
 	if !opt.Until.IsZero() && time.Now().After(opt.Until) {
 		return true
@@ -191,7 +270,17 @@ func waitMore(opt EventOptions) bool {
 	select {
 	case <-opt.Stop:
 		return true
-	case <-time.After(100 * time.Millisecond):
+	default:
+	}
+	if opt.wait == nil {
+		time.Sleep(100 * time.Millisecond)
+	} else {
+		opt.wait(100 * time.Millisecond)
+	}
+	select {
+	case <-opt.Stop:
+		return true
+	default:
 		return false
 	}
 }

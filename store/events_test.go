@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -120,5 +121,39 @@ func TestEventsDamagedLog(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "one two" {
 		t.Errorf("read %q", got)
+	}
+}
+
+// TestEventsSinceInALongLog: with a log longer than what ReadEvents
+// looks at first, Since still gives exactly the events from then on,
+// whether they are all in the log's tail or not.
+func TestEventsSinceInALongLog(t *testing.T) {
+	s, err := Open(t.TempDir(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	f, err := os.OpenFile(s.eventLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2000; i++ { // about 200 KB of events an hour old
+		b, _ := json.Marshal(Event{Type: "container", Action: "old", Actor: Actor{ID: strings.Repeat("a", 64)}, TimeNano: old.Add(time.Duration(i) * time.Millisecond).UnixNano()})
+		f.Write(append(b, '\n'))
+	}
+	f.Close()
+	mid := old.Add(1500 * time.Millisecond)
+	s.Emit("container", "new", "b", nil)
+	for _, tc := range []struct {
+		since time.Time
+		want  int
+	}{{time.Now().Add(-time.Minute), 1}, {mid, 501}, {time.Time{}, 2001}} {
+		n := 0
+		if err := s.ReadEvents(EventOptions{Since: tc.since}, func(Event) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n != tc.want {
+			t.Errorf("since %v: %d events, want %d", tc.since, n, tc.want)
+		}
 	}
 }

@@ -15,7 +15,10 @@
 //     their monitors use themselves and each one's memory;
 //   - pods: pod create and two run --pod, the memory of a pod's infra
 //     container (its pause and monitor), and kube play of a Deployment
-//     of 3 replicas.
+//     of 3 replicas;
+//   - api: the docker CLI through tug system service's socket and
+//     podman system service's: run --rm true, and ps with the fleet
+//     running.
 //
 // -only picks some of these parts.
 //
@@ -51,7 +54,7 @@ func main() {
 	fleet := flag.Int("fleet", 50, "detached containers for the ps and exec figures")
 	rootless := flag.String("rootless-user", "tugrl", "the unprivileged user (with subordinate IDs) for the rootless figures")
 	healthSecs := flag.Int("health-secs", 60, "seconds the healthcheck figure watches the monitors")
-	only := flag.String("only", "", "run only these parts, comma-separated: containers, rootless, pods, copyup, build, health, pull")
+	only := flag.String("only", "", "run only these parts, comma-separated: containers, rootless, pods, api, copyup, build, health, pull")
 	flag.Parse()
 	parts := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
@@ -104,6 +107,11 @@ func run(tug string, layers int, layerBytes int64, runs, starts, fleet, healthSe
 			return err
 		}
 		if err := benchKube(tug, dir, reg.Addr, 5); err != nil {
+			return err
+		}
+	}
+	if want("api") {
+		if err := benchAPI(tug, dir, reg.Addr, 9, fleet); err != nil {
 			return err
 		}
 	}
