@@ -14,9 +14,10 @@ import (
 // Listen opens what uri names: unix:///PATH (or a bare path) or
 // tcp://HOST:PORT, or the socket systemd handed over (LISTEN_FDS) when
 // uri is "" and there is one. A unix socket is made 0600 in a directory
-// of 0700, replacing a stale one; warning is set for TCP, which has no
-// authentication.
-func Listen(uri, defaultPath string) (l net.Listener, warning string, err error) {
+// of 0700, replacing a stale one, or with a group (gid ≥ 0) 0660 and
+// the group's in a directory of 0710; warning is set for TCP, which has
+// no authentication.
+func Listen(uri, defaultPath string, gid int) (l net.Listener, warning string, err error) {
 	if uri == "" {
 		if l, err := activated(); l != nil || err != nil {
 			return l, "", err
@@ -31,19 +32,19 @@ func Listen(uri, defaultPath string) (l net.Listener, warning string, err error)
 		}
 		return l, fmt.Sprintf("the API on tcp://%s has no authentication: whoever reaches it is as good as root here", l.Addr()), nil
 	case strings.HasPrefix(uri, "unix://"):
-		l, err := listenUnix(strings.TrimPrefix(uri, "unix://"))
+		l, err := listenUnix(strings.TrimPrefix(uri, "unix://"), gid)
 		return l, "", err
 	case filepath.IsAbs(uri):
-		l, err := listenUnix(uri)
+		l, err := listenUnix(uri, gid)
 		return l, "", err
 	}
 	return nil, "", fmt.Errorf("%q: want unix:///PATH or tcp://HOST:PORT", uri)
 }
 
 // listenUnix listens on path, 0600 in a directory of 0700 made if
-// missing. A socket left there by a service that died is replaced; one
-// that answers is another service's.
-func listenUnix(path string) (net.Listener, error) {
+// missing, or shared with the group gid (≥ 0). A socket left there by a
+// service that died is replaced; one that answers is another service's.
+func listenUnix(path string, gid int) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -58,11 +59,31 @@ func listenUnix(path string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	if err := share(path, gid); err != nil {
 		l.Close()
 		return nil, err
 	}
 	return l, nil
+}
+
+// share gives the socket at path to its owner alone, or to the group
+// gid as well: the socket 0660, its directory 0710 and the group's.
+func share(path string, gid int) error {
+	if gid < 0 {
+		return os.Chmod(path, 0o600)
+	}
+	for _, p := range []struct {
+		name string
+		mode os.FileMode
+	}{{filepath.Dir(path), 0o710}, {path, 0o660}} {
+		if err := os.Chown(p.name, -1, gid); err != nil {
+			return fmt.Errorf("share %s with group %d: %w", p.name, gid, err)
+		}
+		if err := os.Chmod(p.name, p.mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // activated is the listening socket systemd passed (fd 3, with

@@ -155,24 +155,24 @@ func TestIdle(t *testing.T) {
 // is refused.
 func TestListenUnix(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "tug.sock")
-	l, warning, err := Listen("unix://"+path, "")
+	l, warning, err := Listen("unix://"+path, "", -1)
 	if err != nil || warning != "" {
 		t.Fatal(err, warning)
 	}
-	if _, _, err := Listen(path, ""); err == nil || !strings.Contains(err.Error(), "another service") {
+	if _, _, err := Listen(path, "", -1); err == nil || !strings.Contains(err.Error(), "another service") {
 		t.Errorf("a second listener on a live socket: %v", err)
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
-	l, _, err = Listen(path, "")
+	l, _, err = Listen(path, "", -1)
 	if err != nil {
 		t.Fatalf("a stale socket is not replaced: %v", err)
 	}
 	l.Close()
-	if _, _, err := Listen("http://x", ""); err == nil {
+	if _, _, err := Listen("http://x", "", -1); err == nil {
 		t.Error("http:// accepted")
 	}
-	if _, w, err := Listen("tcp://127.0.0.1:0", ""); err != nil || !strings.Contains(w, "no authentication") {
+	if _, w, err := Listen("tcp://127.0.0.1:0", "", -1); err != nil || !strings.Contains(w, "no authentication") {
 		t.Errorf("tcp: %v %q", err, w)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"os/user"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -38,7 +40,15 @@ func systemServiceCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			l, warning, err := api.Listen(c.Args().First(), config.SocketPath(hostEnv()))
+			gid := -1
+			if name := cfg.Service.Group; name != "" {
+				g, err := user.LookupGroup(name)
+				if err != nil {
+					return fmt.Errorf("[service] group %q: %w", name, err)
+				}
+				gid, _ = strconv.Atoi(g.Gid)
+			}
+			l, warning, err := api.Listen(c.Args().First(), config.SocketPath(hostEnv()), gid)
 			if err != nil {
 				return fmt.Errorf("system service: %w", err)
 			}

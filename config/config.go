@@ -22,6 +22,7 @@ type Config struct {
 	Network    Network    `toml:"network"`
 	Rootless   Rootless   `toml:"rootless"`
 	Engine     Engine     `toml:"engine"`
+	Service    Service    `toml:"service"`
 }
 
 // Engine configures how tug runs containers.
@@ -30,6 +31,13 @@ type Engine struct {
 	// (transient scopes), "cgroupfs" (tug itself), or "" for systemd
 	// when it runs the host.
 	CgroupManager string `toml:"cgroup_manager"`
+}
+
+// Service configures tug system service, the Docker API.
+type Service struct {
+	// Group, if set, may use the API's socket too (0660): its members
+	// are as good as root, as docker's group is.
+	Group string `toml:"group"`
 }
 
 // Rootless configures what an unprivileged user's tug does.
