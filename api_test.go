@@ -8,12 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/creack/pty"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
@@ -213,3 +217,99 @@ func TestTestcontainers(t *testing.T) {
 		t.Errorf("left after terminate: %s", out)
 	}
 }
+
+// TestMobyClient reads the API's answers with moby's own client, which
+// decodes them into the API's types: create, inspect, list with a label
+// filter, the events of a stop, and the errors' kinds.
+func TestMobyClient(t *testing.T) {
+	se := newStoreEnv(t, needE2E(t))
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	svc := se.tug("system", "service", "--time", "0", "unix://"+sock)
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		svc.Process.Signal(syscall.SIGTERM)
+		svc.Wait()
+	}()
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cli, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:       "shapes",
+		Config:     &container.Config{Image: "busybox", Cmd: []string{"sleep", "100"}, Labels: map[string]string{"app": "shapes"}, Env: []string{"A=1"}},
+		HostConfig: &container.HostConfig{NetworkMode: "none"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer se.tug("rm", "-f", "shapes").Run()
+	if _, err := cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := cli.ContainerInspect(ctx, "shapes", client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := in.Container
+	if c.ID != created.ID || c.Name != "/shapes" || !c.State.Running || c.State.Pid <= 0 || c.State.Status != container.StateRunning ||
+		!slices.Equal(c.Config.Cmd, []string{"sleep", "100"}) || !slices.Contains(c.Config.Env, "A=1") || c.HostConfig.NetworkMode != "none" {
+		t.Errorf("inspect: %+v %+v %+v", c.State, c.Config, c.HostConfig)
+	}
+	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", "app=shapes")})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	if it := list.Items[0]; it.ID != created.ID || !slices.Equal(it.Names, []string{"/shapes"}) || it.State != container.StateRunning || it.Labels["app"] != "shapes" || !strings.HasPrefix(it.Status, "Up") {
+		t.Errorf("list item: %+v", it)
+	}
+	evs := cli.Events(ctx, client.EventsListOptions{Filters: client.Filters{}.Add("container", created.ID)})
+	timeout := 1
+	if _, err := cli.ContainerStop(ctx, "shapes", client.ContainerStopOptions{Timeout: &timeout}); err != nil {
+		t.Fatal(err)
+	}
+	for want := "die"; want != ""; {
+		select {
+		case m := <-evs.Messages:
+			if m.Actor.ID != created.ID || m.Type != "container" {
+				t.Errorf("event of another: %+v", m)
+			}
+			if string(m.Action) == want {
+				if m.Actor.Attributes["name"] != "shapes" || m.Actor.Attributes["exitCode"] != "137" {
+					t.Errorf("die event: %+v", m)
+				}
+				want = ""
+			}
+		case err := <-evs.Err:
+			t.Fatalf("events: %v", err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("no die event")
+		}
+	}
+	for _, tc := range []struct {
+		what string
+		err  error
+		kind func(error) bool
+	}{
+		{"inspect of none", inspectErr(cli.ContainerInspect(ctx, "nosuch", client.ContainerInspectOptions{})), cerrdefs.IsNotFound},
+		{"create of no image", createErr(cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: &container.Config{Image: "nosuch:1"}})), cerrdefs.IsNotFound},
+		{"create of a name taken", createErr(cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: "shapes", Config: &container.Config{Image: "busybox"}})), cerrdefs.IsConflict},
+	} {
+		if !tc.kind(tc.err) {
+			t.Errorf("%s: %v (%T)", tc.what, tc.err, tc.err)
+		}
+	}
+}
+
+func inspectErr(_ client.ContainerInspectResult, err error) error { return err }
+func createErr(_ client.ContainerCreateResult, err error) error   { return err }

@@ -115,11 +115,7 @@ func (srv *server) options(name string, req *container.CreateRequest) (run.Optio
 	}
 	for port, binds := range hc.PortBindings {
 		for _, b := range binds {
-			host := b.HostPort
-			if b.HostIP.IsValid() {
-				host = b.HostIP.String() + ":" + host
-			}
-			opt.Publish = append(opt.Publish, host+":"+port.String())
+			opt.Publish = append(opt.Publish, publishFlag(b, port.String()))
 		}
 	}
 	for _, m := range hc.Mounts {
@@ -178,6 +174,18 @@ func limits(r container.Resources) run.Limits {
 		l.DeviceWriteBps = append(l.DeviceWriteBps, fmt.Sprintf("%s:%d", d.Path, d.Rate))
 	}
 	return l
+}
+
+// publishFlag is a port binding as tug's -p value: PORT/PROTO for a
+// host port of tug's choosing, HOSTPORT:PORT, or IP:[HOSTPORT]:PORT.
+func publishFlag(b network.PortBinding, port string) string {
+	switch {
+	case !b.HostIP.IsValid() && b.HostPort == "":
+		return port
+	case !b.HostIP.IsValid():
+		return b.HostPort + ":" + port
+	}
+	return b.HostIP.String() + ":" + b.HostPort + ":" + port
 }
 
 // mountFlag is a mount of the request as tug's --mount value.

@@ -195,12 +195,17 @@ func (srv *server) pullImage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest(err))
 		return
 	}
+	regs, err := srv.registriesFor(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	out := &messages{w: w, rc: http.NewResponseController(w)}
 	repo, tag, _ := cutLast(familiar(ref), ":")
 	out.send(jsonstream.Message{Status: "Pulling from " + repo, ID: tag})
-	img, err := pull.Pull(r.Context(), srv.Store, ref, pull.Options{Registries: srv.Registries, Reporter: out})
+	img, err := pull.Pull(r.Context(), srv.Store, ref, pull.Options{Registries: regs, Reporter: out})
 	if err != nil {
 		out.send(jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
 		return

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -161,7 +163,12 @@ func (srv *server) pushImage(w http.ResponseWriter, r *http.Request, ref string)
 	w.WriteHeader(http.StatusOK)
 	out := &messages{w: w, rc: http.NewResponseController(w)}
 	out.send(jsonstream.Message{Status: "The push refers to repository [" + familiar(ref) + "]"})
-	d, err := pull.Push(r.Context(), srv.Store, ref, "", srv.Registries, false)
+	regs, err := srv.registriesFor(r)
+	if err != nil {
+		out.send(jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
+		return
+	}
+	d, err := pull.Push(r.Context(), srv.Store, ref, "", regs, false)
 	if err != nil {
 		out.send(jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
 		return
@@ -198,4 +205,26 @@ func (srv *server) commitContainer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"Id": img.ID.String()})
+}
+
+// registriesFor are the registries of a pull or push with the
+// credentials its client sent in X-Registry-Auth (base64 JSON), if any:
+// docker's clients keep them and send them along.
+func (srv *server) registriesFor(r *http.Request) (pull.Registries, error) {
+	h := r.Header.Get("X-Registry-Auth")
+	if h == "" {
+		return srv.Registries, nil
+	}
+	b, err := base64.URLEncoding.DecodeString(h)
+	if err != nil {
+		b, err = base64.StdEncoding.DecodeString(h)
+	}
+	var a registry.AuthConfig
+	if err != nil || json.Unmarshal(b, &a) != nil {
+		return pull.Registries{}, badRequest(errors.New("X-Registry-Auth: not base64 JSON credentials"))
+	}
+	if a.Username == "" || a.Password == "" {
+		return srv.Registries, nil
+	}
+	return srv.Registries.WithAuth("", a.Username+":"+a.Password)
 }
