@@ -22,6 +22,32 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
+// startService runs tug system service of se's store on a socket of its
+// own, with no idle exit, until the test ends; it returns the socket
+// once it listens.
+func startService(t *testing.T, se *storeEnv) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	svc := se.tug("system", "service", "--time", "0", "unix://"+sock)
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		svc.Process.Signal(syscall.SIGTERM)
+		if err := svc.Wait(); err != nil {
+			t.Errorf("the service: %v", err)
+		}
+	})
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			return sock
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the service does not listen on %s", sock)
+	return ""
+}
+
 // TestDockerTerminal: the docker CLI on a terminal, through tug's API:
 // run -it gets a pty of the window's size and follows its resizes, and
 // its exit code comes back; exec -it the same.
@@ -31,23 +57,7 @@ func TestDockerTerminal(t *testing.T) {
 		t.Skip("no docker CLI here")
 	}
 	se := newStoreEnv(t, needE2E(t))
-	sock := filepath.Join(t.TempDir(), "api.sock")
-	svc := se.tug("system", "service", "--time", "0", "unix://"+sock)
-	if err := svc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		svc.Process.Signal(syscall.SIGTERM)
-		if err := svc.Wait(); err != nil {
-			t.Errorf("the service: %v", err)
-		}
-	}()
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	sock := startService(t, se)
 	env := append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+t.TempDir())
 	if out, err := se.tug("run", "-d", "--name", "bg", "busybox", "sleep", "100").CombinedOutput(); err != nil {
 		t.Fatalf("run -d: %v\n%s", err, out)
@@ -161,21 +171,7 @@ func TestAPIClientGone(t *testing.T) {
 // tug's choosing, then terminates it.
 func TestTestcontainers(t *testing.T) {
 	se := newStoreEnv(t, needE2E(t))
-	sock := filepath.Join(t.TempDir(), "api.sock")
-	svc := se.tug("system", "service", "--time", "0", "unix://"+sock)
-	if err := svc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		svc.Process.Signal(syscall.SIGTERM)
-		svc.Wait()
-	}()
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	sock := startService(t, se)
 	t.Setenv("DOCKER_HOST", "unix://"+sock)
 	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
@@ -223,21 +219,7 @@ func TestTestcontainers(t *testing.T) {
 // filter, the events of a stop, and the errors' kinds.
 func TestMobyClient(t *testing.T) {
 	se := newStoreEnv(t, needE2E(t))
-	sock := filepath.Join(t.TempDir(), "api.sock")
-	svc := se.tug("system", "service", "--time", "0", "unix://"+sock)
-	if err := svc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		svc.Process.Signal(syscall.SIGTERM)
-		svc.Wait()
-	}()
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	sock := startService(t, se)
 	cli, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatal(err)
@@ -313,3 +295,53 @@ func TestMobyClient(t *testing.T) {
 
 func inspectErr(_ client.ContainerInspectResult, err error) error { return err }
 func createErr(_ client.ContainerCreateResult, err error) error   { return err }
+
+// TestSocketActivation, in the v2 guest: make install's tug.socket,
+// started, listens on /run/tug/tug.sock (0600); the first request
+// starts tug.service, which answers it; the service exits once idle and
+// the socket brings it back for the next request.
+func TestSocketActivation(t *testing.T) {
+	installed := os.Getenv("TUG_TEST_INSTALL")
+	if installed == "" || !systemdBooted() {
+		t.Skip("it installs systemd units: the v2 guest runs it (make test-v2)")
+	}
+	if out, err := exec.Command("cp", "-a", installed+"/.", "/").CombinedOutput(); err != nil {
+		t.Fatalf("install: %v: %s", err, out)
+	}
+	sh(t, "systemctl", "daemon-reload")
+	sh(t, "systemctl", "start", "tug.socket")
+	defer exec.Command("systemctl", "stop", "tug.socket", "tug.service").Run()
+	const sock = "/run/tug/tug.sock"
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the socket: %v %v", fi, err)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}, Timeout: 2 * time.Minute}
+	ping := func() {
+		t.Helper()
+		resp, err := hc.Get("http://tug/_ping")
+		if err != nil {
+			t.Fatalf("ping: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "OK" || resp.Header.Get("Api-Version") == "" {
+			t.Fatalf("ping: %q %v", body, resp.Header)
+		}
+	}
+	state := func() string {
+		out, _ := exec.Command("systemctl", "is-active", "tug.service").Output()
+		return strings.TrimSpace(string(out))
+	}
+	ping()
+	if s := state(); s != "active" {
+		t.Errorf("tug.service after a request: %s", s)
+	}
+	for deadline := time.Now().Add(time.Minute); state() == "active"; time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("tug.service did not exit once idle")
+		}
+	}
+	ping() // the socket starts it again
+}

@@ -30,8 +30,8 @@ func (srv *server) routes() {
 		"GET /containers/{id}/json":      srv.inspectContainer,
 		"POST /containers/{id}/start":    srv.startContainer,
 		"POST /containers/{id}/stop":     srv.stopContainer,
-		"POST /containers/{id}/restart":  srv.restartContainer,
-		"POST /containers/{id}/kill":     srv.killContainer,
+		"POST /containers/{id}/restart":  srv.noContent(srv.restartContainer),
+		"POST /containers/{id}/kill":     srv.noContent(srv.killContainer),
 		"POST /containers/{id}/wait":     srv.waitContainer,
 		"POST /containers/{id}/attach":   srv.attachContainer,
 		"POST /containers/{id}/resize":   srv.resizeContainer,
@@ -39,12 +39,12 @@ func (srv *server) routes() {
 		"GET /containers/{id}/archive":   srv.getArchive,
 		"PUT /containers/{id}/archive":   srv.putArchive,
 		"GET /containers/{id}/logs":      srv.containerLogs,
-		"DELETE /containers/{id}":        srv.removeContainer,
+		"DELETE /containers/{id}":        srv.noContent(srv.removeContainer),
 		"GET /containers/{id}/top":       srv.topContainer,
 		"GET /containers/{id}/stats":     srv.containerStats,
-		"POST /containers/{id}/pause":    srv.noContent(run.Pause),
-		"POST /containers/{id}/unpause":  srv.noContent(run.Unpause),
-		"POST /containers/{id}/rename":   srv.renameContainer,
+		"POST /containers/{id}/pause":    srv.noContent(srv.pauseContainer),
+		"POST /containers/{id}/unpause":  srv.noContent(srv.unpauseContainer),
+		"POST /containers/{id}/rename":   srv.noContent(srv.renameContainer),
 		"POST /containers/{id}/update":   srv.updateContainer,
 		"GET /containers/{id}/export":    srv.exportContainer,
 		"GET /containers/{id}/changes":   srv.containerChanges,
@@ -222,39 +222,28 @@ func (srv *server) stopContainer(w http.ResponseWriter, r *http.Request) {
 	})(w, r)
 }
 
-func (srv *server) restartContainer(w http.ResponseWriter, r *http.Request) {
-	srv.withContainer(func(w http.ResponseWriter, r *http.Request, c *store.Container) error {
-		timeout, err := stopTimeout(r)
-		if err != nil {
-			return err
-		}
-		if err := run.Restart(srv.Store, c, timeout); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})(w, r)
+func (srv *server) restartContainer(r *http.Request, c *store.Container) error {
+	timeout, err := stopTimeout(r)
+	if err != nil {
+		return err
+	}
+	return run.Restart(srv.Store, c, timeout)
 }
 
-func (srv *server) killContainer(w http.ResponseWriter, r *http.Request) {
-	srv.withContainer(func(w http.ResponseWriter, r *http.Request, c *store.Container) error {
-		name := r.URL.Query().Get("signal")
-		if name == "" {
-			name = "KILL"
-		}
-		sig, err := run.ParseSignal(name)
-		if err != nil {
-			return badRequest(err)
-		}
-		if err := run.Signal(srv.Store, c, sig); err != nil {
-			if errors.Is(err, run.ErrNotRunning) {
-				return fmt.Errorf("cannot kill container: %s: container %s is not running: %w", r.PathValue("id"), c.ID, run.ErrConflict)
-			}
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})(w, r)
+func (srv *server) killContainer(r *http.Request, c *store.Container) error {
+	name := r.URL.Query().Get("signal")
+	if name == "" {
+		name = "KILL"
+	}
+	sig, err := run.ParseSignal(name)
+	if err != nil {
+		return badRequest(err)
+	}
+	err = run.Signal(srv.Store, c, sig)
+	if errors.Is(err, run.ErrNotRunning) {
+		return fmt.Errorf("cannot kill container: %s: container %s is not running: %w", r.PathValue("id"), c.ID, run.ErrConflict)
+	}
+	return err
 }
 
 // waitContainer answers once the container meets ?condition=: it is not
@@ -322,16 +311,9 @@ func waitFor(r *http.Request, s *store.Store, c *store.Container, cond string) (
 	return code, err
 }
 
-func (srv *server) removeContainer(w http.ResponseWriter, r *http.Request) {
-	srv.withContainer(func(w http.ResponseWriter, r *http.Request, c *store.Container) error {
-		q := r.URL.Query()
-		err := run.RemoveRef(srv.Store, c.ID, run.RemoveOptions{Force: boolParam(q.Get("force")), Volumes: boolParam(q.Get("v")), Timeout: -1})
-		if err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})(w, r)
+func (srv *server) removeContainer(r *http.Request, c *store.Container) error {
+	q := r.URL.Query()
+	return run.RemoveRef(srv.Store, c.ID, run.RemoveOptions{Force: boolParam(q.Get("force")), Volumes: boolParam(q.Get("v")), Timeout: -1})
 }
 
 // boolParam reads a query flag as docker does: 1, true or True.

@@ -33,10 +33,10 @@ func (srv *server) topContainer(w http.ResponseWriter, r *http.Request) {
 	})(w, r)
 }
 
-// noContent runs a verb and answers 204.
-func (srv *server) noContent(verb func(*store.Store, *store.Container) error) http.HandlerFunc {
+// noContent runs a verb on the path's container and answers 204.
+func (srv *server) noContent(verb func(*http.Request, *store.Container) error) http.HandlerFunc {
 	return srv.withContainer(func(w http.ResponseWriter, r *http.Request, c *store.Container) error {
-		if err := verb(srv.Store, c); err != nil {
+		if err := verb(r, c); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -44,14 +44,18 @@ func (srv *server) noContent(verb func(*store.Store, *store.Container) error) ht
 	})
 }
 
-func (srv *server) renameContainer(w http.ResponseWriter, r *http.Request) {
-	srv.withContainer(func(w http.ResponseWriter, r *http.Request, c *store.Container) error {
-		if err := srv.Store.RenameContainer(c.ID, r.URL.Query().Get("name")); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})(w, r)
+// pauseContainer, unpauseContainer and renameContainer are their
+// verbs.
+func (srv *server) pauseContainer(r *http.Request, c *store.Container) error {
+	return run.Pause(srv.Store, c)
+}
+
+func (srv *server) unpauseContainer(r *http.Request, c *store.Container) error {
+	return run.Unpause(srv.Store, c)
+}
+
+func (srv *server) renameContainer(r *http.Request, c *store.Container) error {
+	return srv.Store.RenameContainer(c.ID, r.URL.Query().Get("name"))
 }
 
 // updateContainer is POST /containers/ID/update: new limits, as tug

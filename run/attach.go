@@ -284,6 +284,14 @@ func ParseDetachKeys(s string) ([]byte, error) {
 // exits (then its exit code is returned) or, on a terminal, the user
 // types the detach keys (ParseDetachKeys; none: no detaching).
 func Attach(s *store.Store, c *store.Container, stdio IO, detachKeys []byte) (int, error) {
+	return attachRunning(s, c, func(cfg *Config, conn net.Conn) (int, error) {
+		return attachSession(s, c, cfg, conn, stdio, detachKeys, nil)
+	})
+}
+
+// attachRunning connects to the monitor of a running container and runs
+// session as its client.
+func attachRunning(s *store.Store, c *store.Container, session func(cfg *Config, conn net.Conn) (int, error)) (int, error) {
 	cfg, err := ContainerConfig(c)
 	if err != nil {
 		return 0, err
@@ -293,7 +301,7 @@ func Attach(s *store.Store, c *store.Container, stdio IO, detachKeys []byte) (in
 		return 0, fmt.Errorf("attach %s: %w (is it running detached?)", c.Name, ErrNotRunning)
 	}
 	defer conn.Close()
-	return attachSession(s, c, cfg, conn, stdio, detachKeys, nil)
+	return session(cfg, conn)
 }
 
 // attachSession is one attachment on conn: the terminal raw and its size
@@ -341,16 +349,9 @@ var ErrClientGone = errors.New("the attached client went away")
 // AttachStreams attaches st to a running container, as Attach does,
 // until it exits (its exit code) or the monitor goes.
 func AttachStreams(s *store.Store, c *store.Container, st Streams) (int, error) {
-	cfg, err := ContainerConfig(c)
-	if err != nil {
-		return 0, err
-	}
-	conn, err := net.Dial("unix", attachSocket(s, c))
-	if err != nil {
-		return 0, fmt.Errorf("attach %s: %w (is it running detached?)", c.Name, ErrNotRunning)
-	}
-	defer conn.Close()
-	return pump(s, c, cfg, conn, st, false, nil, nil)
+	return attachRunning(s, c, func(cfg *Config, conn net.Conn) (int, error) {
+		return pump(s, c, cfg, conn, st, false, nil, nil)
+	})
 }
 
 // Resize sets the size of a running container's terminal, as an

@@ -30,22 +30,15 @@ func benchAPI(tug, dir, reg string, runs, fleet int) error {
 		return err
 	}
 	fmt.Printf("tug API: docker run --rm true %7.1f ms, docker ps (%d running) %7.1f ms  (medians of %d)\n", tugRun*1000, fleet, tugPs*1000, runs)
-	p, err := podmanEngine(root, ref)
-	if err != nil {
-		fmt.Printf("podman:                   %s; no comparison\n", err)
+	return withPodman(root, ref, func(p engine) error {
+		podRun, podPs, err := apiTimes(docker, p, filepath.Join(root, "podman.sock"), ref, runs, fleet)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("podman API: docker run --rm true %7.1f ms, docker ps %7.1f ms\n", podRun*1000, podPs*1000)
+		fmt.Printf("tug/podman: API docker run %.3f, docker ps %.3f (targets ≤ 0.33)\n", tugRun/podRun, tugPs/podPs)
 		return nil
-	}
-	defer p.cmd("system", "reset", "-f").Run()
-	if p.env, err = podmanPodConf(root, p); err != nil {
-		return err
-	}
-	podRun, podPs, err := apiTimes(docker, p, filepath.Join(root, "podman.sock"), ref, runs, fleet)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("podman API: docker run --rm true %7.1f ms, docker ps %7.1f ms\n", podRun*1000, podPs*1000)
-	fmt.Printf("tug/podman: API docker run %.3f, docker ps %.3f (targets ≤ 0.33)\n", tugRun/podRun, tugPs/podPs)
-	return nil
+	})
 }
 
 // apiTimes starts e's API service on sock and times the docker CLI's

@@ -35,6 +35,21 @@ func benchPods(tug, dir, reg string, runs int) error {
 // versusPodman times what measure does with podman, set up for pods, and
 // prints it against tug's figure.
 func versusPodman(root, ref, what string, tugSecs float64, measure func(engine) (float64, error)) error {
+	return withPodman(root, ref, func(p engine) error {
+		secs, err := measure(p)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("podman %s: %7.1f ms\n", what, secs*1000)
+		fmt.Printf("tug/podman: %s %.3f (target ≤ 0.2)\n", what, tugSecs/secs)
+		return nil
+	})
+}
+
+// withPodman runs f with podman set up for pods and the API (its store
+// in root, ref pulled, the container defaults this host needs), then
+// resets podman's store; without podman it says so and runs nothing.
+func withPodman(root, ref string, f func(engine) error) error {
 	p, err := podmanEngine(root, ref)
 	if err != nil {
 		fmt.Printf("podman:                   %s; no comparison\n", err)
@@ -44,13 +59,7 @@ func versusPodman(root, ref, what string, tugSecs float64, measure func(engine) 
 	if p.env, err = podmanPodConf(root, p); err != nil {
 		return err
 	}
-	secs, err := measure(p)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("podman %s: %7.1f ms\n", what, secs*1000)
-	fmt.Printf("tug/podman: %s %.3f (target ≤ 0.2)\n", what, tugSecs/secs)
-	return nil
+	return f(p)
 }
 
 // podTimes is the median time of a pod's create and two members' runs;
