@@ -173,7 +173,7 @@ func (srv *server) createNetwork(w http.ResponseWriter, r *http.Request) {
 
 func (srv *server) removeNetwork(w http.ResponseWriter, r *http.Request) {
 	rec, err := srv.lookupNetwork(r.PathValue("id"))
-	if err == nil && rec.Name == "tug" {
+	if err == nil && rec.Name == tugnet.DefaultName {
 		err = statusError{http.StatusForbidden, errors.New("bridge is a pre-defined network and cannot be removed")}
 	}
 	if err == nil {

@@ -27,6 +27,10 @@ type Network struct {
 	Bridge  string       `json:"bridge"`
 }
 
+// DefaultName is the default network's name, docker's: bridge. Records
+// made before it was (a container's saved settings) may say "tug".
+const DefaultName = "bridge"
+
 // Default is tug's default network, tug0 with 10.88.0.0/16 unless the
 // config says otherwise.
 func Default(subnet string) (Network, error) {
@@ -38,7 +42,7 @@ func Default(subnet string) (Network, error) {
 		return Network{}, fmt.Errorf("network subnet %q: want an IPv4 prefix of /30 or larger", subnet)
 	}
 	p = p.Masked()
-	return Network{Name: "tug", Subnet: p, Gateway: p.Addr().Next(), Bridge: "tug0"}, nil
+	return Network{Name: DefaultName, Subnet: p, Gateway: p.Addr().Next(), Bridge: "tug0"}, nil
 }
 
 // hostDir holds what tug's bridges share across every store on the

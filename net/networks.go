@@ -165,14 +165,15 @@ func List(s *store.Store, defaultSubnet string) ([]*Record, error) {
 	return out, nil
 }
 
-// Lookup finds a network by name; "bridge" and "tug" are the default.
+// Lookup finds a network by name; "bridge" (and "tug", its name in
+// records made before) is the default.
 func Lookup(s *store.Store, name, defaultSubnet string) (*Record, error) {
 	all, err := List(s, defaultSubnet)
 	if err != nil {
 		return nil, err
 	}
-	if name == "bridge" {
-		name = "tug"
+	if name == "tug" {
+		name = DefaultName
 	}
 	for _, r := range all {
 		if r.Name == name {
@@ -209,7 +210,7 @@ func remove(s *store.Store, name, defaultSubnet string) error {
 	if err != nil {
 		return err
 	}
-	if r.Name == "tug" {
+	if r.Name == DefaultName {
 		return errors.New("the default network cannot be removed")
 	}
 	if users := Users(r.Network); len(users) > 0 {

@@ -446,7 +446,7 @@ func networkOptions(s *store.Store, opt *Options, img v1.Config) ([]tugnet.Port,
 	if err != nil {
 		return nil, fmt.Errorf("--network %s: %w (see tug network ls)", opt.Network, err)
 	}
-	if len(opt.Aliases) > 0 && r.Name == "tug" {
+	if len(opt.Aliases) > 0 && r.Name == tugnet.DefaultName {
 		return nil, fmt.Errorf("--network-alias: only user-defined networks resolve names")
 	}
 	if opt.PublishAll {

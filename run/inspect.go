@@ -168,7 +168,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	} else if bridged(cfg) {
 		// the networks it will be on, with no address yet, as docker
 		// shows a container that does not run
-		for _, n := range append([]string{cmp.Or(defaultName(cfg.Network), "tug")}, cfg.Connected...) {
+		for _, n := range append([]string{cmp.Or(defaultName(cfg.Network), tugnet.DefaultName)}, cfg.Connected...) {
 			v.NetworkSettings.Networks[n] = InspectEndpoint{Aliases: aliasesOn(cfg, n)}
 		}
 	}

@@ -98,7 +98,7 @@ func connectedNow(s *store.Store, id string, cfg *Config) []string {
 	}
 	if all, err := tugnet.SavedAll(s, id); err == nil {
 		for _, st := range all {
-			if st.Network != defaultName(cfg.Network) {
+			if defaultName(st.Network) != defaultName(cfg.Network) {
 				names = append(names, st.Network)
 			}
 		}
@@ -130,7 +130,7 @@ func Connect(s *store.Store, c *store.Container, name, ip string, aliases []stri
 		if a, err := netip.ParseAddr(ip); ip != "" && (err != nil || !r.Subnet.Contains(a) || a == r.Gateway) {
 			return fmt.Errorf("--ip %s: want an address of network %s's %s", ip, r.Name, r.Subnet)
 		}
-		if len(aliases) > 0 && r.Name == "tug" {
+		if len(aliases) > 0 && r.Name == tugnet.DefaultName {
 			return fmt.Errorf("--alias: only user-defined networks resolve names")
 		}
 		st, err := s.State(c.ID)
@@ -247,11 +247,11 @@ func joinTarget(s *store.Store, id, flag, what string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "pidfd"), nil
 }
 
-// defaultName is a network's name as tug's records have it: --network
-// bridge is the default network, "tug".
+// defaultName is a network's name as the network's record has it: the
+// default network is bridge, which records made before called "tug".
 func defaultName(network string) string {
-	if network == "bridge" {
-		return "tug"
+	if network == "tug" {
+		return tugnet.DefaultName
 	}
 	return network
 }
@@ -260,7 +260,7 @@ func defaultName(network string) string {
 // not the default bridge, none, host or container:NAME.
 func userNetwork(network string) bool {
 	switch defaultName(network) {
-	case "tug", "none", "host", tugnet.Pasta, tugnet.Slirp:
+	case tugnet.DefaultName, "none", "host", tugnet.Pasta, tugnet.Slirp:
 		return false
 	}
 	return !strings.HasPrefix(network, "container:")
