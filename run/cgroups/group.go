@@ -406,16 +406,6 @@ func (g *Group) TaskFiles() []string {
 	return out
 }
 
-// Enter moves pid into the group.
-func (g *Group) Enter(pid int) error {
-	for _, dir := range g.dirs {
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
-			return fmt.Errorf("enter cgroup %s: %w", dir, err)
-		}
-	}
-	return nil
-}
-
 // DirFD opens the v2 dir for CLONE_INTO_CGROUP; -1 on v1 and hybrid.
 func (g *Group) DirFD() (int, error) {
 	dir, ok := g.dirs[""]

@@ -154,23 +154,6 @@ func (c *Conn) SetProperties(unit string, props []Property) error {
 	return nil
 }
 
-// UnitProperty reads one property of unit's interface iface ("Scope",
-// "Unit"…) as a string.
-func (c *Conn) UnitProperty(unit, iface, name string) (string, error) {
-	var path dbus.ObjectPath
-	if err := c.obj.Call("org.freedesktop.systemd1.Manager.GetUnit", 0, unit).Store(&path); err != nil {
-		return "", unitError(err)
-	}
-	v, err := c.bus.Object("org.freedesktop.systemd1", path).GetProperty("org.freedesktop.systemd1." + iface + "." + name)
-	if err != nil {
-		return "", err
-	}
-	if s, ok := v.Value().(string); ok {
-		return s, nil
-	}
-	return v.String(), nil
-}
-
 // jobTimeout bounds the wait for a job the manager has queued. A stop
 // job may rightly take the manager's own stop timeout (90 s by default:
 // TERM, then KILL), so the bound lies past it; at 30 s, rm -f under
