@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/image"
@@ -214,15 +215,20 @@ func (srv *server) pullImage(w http.ResponseWriter, r *http.Request) {
 		_, digest, _ := strings.Cut(img.Digests[0], "@")
 		out.send(jsonstream.Message{Status: "Digest: " + digest})
 	}
-	out.send(jsonstream.Message{Status: "Status: Image is up to date for " + familiar(ref)})
+	status := "Status: Image is up to date for "
+	if out.fetched.Load() {
+		status = "Status: Downloaded newer image for "
+	}
+	out.send(jsonstream.Message{Status: status + familiar(ref)})
 }
 
 // messages is a stream of JSON messages, safe for the reporters of
 // layers pulled at once.
 type messages struct {
-	mu sync.Mutex
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	fetched atomic.Bool // a layer was pulled, not found here
 }
 
 func (m *messages) send(msg jsonstream.Message) {
@@ -274,6 +280,7 @@ func (l *layerMessages) Done(exists bool, err error) {
 	case exists:
 		l.m.send(jsonstream.Message{Status: "Already exists", ID: l.id, Progress: &jsonstream.Progress{}})
 	default:
+		l.m.fetched.Store(true)
 		l.m.send(jsonstream.Message{Status: "Pull complete", ID: l.id, Progress: &jsonstream.Progress{}})
 	}
 }
