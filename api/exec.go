@@ -106,9 +106,6 @@ func (srv *server) createExec(w http.ResponseWriter, r *http.Request) {
 		if len(req.Cmd) == 0 {
 			return badRequest(errors.New("no exec command specified"))
 		}
-		if req.Privileged {
-			return badRequest(errors.New("exec: tug runs a command with the container's own privileges; --privileged is not served"))
-		}
 		if up, err := srv.running(c); err != nil || !up {
 			return cmpErr(err, fmt.Errorf("container %s is not running: %w", c.ID, run.ErrConflict))
 		}
@@ -150,7 +147,7 @@ func (srv *server) startExec(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	opt := run.ExecOptions{Args: x.req.Cmd, Env: x.req.Env, Workdir: x.req.WorkingDir, User: x.req.User, Tty: x.req.Tty || req.Tty, Interactive: x.req.AttachStdin}
+	opt := run.ExecOptions{Args: x.req.Cmd, Env: x.req.Env, Workdir: x.req.WorkingDir, User: x.req.User, Tty: x.req.Tty || req.Tty, Interactive: x.req.AttachStdin, Privileged: x.req.Privileged}
 	if req.Detach {
 		srv.idle.begin()
 		go func() {

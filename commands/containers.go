@@ -518,6 +518,7 @@ func execCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set K=V, or copy K from this environment"},
 			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory in the container"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "USER[:GROUP] or UID[:GID]"},
+			&cli.BoolFlag{Name: "privileged", Usage: "give the command every capability and no seccomp filter"},
 		},
 		Action: func(c *cli.Context) error {
 			s, ctr, err := oneContainer(c, 2, -1)
@@ -526,7 +527,7 @@ func execCommand() *cli.Command {
 			}
 			opt := run.ExecOptions{
 				Args: c.Args().Tail(), Env: c.StringSlice("env"), Workdir: c.String("workdir"), User: c.String("user"),
-				Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), Detach: c.Bool("detach"),
+				Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), Detach: c.Bool("detach"), Privileged: c.Bool("privileged"),
 			}
 			code, err := run.Exec(s, ctr, opt, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			if err != nil {

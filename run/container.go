@@ -57,6 +57,11 @@ type Config struct {
 	Resources      cgroups.Resources   `json:"resources"`
 	CgroupManager  string              `json:"cgroup_manager,omitempty"` // systemd, or "" for cgroupfs
 	Health         *health.Check       `json:"health,omitempty"`         // nil: no healthcheck
+	// SeccompRef names the compiled seccomp filter in the store
+	// (Store.Seccomp); the record's Spec.Seccomp is then empty, and
+	// withSeccomp fills it in for a start or an exec. Records made
+	// before it hold the filter in Spec.Seccomp itself.
+	SeccompRef string `json:"seccomp_ref,omitempty"`
 }
 
 // ContainerConfig decodes the run config of a container record.
@@ -66,6 +71,22 @@ func ContainerConfig(c *store.Container) (*Config, error) {
 		return nil, fmt.Errorf("container %s: corrupt config: %w", c.ID[:12], err)
 	}
 	return &cfg, nil
+}
+
+// withSeccomp fills in cfg's seccomp filter from the store, where the
+// record names it.
+func (cfg *Config) withSeccomp(s *store.Store) error {
+	if cfg.SeccompRef == "" || len(cfg.Spec.Seccomp) > 0 {
+		return nil
+	}
+	raw, err := s.Seccomp(cfg.SeccompRef)
+	if err == nil {
+		cfg.Spec.Seccomp, err = childspec.ParseBPF(raw)
+	}
+	if err != nil {
+		return fmt.Errorf("seccomp filter: %w", err)
+	}
+	return nil
 }
 
 // rootlessLimits says why a rootless container's limits do nothing.
@@ -250,8 +271,15 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if hostIPC {
 		spec.Mounts = append(spec.Mounts, Mount{Source: "/dev/shm", Destination: "/dev/shm"}) // docker's: the host's
 	}
+	var seccompRef string
+	if len(spec.Seccomp) > 0 {
+		if seccompRef, err = s.PutSeccomp(spec.Seccomp.Bytes()); err != nil {
+			return nil, err
+		}
+		spec.Seccomp = nil
+	}
 	raw, err := json.Marshal(Config{
-		Spec: spec, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, MacAddress: opt.MacAddress, Aliases: opt.Aliases,
+		Spec: spec, SeccompRef: seccompRef, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, MacAddress: opt.MacAddress, Aliases: opt.Aliases,
 		StopSignal: stopSignal, StopTimeout: opt.StopTimeout, Annotations: annotations, Restart: restart, LogMaxSize: logMax, LogOpts: logOpts, LogDriver: logDriver,
 		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check, IPC: ipc, CgroupManager: manager,
 		UTS: uts.container, PID: pid.container,
@@ -530,9 +558,11 @@ func sharedNetwork(cfg *Config) (string, bool) {
 }
 
 // bridged tells whether a container gets a veth on a bridge network.
-func bridged(cfg *Config) bool {
-	_, shared := sharedNetwork(cfg)
-	return cfg.Network != "none" && cfg.Network != "host" && !shared && !tugnet.IsUserMode(cfg.Network)
+func bridged(cfg *Config) bool { return bridgedNet(cfg.Network) }
+
+// bridgedNet tells whether --network gives a veth on a bridge network.
+func bridgedNet(network string) bool {
+	return network != "none" && network != "host" && !strings.HasPrefix(network, "container:") && !tugnet.IsUserMode(network)
 }
 
 // checkDNS validates --dns, --add-host and --ip.

@@ -52,6 +52,9 @@ type ExecOptions struct {
 	Tty         bool
 	Interactive bool
 	Detach      bool
+	// Privileged runs it with every capability and without seccomp, as
+	// docker's exec --privileged (the container's mounts stay as they are)
+	Privileged bool
 }
 
 // Exec runs a command in a running container and returns its exit code.
@@ -65,7 +68,7 @@ func Exec(s *store.Store, c *store.Container, opt ExecOptions, stdio IO) (int, e
 		return 0, err
 	}
 	defer h.close()
-	spec, err := helperSpec(cfg, opt)
+	spec, err := helperSpec(s, cfg, opt)
 	if err != nil {
 		return 0, err
 	}
@@ -150,16 +153,25 @@ func pipesFor(st Streams) (stdio IO, wait func(), err error) {
 
 // helperSpec is what the helper runs for opt: the container's env,
 // then exec's own -e, and the container's credentials.
-func helperSpec(cfg *Config, opt ExecOptions) (execSpec, error) {
+func helperSpec(s *store.Store, cfg *Config, opt ExecOptions) (execSpec, error) {
 	env, err := environment(v1.Config{Env: cfg.Spec.Env}, Options{Env: opt.Env, Tty: opt.Tty}, cfg.Spec.Hostname, os.LookupEnv)
 	if err != nil {
 		return execSpec{}, err
 	}
-	return execSpec{
+	spec := execSpec{
 		Args: opt.Args, Env: env, Cwd: cmp.Or(opt.Workdir, cfg.Spec.Cwd, "/"), User: cmp.Or(opt.User, cfg.Spec.User),
-		Tty: opt.Tty, Detach: opt.Detach, Caps: cfg.Spec.Caps, NoNewPrivs: cfg.Spec.NoNewPrivs, Seccomp: cfg.Spec.Seccomp,
+		Tty: opt.Tty, Detach: opt.Detach, Caps: cfg.Spec.Caps, NoNewPrivs: cfg.Spec.NoNewPrivs,
 		GroupAdd: cfg.Spec.GroupAdd,
-	}, nil
+	}
+	if opt.Privileged {
+		spec.Caps, _ = capabilities(Security{Privileged: true})
+		return spec, nil
+	}
+	if err := cfg.withSeccomp(s); err != nil {
+		return execSpec{}, err
+	}
+	spec.Seccomp = cfg.Spec.Seccomp
+	return spec, nil
 }
 
 // helper starts exec helpers in one running container: a pidfd of its

@@ -55,7 +55,7 @@ func newProber(s *store.Store, c *store.Container, cfg *Config) (*prober, error)
 	if cfg.Health == nil {
 		return nil, fmt.Errorf("%s %w", c.Name, ErrNoHealthcheck)
 	}
-	spec, err := helperSpec(cfg, ExecOptions{Args: cfg.Health.Args()})
+	spec, err := helperSpec(s, cfg, ExecOptions{Args: cfg.Health.Args()})
 	if err != nil {
 		return nil, err
 	}

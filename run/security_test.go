@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+
 	"tug/run/childspec"
+	"tug/store"
 
 	"golang.org/x/sys/unix"
 )
@@ -143,5 +146,35 @@ func TestSeccompPrograms(t *testing.T) {
 	cached, err := cachedSeccomp(t.TempDir(), "", childspec.DefaultCaps())
 	if err != nil || !reflect.DeepEqual(cached, def) {
 		t.Errorf("cached: %v", err)
+	}
+}
+
+// TestSeccompInStore: a record names its filter in the store, and start
+// and exec get it back whole; a record of before, with the filter in its
+// spec, keeps that one.
+func TestSeccompInStore(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "root"), filepath.Join(t.TempDir(), "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := compileSeccomp("", childspec.DefaultCaps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := s.PutSeccomp(childspec.BPF(def).Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{SeccompRef: ref}
+	if err := cfg.withSeccomp(s); err != nil || !reflect.DeepEqual(cfg.Spec.Seccomp, childspec.BPF(def)) {
+		t.Errorf("filter from the store: %d instructions, %v", len(cfg.Spec.Seccomp), err)
+	}
+	old := &Config{Spec: Spec{Seccomp: childspec.BPF(def[:3])}}
+	if err := old.withSeccomp(s); err != nil || len(old.Spec.Seccomp) != 3 {
+		t.Errorf("a record's own filter: %d instructions, %v", len(old.Spec.Seccomp), err)
+	}
+	missing := &Config{SeccompRef: strings.Repeat("0", 64)}
+	if err := missing.withSeccomp(s); err == nil {
+		t.Error("a missing filter gave none and no error")
 	}
 }

@@ -163,6 +163,9 @@ func preservedFDs(n, inherited int) ([]*os.File, error) {
 // (Pdeathsig). It runs as named steps; each pushes what undoes it, and a
 // failed step unwinds them all, last first.
 func launch(s *store.Store, c *store.Container, cfg *Config, extra []*os.File, wire func(*exec.Cmd) (*session, error)) (*process, error) {
+	if err := cfg.withSeccomp(s); err != nil {
+		return nil, err
+	}
 	l := &launcher{s: s, c: c, cfg: cfg, spec: cfg.Spec, extra: extra}
 	defer l.closeAll()
 	steps := []func() error{

@@ -201,15 +201,34 @@ type Device struct {
 // 8-byte instructions, a tenth of the size of a list of objects.
 type BPF []unix.SockFilter
 
-// MarshalJSON encodes the program as base64.
-func (p BPF) MarshalJSON() ([]byte, error) {
+// Bytes are the program's 8-byte instructions, in the kernel's layout
+// (little-endian, as on every architecture tug builds for).
+func (p BPF) Bytes() []byte {
 	raw := make([]byte, 0, 8*len(p))
 	for _, in := range p {
 		raw = binary.LittleEndian.AppendUint16(raw, in.Code)
 		raw = append(raw, in.Jt, in.Jf)
 		raw = binary.LittleEndian.AppendUint32(raw, in.K)
 	}
-	return json.Marshal(raw)
+	return raw
+}
+
+// ParseBPF reads Bytes' form.
+func ParseBPF(raw []byte) (BPF, error) {
+	if len(raw)%8 != 0 {
+		return nil, fmt.Errorf("seccomp program of %d bytes", len(raw))
+	}
+	p := make(BPF, len(raw)/8)
+	for i := range p {
+		r := raw[8*i:]
+		p[i] = unix.SockFilter{Code: binary.LittleEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.LittleEndian.Uint32(r[4:])}
+	}
+	return p, nil
+}
+
+// MarshalJSON encodes the program as base64.
+func (p BPF) MarshalJSON() ([]byte, error) {
+	return json.Marshal(p.Bytes())
 }
 
 // UnmarshalJSON decodes MarshalJSON's form.
@@ -218,15 +237,9 @@ func (p *BPF) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	if len(raw)%8 != 0 {
-		return fmt.Errorf("seccomp program of %d bytes", len(raw))
-	}
-	*p = make(BPF, len(raw)/8)
-	for i := range *p {
-		r := raw[8*i:]
-		(*p)[i] = unix.SockFilter{Code: binary.LittleEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.LittleEndian.Uint32(r[4:])}
-	}
-	return nil
+	prog, err := ParseBPF(raw)
+	*p = prog
+	return err
 }
 
 // Exec is what tug-exec needs to run a command in a container, decided
