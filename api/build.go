@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -90,7 +91,13 @@ func (srv *server) buildImage(w http.ResponseWriter, r *http.Request) {
 	pw.Close()
 	<-copied
 	if err != nil {
-		out.send(jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
+		// a RUN's exit code goes in the error's code, which the docker
+		// CLI exits with
+		e := &jsonstream.Error{Message: err.Error()}
+		if failed := (*build.StepFailed)(nil); errors.As(err, &failed) {
+			e.Code = failed.Code
+		}
+		out.send(jsonstream.Message{Error: e})
 		return
 	}
 	aux, _ := json.Marshal(map[string]string{"ID": img.ID.String()})

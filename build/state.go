@@ -95,12 +95,7 @@ func (st *state) expand(cmd instructions.Command) ([]string, error) {
 // do runs one instruction, its words expanded already.
 func (st *state) do(cmd instructions.Command) error {
 	text := cmd.(fmt.Stringer).String()
-	cfg := &st.cf.Config
 	switch c := cmd.(type) {
-	case *instructions.EnvCommand:
-		for _, kv := range c.Env {
-			cfg.Env = setEnv(cfg.Env, kv.Key, kv.Value)
-		}
 	case *instructions.ArgCommand:
 		for _, kv := range c.Args {
 			v, inMeta := st.b.meta[kv.Key]
@@ -112,14 +107,33 @@ func (st *state) do(cmd instructions.Command) error {
 			}
 			st.args[kv.Key] = v
 		}
-	case *instructions.LabelCommand:
-		labels := map[string]string{}
-		for _, kv := range c.Labels {
-			labels[kv.Key] = kv.Value
-		}
-		addLabels(st.cf, labels)
 	case *instructions.MaintainerCommand:
 		st.cf.Author = c.Maintainer
+	default:
+		if !setConfig(&st.cf.Config, cmd, &st.cmdSet) {
+			return fmt.Errorf("%T: not supported by tug build yet", cmd)
+		}
+	}
+	nop(st.cf, text)
+	return nil
+}
+
+// setConfig applies an instruction that changes only an image's config
+// (ENV, LABEL, CMD…) to cfg, and says whether cmd was one. cmdSet tells
+// whether a CMD came before, which an ENTRYPOINT keeps; CMD sets it.
+func setConfig(cfg *v1.Config, cmd instructions.Command, cmdSet *bool) bool {
+	switch c := cmd.(type) {
+	case *instructions.EnvCommand:
+		for _, kv := range c.Env {
+			cfg.Env = setEnv(cfg.Env, kv.Key, kv.Value)
+		}
+	case *instructions.LabelCommand:
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		for _, kv := range c.Labels {
+			cfg.Labels[kv.Key] = kv.Value
+		}
 	case *instructions.WorkdirCommand:
 		cfg.WorkingDir = path.Join(cmp.Or(cfg.WorkingDir, "/"), c.Path)
 		if path.IsAbs(c.Path) {
@@ -128,10 +142,10 @@ func (st *state) do(cmd instructions.Command) error {
 	case *instructions.UserCommand:
 		cfg.User = c.User
 	case *instructions.CmdCommand:
-		cfg.Cmd, st.cmdSet = shellForm(cfg.Shell, c.CmdLine, c.PrependShell), true
+		cfg.Cmd, *cmdSet = shellForm(cfg.Shell, c.CmdLine, c.PrependShell), true
 	case *instructions.EntrypointCommand:
 		cfg.Entrypoint = shellForm(cfg.Shell, c.CmdLine, c.PrependShell)
-		if !st.cmdSet {
+		if !*cmdSet {
 			cfg.Cmd = nil // docker: an ENTRYPOINT drops the base image's CMD
 		}
 	case *instructions.ExposeCommand:
@@ -161,10 +175,9 @@ func (st *state) do(cmd instructions.Command) error {
 	case *instructions.OnbuildCommand:
 		cfg.OnBuild = append(cfg.OnBuild, c.Expression)
 	default:
-		return fmt.Errorf("%T: not supported by tug build yet", cmd)
+		return false
 	}
-	nop(st.cf, text)
-	return nil
+	return true
 }
 
 // run runs a RUN instruction in a container of the image so far, as

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"tug/build"
 	"tug/run"
 	"tug/store"
 )
@@ -122,6 +123,7 @@ func commitCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "author", Aliases: []string{"a"}, Usage: "author"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit message"},
+			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR…) to the image's config"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID (tug prints nothing else anyway)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -130,6 +132,11 @@ func commitCommand() *cli.Command {
 				return err
 			}
 			opt := run.CommitOptions{Author: c.String("author"), Message: c.String("message")}
+			if changes := c.StringSlice("change"); len(changes) > 0 {
+				if opt.Change, err = build.Changes(changes); err != nil {
+					return usage(err)
+				}
+			}
 			if n := c.Args().Get(1); n != "" {
 				if opt.Name, err = store.NormalizeName(n); err != nil {
 					return err

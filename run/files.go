@@ -252,6 +252,7 @@ type CommitOptions struct {
 	Name    string // canonical name, or "" for a dangling image
 	Author  string
 	Message string
+	Change  func(*v1.Config)  // if set, changes the image's config (commit --change)
 	Header  func(*tar.Header) // if set, may change each header of the layer (tug build's clamped times)
 	Skip    []string          // mount points (relative paths) left out when empty: tug build's RUN --mount targets
 	// Uncompressed stores the layer as a plain tar (tug build's, whose
@@ -303,6 +304,9 @@ func Commit(ctx context.Context, s *store.Store, c *store.Container, opt CommitO
 	}
 	cf = cf.DeepCopy()
 	cf.Created, cf.Author = v1.Time{Time: now}, opt.Author
+	if opt.Change != nil {
+		opt.Change(&cf.Config)
+	}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return nil, err
 	}
