@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -229,7 +230,7 @@ func TestMobyClient(t *testing.T) {
 	defer cancel()
 	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:       "shapes",
-		Config:     &container.Config{Image: "busybox", Cmd: []string{"sleep", "100"}, Labels: map[string]string{"app": "shapes"}, Env: []string{"A=1"}},
+		Config:     &container.Config{Image: "busybox", Cmd: []string{"sh", "-c", "echo hello-log; exec sleep 100"}, Labels: map[string]string{"app": "shapes"}, Env: []string{"A=1"}},
 		HostConfig: &container.HostConfig{NetworkMode: "none"},
 	})
 	if err != nil {
@@ -245,15 +246,34 @@ func TestMobyClient(t *testing.T) {
 	}
 	c := in.Container
 	if c.ID != created.ID || c.Name != "/shapes" || !c.State.Running || c.State.Pid <= 0 || c.State.Status != container.StateRunning ||
-		!slices.Equal(c.Config.Cmd, []string{"sleep", "100"}) || !slices.Contains(c.Config.Env, "A=1") || c.HostConfig.NetworkMode != "none" {
+		!slices.Equal(c.Config.Cmd, []string{"sh", "-c", "echo hello-log; exec sleep 100"}) || !slices.Contains(c.Config.Env, "A=1") || c.HostConfig.NetworkMode != "none" {
 		t.Errorf("inspect: %+v %+v %+v", c.State, c.Config, c.HostConfig)
 	}
-	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", "app=shapes")})
+	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Size: true, Filters: client.Filters{}.Add("label", "app=shapes")})
 	if err != nil || len(list.Items) != 1 {
 		t.Fatalf("list: %+v %v", list, err)
 	}
-	if it := list.Items[0]; it.ID != created.ID || !slices.Equal(it.Names, []string{"/shapes"}) || it.State != container.StateRunning || it.Labels["app"] != "shapes" || !strings.HasPrefix(it.Status, "Up") {
+	if it := list.Items[0]; it.ID != created.ID || !slices.Equal(it.Names, []string{"/shapes"}) || it.State != container.StateRunning || it.Labels["app"] != "shapes" ||
+		!strings.HasPrefix(it.Status, "Up") || it.Command != "sh -c echo hello-log; exec sleep 100" || it.HostConfig.NetworkMode != "none" || it.SizeRootFs < 100_000 {
 		t.Errorf("list item: %+v", it)
+	}
+	// attach with logs=1 and no stream: what it wrote so far, then the end
+	for ; ; time.Sleep(50 * time.Millisecond) {
+		att, err := cli.ContainerAttach(ctx, "shapes", client.ContainerAttachOptions{Logs: true, Stdout: true, Stderr: true})
+		if err != nil {
+			t.Fatalf("attach logs=1: %v", err)
+		}
+		got, err := io.ReadAll(att.Reader)
+		att.Close()
+		if err != nil {
+			t.Fatalf("attach logs=1: %v", err)
+		}
+		if bytes.Contains(got, []byte("hello-log\n")) && got[0] == 1 { // on stdout's frames
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("attach logs=1: %q", got)
+		}
 	}
 	evs := cli.Events(ctx, client.EventsListOptions{Filters: client.Filters{}.Add("container", created.ID)})
 	timeout := 1

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -69,8 +68,9 @@ func (a *attaches) claim(id string) <-chan error {
 // so a read cannot tell whether it went away.
 const startWithin = time.Minute
 
-// attachContainer is POST /containers/ID/attach?stream=1&stdin=&
-// stdout=&stderr=: the connection is hijacked and carries the streams,
+// attachContainer is POST /containers/ID/attach?stream=&logs=&stdin=&
+// stdout=&stderr=: the connection is hijacked and carries the log so
+// far (logs=1), then the streams (stream=1),
 // raw for a container with a terminal, else in docker's multiplexed
 // framing; stdin comes the other way. A running container is attached
 // to at once; one that does not run yet is started by the start
@@ -78,16 +78,14 @@ const startWithin = time.Minute
 func (srv *server) attachContainer(w http.ResponseWriter, r *http.Request) {
 	srv.withContainer(func(w http.ResponseWriter, r *http.Request, c *store.Container) error {
 		q := r.URL.Query()
-		if !boolParam(q.Get("stream")) {
-			return badRequest(errors.New("attach: only stream=1 is served; read the log with /containers/ID/logs"))
-		}
+		stream := boolParam(q.Get("stream"))
 		in, err := run.Inspect(srv.Store, c)
 		if err != nil {
 			return err
 		}
 		var start <-chan chan error
 		var cancel func() bool
-		if !in.State.Running {
+		if !in.State.Running && stream {
 			if start, cancel, err = srv.attaches.wait(c.ID); err != nil {
 				return err
 			}
@@ -104,6 +102,12 @@ func (srv *server) attachContainer(w http.ResponseWriter, r *http.Request) {
 		}
 		st, stop := streams(conn, buf.Reader, q, tty)
 		defer stop()
+		if boolParam(q.Get("logs")) { // what it wrote so far, first
+			run.Logs(srv.Store, c, run.LogOptions{Tail: -1}, st.Stdout, st.Stderr)
+		}
+		if !stream {
+			return nil
+		}
 		if start == nil {
 			run.AttachStreams(srv.Store, c, st)
 			return nil

@@ -130,22 +130,14 @@ func (srv *server) listContainers(w http.ResponseWriter, r *http.Request) {
 			last = -1
 		}
 	}
-	rows, _, err := run.Ps(srv.Store, run.PsOptions{All: boolParam(q.Get("all")), Last: last, Filters: filters, NoTrunc: true})
+	rows, _, err := run.List(srv.Store, run.PsOptions{All: boolParam(q.Get("all")), Last: last, Filters: filters, NoTrunc: true, Size: boolParam(q.Get("size"))})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := []container.Summary{}
-	for _, row := range rows {
-		c, err := srv.Store.LookupContainer(row.ID)
-		if err != nil {
-			continue // removed meanwhile
-		}
-		sum, err := summary(srv.Store, c, row.Status)
-		if err != nil {
-			continue
-		}
-		out = append(out, *sum)
+	out := make([]container.Summary, len(rows))
+	for i := range rows {
+		out[i] = summary(&rows[i])
 	}
 	writeJSON(w, http.StatusOK, out)
 }

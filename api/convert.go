@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -60,27 +59,24 @@ func entrypoint(in *run.ContainerInspect) []string {
 
 // summary is a container as /containers/json lists it, with status,
 // ps's text of its state.
-func summary(s *store.Store, c *store.Container, status string) (*container.Summary, error) {
-	in, err := run.Inspect(s, c)
-	if err != nil {
-		return nil, err
+func summary(l *run.Listed) container.Summary {
+	c, st := l.Container, l.ContainerState
+	out := container.Summary{
+		ID: c.ID, Names: []string{"/" + c.Name}, Image: c.ImageName, ImageID: c.Image.String(),
+		Command: strings.Join(l.Args, " "), Created: c.Created.Unix(),
+		Labels: c.Labels, State: container.ContainerState(l.PsRow.State), Status: l.Status,
+		Ports: portSummaries(l.NetworkSettings.Ports), Mounts: mountPoints(l.MountPoints),
+		NetworkSettings: &container.NetworkSettingsSummary{Networks: endpoints(c.ID, l.NetworkSettings.Networks)},
+		SizeRw:          l.SizeRw, SizeRootFs: l.SizeRootFs,
 	}
-	created, _ := time.Parse(time.RFC3339Nano, in.Created)
-	out := &container.Summary{
-		ID: in.ID, Names: []string{in.Name}, Image: in.ImageName, ImageID: in.Image,
-		Command: strings.Join(append([]string{in.Path}, in.Args...), " "), Created: created.Unix(),
-		Labels: in.Config.Labels, State: container.ContainerState(in.State.Status), Status: status,
-		Ports: portSummaries(in.NetworkSettings.Ports), Mounts: mountPoints(in.Mounts),
-		NetworkSettings: &container.NetworkSettingsSummary{Networks: endpoints(in.ID, in.NetworkSettings.Networks)},
-	}
-	out.HostConfig.NetworkMode = apiNetwork(in.HostConfig.NetworkMode)
-	if in.State.Health != nil {
-		out.Health = &container.HealthSummary{Status: container.HealthStatus(in.State.Health.Status), FailingStreak: in.State.Health.FailingStreak}
+	out.HostConfig.NetworkMode = apiNetwork(l.NetworkMode)
+	if st.Health != nil {
+		out.Health = &container.HealthSummary{Status: container.HealthStatus(st.Health.Status), FailingStreak: st.Health.FailingStreak}
 	}
 	if out.Labels == nil {
 		out.Labels = map[string]string{}
 	}
-	return out, nil
+	return out
 }
 
 // healthOf is a healthcheck's record in the API's type.

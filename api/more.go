@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
@@ -16,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/volume"
 
+	"tug/build"
 	"tug/pull"
 	"tug/run"
 	"tug/store"
@@ -67,16 +67,9 @@ func (srv *server) diskUsage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if ctrs, err := srv.Store.Containers(); err == nil {
-		for _, c := range ctrs {
-			st, err := run.State(srv.Store, c)
-			if err != nil {
-				continue
-			}
-			if sum, err := summary(srv.Store, c, run.StatusText(st, time.Now())); err == nil {
-				sum.SizeRw, sum.SizeRootFs = run.Size(srv.Store, c)
-				out.Containers = append(out.Containers, *sum)
-			}
+	if ctrs, _, err := run.List(srv.Store, run.PsOptions{All: true, Last: -1, NoTrunc: true, Size: true}); err == nil {
+		for i := range ctrs {
+			out.Containers = append(out.Containers, summary(&ctrs[i]))
 		}
 	}
 	if vols, err := srv.Store.Volumes(); err == nil {
@@ -195,9 +188,11 @@ func (srv *server) commitContainer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if len(q["changes"]) > 0 {
-		writeError(w, badRequest(errors.New("commit: changes are not served; commit, then build FROM the image")))
-		return
+	if changes := commitChanges(q["changes"]); len(changes) > 0 {
+		if opt.Change, err = build.Changes(changes); err != nil {
+			writeError(w, badRequest(err))
+			return
+		}
 	}
 	img, err := run.Commit(context.WithoutCancel(r.Context()), srv.Store, c, opt)
 	if err != nil {
@@ -205,6 +200,20 @@ func (srv *server) commitContainer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"Id": img.ID.String()})
+}
+
+// commitChanges are a commit's Dockerfile instructions: the docker CLI
+// sends one changes parameter each, docker-py one with a line each.
+func commitChanges(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for line := range strings.Lines(v) {
+			if line = strings.TrimSpace(line); line != "" {
+				out = append(out, line)
+			}
+		}
+	}
+	return out
 }
 
 // registriesFor are the registries of a pull or push with the

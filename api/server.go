@@ -62,6 +62,7 @@ type server struct {
 // opt.Idle or ctx ends, then returns once the requests in flight are
 // done.
 func Serve(ctx context.Context, l net.Listener, opt Options) error {
+	opt.Store.CacheRecords() // it lists the same records again and again
 	srv := &server{Options: opt, mux: http.NewServeMux(), idle: newIdleTimer(opt.Idle)}
 	srv.routes()
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second}

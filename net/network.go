@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"tug/store"
+
+	"tug/internal/smallfile"
 )
 
 // Network is a bridge network's record.
@@ -228,7 +230,7 @@ func SavedAll(s *store.Store, id string) ([]*Settings, error) {
 }
 
 func readSettings(path string) (*Settings, error) {
-	b, err := os.ReadFile(path)
+	b, err := smallfile.Read(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

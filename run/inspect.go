@@ -7,6 +7,7 @@ import (
 	"time"
 
 	tugnet "tug/net"
+	"tug/run/childspec"
 	"tug/store"
 )
 
@@ -137,7 +138,7 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	spec := cfg.Spec
 	v := &ContainerInspect{
 		ID: c.ID, Name: "/" + c.Name, Created: timeString(c.Created), Path: spec.Args[0], Args: spec.Args[1:],
-		Image: c.Image.String(), ImageName: c.ImageName, Pod: c.Pod, IsInfra: IsInfra(s, c), LogPath: LogPath(s, c), RestartCount: st.Restarts, Mounts: []InspectMount{},
+		Image: c.Image.String(), ImageName: c.ImageName, Pod: c.Pod, IsInfra: IsInfra(s, c), LogPath: LogPath(s, c), RestartCount: st.Restarts,
 		State: InspectState{
 			Status: StatusWord(st), Running: st.Status == store.StatusRunning, Paused: st.Paused, OOMKilled: st.OOMKilled,
 			ExitCode: st.ExitCode, Error: st.Error, StartedAt: timeString(st.StartedAt), FinishedAt: timeString(st.FinishedAt),
@@ -148,29 +149,11 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 			Cmd: spec.Args, Image: c.ImageName, WorkingDir: spec.Cwd, Labels: c.Labels, StopSignal: cfg.StopSignal,
 			StopTimeout: cfg.StopTimeout, Annotations: cfg.Annotations,
 		},
-		NetworkSettings: InspectNetSettng{Ports: map[string][]string{}, Networks: map[string]InspectEndpoint{}},
+		NetworkSettings: networkSettings(s, c.ID, st.Status == store.StatusRunning, cfg.nets()),
+		Mounts:          inspectMounts(spec.Mounts),
 	}
 	if v.State.Running {
 		v.State.Pid = st.Pid
-		if ns, err := tugnet.Saved(s, c.ID); err == nil && ns != nil {
-			v.NetworkSettings.IPAddress, v.NetworkSettings.Gateway, v.NetworkSettings.MacAddress = ns.IPAddress, ns.Gateway, ns.MacAddress
-			for k, bs := range ns.Ports {
-				for _, b := range bs {
-					v.NetworkSettings.Ports[k] = append(v.NetworkSettings.Ports[k], b.HostIP+":"+b.HostPort)
-				}
-			}
-		}
-		all, _ := tugnet.SavedAll(s, c.ID)
-		for _, ns := range all {
-			v.NetworkSettings.Networks[ns.Network] = InspectEndpoint{IPAddress: ns.IPAddress, IPPrefixLen: ns.PrefixLen,
-				Gateway: ns.Gateway, MacAddress: ns.MacAddress, Aliases: aliasesOn(cfg, ns.Network)}
-		}
-	} else if bridged(cfg) {
-		// the networks it will be on, with no address yet, as docker
-		// shows a container that does not run
-		for _, n := range append([]string{cmp.Or(defaultName(cfg.Network), tugnet.DefaultName)}, cfg.Connected...) {
-			v.NetworkSettings.Networks[n] = InspectEndpoint{Aliases: aliasesOn(cfg, n)}
-		}
 	}
 	if v.Config.Labels == nil {
 		v.Config.Labels = map[string]string{}
@@ -184,7 +167,70 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 	}
 	maps.Copy(v.HostConfig.LogConfig.Config, cfg.LogOpts)
 	v.HostConfig.RestartPolicy.Name, v.HostConfig.RestartPolicy.MaximumRetryCount = cfg.Restart.Name, cfg.Restart.MaxRetries
-	for _, m := range spec.Mounts {
+	return v, nil
+}
+
+// netConfig is what a container's config says of its networks.
+type netConfig struct {
+	Network        string              `json:"network"`
+	Connected      []string            `json:"connected,omitempty"`
+	Aliases        []string            `json:"aliases,omitempty"`
+	ConnectAliases map[string][]string `json:"connect_aliases,omitempty"`
+}
+
+// nets is what cfg says of its networks.
+func (cfg *Config) nets() netConfig {
+	return netConfig{cfg.Network, cfg.Connected, cfg.Aliases, cfg.ConnectAliases}
+}
+
+// aliasesOn lists a container's aliases on one network: --network-alias
+// for its --network, network connect --alias for the others.
+func (n netConfig) aliasesOn(network string) []string {
+	if network == defaultName(n.Network) {
+		return n.Aliases
+	}
+	return n.ConnectAliases[network]
+}
+
+// networkSettings are container id's addresses, ports and networks as
+// inspect shows them: those it has while it runs, else the networks it
+// will be on, with no address yet, as docker shows a container that
+// does not run.
+func networkSettings(s *store.Store, id string, running bool, n netConfig) InspectNetSettng {
+	v := InspectNetSettng{Ports: map[string][]string{}, Networks: map[string]InspectEndpoint{}}
+	if !running {
+		if bridgedNet(n.Network) {
+			for _, name := range append([]string{cmp.Or(defaultName(n.Network), tugnet.DefaultName)}, n.Connected...) {
+				v.Networks[name] = InspectEndpoint{Aliases: n.aliasesOn(name)}
+			}
+		}
+		return v
+	}
+	var all []*tugnet.Settings
+	if ns, _ := tugnet.Saved(s, id); ns != nil {
+		v.IPAddress, v.Gateway, v.MacAddress = ns.IPAddress, ns.Gateway, ns.MacAddress
+		for k, bs := range ns.Ports {
+			for _, b := range bs {
+				v.Ports[k] = append(v.Ports[k], b.HostIP+":"+b.HostPort)
+			}
+		}
+		all = append(all, ns)
+	}
+	if len(n.Connected) > 0 { // the primary again, and the others
+		more, _ := tugnet.SavedAll(s, id)
+		all = append(all, more...)
+	}
+	for _, ns := range all {
+		v.Networks[ns.Network] = InspectEndpoint{IPAddress: ns.IPAddress, IPPrefixLen: ns.PrefixLen,
+			Gateway: ns.Gateway, MacAddress: ns.MacAddress, Aliases: n.aliasesOn(ns.Network)}
+	}
+	return v
+}
+
+// inspectMounts are a container's mounts as inspect shows them.
+func inspectMounts(ms []childspec.Mount) []InspectMount {
+	out := []InspectMount{}
+	for _, m := range ms {
 		mode := "rw"
 		if m.ReadOnly {
 			mode = "ro"
@@ -193,9 +239,9 @@ func Inspect(s *store.Store, c *store.Container) (*ContainerInspect, error) {
 		if m.Volume != "" {
 			im.Type, im.Name = "volume", m.Volume
 		}
-		v.Mounts = append(v.Mounts, im)
+		out = append(out, im)
 	}
-	return v, nil
+	return out
 }
 
 // StatusPaused is the status word of a running container that is frozen.

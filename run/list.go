@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"tug/internal/human"
+	"tug/internal/workers"
+	"tug/run/childspec"
 	"tug/store"
 )
 
@@ -61,31 +63,59 @@ type PsOptions struct {
 	Size    bool // measure each container's files (--size)
 }
 
+// Listed is one container as a listing reads it: its ps row, and what
+// the API's list (docker's /containers/json) shows beside it.
+type Listed struct {
+	PsRow
+	Container       *store.Container
+	ContainerState  *store.ContainerState
+	Args            []string
+	NetworkMode     string
+	NetworkSettings InspectNetSettng // its ports and networks, as inspect shows them
+	MountPoints     []InspectMount
+	SizeRw          int64 // with PsOptions.Size
+	SizeRootFs      int64
+}
+
 // Ps lists containers, newest first, and the records it could not read.
 func Ps(s *store.Store, opt PsOptions) ([]PsRow, []*store.BadRecord, error) {
+	all, bad, err := List(s, opt)
+	rows := make([]PsRow, len(all))
+	for i, l := range all {
+		rows[i] = l.PsRow
+	}
+	return rows, bad, err
+}
+
+// List is Ps with what the API lists beside each row. It reads a few
+// containers at once: each is a few small files, and a listing of many
+// would otherwise wait on them in turn.
+func List(s *store.Store, opt PsOptions) ([]Listed, []*store.BadRecord, error) {
 	all, bad, err := s.ScanContainers()
 	if err != nil {
 		return nil, nil, err
 	}
 	showAll := opt.All || opt.Last > 0 || opt.Filters["status"] != nil || opt.Filters["exited"] != nil
 	pods := podsByID(s)
-	var rows []PsRow
-	for _, ctr := range all {
+	read := make([]*Listed, len(all))
+	workers.Each(len(all), func(i int) {
+		if l, err := listedOf(s, all[i], pods, opt.NoTrunc); err == nil { // else removed meanwhile
+			read[i] = l
+		}
+	})
+	var rows []Listed
+	for _, l := range read {
 		if opt.Last >= 0 && len(rows) >= opt.Last {
 			break
 		}
-		r, err := psRowOf(s, ctr, pods, opt.NoTrunc)
-		if err != nil {
-			continue // removed meanwhile
-		}
-		if opt.Size {
-			rw, rootfs := Size(s, ctr)
-			r.Size = fmt.Sprintf("%s (virtual %s)", human.Size(rw), human.Size(rootfs))
-		}
-		if (!showAll && r.State != store.StatusRunning && r.State != StatusPaused) || !opt.Filters.match(s, r) {
+		if l == nil || (!showAll && l.PsRow.State != store.StatusRunning && l.PsRow.State != StatusPaused) || !opt.Filters.match(s, l.PsRow) {
 			continue
 		}
-		rows = append(rows, r)
+		if opt.Size {
+			l.SizeRw, l.SizeRootFs = Size(s, l.Container)
+			l.Size = fmt.Sprintf("%s (virtual %s)", human.Size(l.SizeRw), human.Size(l.SizeRootFs))
+		}
+		rows = append(rows, *l)
 	}
 	return rows, bad, nil
 }
@@ -116,7 +146,7 @@ func pickRows(s *store.Store, keep func(PsRow) bool) ([]string, error) {
 	pods := podsByID(s)
 	var names []string
 	for _, ctr := range ctrs {
-		if r, err := psRowOf(s, ctr, pods, true); err == nil && keep(r) {
+		if l, err := listedOf(s, ctr, pods, true); err == nil && keep(l.PsRow) {
 			names = append(names, ctr.Name)
 		}
 	}
@@ -150,35 +180,36 @@ func podsByID(s *store.Store) map[string]*store.Pod {
 	return pods
 }
 
-// psConfig is what a ps row needs of a container's config: decoding
+// psConfig is what a listing needs of a container's config: decoding
 // only that skips the compiled seccomp filter and the rest of the spec,
 // which made most of a listing's time.
 type psConfig struct {
 	Spec struct {
-		Args   []string `json:"args"`
-		Mounts []struct {
-			Destination string `json:"destination"`
-		} `json:"mounts"`
+		Args   []string          `json:"args"`
+		Mounts []childspec.Mount `json:"mounts"`
 	} `json:"spec"`
-	Network   string        `json:"network"`
-	Connected []string      `json:"connected"`
-	Restart   RestartPolicy `json:"restart"`
+	netConfig
+	Restart RestartPolicy `json:"restart"`
 }
 
-func psRowOf(s *store.Store, ctr *store.Container, pods map[string]*store.Pod, noTrunc bool) (PsRow, error) {
+func listedOf(s *store.Store, ctr *store.Container, pods map[string]*store.Pod, noTrunc bool) (*Listed, error) {
 	st, err := State(s, ctr)
 	if err != nil {
-		return PsRow{}, err
+		return nil, err
 	}
 	var cfg psConfig
 	if err := json.Unmarshal(ctr.Spec, &cfg); err != nil {
-		return PsRow{}, fmt.Errorf("container %s: corrupt config: %w", ctr.ID[:12], err)
+		return nil, fmt.Errorf("container %s: corrupt config: %w", ctr.ID[:12], err)
+	}
+	l := &Listed{
+		Container: ctr, ContainerState: st, Args: cfg.Spec.Args, NetworkMode: cfg.Network, MountPoints: inspectMounts(cfg.Spec.Mounts),
+		NetworkSettings: networkSettings(s, ctr.ID, st.Status == store.StatusRunning, cfg.netConfig),
 	}
 	r := PsRow{
 		ID: ctr.ID, Image: ctr.ImageName, Names: ctr.Name, State: StatusWord(st),
 		CreatedAt: ctr.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: human.Ago(ctr.Created),
 		Status: StatusText(st, time.Now()), labels: ctr.Labels, imageID: ctr.Image.Hex, fullID: ctr.ID, health: "none",
-		Command: fmt.Sprintf("%q", strings.Join(cfg.Spec.Args, " ")),
+		Command: fmt.Sprintf("%q", strings.Join(cfg.Spec.Args, " ")), Ports: portsText(l.NetworkSettings.Ports),
 	}
 	if st.Health != nil && st.Status == store.StatusRunning {
 		r.health = st.Health.Status
@@ -212,7 +243,21 @@ func psRowOf(s *store.Store, ctr *store.Container, pods map[string]*store.Pod, n
 			r.Command = r.Command[:20] + "…\""
 		}
 	}
-	return r, nil
+	l.PsRow = r
+	return l, nil
+}
+
+// portsText is ps's PORTS of inspect's ports, as docker writes them:
+// "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp".
+func portsText(ports map[string][]string) string {
+	var out []string
+	for p, binds := range ports {
+		for _, b := range binds {
+			out = append(out, b+"->"+p)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
 }
 
 // StatusText is ps's STATUS: "Up 5 minutes (Paused)", "Exited (0) 2

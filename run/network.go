@@ -318,19 +318,10 @@ func addressOf(s *store.Store, c *store.Container, name string, nets []string) (
 	}
 	for _, st := range all {
 		// the short ID too, as docker's DNS answers it
-		named := c.Name == name || c.ID[:12] == name || slices.Contains(aliasesOn(cfg, st.Network), name)
+		named := c.Name == name || c.ID[:12] == name || slices.Contains(cfg.nets().aliasesOn(st.Network), name)
 		if a, err := netip.ParseAddr(st.IPAddress); err == nil && named && slices.Contains(nets, st.Network) {
 			return a, true
 		}
 	}
 	return netip.Addr{}, false
-}
-
-// aliasesOn lists a container's aliases on one network: --network-alias
-// on its --network, network connect --alias on the others.
-func aliasesOn(cfg *Config, network string) []string {
-	if network == defaultName(cfg.Network) {
-		return cfg.Aliases
-	}
-	return cfg.ConnectAliases[network]
 }

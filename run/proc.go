@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tug/internal/smallfile"
 )
 
 // procStat returns a process's state letter (R, S, Z…) and its start
 // time in clock ticks after boot (fields 3 and 22 of /proc/PID/stat); the
 // start time tells a pid from its reuse.
 func procStat(pid int) (byte, uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	b, err := smallfile.Read("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, 0, err
 	}

@@ -16,6 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"tug/internal/smallfile"
+	"tug/internal/workers"
 )
 
 // Container is a container's record: what it was created from and with.
@@ -212,8 +215,8 @@ func (s *Store) ScanContainers() ([]*Container, []*BadRecord, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("list containers: %w", err)
 	}
-	var out []*Container
 	var bad []*BadRecord
+	var ids []string
 	for _, e := range entries {
 		if id, ok := strings.CutPrefix(e.Name(), ".rm-"); ok {
 			s.finishRemove(id) // renamed away by an rm that was killed
@@ -226,26 +229,51 @@ func (s *Store) ScanContainers() ([]*Container, []*BadRecord, error) {
 			bad = append(bad, &BadRecord{ID: e.Name(), Path: filepath.Join(dir, e.Name()), Err: errors.New("not a container directory")})
 			continue
 		}
-		c, err := s.readContainer(e.Name())
-		if errors.Is(err, ErrNotFound) {
-			if _, serr := os.Lstat(s.ContainerDir(e.Name())); serr != nil {
-				continue // removed meanwhile: rm renames the whole dir away
-			}
-			bad = append(bad, &BadRecord{ID: e.Name(), Path: s.ContainerDir(e.Name()), Err: errors.New("no config.json")})
-			continue
+		ids = append(ids, e.Name())
+	}
+	read := make([]*Container, len(ids))
+	errs := make([]error, len(ids))
+	workers.Each(len(ids), func(i int) { read[i], errs[i] = s.readContainer(ids[i]) })
+	if s.records != nil {
+		s.records.keepOnly(ids)
+	}
+	var out []*Container
+	for i, id := range ids {
+		switch err := errs[i]; {
+		case errors.Is(err, ErrNotFound):
+			if _, serr := os.Lstat(s.ContainerDir(id)); serr == nil {
+				bad = append(bad, &BadRecord{ID: id, Path: s.ContainerDir(id), Err: errors.New("no config.json")})
+			} // else removed meanwhile: rm renames the whole dir away
+		case err != nil:
+			bad = append(bad, &BadRecord{ID: id, Path: filepath.Join(s.ContainerDir(id), "config.json"), Err: err})
+		default:
+			out = append(out, read[i])
 		}
-		if err != nil {
-			bad = append(bad, &BadRecord{ID: e.Name(), Path: filepath.Join(s.ContainerDir(e.Name()), "config.json"), Err: err})
-			continue
-		}
-		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, bad, nil
 }
 
 func (s *Store) readContainer(id string) (*Container, error) {
-	b, err := os.ReadFile(filepath.Join(s.ContainerDir(id), "config.json"))
+	path := filepath.Join(s.ContainerDir(id), "config.json")
+	if s.records == nil {
+		return decodeContainer(id, path)
+	}
+	before, ok := stampAt(path)
+	if ok {
+		if c, hit := s.records.get(id, before); hit {
+			return c, nil
+		}
+	}
+	c, err := decodeContainer(id, path)
+	if after, same := stampAt(path); err == nil && ok && same && after == before { // not replaced meanwhile
+		s.records.put(id, after, c)
+	}
+	return c, err
+}
+
+func decodeContainer(id, path string) (*Container, error) {
+	b, err := smallfile.Read(path)
 	if os.IsNotExist(err) {
 		return nil, fmt.Errorf("container %s: %w", id, ErrNotFound)
 	}
@@ -291,7 +319,7 @@ func (s *Store) LookupContainer(ref string) (*Container, error) {
 // "created".
 func (s *Store) State(id string) (*ContainerState, error) {
 	st := ContainerState{Status: StatusCreated}
-	b, err := os.ReadFile(filepath.Join(s.ContainerDir(id), "state.json"))
+	b, err := smallfile.Read(filepath.Join(s.ContainerDir(id), "state.json"))
 	switch {
 	case os.IsNotExist(err):
 	case err != nil:

@@ -139,3 +139,41 @@ func TestLookupContainer(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordCache: a process that caches records reads a changed record
+// anew, gets copies it may change freely, and forgets removed ones.
+func TestRecordCache(t *testing.T) {
+	s := testStore(t)
+	s.CacheRecords()
+	id := strings.Repeat("c", 64)
+	if err := s.CreateContainer(&Container{ID: id, Name: "one", Image: someImage, Labels: map[string]string{"a": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.LookupContainer(id)
+	if err != nil || c.Name != "one" {
+		t.Fatalf("first read: %+v %v", c, err)
+	}
+	c.Labels["a"] = "changed by a caller"
+	if again, _ := s.LookupContainer(id); again.Labels["a"] != "1" {
+		t.Errorf("a caller's change reached the cache: %v", again.Labels)
+	}
+	c.Name = "two"
+	if err := s.SaveContainer(c); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.LookupContainer(id); again.Name != "two" {
+		t.Errorf("after the record changed: %q, want two", again.Name)
+	}
+	if _, _, err := s.ScanContainers(); err != nil || len(s.records.m) != 1 {
+		t.Fatalf("scan: %v, %d cached", err, len(s.records.m))
+	}
+	if err := s.RemoveContainer(id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LookupContainer(id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a removed record: %v", err)
+	}
+	if _, _, err := s.ScanContainers(); err != nil || len(s.records.m) != 0 {
+		t.Errorf("after a scan, %d records of removed containers are kept", len(s.records.m))
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"tug/internal/smallfile"
 )
 
 // Pod is a pod's record, <root>/pods/<id>.json: a group of containers
@@ -100,7 +102,7 @@ func (s *Store) Pods() ([]*Pod, error) {
 }
 
 func (s *Store) readPod(id string) (*Pod, error) {
-	b, err := os.ReadFile(filepath.Join(s.podsDir(), id+".json"))
+	b, err := smallfile.Read(filepath.Join(s.podsDir(), id+".json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, &NoSuch{"pod", id}
 	}

@@ -59,6 +59,7 @@ type Store struct {
 	// namespace, see internal/userns)
 	rootless bool
 	singleID bool
+	records  *recordCache // nil but in a process that asked (CacheRecords)
 }
 
 // Open creates the store layout under root (if missing) and returns the
