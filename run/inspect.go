@@ -198,6 +198,9 @@ func (n netConfig) aliasesOn(network string) []string {
 // does not run.
 func networkSettings(s *store.Store, id string, running bool, n netConfig) InspectNetSettng {
 	v := InspectNetSettng{Ports: map[string][]string{}, Networks: map[string]InspectEndpoint{}}
+	if n.Network == "none" {
+		return v
+	}
 	if !running {
 		if bridgedNet(n.Network) {
 			for _, name := range append([]string{cmp.Or(defaultName(n.Network), tugnet.DefaultName)}, n.Connected...) {

@@ -1,7 +1,6 @@
 package run
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -197,9 +196,9 @@ func listedOf(s *store.Store, ctr *store.Container, pods map[string]*store.Pod, 
 	if err != nil {
 		return nil, err
 	}
-	var cfg psConfig
-	if err := json.Unmarshal(ctr.Spec, &cfg); err != nil {
-		return nil, fmt.Errorf("container %s: corrupt config: %w", ctr.ID[:12], err)
+	cfg, err := store.DecodeSpec[psConfig](ctr)
+	if err != nil {
+		return nil, err
 	}
 	l := &Listed{
 		Container: ctr, ContainerState: st, Args: cfg.Spec.Args, NetworkMode: cfg.Network, MountPoints: inspectMounts(cfg.Spec.Mounts),

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -36,6 +37,9 @@ type Container struct {
 	// Pod is the ID of the pod the container belongs to, for good.
 	Pod  string          `json:"pod,omitempty"`
 	Spec json.RawMessage `json:"spec"`
+	// specs are views of Spec decoded already (DecodeSpec), shared by
+	// the copies of one record that a caching store hands out
+	specs *specViews
 }
 
 // ContainerState is what happened to a container since it was created.
@@ -259,17 +263,13 @@ func (s *Store) readContainer(id string) (*Container, error) {
 	if s.records == nil {
 		return decodeContainer(id, path)
 	}
-	before, ok := stampAt(path)
-	if ok {
-		if c, hit := s.records.get(id, before); hit {
-			return c, nil
+	return s.records.records.read(id, path, func() (*Container, error) {
+		c, err := decodeContainer(id, path)
+		if err == nil { // its copies share the views of its spec
+			c.specs = &specViews{m: map[reflect.Type]any{}}
 		}
-	}
-	c, err := decodeContainer(id, path)
-	if after, same := stampAt(path); err == nil && ok && same && after == before { // not replaced meanwhile
-		s.records.put(id, after, c)
-	}
-	return c, err
+		return c, err
+	})
 }
 
 func decodeContainer(id, path string) (*Container, error) {
@@ -318,19 +318,32 @@ func (s *Store) LookupContainer(ref string) (*Container, error) {
 // State reads a container's state; a container never started is
 // "created".
 func (s *Store) State(id string) (*ContainerState, error) {
-	st := ContainerState{Status: StatusCreated}
-	b, err := smallfile.Read(filepath.Join(s.ContainerDir(id), "state.json"))
-	switch {
-	case os.IsNotExist(err):
-	case err != nil:
-		return nil, fmt.Errorf("read state of %s: %w", id, err)
-	default:
-		if err := json.Unmarshal(b, &st); err != nil {
-			return nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
-		}
+	path := filepath.Join(s.ContainerDir(id), "state.json")
+	read := func() (ContainerState, error) { return decodeState(id, path) }
+	if s.records != nil {
+		read = func() (ContainerState, error) { return s.records.states.read(id, path, func() (ContainerState, error) { return decodeState(id, path) }) }
+	}
+	st, err := read()
+	if err != nil {
+		return nil, err
 	}
 	st.Health, err = s.health(id)
 	return &st, err
+}
+
+func decodeState(id, path string) (ContainerState, error) {
+	st := ContainerState{Status: StatusCreated}
+	b, err := smallfile.Read(path)
+	switch {
+	case os.IsNotExist(err):
+	case err != nil:
+		return st, fmt.Errorf("read state of %s: %w", id, err)
+	default:
+		if err := json.Unmarshal(b, &st); err != nil {
+			return st, fmt.Errorf("container %s: corrupt state: %w", id, err)
+		}
+	}
+	return st, nil
 }
 
 // SetState records a container's state atomically. It does not fsync:

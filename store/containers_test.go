@@ -141,7 +141,7 @@ func TestLookupContainer(t *testing.T) {
 }
 
 // TestRecordCache: a process that caches records reads a changed record
-// anew, gets copies it may change freely, and forgets removed ones.
+// or state anew, gets copies it may change freely, and forgets removed ones.
 func TestRecordCache(t *testing.T) {
 	s := testStore(t)
 	s.CacheRecords()
@@ -152,6 +152,20 @@ func TestRecordCache(t *testing.T) {
 	c, err := s.LookupContainer(id)
 	if err != nil || c.Name != "one" {
 		t.Fatalf("first read: %+v %v", c, err)
+	}
+	type view struct {
+		X int `json:"x"`
+	}
+	c.Spec = []byte(`{"x": 7}`)
+	if err := s.SaveContainer(c); err != nil {
+		t.Fatal(err)
+	}
+	one, _ := s.LookupContainer(id)
+	two, _ := s.LookupContainer(id)
+	v1, err1 := DecodeSpec[view](one)
+	v2, err2 := DecodeSpec[view](two)
+	if err1 != nil || err2 != nil || v1.X != 7 || v1 != v2 {
+		t.Errorf("a spec decoded twice from one record: %v %v, %v %v", v1, err1, v2, err2)
 	}
 	c.Labels["a"] = "changed by a caller"
 	if again, _ := s.LookupContainer(id); again.Labels["a"] != "1" {
@@ -164,8 +178,16 @@ func TestRecordCache(t *testing.T) {
 	if again, _ := s.LookupContainer(id); again.Name != "two" {
 		t.Errorf("after the record changed: %q, want two", again.Name)
 	}
-	if _, _, err := s.ScanContainers(); err != nil || len(s.records.m) != 1 {
-		t.Fatalf("scan: %v, %d cached", err, len(s.records.m))
+	for _, status := range []string{StatusRunning, StatusExited} {
+		if err := s.SetState(id, &ContainerState{Status: status}); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := s.State(id); err != nil || st.Status != status {
+			t.Errorf("state after SetState(%s): %+v %v", status, st, err)
+		}
+	}
+	if _, _, err := s.ScanContainers(); err != nil || len(s.records.records.m) != 1 {
+		t.Fatalf("scan: %v, %d cached", err, len(s.records.records.m))
 	}
 	if err := s.RemoveContainer(id); err != nil {
 		t.Fatal(err)
@@ -173,7 +195,7 @@ func TestRecordCache(t *testing.T) {
 	if _, err := s.LookupContainer(id); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a removed record: %v", err)
 	}
-	if _, _, err := s.ScanContainers(); err != nil || len(s.records.m) != 0 {
-		t.Errorf("after a scan, %d records of removed containers are kept", len(s.records.m))
+	if _, _, err := s.ScanContainers(); err != nil || len(s.records.records.m) != 0 {
+		t.Errorf("after a scan, %d records of removed containers are kept", len(s.records.records.m))
 	}
 }

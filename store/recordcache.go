@@ -1,34 +1,85 @@
 package store
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// recordCache keeps the container records that a long-lived process
-// (tug system service) has read, each under the stamp of the file it
-// came from. Every change of a record renames a new file in, so a stamp
-// seen before means the same record: a hit costs one stat instead of a
-// read and a decode, which made a third of a listing's time. Nothing is
-// kept that the files do not say: the cache only skips decoding them
-// again.
+// recordCache keeps the container records and states that a long-lived
+// process (tug system service) has read, each under the stamp of the
+// file it came from. Every change of either renames a new file in, so
+// a stamp seen before means the same contents: a hit costs one stat
+// instead of a read and a decode, which made most of a listing's time.
+// Nothing is kept that the files do not say: the cache only skips
+// decoding them again.
 type recordCache struct {
-	mu sync.Mutex
-	m  map[string]cachedRecord
+	records stampCache[*Container]
+	states  stampCache[ContainerState]
 }
 
-type cachedRecord struct {
-	stamp fileStamp
-	c     *Container
-}
-
-// CacheRecords makes s keep the container records it reads, for a
-// process that reads them again and again.
+// CacheRecords makes s keep the container records and states it reads,
+// for a process that reads them again and again.
 func (s *Store) CacheRecords() {
-	s.records = &recordCache{m: map[string]cachedRecord{}}
+	s.records = &recordCache{
+		records: stampCache[*Container]{m: map[string]stamped[*Container]{}, clone: (*Container).clone},
+		states:  stampCache[ContainerState]{m: map[string]stamped[ContainerState]{}, clone: func(st ContainerState) ContainerState { return st }},
+	}
+}
+
+// keepOnly forgets what it read of containers not in ids: removed ones.
+func (rc *recordCache) keepOnly(ids []string) {
+	live := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		live[id] = true
+	}
+	rc.records.keepOnly(live)
+	rc.states.keepOnly(live)
+}
+
+// stampCache is one kind of file, by container ID.
+type stampCache[T any] struct {
+	mu    sync.Mutex
+	m     map[string]stamped[T]
+	clone func(T) T // a copy that shares nothing a caller could change
+}
+
+type stamped[T any] struct {
+	stamp fileStamp
+	v     T
+}
+
+// read returns what decode makes of the file at path, container id's:
+// from the cache if the file is the one decoded before, else decoded and
+// kept, when the file was not replaced while it was read.
+func (c *stampCache[T]) read(id, path string, decode func() (T, error)) (T, error) {
+	before, ok := stampAt(path)
+	if ok {
+		c.mu.Lock()
+		hit, found := c.m[id]
+		c.mu.Unlock()
+		if found && hit.stamp == before {
+			return c.clone(hit.v), nil
+		}
+	}
+	v, err := decode()
+	if after, same := stampAt(path); err == nil && ok && same && after == before {
+		c.mu.Lock()
+		c.m[id] = stamped[T]{stamp: after, v: c.clone(v)}
+		c.mu.Unlock()
+	}
+	return v, err
+}
+
+func (c *stampCache[T]) keepOnly(live map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	maps.DeleteFunc(c.m, func(id string, _ stamped[T]) bool { return !live[id] })
 }
 
 // stampAt is the stamp of the file at path, or false.
@@ -40,38 +91,45 @@ func stampAt(path string) (fileStamp, bool) {
 	return stampOf(&st), true
 }
 
-// get returns a copy of the record of id read from the file at stamp.
-func (rc *recordCache) get(id string, stamp fileStamp) (*Container, bool) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	r, ok := rc.m[id]
-	if !ok || r.stamp != stamp {
-		return nil, false
-	}
-	return r.c.clone(), true
-}
-
-// put keeps a copy of c, read from the file at stamp.
-func (rc *recordCache) put(id string, stamp fileStamp, c *Container) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.m[id] = cachedRecord{stamp: stamp, c: c.clone()}
-}
-
-// keepOnly forgets the records of containers not in ids: removed ones.
-func (rc *recordCache) keepOnly(ids []string) {
-	live := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		live[id] = true
-	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	maps.DeleteFunc(rc.m, func(id string, _ cachedRecord) bool { return !live[id] })
-}
-
-// clone is a copy of c that shares nothing a caller could change.
+// clone is a copy of c that shares nothing a caller could change, but
+// the views of its spec decoded already.
 func (c *Container) clone() *Container {
 	d := *c
 	d.Labels, d.Volumes, d.Spec = maps.Clone(c.Labels), slices.Clone(c.Volumes), slices.Clone(c.Spec)
 	return &d
+}
+
+// specViews are a record's spec decoded into one type or another.
+type specViews struct {
+	mu sync.Mutex
+	m  map[reflect.Type]any
+}
+
+// DecodeSpec decodes c's Spec into a T: once for each record that a
+// caching store read (CacheRecords), where many readers decode the
+// same; each time for others. The T it returns is shared: read it,
+// never change it. c.Spec must not change after.
+func DecodeSpec[T any](c *Container) (*T, error) {
+	if c.specs == nil {
+		return decodeSpec[T](c)
+	}
+	key := reflect.TypeFor[T]()
+	c.specs.mu.Lock()
+	defer c.specs.mu.Unlock()
+	if v, ok := c.specs.m[key]; ok {
+		return v.(*T), nil
+	}
+	v, err := decodeSpec[T](c)
+	if err == nil {
+		c.specs.m[key] = v
+	}
+	return v, err
+}
+
+func decodeSpec[T any](c *Container) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(c.Spec, v); err != nil {
+		return nil, fmt.Errorf("container %.12s: corrupt config: %w", c.ID, err)
+	}
+	return v, nil
 }
