@@ -319,11 +319,14 @@ func (s *Store) LookupContainer(ref string) (*Container, error) {
 // "created".
 func (s *Store) State(id string) (*ContainerState, error) {
 	path := filepath.Join(s.ContainerDir(id), "state.json")
-	read := func() (ContainerState, error) { return decodeState(id, path) }
+	decode := func() (ContainerState, error) { return decodeState(id, path) }
+	var st ContainerState
+	var err error
 	if s.records != nil {
-		read = func() (ContainerState, error) { return s.records.states.read(id, path, func() (ContainerState, error) { return decodeState(id, path) }) }
+		st, err = s.records.states.read(id, path, decode)
+	} else {
+		st, err = decode()
 	}
-	st, err := read()
 	if err != nil {
 		return nil, err
 	}
