@@ -291,22 +291,25 @@ func readLogLines(path string, parse func(string) (LogEntry, error)) ([]LogEntry
 	return out, offset, nil
 }
 
-// writeEntry prints an entry to the stream it came from.
+// writeEntry prints an entry to the stream it came from, in one write:
+// one frame of the API's multiplexed stream a line, as docker's.
 func writeEntry(stdout, stderr io.Writer, e LogEntry, opt LogOptions) {
 	w := stdout
 	if e.Stream == "stderr" {
 		w = stderr
 	}
+	b := make([]byte, 0, len(e.Content)+64)
 	if opt.Timestamps {
-		fmt.Fprintf(w, "%s ", e.Time.Format(time.RFC3339Nano))
+		b = append(e.Time.AppendFormat(b, time.RFC3339Nano), ' ')
 	}
 	if opt.Details {
-		fmt.Fprintf(w, "%s ", opt.details)
+		b = append(append(b, opt.details...), ' ')
 	}
-	io.WriteString(w, e.Content)
+	b = append(b, e.Content...)
 	if !e.Partial {
-		io.WriteString(w, "\n")
+		b = append(b, '\n')
 	}
+	w.Write(b)
 }
 
 // detailsPrefix is docker's form of the details: key=value pairs,
