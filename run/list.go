@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"tug/internal/human"
-	"tug/internal/workers"
 	"tug/run/childspec"
 	"tug/store"
 )
@@ -87,8 +86,8 @@ func Ps(s *store.Store, opt PsOptions) ([]PsRow, []*store.BadRecord, error) {
 }
 
 // List is Ps with what the API lists beside each row. It reads a few
-// containers at once: each is a few small files, and a listing of many
-// would otherwise wait on them in turn.
+// containers at once (Store.Each): each is a few small files, and a
+// listing of many would otherwise wait on them in turn.
 func List(s *store.Store, opt PsOptions) ([]Listed, []*store.BadRecord, error) {
 	all, bad, err := s.ScanContainers()
 	if err != nil {
@@ -97,7 +96,7 @@ func List(s *store.Store, opt PsOptions) ([]Listed, []*store.BadRecord, error) {
 	showAll := opt.All || opt.Last > 0 || opt.Filters["status"] != nil || opt.Filters["exited"] != nil
 	pods := podsByID(s)
 	read := make([]*Listed, len(all))
-	workers.Each(len(all), func(i int) {
+	s.Each(len(all), func(i int) {
 		if l, err := listedOf(s, all[i], pods, opt.NoTrunc); err == nil { // else removed meanwhile
 			read[i] = l
 		}

@@ -19,7 +19,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"tug/internal/smallfile"
-	"tug/internal/workers"
 )
 
 // Container is a container's record: what it was created from and with.
@@ -237,7 +236,7 @@ func (s *Store) ScanContainers() ([]*Container, []*BadRecord, error) {
 	}
 	read := make([]*Container, len(ids))
 	errs := make([]error, len(ids))
-	workers.Each(len(ids), func(i int) { read[i], errs[i] = s.readContainer(ids[i]) })
+	s.Each(len(ids), func(i int) { read[i], errs[i] = s.readContainer(ids[i]) })
 	if s.records != nil {
 		s.records.keepOnly(ids)
 	}
