@@ -9,6 +9,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 var someImage = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
@@ -160,6 +161,10 @@ func TestRecordCache(t *testing.T) {
 	if err := s.SaveContainer(c); err != nil {
 		t.Fatal(err)
 	}
+	if fresh, _ := s.LookupContainer(id); s.records.records.m[id].v != nil && string(s.records.records.m[id].v.Spec) == string(fresh.Spec) {
+		t.Error("a record written just now was cached: a twin of its stamp could follow it")
+	}
+	time.Sleep(settleTime + 10*time.Millisecond)
 	one, _ := s.LookupContainer(id)
 	two, _ := s.LookupContainer(id)
 	v1, err1 := DecodeSpec[view](one)
@@ -197,5 +202,21 @@ func TestRecordCache(t *testing.T) {
 	}
 	if _, _, err := s.ScanContainers(); err != nil || len(s.records.records.m) != 0 {
 		t.Errorf("after a scan, %d records of removed containers are kept", len(s.records.records.m))
+	}
+}
+
+func TestSettled(t *testing.T) {
+	now := time.Now()
+	at := func(d time.Duration) fileStamp {
+		t := now.Add(-d)
+		return fileStamp{ctime: unix.NsecToTimespec(t.UnixNano())}
+	}
+	for _, tc := range []struct {
+		ago  time.Duration
+		want bool
+	}{{0, false}, {time.Millisecond, false}, {settleTime - time.Millisecond, false}, {settleTime + time.Millisecond, true}, {time.Hour, true}, {-time.Second, false}} {
+		if got := settled(at(tc.ago), now); got != tc.want {
+			t.Errorf("changed %v ago: settled %v, want %v", tc.ago, got, tc.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -193,6 +194,9 @@ func (w *StateWatch) State() (*ContainerState, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.st, w.stamp = cur, stampOf(&st)
+	w.st, w.stamp = nil, stampOf(&st)
+	if settled(w.stamp, time.Now()) { // else a twin of its stamp could follow (settleTime)
+		w.st = cur
+	}
 	return cur, nil
 }

@@ -88,8 +88,15 @@ func TestStateWatch(t *testing.T) {
 	if err != nil || first.Status != StatusRunning {
 		t.Fatalf("first read: %+v, %v", first, err)
 	}
-	if again, err := w.State(); err != nil || again != first {
-		t.Fatalf("unchanged state read again: %p %p, %v", again, first, err)
+	// a state written just now is read again (a twin of its stamp could
+	// follow it, settleTime), a settled one is not
+	if again, err := w.State(); err != nil || again == first {
+		t.Fatalf("a state of just now not read again: %p %p, %v", again, first, err)
+	}
+	time.Sleep(settleTime + 10*time.Millisecond)
+	settledRead, _ := w.State()
+	if again, err := w.State(); err != nil || again != settledRead {
+		t.Fatalf("unchanged state read again: %p %p, %v", again, settledRead, err)
 	}
 	for _, paused := range []bool{true, false, true} {
 		if err := s.SetState(id, &ContainerState{Status: StatusRunning, Paused: paused}); err != nil {

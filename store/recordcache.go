@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -86,7 +87,7 @@ func (c *stampCache[T]) read(id, path string, decode func() (T, error)) (T, erro
 		}
 	}
 	v, err := decode()
-	if after, same := stampAt(path); err == nil && ok && same && after == before {
+	if after, same := stampAt(path); err == nil && ok && same && after == before && settled(after, time.Now()) {
 		c.mu.Lock()
 		c.m[id] = stamped[T]{stamp: after, v: c.clone(v)}
 		c.mu.Unlock()
@@ -98,6 +99,22 @@ func (c *stampCache[T]) keepOnly(live map[string]bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	maps.DeleteFunc(c.m, func(id string, _ stamped[T]) bool { return !live[id] })
+}
+
+// settleTime is how long a file must have been as it is before the
+// cache keeps what it says. A file's times come from the kernel's coarse
+// clock, one tick (1-10 ms) a step, and ext4 soon gives a freed inode
+// out again: a file renamed in within the same tick as the one it
+// replaced, with its size and its recycled inode, would carry the same
+// stamp. One changed before settleTime ago cannot be followed by such a
+// twin any more: a file written now has a later time.
+const settleTime = 50 * time.Millisecond
+
+// settled tells whether the file of stamp st changed before settleTime
+// ago.
+func settled(st fileStamp, now time.Time) bool {
+	changed := time.Unix(st.ctime.Unix())
+	return now.Sub(changed) > settleTime
 }
 
 // stampAt is the stamp of the file at path, or false.
