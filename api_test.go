@@ -275,6 +275,25 @@ func TestMobyClient(t *testing.T) {
 			t.Fatalf("attach logs=1: %q", got)
 		}
 	}
+	// ConsoleSize: the terminal has that size from the start, without the
+	// resize that a client sends after it (and that may come late)
+	sized, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: "busybox", Tty: true, Cmd: []string{"stty", "size"}},
+		HostConfig: &container.HostConfig{NetworkMode: "none", ConsoleSize: [2]uint{33, 99}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer se.tug("rm", "-f", sized.ID).Run()
+	if _, err := cli.ContainerStart(ctx, sized.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := se.tug("wait", sized.ID).CombinedOutput(); err != nil {
+		t.Fatalf("wait: %v %s", err, out)
+	}
+	if out, err := se.tug("logs", sized.ID).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "33 99" {
+		t.Errorf("stty size on a console of 33x99: %q, %v", out, err)
+	}
 	evs := cli.Events(ctx, client.EventsListOptions{Filters: client.Filters{}.Add("container", created.ID)})
 	timeout := 1
 	if _, err := cli.ContainerStop(ctx, "shapes", client.ContainerStopOptions{Timeout: &timeout}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -97,6 +98,9 @@ func (srv *server) options(name string, req *container.CreateRequest) (run.Optio
 		opt.LogDriver = t
 	}
 	opt.LogOpts = pairs(hc.LogConfig.Config)
+	if h, w := hc.ConsoleSize[0], hc.ConsoleSize[1]; h > 0 && w > 0 && h <= math.MaxUint16 && w <= math.MaxUint16 {
+		opt.ConsoleSize = [2]uint16{uint16(h), uint16(w)}
+	}
 	opt.Security = run.Security{
 		CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, Privileged: hc.Privileged, SecurityOpts: hc.SecurityOpt,
 		Sysctls: pairs(hc.Sysctls), OOMScoreAdj: hc.OomScoreAdj, DeviceRules: hc.DeviceCgroupRules,

@@ -30,7 +30,7 @@ func TestOptions(t *testing.T) {
 			"ExtraHosts": ["h:10.0.0.1"], "Dns": ["10.0.0.53"], "VolumesFrom": ["other:ro"],
 			"Mounts": [{"Type": "tmpfs", "Target": "/cache", "TmpfsOptions": {"SizeBytes": 4096}}],
 			"Ulimits": [{"Name": "nofile", "Soft": 100, "Hard": 200}], "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}},
-			"Links": ["x:y"]
+			"Links": ["x:y"], "ConsoleSize": [24, 80]
 		},
 		"NetworkingConfig": {"EndpointsConfig": {"front": {"Aliases": ["w"], "IPAMConfig": {"IPv4Address": "10.89.0.9"}}}}
 	}`
@@ -78,6 +78,7 @@ func TestOptions(t *testing.T) {
 		{"health", opt.Health.Cmd, `["CMD-SHELL","true"]`},
 		{"health retries", opt.Health.Retries, 2},
 		{"subnet from the config", opt.Subnet, "10.88.0.0/16"},
+		{"console size", opt.ConsoleSize, [2]uint16{24, 80}},
 		{"warnings", warnings, []string{"tug ignores HostConfig.Links"}},
 	} {
 		if !equal(c.got, c.want) {

@@ -62,6 +62,8 @@ type Config struct {
 	// withSeccomp fills it in for a start or an exec. Records made
 	// before it hold the filter in Spec.Seccomp itself.
 	SeccompRef string `json:"seccomp_ref,omitempty"`
+	// ConsoleSize is Options.ConsoleSize, nil for none.
+	ConsoleSize *[2]uint16 `json:"console_size,omitempty"`
 }
 
 // ContainerConfig decodes the run config of a container record.
@@ -278,8 +280,12 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		}
 		spec.Seccomp = nil
 	}
+	var consoleSize *[2]uint16
+	if opt.ConsoleSize[0] > 0 && opt.ConsoleSize[1] > 0 {
+		consoleSize = &opt.ConsoleSize
+	}
 	raw, err := json.Marshal(Config{
-		Spec: spec, SeccompRef: seccompRef, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, MacAddress: opt.MacAddress, Aliases: opt.Aliases,
+		Spec: spec, SeccompRef: seccompRef, ConsoleSize: consoleSize, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, MacAddress: opt.MacAddress, Aliases: opt.Aliases,
 		StopSignal: stopSignal, StopTimeout: opt.StopTimeout, Annotations: annotations, Restart: restart, LogMaxSize: logMax, LogOpts: logOpts, LogDriver: logDriver,
 		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check, IPC: ipc, CgroupManager: manager,
 		UTS: uts.container, PID: pid.container,

@@ -90,7 +90,11 @@ func monitor(args []string, ready *os.File) error {
 		}
 	}()
 	for delay := 100 * time.Millisecond; ; delay = min(delay*2, 10*time.Second) {
-		p, err := launch(s, c, cfg, nil, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, IO{}, cfg.Spec.Tty, log, h) })
+		var stdio IO
+		if cfg.ConsoleSize != nil {
+			stdio.Size = *cfg.ConsoleSize
+		}
+		p, err := launch(s, c, cfg, nil, func(cmd *exec.Cmd) (*session, error) { return attach(cmd, stdio, cfg.Spec.Tty, log, h) })
 		if ready != nil {
 			if err != nil {
 				recordFailure(s, c, err)

@@ -32,6 +32,9 @@ type Options struct {
 	Hostname      string
 	Tty           bool
 	Interactive   bool
+	// ConsoleSize is its terminal's size (rows, cols) when it starts, from
+	// a client that is not a terminal here (the API's); zero: the pty's.
+	ConsoleSize   [2]uint16
 	AutoRemove    bool
 	Init          bool
 	ReadOnly      bool

@@ -36,6 +36,9 @@ type IO struct {
 	// Resize brings window sizes (rows, cols) for the container's
 	// terminal from a client that is not a terminal here (the API's).
 	Resize <-chan [2]uint16
+	// Size is the terminal's size (rows, cols) at the start, where there
+	// is no terminal of the user's to take it from; zero: the pty's.
+	Size [2]uint16
 }
 
 // ErrRunning is returned when starting a container that runs already.

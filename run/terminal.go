@@ -119,6 +119,8 @@ func (s *session) takeConsole() error {
 				pty.InheritSize(s.stdio.Stdin, master)
 			}
 		}()
+	} else if sz := s.stdio.Size; sz[0] > 0 && sz[1] > 0 {
+		pty.Setsize(master, &pty.Winsize{Rows: sz[0], Cols: sz[1]})
 	}
 	if sizes := s.stdio.Resize; sizes != nil {
 		go func() {
