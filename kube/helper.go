@@ -1,18 +1,11 @@
 package kube
 
 import (
-	"bytes"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"os/exec"
-	"strings"
 
-	"golang.org/x/sys/unix"
-
+	"tug/internal/helper"
 	"tug/kube/plan"
 )
 
@@ -25,40 +18,7 @@ var helperFS embed.FS
 
 // ask runs the helper on req and returns what it printed.
 func ask(req plan.Request) ([]byte, error) {
-	bin, err := helperFS.ReadFile("helper/tug-kube")
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errors.New("this tug was built without its Kubernetes helper (kube/helper/README): build it with make build")
-	}
-	if err != nil {
-		return nil, err
-	}
-	fd, err := unix.MemfdCreate("tug-kube", unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("kube: memfd: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "tug-kube")
-	defer f.Close()
-	if _, err := f.Write(bin); err != nil {
-		return nil, fmt.Errorf("kube: write the helper: %w", err)
-	}
-	in, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
-	var out, errOut bytes.Buffer
-	// the child's exec opens the memfd through its /proc/self/fd link
-	// before close-on-exec closes it
-	cmd := exec.Command(fmt.Sprintf("/proc/self/fd/%d", fd))
-	cmd.Args = []string{"tug-kube"}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(in), &out, &errOut
-	cmd.Env = []string{}
-	if err := cmd.Run(); err != nil {
-		if msg := strings.TrimSpace(errOut.String()); msg != "" {
-			return nil, errors.New(msg)
-		}
-		return nil, fmt.Errorf("kube: the helper: %w", err)
-	}
-	return out.Bytes(), nil
+	return helper.Helper{FS: helperFS, Path: "helper/tug-kube", Readme: "kube/helper/README", What: "Kubernetes"}.Run(req)
 }
 
 // Plan asks the helper for the plan of the YAML files (and
