@@ -11,9 +11,11 @@ TAGS    := urfave_cli_no_docs
 
 .PHONY: build test test-v2 bench install demo clean
 
-# tug embeds its Kubernetes helper (kube/helper/README), built first
+# tug embeds its Kubernetes and compose helpers (kube/helper/README,
+# compose/helper/README), built first
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o kube/helper/tug-kube ./kube/cmd/tug-kube
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o compose/helper/tug-compose ./compose/cmd/tug-compose
 	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o tug .
 
 # Unit and end-to-end tests; the end-to-end ones need root and Debian's
@@ -59,4 +61,4 @@ demo: build
 	echo "now try: sudo ./tug run -it --rm busybox sh"
 
 clean:
-	rm -f tug busybox.tar kube/helper/tug-kube
+	rm -f tug busybox.tar kube/helper/tug-kube compose/helper/tug-compose

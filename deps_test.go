@@ -26,6 +26,7 @@ var forbidden = map[string][]string{
 	"config":   {"tug/commands", "tug/pull", "tug/run", "tug/net", "tug/store", "tug/pod", "tug/kube", "tug/api"},
 	"internal": {"tug/commands", "tug/pod", "tug/kube", "tug/api"},
 	"api":      {"tug/commands", "tug/config"},
+	"compose":  {"tug/commands", "tug/config", "tug/api"},
 }
 
 // forbiddenPkg lists, for single packages, tug packages they must not
@@ -35,8 +36,10 @@ var forbidden = map[string][]string{
 var forbiddenPkg = map[string][]string{
 	"run/child":     {"tug/run", "tug/run/doctor", "tug/store", "tug/net"},
 	"run/childspec": {"tug/run", "tug/run/child", "tug/run/doctor", "tug/store", "tug/net", "tug/internal/userns"},
-	// the Kubernetes helper is k8s.io/api and the plan, nothing of tug's
-	"kube/cmd/tug-kube": {"tug/run", "tug/store", "tug/pod", "tug/kube", "tug/net", "tug/pull", "tug/build", "tug/internal/userns"},
+	// the Kubernetes helper is k8s.io/api and the plan, nothing of tug's;
+	// the compose helper compose-go and its plan
+	"kube/cmd/tug-kube":       {"tug/run", "tug/store", "tug/pod", "tug/kube", "tug/net", "tug/pull", "tug/build", "tug/internal/userns"},
+	"compose/cmd/tug-compose": {"tug/run", "tug/store", "tug/pod", "tug/compose", "tug/net", "tug/pull", "tug/build", "tug/internal/userns"},
 }
 
 // TestImportDirection reads the imports of every non-test Go file and

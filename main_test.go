@@ -106,11 +106,11 @@ func setupE2E(dir string) (*e2e, []func(), error) {
 	return env, stop, seed(env.registry)
 }
 
-// buildBinaries builds tug (its Kubernetes helper first, which it
-// embeds, as the Makefile does) and udpecho into bin.
+// buildBinaries builds tug (its Kubernetes and compose helpers first,
+// which it embeds, as the Makefile does) and udpecho into bin.
 func buildBinaries(bin string) error {
 	for _, b := range []struct{ out, pkg string }{
-		{"kube/helper/tug-kube", "./kube/cmd/tug-kube"}, {filepath.Join(bin, "tug"), "."}, {filepath.Join(bin, "udpecho"), "./internal/cmd/udpecho"},
+		{"kube/helper/tug-kube", "./kube/cmd/tug-kube"}, {"compose/helper/tug-compose", "./compose/cmd/tug-compose"}, {filepath.Join(bin, "tug"), "."}, {filepath.Join(bin, "udpecho"), "./internal/cmd/udpecho"},
 	} {
 		out := b.out
 		build := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-ldflags", "-s -w", "-o", out, b.pkg)

@@ -112,6 +112,7 @@ func App() *cli.App {
 			containerCommand(),
 			podCommand(),
 			kubeCommand(),
+			composeCommand(),
 			networkCommand(),
 			volumeCommand(),
 			pullCommand(),
