@@ -11,8 +11,9 @@ import (
 
 func composeCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "compose",
-		Usage: "run multi-container apps from compose files",
+		Name:   "compose",
+		Usage:  "run multi-container apps from compose files",
+		Before: inUserNS,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "compose file (default: compose.yaml, compose.yml, docker-compose.yaml or .yml, with its override file)"},
 			&cli.StringFlag{Name: "project-name", Aliases: []string{"p"}, Usage: "project name (default: the directory's)"},
