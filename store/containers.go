@@ -213,6 +213,11 @@ func (s *Store) Containers() ([]*Container, error) {
 // entries whose record cannot be read. It finishes removals that a
 // killed tug rm left half done.
 func (s *Store) ScanContainers() ([]*Container, []*BadRecord, error) {
+	if s.scans.Add(1) == 2 {
+		// a process that scans twice (inspect, rm or stop of several by
+		// name or short ID: a scan each) scans again: keep what it reads
+		s.CacheRecords()
+	}
 	dir := filepath.Join(s.root, "containers")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -237,8 +242,8 @@ func (s *Store) ScanContainers() ([]*Container, []*BadRecord, error) {
 	read := make([]*Container, len(ids))
 	errs := make([]error, len(ids))
 	s.Each(len(ids), func(i int) { read[i], errs[i] = s.readContainer(ids[i]) })
-	if s.records != nil {
-		s.records.keepOnly(ids)
+	if rc := s.records.Load(); rc != nil {
+		rc.keepOnly(ids)
 	}
 	var out []*Container
 	for i, id := range ids {
@@ -259,10 +264,11 @@ func (s *Store) ScanContainers() ([]*Container, []*BadRecord, error) {
 
 func (s *Store) readContainer(id string) (*Container, error) {
 	path := filepath.Join(s.ContainerDir(id), "config.json")
-	if s.records == nil {
+	rc := s.records.Load()
+	if rc == nil {
 		return decodeContainer(id, path)
 	}
-	return s.records.records.read(id, path, func() (*Container, error) {
+	return rc.records.read(id, path, func() (*Container, error) {
 		c, err := decodeContainer(id, path)
 		if err == nil { // its copies share the views of its spec
 			c.specs = &specViews{m: map[reflect.Type]any{}}
@@ -321,8 +327,8 @@ func (s *Store) State(id string) (*ContainerState, error) {
 	decode := func() (ContainerState, error) { return decodeState(id, path) }
 	var st ContainerState
 	var err error
-	if s.records != nil {
-		st, err = s.records.states.read(id, path, decode)
+	if rc := s.records.Load(); rc != nil {
+		st, err = rc.states.read(id, path, decode)
 	} else {
 		st, err = decode()
 	}

@@ -161,7 +161,7 @@ func TestRecordCache(t *testing.T) {
 	if err := s.SaveContainer(c); err != nil {
 		t.Fatal(err)
 	}
-	if fresh, _ := s.LookupContainer(id); s.records.records.m[id].v != nil && string(s.records.records.m[id].v.Spec) == string(fresh.Spec) {
+	if fresh, _ := s.LookupContainer(id); s.records.Load().records.m[id].v != nil && string(s.records.Load().records.m[id].v.Spec) == string(fresh.Spec) {
 		t.Error("a record written just now was cached: a twin of its stamp could follow it")
 	}
 	time.Sleep(settleTime + 10*time.Millisecond)
@@ -191,8 +191,8 @@ func TestRecordCache(t *testing.T) {
 			t.Errorf("state after SetState(%s): %+v %v", status, st, err)
 		}
 	}
-	if _, _, err := s.ScanContainers(); err != nil || len(s.records.records.m) != 1 {
-		t.Fatalf("scan: %v, %d cached", err, len(s.records.records.m))
+	if _, _, err := s.ScanContainers(); err != nil || len(s.records.Load().records.m) != 1 {
+		t.Fatalf("scan: %v, %d cached", err, len(s.records.Load().records.m))
 	}
 	if err := s.RemoveContainer(id); err != nil {
 		t.Fatal(err)
@@ -200,8 +200,8 @@ func TestRecordCache(t *testing.T) {
 	if _, err := s.LookupContainer(id); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a removed record: %v", err)
 	}
-	if _, _, err := s.ScanContainers(); err != nil || len(s.records.records.m) != 0 {
-		t.Errorf("after a scan, %d records of removed containers are kept", len(s.records.records.m))
+	if _, _, err := s.ScanContainers(); err != nil || len(s.records.Load().records.m) != 0 {
+		t.Errorf("after a scan, %d records of removed containers are kept", len(s.records.Load().records.m))
 	}
 }
 
@@ -218,5 +218,17 @@ func TestSettled(t *testing.T) {
 		if got := settled(at(tc.ago), now); got != tc.want {
 			t.Errorf("changed %v ago: settled %v, want %v", tc.ago, got, tc.want)
 		}
+	}
+}
+
+// TestSecondScanCaches: a process's first scan keeps nothing; from its
+// second on (inspect of many by short ID: a scan each) it keeps records.
+func TestSecondScanCaches(t *testing.T) {
+	s := testStore(t)
+	if _, _, err := s.ScanContainers(); err != nil || s.records.Load() != nil {
+		t.Fatalf("after one scan: cache %v, %v", s.records.Load() != nil, err)
+	}
+	if _, _, err := s.ScanContainers(); err != nil || s.records.Load() == nil {
+		t.Fatalf("after two scans: cache %v, %v", s.records.Load() != nil, err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -59,7 +60,8 @@ type Store struct {
 	// namespace, see internal/userns)
 	rootless bool
 	singleID bool
-	records  *recordCache // nil but in a process that asked (CacheRecords)
+	records  atomic.Pointer[recordCache] // nil but in a process that asked (CacheRecords)
+	scans    atomic.Int32                // ScanContainers so far
 }
 
 // Open creates the store layout under root (if missing) and returns the
