@@ -14,9 +14,10 @@ import (
 	"tug/internal/workers"
 )
 
-// recordCache keeps the container records and states that a long-lived
-// process (tug system service) has read, each under the stamp of the
-// file it came from. Every change of either renames a new file in, so
+// recordCache keeps the container records and states that a process
+// reading them again and again (tug system service; any tug from its
+// second scan of them on) has read, each under the stamp of the file it
+// came from. Every change of either renames a new file in, so
 // a stamp seen before means the same contents: a hit costs one stat
 // instead of a read and a decode, which made most of a listing's time.
 // Nothing is kept that the files do not say: the cache only skips
