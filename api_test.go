@@ -90,9 +90,7 @@ func TestDockerTerminal(t *testing.T) {
 			io.WriteString(master, "stty size\r")
 			expect(t, master, "24 80")
 			pty.Setsize(master, &pty.Winsize{Rows: 50, Cols: 132})
-			time.Sleep(300 * time.Millisecond) // SIGWINCH reaches docker, which posts the resize
-			io.WriteString(master, "stty size\r")
-			expect(t, master, "50 132")
+			expectSize(t, master, "50 132") // SIGWINCH reaches docker, which posts the resize
 			io.WriteString(master, "exit 3\r")
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()

@@ -62,6 +62,31 @@ func expect(t *testing.T, r io.Reader, want string) string {
 	}
 }
 
+// expectSize asks the shell on master for its terminal's size until it
+// answers want, for up to 10 s: a resize travels by signal and then by
+// a request, so how soon it lands depends on the machine's load.
+func expectSize(t *testing.T, master *os.File, want string) {
+	t.Helper()
+	var seen bytes.Buffer
+	buf := make([]byte, 1024)
+	defer master.SetReadDeadline(time.Time{})
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+		io.WriteString(master, "stty size\r")
+		master.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		for {
+			n, err := master.Read(buf)
+			seen.Write(buf[:n])
+			if strings.Contains(seen.String(), want) {
+				return
+			}
+			if err != nil {
+				break
+			}
+		}
+	}
+	t.Fatalf("terminal size never became %q: %q", want, seen.String())
+}
+
 // TestInteractiveShell drives `tug run -it busybox sh` from a pty as a
 // user at a terminal would: a command, a window resize, exit 3. The
 // container's terminal is a pty of its own devpts (tty says /dev/pts/0,
@@ -110,9 +135,7 @@ func interactiveShell(t *testing.T, args []string) {
 		}
 	}
 	pty.Setsize(master, &pty.Winsize{Rows: 50, Cols: 132})
-	time.Sleep(200 * time.Millisecond) // SIGWINCH reaches tug, which resizes the container's pty
-	io.WriteString(master, "stty size\r")
-	expect(t, master, "50 132")
+	expectSize(t, master, "50 132") // SIGWINCH reaches tug, which resizes the container's pty
 	io.WriteString(master, "exit 3\r")
 	err = cmd.Wait()
 	if cmd.ProcessState.ExitCode() != 3 {
