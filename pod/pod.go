@@ -1,10 +1,11 @@
 // Package pod makes and runs pods, podman's: containers that share
 // namespaces (network, IPC and UTS by default, pid on request) held by
-// the pod's infra container. The infra container runs no image's code:
-// its pid 1 is tug's own reaper in its pause role (run/child), started
-// from a layer-less image made here, so nothing is pulled, and a pod
-// costs one keeper (the infra container's monitor) and one pause
-// process, besides its members.
+// the pod's infra container. The infra container runs no image's code,
+// and is made from a layer-less image made here, so nothing is pulled:
+// its monitor, tug's keeper, holds the namespaces on one of its threads,
+// so a pod costs that one process besides its members (run/hold.go).
+// A pod that shares its pid namespace needs a pid 1 in it: tug's own
+// reaper in its pause role (run/child), a second process.
 package pod
 
 import (
@@ -93,13 +94,14 @@ func parseShare(v string) ([]string, error) {
 }
 
 // createInfra records the infra container of pod p: opt's network and
-// names, the namespaces shared, and tug's pause as pid 1.
+// names, and the namespaces shared, which its monitor holds (with pid,
+// tug's pause as its pid 1).
 func createInfra(s *store.Store, p *store.Pod, opt run.Options) (*store.Container, error) {
 	img, err := infraImage(s)
 	if err != nil {
 		return nil, err
 	}
-	opt.Name, opt.Pod, opt.PodInfra = p.ID[:12]+"-infra", p.ID, true
+	opt.Name, opt.Pod, opt.PodInfra, opt.InfraPID = p.ID[:12]+"-infra", p.ID, true, p.Shares("pid")
 	if p.Shares("uts") && opt.Hostname == "" {
 		opt.Hostname = p.Name
 	}

@@ -296,6 +296,9 @@ func attachRunning(s *store.Store, c *store.Container, session func(cfg *Config,
 	if err != nil {
 		return 0, err
 	}
+	if err := cfg.attachable(c); err != nil {
+		return 0, err
+	}
 	conn, err := net.Dial("unix", attachSocket(s, c))
 	if err != nil {
 		return 0, fmt.Errorf("attach %s: %w (is it running detached?)", c.Name, ErrNotRunning)

@@ -64,6 +64,11 @@ type Config struct {
 	SeccompRef string `json:"seccomp_ref,omitempty"`
 	// ConsoleSize is Options.ConsoleSize, nil for none.
 	ConsoleSize *[2]uint16 `json:"console_size,omitempty"`
+	// Held is a pod's infra container that its monitor holds: no
+	// process runs in it (hold.go). An infra container whose pid
+	// namespace the members share has tug's pause as pid 1 instead
+	// (Spec.Pause).
+	Held bool `json:"held,omitempty"`
 }
 
 // ContainerConfig decodes the run config of a container record.
@@ -177,6 +182,9 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 	if err != nil {
 		return nil, err
 	}
+	// a monitor's thread holds namespaces it can unshare by itself: not
+	// a pid namespace (that takes a process), nor a user namespace
+	held := opt.PodInfra && !opt.InfraPID && keep == nil
 	spec := Spec{
 		Args: args, Env: env, Cwd: cmp.Or(opt.Workdir, ic.Config.WorkingDir, "/"),
 		User: cmp.Or(opt.User, ic.Config.User), Hostname: hostname,
@@ -184,9 +192,9 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		DNS: opt.DNS, DNSSearch: opt.DNSSearch, DNSOptions: opt.DNSOptions, ExtraHosts: opt.AddHosts,
 		EmbeddedDNS: userNetwork(opt.Network), HostUTS: hostUTS, HostIPC: hostIPC, HostPID: hostPID, NoShm: ipc == ipcNone, NoHosts: opt.NoHosts, GroupAdd: opt.GroupAdd,
 		MaskedPaths: childspec.DefaultMaskedPaths(), ReadonlyPaths: childspec.DefaultReadonlyPaths(), KeepID: keep,
-		Pause: opt.PodInfra,
+		Pause: opt.PodInfra && !held,
 	}
-	spec.Init = spec.Init || opt.PodInfra
+	spec.Init = spec.Init || spec.Pause
 	if keep != nil && opt.User == "" {
 		spec.User = fmt.Sprintf("%d:%d", keep.UID, keep.GID) // podman's: the user, not the image's USER
 	}
@@ -288,7 +296,7 @@ func Create(s *store.Store, img *store.Image, imageName string, opt Options) (*s
 		Spec: spec, SeccompRef: seccompRef, ConsoleSize: consoleSize, AutoRemove: opt.AutoRemove, Interactive: opt.Interactive, Network: opt.Network, Ports: ports, Subnet: opt.Subnet, IP: opt.IP, MacAddress: opt.MacAddress, Aliases: opt.Aliases,
 		StopSignal: stopSignal, StopTimeout: opt.StopTimeout, Annotations: annotations, Restart: restart, LogMaxSize: logMax, LogOpts: logOpts, LogDriver: logDriver,
 		Timeout: opt.Timeout, PreserveFDs: opt.PreserveFDs, Resources: res, Health: check, IPC: ipc, CgroupManager: manager,
-		UTS: uts.container, PID: pid.container,
+		UTS: uts.container, PID: pid.container, Held: held,
 	})
 	if err != nil {
 		return nil, err

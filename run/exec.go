@@ -204,6 +204,9 @@ func newHelper(s *store.Store, c *store.Container, cfg *Config, what string) (*h
 	if st.Paused {
 		return nil, conflict("%s %s: it is paused (tug unpause %s)", what, c.Name, c.Name)
 	}
+	if !processes(st) {
+		return nil, conflict("%s %s: it is a pod's infra container, and no process runs in it", what, c.Name)
+	}
 	pfd, err := pidfd(st.Pid, st.PidStart, st.BootID)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", what, c.Name, ErrNotRunning)

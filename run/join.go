@@ -89,7 +89,7 @@ func utsHostname(s *store.Store, hostname string, uts joined) (string, error) {
 // namespace (what, in errors) it joins instead of making one (clone,
 // a CLONE_NEW* flag); it returns the child's fd number.
 func (l *launcher) passPidfd(id, flag, what string, clone uintptr) (int, error) {
-	f, err := joinTarget(l.s, id, flag, what)
+	f, err := joinTarget(l.s, id, flag, what, clone)
 	if err != nil {
 		return 0, err
 	}
@@ -109,7 +109,7 @@ func (l *launcher) joinNamespaces() error {
 		l.spec.UTSFD = fd
 	}
 	if id, ok := strings.CutPrefix(l.cfg.PID, "container:"); ok {
-		f, err := joinTarget(l.s, id, "--pid "+l.cfg.PID, "the pid namespace")
+		f, err := joinTarget(l.s, id, "--pid "+l.cfg.PID, "the pid namespace", unix.CLONE_NEWPID)
 		if err != nil {
 			return err
 		}

@@ -529,6 +529,9 @@ func startWith(s *store.Store, c *store.Container, session func(cfg *Config, con
 	if err != nil {
 		return 0, err
 	}
+	if err := cfg.attachable(c); err != nil {
+		return 0, err
+	}
 	ready, err := spawnMonitor(s, c, true)
 	if err != nil {
 		return 0, err

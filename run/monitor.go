@@ -24,7 +24,9 @@ import (
 //
 // It is the container's parent: it writes its output to the log, reaps
 // it, records its exit, applies the restart policy, and removes it with
-// --rm. It holds no lock while it waits.
+// --rm. It holds no lock while it waits. A held container (a pod's
+// infra container) has no process: its monitor holds its namespaces
+// itself (hold.go).
 
 const readyFD = 3
 
@@ -60,6 +62,13 @@ func monitor(args []string, ready *os.File) error {
 	}
 	if err := enterMonitorScope(s, c, cfg); err != nil {
 		return err
+	}
+	if cfg.Held {
+		// Pdeathsig ties pasta or slirp4netns to the thread that starts them
+		runtime.LockOSThread()
+		sigs := make(chan os.Signal, 8)
+		signal.Notify(sigs, child.Forwarded()...)
+		return hold(s, c, cfg, ready, sigs)
 	}
 	log, err := openLog(LogPath(s, c), cfg)
 	if err != nil {

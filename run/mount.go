@@ -62,7 +62,7 @@ func MountRootfs(s *store.Store, c *store.Container) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if st.Status == store.StatusRunning {
+	if processes(st) {
 		err = cloneRootMount(st, path)
 	} else {
 		err = mountStopped(s, c)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	tugnet "tug/net"
 	"tug/store"
 )
@@ -140,7 +142,7 @@ func Connect(s *store.Store, c *store.Container, name, ip string, aliases []stri
 		if st.Status == store.StatusRunning {
 			// should the record not be saved, the settings this leaves
 			// still get it undone at stop (connectedNow)
-			if _, err := tugnet.Connect(s, r, c.ID, st.Pid, ip); err != nil {
+			if _, err := tugnet.Connect(s, r, c.ID, nsPid(st), ip); err != nil {
 				return fmt.Errorf("connect %s to %s: %w", c.Name, r.Name, err)
 			}
 		}
@@ -226,12 +228,14 @@ func networkOwner(s *store.Store, cfg *Config) (*os.File, error) {
 	if !ok {
 		return nil, nil
 	}
-	return joinTarget(s, id, "--network "+cfg.Network, "the network")
+	return joinTarget(s, id, "--network "+cfg.Network, "the network", unix.CLONE_NEWNET)
 }
 
 // joinTarget returns a pidfd of running container id, whose namespace
-// (what, in errors) a container joins; flag names it in a lookup error.
-func joinTarget(s *store.Store, id, flag, what string) (*os.File, error) {
+// of kind clone (what, in errors) a container joins, or of a held one
+// (hold.go) that namespace itself; flag names it in a lookup error.
+// setns(2) takes either.
+func joinTarget(s *store.Store, id, flag, what string, clone uintptr) (*os.File, error) {
 	owner, err := s.LookupContainer(id)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
@@ -244,7 +248,23 @@ func joinTarget(s *store.Store, id, flag, what string) (*os.File, error) {
 	if st.Status != store.StatusRunning || err != nil {
 		return nil, fmt.Errorf("cannot join %s of %s: %w", what, owner.Name, ErrNotRunning)
 	}
-	return os.NewFile(uintptr(fd), "pidfd"), nil
+	pf := os.NewFile(uintptr(fd), "pidfd")
+	if st.Holder == 0 {
+		return pf, nil
+	}
+	defer pf.Close()
+	kind := map[uintptr]string{unix.CLONE_NEWNET: "net", unix.CLONE_NEWIPC: "ipc", unix.CLONE_NEWUTS: "uts"}[clone]
+	if kind == "" {
+		return nil, fmt.Errorf("cannot join %s of %s: it holds none", what, owner.Name)
+	}
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/%s", st.Pid, st.Holder, kind))
+	if err != nil || !sameProcess(st.Pid, st.PidStart, st.BootID) {
+		if ns != nil {
+			ns.Close()
+		}
+		return nil, fmt.Errorf("cannot join %s of %s: %w", what, owner.Name, ErrNotRunning)
+	}
+	return ns, nil
 }
 
 // defaultName is a network's name as the network's record has it: the

@@ -78,7 +78,8 @@ type Options struct {
 	IPC           string   // --ipc: "", private or host
 	PID           string   // --pid: "", private, host or container:NAME
 	Pod           string   // the ID of the pod it joins (package pod fills the joins)
-	PodInfra      bool     // it holds Pod's namespaces: pid 1 is tug's pause
+	PodInfra      bool     // it holds Pod's namespaces (hold.go)
+	InfraPID      bool     // with PodInfra: the members join its pid namespace, whose pid 1 is tug's pause
 }
 
 // timeZone is the bind that --tz makes: the host's zoneinfo file of tz

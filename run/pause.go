@@ -29,7 +29,7 @@ func setPaused(s *store.Store, c *store.Container, paused bool) error {
 		return err
 	}
 	g := d.group(c.ID, &cfg.Resources)
-	if g == nil {
+	if g == nil && !cfg.Held {
 		return fmt.Errorf("%s %s: the freezer needs a cgroup, and rootless containers have none here (see tug doctor)", verb, c.Name)
 	}
 	if _, err := State(s, c); err != nil { // a dead monitor is recorded first
@@ -44,8 +44,10 @@ func setPaused(s *store.Store, c *store.Container, paused bool) error {
 		case st.Paused == paused:
 			return conflict("unpause %s: it is not paused", c.Name)
 		}
-		if err := g.Freeze(paused); err != nil {
-			return err
+		if !cfg.Held { // a held one has nothing to freeze: its state says it all
+			if err := g.Freeze(paused); err != nil {
+				return err
+			}
 		}
 		st.Paused = paused
 		return nil

@@ -24,7 +24,7 @@ func withRootfs(s *store.Store, c *store.Container, fn func(root int, view *idVi
 	if err != nil {
 		return err
 	}
-	if st.Status == store.StatusRunning {
+	if processes(st) {
 		fd, err := pidfd(st.Pid, st.PidStart, st.BootID)
 		if err == nil {
 			defer unix.Close(fd)

@@ -59,6 +59,9 @@ func Start(s *store.Store, c *store.Container, stdio IO) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := cfg.attachable(c); err != nil {
+		return 0, err
+	}
 	if err := claimStart(s, c); err != nil {
 		return 0, err
 	}
@@ -143,6 +146,7 @@ type process struct {
 	oomSeen func() bool    // systemd: the watch on the scope's memory.events
 	id      string         // the container's
 	undo    []func()       // what the keeper ends with it: embedded DNS, user-mode stack, FUSE rootfs
+	holder  *holder        // a held container's (hold.go): cmd is nil then
 	state   store.ContainerState
 }
 
@@ -413,15 +417,14 @@ func (l *launcher) start() error {
 func (l *launcher) handshake() error {
 	var enter func() error
 	if l.spec.Release {
-		enter = l.network
+		enter = func() error { return l.plumb(l.cmd.Process.Pid) }
 	}
 	return handshake(l.specW, l.syncR, &l.spec, enter, l.p.term.takeConsole)
 }
 
-// network plumbs the child's network: a user-mode stack, or the veth
-// and, on a user network, the embedded DNS.
-func (l *launcher) network() error {
-	pid := l.cmd.Process.Pid
+// plumb plumbs the network of pid's network namespace: a user-mode
+// stack, or the veth and, on a user network, the embedded DNS.
+func (l *launcher) plumb(pid int) error {
 	if tugnet.IsUserMode(l.cfg.Network) {
 		u, err := startUserMode(l.s, l.c, l.cfg, &l.spec, pid)
 		if u != nil {
@@ -514,9 +517,16 @@ func (p *process) removeGroup() {
 }
 
 // recordRunning writes the running state, with both pids and their start
-// times, under the container's lock.
+// times, under the container's lock. A held container's pid is the
+// monitor's own.
 func (p *process) recordRunning(s *store.Store, c *store.Container, healthcheck bool) error {
-	pid, self := p.cmd.Process.Pid, os.Getpid()
+	self := os.Getpid()
+	pid, holder := self, 0
+	if p.holder != nil {
+		holder = p.holder.tid
+	} else {
+		pid = p.cmd.Process.Pid
+	}
 	pidStart, err := procStart(pid)
 	if err != nil {
 		return fmt.Errorf("container process: %w", err)
@@ -530,7 +540,7 @@ func (p *process) recordRunning(s *store.Store, c *store.Container, healthcheck 
 			return fmt.Errorf("%s was stopped while it waited to restart", c.Name)
 		}
 		p.state = store.ContainerState{
-			Status: store.StatusRunning, Pid: pid, PidStart: pidStart, MonitorPid: self, MonitorStart: selfStart,
+			Status: store.StatusRunning, Pid: pid, PidStart: pidStart, MonitorPid: self, MonitorStart: selfStart, Holder: holder,
 			BootID: bootID(), StartedAt: time.Now().UTC(), Restarts: st.Restarts,
 		}
 		if healthcheck {
@@ -609,7 +619,9 @@ func (p *process) wait(sigs chan os.Signal) int {
 
 // finish records the exit, unless the container is gone already (rm -f).
 func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error {
-	p.term.close()
+	if p.term != nil { // a held container has no stdio
+		p.term.close()
+	}
 	for _, undo := range p.undo {
 		undo()
 	}

@@ -55,7 +55,7 @@ func Sample(s *store.Store, c *store.Container, prev *Usage) (Usage, error) {
 		return u, err
 	}
 	var cs cgroups.Stats
-	if g := d.group(c.ID, nil); g != nil {
+	if g := d.group(c.ID, nil); g != nil && st.Holder == 0 {
 		cs = g.Stats()
 	} else {
 		cs = treeStats(st.Pid)
@@ -65,7 +65,7 @@ func Sample(s *store.Store, c *store.Container, prev *Usage) (Usage, error) {
 	if u.MemoryLimit == 0 {
 		u.MemoryLimit = hostMemory()
 	}
-	u.NetRx, u.NetTx = netDev(st.Pid)
+	u.NetRx, u.NetTx = netDev(nsPid(st))
 	if prev != nil && u.at.After(prev.at) && u.cpu >= prev.cpu {
 		u.CPUPercent = float64(u.cpu-prev.cpu) * 100 / float64(u.at.Sub(prev.at).Nanoseconds())
 	}

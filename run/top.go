@@ -31,6 +31,13 @@ func Top(s *store.Store, c *store.Container) ([]TopProcess, error) {
 	if err != nil || !sameProcess(st.Pid, st.PidStart, st.BootID) {
 		return nil, fmt.Errorf("top %s: %w", c.Name, ErrNotRunning)
 	}
+	if st.Holder != 0 { // held: its keeper is all that runs for it
+		p, ok := topProcess(st.Pid)
+		if !ok {
+			return nil, fmt.Errorf("top %s: %w", c.Name, ErrNotRunning)
+		}
+		return []TopProcess{p}, nil
+	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err

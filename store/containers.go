@@ -45,11 +45,15 @@ type Container struct {
 // Pids come with their start times (clock ticks after boot) and the boot
 // ID, so that a reused pid is never taken for the container.
 type ContainerState struct {
-	Status        string    `json:"status"` // created, running, restarting, exited
-	Pid           int       `json:"pid,omitempty"`
-	PidStart      uint64    `json:"pid_start,omitempty"`
-	MonitorPid    int       `json:"monitor_pid,omitempty"`
-	MonitorStart  uint64    `json:"monitor_start,omitempty"`
+	Status       string `json:"status"` // created, running, restarting, exited
+	Pid          int    `json:"pid,omitempty"`
+	PidStart     uint64 `json:"pid_start,omitempty"`
+	MonitorPid   int    `json:"monitor_pid,omitempty"`
+	MonitorStart uint64 `json:"monitor_start,omitempty"`
+	// Holder is, for a container no process runs in (a pod's infra
+	// container that its monitor holds: Pid is the monitor then), the
+	// thread of the monitor whose namespaces are the container's.
+	Holder        int       `json:"holder,omitempty"`
 	BootID        string    `json:"boot_id,omitempty"`
 	ExitCode      int       `json:"exit_code"`
 	OOMKilled     bool      `json:"oom_killed,omitempty"`

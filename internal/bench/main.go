@@ -14,7 +14,7 @@
 //   - health: 50 containers with a healthcheck every second, the CPU
 //     their monitors use themselves and each one's memory;
 //   - pods: pod create and two run --pod, the memory of a pod's infra
-//     container (its pause and monitor), and kube play of a Deployment
+//     container (its monitor, the one keeper), and kube play of a Deployment
 //     of 3 replicas;
 //   - api: the docker CLI through tug system service's socket and
 //     podman system service's: run --rm true, and ps with the fleet

@@ -13,7 +13,7 @@ import (
 
 // benchPods times `pod create` then two `run -d --pod` (the first of
 // which starts the pod), tug's and podman's, median of runs, and the
-// memory of tug's infra container: its pause and its monitor.
+// memory of tug's infra container: its monitor, the pod's keeper.
 func benchPods(tug, dir, reg string, runs int) error {
 	ref := reg + "/library/busybox:latest"
 	root := mkdir(dir, "pods")
@@ -87,8 +87,9 @@ func podTimes(e engine, ref string, runs int) (float64, error) {
 	return medianOf(secs), nil
 }
 
-// infraMemory prints the RSS and PSS of a running pod's pause and its
-// monitor, tug's cost of a pod beyond its members.
+// infraMemory prints the RSS and PSS of a running pod's keeper, the
+// infra container's monitor, which holds the pod's namespaces and is
+// tug's cost of a pod beyond its members.
 func infraMemory(t engine, ref string) error {
 	if out, err := t.cmd("pod", "create", "--name", "bench-mem").CombinedOutput(); err != nil {
 		return fmt.Errorf("tug pod create: %v: %s", err, out)
@@ -104,11 +105,10 @@ func infraMemory(t engine, ref string) error {
 	if err != nil {
 		return fmt.Errorf("tug inspect of the infra container: %v", err)
 	}
-	pause, _ := strconv.Atoi(strings.TrimSpace(string(out)))
-	time.Sleep(500 * time.Millisecond) // the pause's give-back of its pages
-	monitor := parentOf(pause)
-	fmt.Printf("tug pod's keepers:        pause RSS %.2f MB PSS %.2f MB; monitor RSS %.2f MB PSS %.2f MB\n",
-		rollupField(pause, "Rss:")/1024, rollupField(pause, "Pss:")/1024, rollupField(monitor, "Rss:")/1024, rollupField(monitor, "Pss:")/1024)
+	keeper, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	time.Sleep(500 * time.Millisecond) // the keeper's give-back of its pages
+	fmt.Printf("tug pod's keeper:         one process, RSS %.2f MB PSS %.2f MB\n",
+		rollupField(keeper, "Rss:")/1024, rollupField(keeper, "Pss:")/1024)
 	return nil
 }
 

@@ -102,7 +102,7 @@ func initContainer(fds childFDs) error {
 		}
 	}
 	if !spec.HostNetwork && !spec.JoinNetNS {
-		if err := loopbackUp(); err != nil {
+		if err := LoopbackUp(); err != nil {
 			return err
 		}
 	}
@@ -178,8 +178,9 @@ func awaitRelease(spec *childspec.Spec, placed io.Reader) error {
 	return nil
 }
 
-// loopbackUp brings lo up in the container's fresh network namespace.
-func loopbackUp() error {
+// LoopbackUp brings lo up in the calling thread's fresh network
+// namespace: the container's, or that of a monitor's holder thread.
+func LoopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("bring lo up: %w", err)
