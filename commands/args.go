@@ -20,7 +20,7 @@ import (
 // name after tug's ("run", "container exec").
 func processArgs(path string) bool {
 	switch strings.TrimPrefix(path, "container ") {
-	case "run", "create", "exec", "top", "unshare":
+	case "run", "create", "exec", "top", "unshare", "compose exec", "compose run":
 		return true
 	}
 	return false

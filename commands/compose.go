@@ -21,7 +21,8 @@ func composeCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "env-file", Usage: "read variables for interpolation from a file (default: .env)"},
 			&cli.StringFlag{Name: "project-directory", Usage: "the project's directory (default: the first file's)"},
 		},
-		Subcommands: []*cli.Command{composeConfigCommand()},
+		Subcommands: append([]*cli.Command{composeConfigCommand(), composeUpCommand(), composeDownCommand(), composePsCommand(),
+			composeLogsCommand(), composeStartCommand(), composeExecCommand()}, composeVerbs()...),
 	}
 }
 

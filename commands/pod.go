@@ -390,7 +390,11 @@ func podLogsCommand() *cli.Command {
 			}
 			members = []*store.Container{ctr}
 		}
-		return podLogs(s, members, opt, c.Bool("names"))
+		prefix := func(ctr *store.Container) string { return ctr.ID[:12] + " " }
+		if c.Bool("names") {
+			prefix = func(ctr *store.Container) string { return ctr.Name + " " }
+		}
+		return prefixedLogs(s, members, opt, prefix)
 	}
 	return cmd
 }
@@ -435,19 +439,16 @@ func podPruneCommand() *cli.Command {
 	}
 }
 
-// podLogs prints the logs of ctrs, each line after its container's short
-// ID (or name): one after another, or all at once with --follow.
-func podLogs(s *store.Store, ctrs []*store.Container, opt run.LogOptions, names bool) error {
+// prefixedLogs prints the logs of ctrs (pod logs, compose logs), each
+// line after its container's prefix: one after another, or all at once
+// with --follow.
+func prefixedLogs(s *store.Store, ctrs []*store.Container, opt run.LogOptions, prefix func(*store.Container) string) error {
 	var mu sync.Mutex
 	errs := make([]error, len(ctrs))
 	var wg sync.WaitGroup
 	for i, ctr := range ctrs {
-		prefix := ctr.ID[:12]
-		if names {
-			prefix = ctr.Name
-		}
-		stdout := &prefixed{mu: &mu, w: os.Stdout, prefix: prefix + " "}
-		stderr := &prefixed{mu: &mu, w: os.Stderr, prefix: prefix + " "}
+		stdout := &prefixed{mu: &mu, w: os.Stdout, prefix: prefix(ctr)}
+		stderr := &prefixed{mu: &mu, w: os.Stderr, prefix: prefix(ctr)}
 		show := func() {
 			errs[i] = run.Logs(s, ctr, opt, stdout, stderr)
 			stdout.flush()

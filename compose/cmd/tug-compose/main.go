@@ -39,6 +39,13 @@ func serve(in io.Reader, out io.Writer) error {
 	if req.Config != nil {
 		return config(p, req.Config, out)
 	}
+	if req.Plan {
+		pl, err := toPlan(p)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(out).Encode(pl)
+	}
 	return errors.New("the request asks for nothing")
 }
 

@@ -71,3 +71,85 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestPlan: the project in tug's terms: services after what they depend
+// on, ports, volumes and networks by tug's names, secrets as read-only
+// binds, limits, a healthcheck, and a warning for a field tug does not
+// carry out; a cycle is an error.
+func TestPlan(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	yaml := `name: shop
+services:
+  web:
+    image: busybox
+    ports: ["127.0.0.1:8080:80", "53/udp"]
+    volumes: [data:/data, ./conf:/conf:ro, {type: tmpfs, target: /scratch}]
+    networks:
+      front: {aliases: [www]}
+    depends_on:
+      db: {condition: service_healthy}
+    secrets: [token]
+    deploy: {resources: {limits: {memory: 64M, cpus: "0.5"}}}
+    domainname: example.org
+  db:
+    image: busybox
+    healthcheck: {test: ["CMD", "true"], interval: 2s, retries: 3}
+volumes:
+  data:
+networks:
+  front:
+secrets:
+  token: {file: ./token.txt}
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	in, _ := json.Marshal(plan.Request{Project: plan.Options{}, Plan: true})
+	var out bytes.Buffer
+	if err := serve(bytes.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	var p plan.Project
+	if err := json.Unmarshal(out.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Services) != 2 || p.Services[0].Name != "db" || p.Services[1].Name != "web" {
+		t.Fatalf("services %+v, want db then web", p.Services)
+	}
+	web, db := p.Services[1], p.Services[0]
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"ports", strings.Join(web.Ports, " "), "127.0.0.1:8080:80 53/udp"},
+		{"volumes", strings.Join(web.Volumes, " "), "shop_data:/data " + dir + "/conf:/conf:ro " + dir + "/token.txt:/run/secrets/token:ro"},
+		{"mounts", strings.Join(web.Mounts, " "), "type=tmpfs,destination=/scratch"},
+		{"networks", web.Networks[0].Key + " " + strings.Join(web.Networks[0].Aliases, ","), "front www"},
+		{"db's network", db.Networks[0].Key, "default"},
+		{"depends_on", web.DependsOn[0].Service + " " + web.DependsOn[0].Condition, "db service_healthy"},
+		{"limits", web.Memory + " " + web.Cpus, "67108864 0.5"},
+		{"healthcheck", strings.Join(db.Health.Test, " ") + " " + db.Health.Interval, "CMD true 2s"},
+		{"scale", web.Scale, 1},
+		{"warning", strings.Join(p.Warnings, "\n"), "service web: domainname is not supported, and is left out"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	names := map[string]string{}
+	for _, n := range p.Networks {
+		names[n.Key] = n.Name
+	}
+	if names["front"] != "shop_front" || names["default"] != "shop_default" {
+		t.Errorf("networks %v", names)
+	}
+	cycle := "services:\n  a: {image: busybox, depends_on: [b]}\n  b: {image: busybox, depends_on: [a]}\n"
+	if err := os.WriteFile(file, []byte(cycle), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := serve(bytes.NewReader(in), &out); err == nil {
+		t.Error("a depends_on cycle was taken")
+	}
+}
