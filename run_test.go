@@ -64,24 +64,40 @@ func expect(t *testing.T, r io.Reader, want string) string {
 
 // expectSize asks the shell on master for its terminal's size until it
 // answers want, for up to 10 s: a resize travels by signal and then by
-// a request, so how soon it lands depends on the machine's load.
+// a request, so how soon it lands depends on the machine's load. A pty
+// master takes no read deadline, so one goroutine reads it from here
+// on, and passes what it reads until expectSize returns.
 func expectSize(t *testing.T, master *os.File, want string) {
 	t.Helper()
-	var seen bytes.Buffer
-	buf := make([]byte, 1024)
-	defer master.SetReadDeadline(time.Time{})
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
-		io.WriteString(master, "stty size\r")
-		master.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	chunks, done := make(chan []byte), make(chan struct{})
+	defer close(done)
+	go func() {
 		for {
+			buf := make([]byte, 1024)
 			n, err := master.Read(buf)
-			seen.Write(buf[:n])
-			if strings.Contains(seen.String(), want) {
-				return
+			select {
+			case chunks <- buf[:n]:
+			case <-done:
 			}
 			if err != nil {
-				break
+				return
 			}
+		}
+	}()
+	var seen bytes.Buffer
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+		io.WriteString(master, "stty size\r")
+		for ask := time.After(500 * time.Millisecond); ; {
+			select {
+			case b := <-chunks:
+				seen.Write(b)
+				if strings.Contains(seen.String(), want) {
+					return
+				}
+				continue
+			case <-ask:
+			}
+			break
 		}
 	}
 	t.Fatalf("terminal size never became %q: %q", want, seen.String())
