@@ -2,6 +2,7 @@ package commands
 
 import (
 	"os"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -11,9 +12,8 @@ import (
 
 func composeCommand() *cli.Command {
 	return &cli.Command{
-		Name:   "compose",
-		Usage:  "run multi-container apps from compose files",
-		Before: inUserNS,
+		Name:  "compose",
+		Usage: "run multi-container apps from compose files",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "compose file (default: compose.yaml, compose.yml, docker-compose.yaml or .yml, with its override file)"},
 			&cli.StringFlag{Name: "project-name", Aliases: []string{"p"}, Usage: "project name (default: the directory's)"},
@@ -21,8 +21,7 @@ func composeCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "env-file", Usage: "read variables for interpolation from a file (default: .env)"},
 			&cli.StringFlag{Name: "project-directory", Usage: "the project's directory (default: the first file's)"},
 		},
-		Subcommands: append([]*cli.Command{composeConfigCommand(), composeUpCommand(), composeDownCommand(), composePsCommand(),
-			composeLogsCommand(), composeStartCommand(), composeExecCommand()}, composeVerbs()...),
+		Subcommands: composeCommands(),
 	}
 }
 
@@ -57,4 +56,18 @@ func composeConfigCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// composeCommands are compose's verbs. Like their tug counterparts,
+// exec, stop and kill run as a rootless user on the host (they reach
+// the containers' own user namespaces); the others in tug's.
+func composeCommands() []*cli.Command {
+	cmds := append([]*cli.Command{composeConfigCommand(), composeUpCommand(), composeDownCommand(), composePsCommand(),
+		composeLogsCommand(), composeStartCommand(), composeExecCommand()}, composeVerbs()...)
+	for _, cmd := range cmds {
+		if !slices.Contains([]string{"exec", "stop", "kill"}, cmd.Name) {
+			cmd.Before = inUserNS
+		}
+	}
+	return cmds
 }

@@ -12,7 +12,7 @@ import (
 // user namespace, are exactly these. A new command that touches the
 // store must not land here by forgetting its Before.
 func TestRootlessDecision(t *testing.T) {
-	hostSide := []string{"version", "completion", "doctor", "login", "logout", "exec", "stop", "kill", "container exec", "container stop", "container kill", "pod stop", "pod kill"}
+	hostSide := []string{"version", "completion", "doctor", "login", "logout", "exec", "stop", "kill", "container exec", "container stop", "container kill", "pod stop", "pod kill", "compose exec", "compose stop", "compose kill"}
 	var walk func(prefix string, cmds []*cli.Command, inherited bool)
 	walk = func(prefix string, cmds []*cli.Command, inherited bool) {
 		for _, c := range cmds {

@@ -37,6 +37,9 @@ func Down(s *store.Store, p *plan.Project, opt DownOptions) error {
 	if err := removeAll(s, gone, opt); err != nil {
 		return err
 	}
+	if err := removePod(s, p, opt); err != nil {
+		return err
+	}
 	var errs []error
 	for _, n := range p.Networks {
 		if n.External {

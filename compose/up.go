@@ -44,7 +44,13 @@ func Up(s *store.Store, p *plan.Project, opt UpOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureNetworks(s, p, services, opt); err != nil {
+	var pd *store.Pod
+	if s.Rootless() {
+		pd, err = ensurePod(s, p, opt)
+	} else {
+		err = ensureNetworks(s, p, services, opt)
+	}
+	if err != nil {
 		return err
 	}
 	if err := ensureVolumes(s, p, opt); err != nil {
@@ -71,7 +77,7 @@ func Up(s *store.Store, p *plan.Project, opt UpOptions) error {
 			defer close(done[svc.Name])
 			err := awaitDependencies(s, p, svc, done, errs, &mu)
 			if err == nil {
-				err = reconcile(s, p, svc, ofService(existing, svc.Name), opt)
+				err = reconcile(s, p, pd, svc, ofService(existing, svc.Name), opt)
 			}
 			mu.Lock()
 			errs[svc.Name] = err
@@ -311,8 +317,9 @@ func waitHealthy(s *store.Store, p *plan.Project, services []plan.Service, limit
 	return errors.Join(errs...)
 }
 
-// reconcile brings svc's containers to its scale and config.
-func reconcile(s *store.Store, p *plan.Project, svc plan.Service, have []*store.Container, opt UpOptions) error {
+// reconcile brings svc's containers to its scale and config; with pd
+// (rootless) they join that pod.
+func reconcile(s *store.Store, p *plan.Project, pd *store.Pod, svc plan.Service, have []*store.Container, opt UpOptions) error {
 	img, err := opt.Image(svc)
 	if err != nil {
 		return err
@@ -334,7 +341,7 @@ func reconcile(s *store.Store, p *plan.Project, svc plan.Service, have []*store.
 	}
 	// one at a time: their names, addresses and ports come in order
 	for n := 1; n <= scale; n++ {
-		if err := reconcileOne(s, p, svc, n, byNumber[n], img, hash, opt); err != nil {
+		if err := reconcileOne(s, p, pd, svc, n, byNumber[n], img, hash, opt); err != nil {
 			return err
 		}
 	}
@@ -343,7 +350,7 @@ func reconcile(s *store.Store, p *plan.Project, svc plan.Service, have []*store.
 
 // reconcileOne brings container n of svc (c, nil if there is none) to
 // date: made, recreated if its config changed, started if stopped.
-func reconcileOne(s *store.Store, p *plan.Project, svc plan.Service, n int, c *store.Container, img *store.Image, hash string, opt UpOptions) error {
+func reconcileOne(s *store.Store, p *plan.Project, pd *store.Pod, svc plan.Service, n int, c *store.Container, img *store.Image, hash string, opt UpOptions) error {
 	what := "Created"
 	if c != nil {
 		stale := c.Labels[LabelHash] != hash || opt.ForceRecreate
@@ -358,6 +365,12 @@ func reconcileOne(s *store.Store, p *plan.Project, svc plan.Service, n int, c *s
 	o, more, err := containerOptions(p, svc, n, hash, opt.Base)
 	if err != nil {
 		return err
+	}
+	if pd != nil {
+		more = nil // the pod's network is all
+		if err := inPod(pd, &o); err != nil {
+			return err
+		}
 	}
 	c, err = run.Create(s, img, svc.Image, o)
 	if err != nil {

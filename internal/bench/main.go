@@ -18,7 +18,9 @@
 //     of 3 replicas;
 //   - api: the docker CLI through tug system service's socket and
 //     podman system service's: run --rm true, and ps with the fleet
-//     running.
+//     running;
+//   - compose: compose up -d then down of a 3-service project, tug
+//     compose's against docker-compose through podman's API socket.
 //
 // -only picks some of these parts.
 //
@@ -54,7 +56,7 @@ func main() {
 	fleet := flag.Int("fleet", 50, "detached containers for the ps and exec figures")
 	rootless := flag.String("rootless-user", "tugrl", "the unprivileged user (with subordinate IDs) for the rootless figures")
 	healthSecs := flag.Int("health-secs", 60, "seconds the healthcheck figure watches the monitors")
-	only := flag.String("only", "", "run only these parts, comma-separated: containers, rootless, pods, api, copyup, build, health, pull")
+	only := flag.String("only", "", "run only these parts, comma-separated: containers, rootless, pods, api, compose, copyup, build, health, pull")
 	flag.Parse()
 	parts := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
@@ -112,6 +114,11 @@ func run(tug string, layers int, layerBytes int64, runs, starts, fleet, healthSe
 	}
 	if want("api") {
 		if err := benchAPI(tug, dir, reg.Addr, 9, fleet); err != nil {
+			return err
+		}
+	}
+	if want("compose") {
+		if err := benchCompose(tug, dir, reg.Addr, 5); err != nil {
 			return err
 		}
 	}
