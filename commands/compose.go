@@ -63,7 +63,8 @@ func composeConfigCommand() *cli.Command {
 // the containers' own user namespaces); the others in tug's.
 func composeCommands() []*cli.Command {
 	cmds := append([]*cli.Command{composeConfigCommand(), composeUpCommand(), composeDownCommand(), composePsCommand(),
-		composeLogsCommand(), composeStartCommand(), composeExecCommand()}, composeVerbs()...)
+		composeLogsCommand(), composeStartCommand(), composeExecCommand(), composeRunCommand(), composeBuildCommand(), composePullCommand(),
+		composePushCommand(), composeImagesCommand(), composeTopCommand(), composePortCommand()}, composeVerbs()...)
 	for _, cmd := range cmds {
 		if !slices.Contains([]string{"exec", "stop", "kill"}, cmd.Name) {
 			cmd.Before = inUserNS

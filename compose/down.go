@@ -30,7 +30,7 @@ func Down(s *store.Store, p *plan.Project, opt DownOptions) error {
 	}
 	var gone []*store.Container
 	for _, c := range ctrs {
-		if _, ok := service(p, c.Labels[LabelService]); ok || opt.RemoveOrphans {
+		if _, ok := Service(p, c.Labels[LabelService]); ok || opt.RemoveOrphans {
 			gone = append(gone, c)
 		}
 	}

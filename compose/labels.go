@@ -90,7 +90,7 @@ func ofService(ctrs []*store.Container, service string) []*store.Container {
 // service of the project is an error.
 func Select(s *store.Store, p *plan.Project, services []string) ([]*store.Container, error) {
 	for _, name := range services {
-		if _, ok := service(p, name); !ok {
+		if _, ok := Service(p, name); !ok {
 			return nil, fmt.Errorf("no such service: %s", name)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -106,7 +107,7 @@ func selected(p *plan.Project, names []string, noDeps bool) ([]plan.Service, err
 	want := map[string]bool{}
 	var add func(name string) error
 	add = func(name string) error {
-		svc, ok := service(p, name)
+		svc, ok := Service(p, name)
 		if !ok {
 			return fmt.Errorf("no such service: %s", name)
 		}
@@ -118,7 +119,7 @@ func selected(p *plan.Project, names []string, noDeps bool) ([]plan.Service, err
 			return nil
 		}
 		for _, d := range svc.DependsOn {
-			if _, ok := service(p, d.Service); ok || d.Required {
+			if _, ok := Service(p, d.Service); ok || d.Required {
 				if err := add(d.Service); err != nil {
 					return err
 				}
@@ -140,8 +141,8 @@ func selected(p *plan.Project, names []string, noDeps bool) ([]plan.Service, err
 	return out, nil
 }
 
-// service is the project's service of that name.
-func service(p *plan.Project, name string) (plan.Service, bool) {
+// Service is the project's service of that name.
+func Service(p *plan.Project, name string) (plan.Service, bool) {
 	for _, svc := range p.Services {
 		if svc.Name == name {
 			return svc, true
@@ -211,7 +212,7 @@ func ensureVolumes(s *store.Store, p *plan.Project, opt UpOptions) error {
 func orphans(s *store.Store, p *plan.Project, existing []*store.Container, opt UpOptions) error {
 	var names []string
 	for _, c := range existing {
-		if _, ok := service(p, c.Labels[LabelService]); ok {
+		if _, ok := Service(p, c.Labels[LabelService]); ok || slices.Contains(p.Disabled, c.Labels[LabelService]) {
 			continue
 		}
 		if !opt.RemoveOrphans {

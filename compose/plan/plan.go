@@ -20,6 +20,9 @@ type Project struct {
 	Networks    []Network `json:"networks,omitempty"`
 	Volumes     []Volume  `json:"volumes,omitempty"`
 	Services    []Service `json:"services"` // in dependency order
+	// Disabled are the services of profiles not enabled: their
+	// containers are not orphans.
+	Disabled []string `json:"disabled,omitempty"`
 	// Warnings name each field tug does not carry out.
 	Warnings []string `json:"warnings,omitempty"`
 }

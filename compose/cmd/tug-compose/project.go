@@ -17,7 +17,7 @@ import (
 // toPlan is the project in tug's terms, its services in dependency
 // order, with a warning for each field tug does not carry out.
 func toPlan(p *types.Project) (*plan.Project, error) {
-	out := &plan.Project{Name: p.Name, WorkingDir: p.WorkingDir, ConfigFiles: p.ComposeFiles}
+	out := &plan.Project{Name: p.Name, WorkingDir: p.WorkingDir, ConfigFiles: p.ComposeFiles, Disabled: slices.Sorted(maps.Keys(p.DisabledServices))}
 	order, err := dependencyOrder(p)
 	if err != nil {
 		return nil, err
