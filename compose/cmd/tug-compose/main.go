@@ -71,7 +71,11 @@ func load(o plan.Options) (*types.Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	return opts.LoadProject(context.Background())
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		return nil, located(err, opts.ConfigPaths)
+	}
+	return p, nil
 }
 
 // config writes the resolved model, as docker compose config does.

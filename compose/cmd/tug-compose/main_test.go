@@ -42,7 +42,7 @@ func TestConfig(t *testing.T) {
 		{what: "a profile, service names", opt: plan.Options{Profiles: []string{"data"}}, req: plan.ConfigRequest{Services: true},
 			want: []string{"db\nweb\n"}},
 		{what: "json", opt: plan.Options{}, req: plan.ConfigRequest{Format: "json"}, want: []string{`"image": "busybox:1.36"`}},
-		{what: "a broken file", opt: plan.Options{Files: []string{filepath.Join(dir, "broken.yaml")}}, err: "broken.yaml"},
+		{what: "a broken file", opt: plan.Options{Files: []string{filepath.Join(dir, "broken.yaml")}}, err: "broken.yaml:3: services.web.imag: no such field in a compose file"},
 		{what: "no file", opt: plan.Options{ProjectDir: t.TempDir(), Files: []string{filepath.Join(t.TempDir(), "none.yaml")}}, err: "none.yaml"},
 		{what: "a bad format", opt: plan.Options{}, req: plan.ConfigRequest{Format: "toml"}, err: `--format "toml"`},
 	} {
