@@ -64,7 +64,7 @@ func composeConfigCommand() *cli.Command {
 func composeCommands() []*cli.Command {
 	cmds := append([]*cli.Command{composeConfigCommand(), composeUpCommand(), composeDownCommand(), composePsCommand(),
 		composeLogsCommand(), composeStartCommand(), composeExecCommand(), composeRunCommand(), composeBuildCommand(), composePullCommand(),
-		composePushCommand(), composeImagesCommand(), composeTopCommand(), composePortCommand()}, composeVerbs()...)
+		composePushCommand(), composeImagesCommand(), composeTopCommand(), composePortCommand(), composeEventsCommand()}, composeVerbs()...)
 	for _, cmd := range cmds {
 		if !slices.Contains([]string{"exec", "stop", "kill"}, cmd.Name) {
 			cmd.Before = inUserNS

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -247,6 +248,41 @@ func composePortCommand() *cli.Command {
 				}
 			}
 			return coded{fmt.Errorf("no port %s of service %s is published", want, c.Args().First()), 1}
+		},
+	}
+}
+
+func composeEventsCommand() *cli.Command {
+	return &cli.Command{
+		Name: "events", Usage: "follow what happens to the project's containers", ArgsUsage: "[SERVICE...]",
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "one JSON object a line"}},
+		Action: func(c *cli.Context) error {
+			s, _, p, err := composeLoad(c)
+			if err != nil {
+				return err
+			}
+			services := c.Args().Slice()
+			for _, name := range services {
+				if _, ok := compose.Service(p, name); !ok {
+					return usage(fmt.Errorf("no such service: %s", name))
+				}
+			}
+			format := ""
+			if c.Bool("json") {
+				format = "json"
+			}
+			print, err := eventPrinter(format)
+			if err != nil {
+				return err
+			}
+			return s.ReadEvents(store.EventOptions{Follow: true, Since: time.Now(), Stop: stopOnSignal()}, func(e store.Event) error {
+				attrs := e.Actor.Attributes
+				if e.Type != "container" || attrs[compose.LabelProject] != p.Name ||
+					len(services) > 0 && !slices.Contains(services, attrs[compose.LabelService]) {
+					return nil
+				}
+				return print(e)
+			})
 		},
 	}
 }

@@ -175,6 +175,9 @@ func composeUpCommand() *cli.Command {
 				}
 			}
 			if err := compose.Up(s, p, opt); err != nil {
+				if opt.Wait > 0 {
+					composeFailedTails(s, p)
+				}
 				return tugFailed(err)
 			}
 			if c.Bool("detach") || c.Bool("wait") || opt.NoStart {
@@ -218,5 +221,26 @@ func composeDownCommand() *cli.Command {
 			}
 			return tugFailed(err)
 		},
+	}
+}
+
+// composeFailedTails prints the last lines of each of the project's
+// containers that is not running or is unhealthy: why up --wait failed.
+func composeFailedTails(s *store.Store, p *plan.Project) {
+	ctrs, err := compose.Containers(s, p.Name, false)
+	if err != nil {
+		return
+	}
+	for _, ctr := range ctrs {
+		st, err := run.State(s, ctr)
+		if err != nil || st.Status == store.StatusRunning && (st.Health == nil || st.Health.Status != store.HealthUnhealthy) {
+			continue
+		}
+		what := st.Status
+		if what == store.StatusRunning {
+			what = store.HealthUnhealthy
+		}
+		fmt.Fprintf(os.Stderr, "tug: %s is %s; its last lines:\n", ctr.Name, what)
+		run.Logs(s, ctr, run.LogOptions{Tail: 10}, os.Stderr, os.Stderr)
 	}
 }

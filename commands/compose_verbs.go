@@ -163,23 +163,26 @@ func composeAttached(c *cli.Context, s *store.Store, p *plan.Project, abort bool
 			}()
 		}
 	}
+	code := 0
 	select {
 	case err := <-logged:
 		return err
 	case <-sigs:
 		fmt.Fprintln(os.Stderr, "Gracefully stopping... (press Ctrl+C again to force)")
-	case code := <-exited:
+	case code = <-exited:
 		fmt.Fprintln(os.Stderr, "Aborting on container exit...")
-		defer func() { os.Exit(code) }()
 	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- compose.Stop(s, ctrs, -1) }()
 	select {
-	case err := <-stopped:
-		return err
+	case err = <-stopped:
 	case <-sigs:
-		return compose.Each(ctrs, func(ctr *store.Container) error { return ignoreNotRunning(run.Signal(s, ctr, unix.SIGKILL)) })
+		err = compose.Each(ctrs, func(ctr *store.Container) error { return ignoreNotRunning(run.Signal(s, ctr, unix.SIGKILL)) })
 	}
+	if err == nil && code != 0 { // the exit code of the container that ended it, as docker compose's
+		return exitStatus(code)
+	}
+	return err
 }
 
 // ignoreNotRunning is err, unless it says the container was not running.

@@ -63,11 +63,7 @@ func eventsAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	stop := make(chan struct{})
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
-	go func() { <-sigs; close(stop) }()
-	opt.Stop = stop
+	opt.Stop = stopOnSignal()
 	return s.ReadEvents(opt, func(e store.Event) error {
 		if !filter.Match(e) {
 			return nil
@@ -105,4 +101,14 @@ func eventPrinter(format string) (func(store.Event) error, error) {
 		_, err := fmt.Println()
 		return err
 	}, nil
+}
+
+// stopOnSignal is closed at the first SIGINT or SIGTERM: what ends a
+// followed stream of events.
+func stopOnSignal() chan struct{} {
+	stop := make(chan struct{})
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
+	go func() { <-sigs; close(stop) }()
+	return stop
 }
