@@ -356,6 +356,7 @@ func unsupported(s types.ServiceConfig) []string {
 		{"post_start", len(s.PostStart) > 0}, {"pre_stop", len(s.PreStop) > 0}, {"annotations", len(s.Annotations) > 0},
 		{"blkio_config", s.BlkioConfig != nil}, {"models", len(s.Models) > 0}, {"provider", s.Provider != nil},
 		{"use_api_socket", s.UseAPISocket}, {"umask", s.Umask != nil}, {"pull_refresh_after", s.PullRefreshAfter != ""},
+		{"attach", s.Attach != nil}, {"log_opt", len(s.LogOpt) > 0}, {"pre_start", len(s.PreStart) > 0}, {"net", s.Net != ""},
 	}
 	var out []string
 	for _, f := range fields {
@@ -363,7 +364,8 @@ func unsupported(s types.ServiceConfig) []string {
 			out = append(out, fmt.Sprintf("service %s: %s is not supported, and is left out", s.Name, f.name))
 		}
 	}
-	if d := s.Deploy; d != nil && (d.Mode != "" && d.Mode != "replicated" || d.Resources.Reservations != nil || d.RestartPolicy != nil || len(d.Placement.Constraints) > 0) {
+	if d := s.Deploy; d != nil && (d.Mode != "" && d.Mode != "replicated" || d.Resources.Reservations != nil || d.RestartPolicy != nil ||
+		len(d.Placement.Constraints) > 0 || len(d.Labels) > 0 || d.UpdateConfig != nil || d.RollbackConfig != nil || d.EndpointMode != "") {
 		out = append(out, fmt.Sprintf("service %s: of deploy, only replicas and resources.limits are carried out", s.Name))
 	}
 	return out
