@@ -97,7 +97,7 @@ type Service struct {
 	Devices     []string     `json:"devices,omitempty"`
 	Pid         string       `json:"pid,omitempty"`
 	Ipc         string       `json:"ipc,omitempty"`
-	Expose      []string     `json:"expose,omitempty"`
+	Expose      []string     `json:"expose,omitempty"` // documents ports: a project network reaches them all anyway
 }
 
 // Build is a service's build section, for tug build.
