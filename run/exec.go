@@ -161,7 +161,7 @@ func helperSpec(s *store.Store, cfg *Config, opt ExecOptions) (execSpec, error) 
 	spec := execSpec{
 		Args: opt.Args, Env: env, Cwd: cmp.Or(opt.Workdir, cfg.Spec.Cwd, "/"), User: cmp.Or(opt.User, cfg.Spec.User),
 		Tty: opt.Tty, Detach: opt.Detach, Caps: cfg.Spec.Caps, NoNewPrivs: cfg.Spec.NoNewPrivs,
-		GroupAdd: cfg.Spec.GroupAdd,
+		GroupAdd: cfg.Spec.GroupAdd, Rlimits: cfg.Spec.Rlimits,
 	}
 	if opt.Privileged {
 		spec.Caps, _ = capabilities(Security{Privileged: true})

@@ -78,6 +78,10 @@ func execHelper() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// the container's limits, while this process may still raise them
+	if err := setRlimits(spec.Rlimits); err != nil {
+		return 0, err
+	}
 	if err := dropCapabilities(spec.Caps); err != nil {
 		return 0, err
 	}

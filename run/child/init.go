@@ -250,16 +250,25 @@ func execEntrypoint(spec *childspec.Spec, self int, fds childFDs) error {
 // processSettings applies --ulimit and --oom-score-adj to this process,
 // which the entrypoint inherits.
 func processSettings(spec *childspec.Spec) error {
-	for _, r := range spec.Rlimits {
-		if err := unix.Setrlimit(r.Resource, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
-			var cur unix.Rlimit
-			unix.Getrlimit(r.Resource, &cur)
-			return fail(125, "--ulimit: cannot set limit %d to %d:%d (the hard limit here is %d): %s", r.Resource, r.Soft, r.Hard, cur.Max, err)
-		}
+	if err := setRlimits(spec.Rlimits); err != nil {
+		return err
 	}
 	if spec.OOMScoreAdj != 0 {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(spec.OOMScoreAdj)), 0); err != nil {
 			return fail(125, "--oom-score-adj: %s", err)
+		}
+	}
+	return nil
+}
+
+// setRlimits applies --ulimit to this process: setrlimit(2), which
+// what it execs inherits.
+func setRlimits(rs []childspec.Rlimit) error {
+	for _, r := range rs {
+		if err := unix.Setrlimit(r.Resource, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
+			var cur unix.Rlimit
+			unix.Getrlimit(r.Resource, &cur)
+			return fail(125, "--ulimit: cannot set limit %d to %d:%d (the hard limit here is %d): %s", r.Resource, r.Soft, r.Hard, cur.Max, err)
 		}
 	}
 	return nil

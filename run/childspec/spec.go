@@ -256,6 +256,8 @@ type Exec struct {
 	Caps       []string `json:"caps"`
 	NoNewPrivs bool     `json:"no_new_privs"`
 	Seccomp    BPF      `json:"seccomp,omitempty"`
+	// Rlimits are the container's --ulimit, which docker's exec gets too.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
 	// Probe is a healthcheck's probe: it runs in a process group of
 	// its own, which the helper kills past ProbeTimeout or on any signal
 	// it gets. The helper reads the probe's output (stdout and stderr
