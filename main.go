@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tug/commands"
+	"tug/internal/phase"
 	"tug/internal/userns"
 	"tug/run"
 	"tug/run/child"
@@ -44,9 +45,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "tug: mark inherited fds close-on-exec: %s\n", err)
 		os.Exit(125)
 	}
+	phases := phase.Open("tug") // make bench's marks; nil without TUG_PHASES
+	phases.Mark("main")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := commands.Run(ctx, os.Args, inherited)
 	stop()
+	phases.Mark("exit")
+	phases.Close()
 	if err != nil {
 		if msg := err.Error(); msg != "" {
 			fmt.Fprintf(os.Stderr, "tug: %s\n", msg)

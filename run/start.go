@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/internal/phase"
 	tugnet "tug/net"
 	"tug/run/cgroups"
 	"tug/run/cgroups/systemd"
@@ -147,6 +148,7 @@ type process struct {
 	id      string         // the container's
 	undo    []func()       // what the keeper ends with it: embedded DNS, user-mode stack, FUSE rootfs
 	holder  *holder        // a held container's (hold.go): cmd is nil then
+	phases  *phase.Recorder
 	state   store.ContainerState
 }
 
@@ -173,31 +175,48 @@ func launch(s *store.Store, c *store.Container, cfg *Config, extra []*os.File, w
 	if err := cfg.withSeccomp(s); err != nil {
 		return nil, err
 	}
-	l := &launcher{s: s, c: c, cfg: cfg, spec: cfg.Spec, extra: extra}
+	l := &launcher{s: s, c: c, cfg: cfg, spec: cfg.Spec, extra: extra, phases: phase.Open("tug")}
 	defer l.closeAll()
-	steps := []func() error{
-		l.podInfra,       // a pod's member: its infra container runs
-		l.sharedNetwork,  // --network container:C: a pidfd of C
-		l.files,          // overlay paths, /etc/hosts and co.
-		l.command,        // tug through its read-only mount, the pipes
-		l.sharedIPC,      // --ipc shareable: its /dev/shm; container:C: a pidfd of C
-		l.joinNamespaces, // --uts, --pid container:C: pidfds of C
-		l.cgroup,         // made, with its limits, before the clone
-		l.volumes,        // filesystems of volumes, which the clone copies
-		func() error { return l.wire(wire) },
-		l.rootfs, // before the clone, which copies the keeper's mounts (a FUSE rootfs)
-		l.start,
-		l.scope,     // systemd: the scope, with the child (waiting) in it
-		l.handshake, // spec, network, console; then the child execs
-		l.record,
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"pod-infra", l.podInfra},             // a pod's member: its infra container runs
+		{"shared-network", l.sharedNetwork},   // --network container:C: a pidfd of C
+		{"files", l.files},                    // overlay paths, /etc/hosts and co.
+		{"command", l.command},                // tug through its read-only mount, the pipes
+		{"shared-ipc", l.sharedIPC},           // --ipc shareable: its /dev/shm; container:C: a pidfd of C
+		{"join-namespaces", l.joinNamespaces}, // --uts, --pid container:C: pidfds of C
+		{"cgroup", l.cgroup},                  // made, with its limits, before the clone
+		{"volumes", l.volumes},                // filesystems of volumes, which the clone copies
+		{"wire", func() error { return l.wire(wire) }},
+		{"rootfs", l.rootfs}, // before the clone, which copies the keeper's mounts (a FUSE rootfs)
+		{"clone", l.start},
+		{"scope", l.scope},         // systemd: the scope, with the child (waiting) in it
+		{"handshake", l.handshake}, // spec, network, console; then the child execs
+		{"record", l.record},
 	}
 	for _, step := range steps {
-		if err := step(); err != nil {
+		if err := step.do(); err != nil {
 			l.unwind()
+			l.phases.Close()
 			return nil, err
 		}
+		l.phases.Mark(step.name)
 	}
+	l.p.phases = l.phases
 	return l.p, nil
+}
+
+// childEnv is the re-exec child's environment: one P, which spares it
+// the start of idle threads (about 0.3 ms a start here), how many fds
+// --preserve-fds hands it, and make bench's phases file.
+func childEnv(preserved int) []string {
+	env := []string{"GOMAXPROCS=1", fmt.Sprintf("%s=%d", child.PreserveEnv, preserved)}
+	if e := phase.EnvFor(); e != "" {
+		env = append(env, e)
+	}
+	return env
 }
 
 // launcher is one launch in progress.
@@ -213,6 +232,7 @@ type launcher struct {
 	p                          *process
 	specR, specW, syncR, syncW *os.File
 	manager                    func() (*systemd.Conn, error) // systemd: the connection, dialled ahead
+	phases                     *phase.Recorder               // make bench's marks, nil without TUG_PHASES
 	closers                    []func()                      // when launch returns, whatever happened
 	undo                       []func()                      // when a step fails, last first
 }
@@ -271,11 +291,9 @@ func (l *launcher) command() error {
 		l.closers = append(l.closers, func() { f.Close() })
 	}
 	l.cmd = &exec.Cmd{
-		Path: fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args: []string{child.InitRole},
-		// The child does one thing at a time; one P spares it the start
-		// of idle threads (about 0.3 ms a start here).
-		Env:        []string{"GOMAXPROCS=1", fmt.Sprintf("%s=%d", child.PreserveEnv, len(l.extra))},
+		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:       []string{child.InitRole},
+		Env:        childEnv(len(l.extra)),
 		ExtraFiles: append(append([]*os.File{}, l.extra...), l.specR, l.syncW), // see run/child/sync.go
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS |
@@ -607,6 +625,7 @@ func (p *process) wait(sigs chan os.Signal) int {
 		}()
 	}
 	p.cmd.Wait()
+	p.phases.Mark("exited")
 	close(done)
 	p.term.drain()
 	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
@@ -637,6 +656,8 @@ func (p *process) finish(s *store.Store, c *store.Container, cfg *Config) error 
 	if err != nil {
 		return nil // removed meanwhile
 	}
+	defer p.phases.Close()
+	defer p.phases.Mark("finished")
 	st := p.state
 	st.Status, st.FinishedAt, st.StopRequested = store.StatusExited, time.Now().UTC(), old.StopRequested
 	st.OOMKilled, st.RestartRequested = oom, old.RestartRequested

@@ -78,6 +78,9 @@ func benchContainers(tug, dir, reg string, starts, fleet int) error {
 	if err != nil {
 		return err
 	}
+	if err := startPhases(t, ref, starts); err != nil {
+		return err
+	}
 	if err := benchPublished(t, ref, 9); err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/internal/phase"
 	"tug/run/childspec"
 )
 
@@ -35,17 +36,20 @@ func Init() {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		os.Exit(125)
 	}
+	phases := phase.Open("child") // make bench's marks; nil without TUG_PHASES
+	phases.Mark("main")
 	fds := inherited()
-	err := initContainer(fds)
+	err := initContainer(fds, phases)
 	WriteStatus(os.NewFile(uintptr(fds.sync()), "sync"), err)
 	os.Exit(ErrorCode(err))
 }
 
-func initContainer(fds childFDs) error {
+func initContainer(fds childFDs, phases *phase.Recorder) error {
 	spec, placed, err := readSpec(fds.spec())
 	if err != nil {
 		return err
 	}
+	phases.Mark("spec")
 	// Another container's network (--network container:C) first, before
 	// sysfs is mounted, so that /sys/class/net shows that namespace's
 	// links; its IPC namespace (--ipc container:C) before /dev/mqueue,
@@ -85,9 +89,11 @@ func initContainer(fds childFDs) error {
 	}
 	// File modes below are exact; the container gets docker's umask.
 	unix.Umask(0)
+	phases.Mark("namespaces")
 	if err := buildRootfs(spec); err != nil {
 		return err
 	}
+	phases.Mark("rootfs")
 	// umask(2): the container's processes create files with it
 	if spec.Umask != nil {
 		unix.Umask(int(*spec.Umask))
@@ -109,11 +115,13 @@ func initContainer(fds childFDs) error {
 	if err := awaitRelease(spec, placed); err != nil {
 		return err
 	}
+	phases.Mark("released")
 	if spec.Tty {
 		if err := setupConsole(spec); err != nil {
 			return err
 		}
 	}
+	phases.Mark("exec")
 	return execEntrypoint(spec, self, fds)
 }
 
