@@ -227,24 +227,19 @@ func composePortCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ctrs, err := compose.Select(s, p, []string{c.Args().First()})
+			ctr, err := compose.Numbered(s, p, c.Args().First(), c.Int("index"))
 			if err != nil {
-				return usage(err)
+				return err
+			}
+			ports, err := run.Ports(s, ctr)
+			if err != nil {
+				return err
 			}
 			want := c.Args().Get(1) + "/" + c.String("protocol")
-			for _, ctr := range ctrs {
-				if ctr.Labels[compose.LabelNumber] != fmt.Sprint(c.Int("index")) {
-					continue
-				}
-				ports, err := run.Ports(s, ctr)
-				if err != nil {
-					return err
-				}
-				for _, line := range ports {
-					if port, addr, ok := strings.Cut(line, " -> "); ok && port == want {
-						fmt.Println(addr)
-						return nil
-					}
+			for _, line := range ports {
+				if port, addr, ok := strings.Cut(line, " -> "); ok && port == want {
+					fmt.Println(addr)
+					return nil
 				}
 			}
 			return coded{fmt.Errorf("no port %s of service %s is published", want, c.Args().First()), 1}

@@ -299,18 +299,14 @@ func composeExecCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ctrs, err := compose.Select(s, p, []string{c.Args().First()})
+			ctr, err := compose.Numbered(s, p, c.Args().First(), c.Int("index"))
 			if err != nil {
-				return usage(err)
-			}
-			i := slices.IndexFunc(ctrs, func(ctr *store.Container) bool { return ctr.Labels[compose.LabelNumber] == fmt.Sprint(c.Int("index")) })
-			if i < 0 {
-				return coded{fmt.Errorf("service %s has no container %d", c.Args().First(), c.Int("index")), 1}
+				return err
 			}
 			tty := !c.Bool("no-TTY") && !c.Bool("detach") && isTerminal(os.Stdin)
 			opt := run.ExecOptions{Args: c.Args().Tail(), Env: c.StringSlice("env"), Workdir: c.String("workdir"), User: c.String("user"),
 				Tty: tty, Interactive: !c.Bool("detach"), Detach: c.Bool("detach"), Privileged: c.Bool("privileged")}
-			code, err := run.Exec(s, ctrs[i], opt, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			code, err := run.Exec(s, ctr, opt, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			if err != nil {
 				return err
 			}

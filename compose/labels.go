@@ -5,13 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 
 	"tug/compose/plan"
+	"tug/run"
 	"tug/store"
 )
 
@@ -107,19 +106,30 @@ func Select(s *store.Store, p *plan.Project, services []string) ([]*store.Contai
 	return out, nil
 }
 
-// Each runs fn on every container at once, and joins the errors.
+// Each runs fn on every container at once, and joins the errors, each
+// after its container's name.
 func Each(ctrs []*store.Container, fn func(*store.Container) error) error {
-	errs := make([]error, len(ctrs))
-	var wg sync.WaitGroup
-	for i, c := range ctrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(c); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", c.Name, err)
-			}
-		}()
+	return run.Each(ctrs, func(c *store.Container) error {
+		if err := fn(c); err != nil {
+			return fmt.Errorf("%s: %w", c.Name, err)
+		}
+		return nil
+	})
+}
+
+// Numbered is container n of the project's service.
+func Numbered(s *store.Store, p *plan.Project, service string, n int) (*store.Container, error) {
+	if _, ok := Service(p, service); !ok {
+		return nil, fmt.Errorf("no such service: %s: %w", service, store.ErrNotFound)
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	ctrs, err := Containers(s, p.Name, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range ofService(ctrs, service) {
+		if number(c) == n {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("service %s has no container %d: %w", service, n, store.ErrNotFound)
 }

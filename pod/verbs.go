@@ -3,7 +3,6 @@ package pod
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -134,21 +133,15 @@ func eachRunning(s *store.Store, p *store.Pod, fn func(*store.Container) error) 
 	return fn(infra)
 }
 
-// each runs fn on every container at once, and joins the errors.
+// each runs fn on every container at once, and joins the errors but
+// of those that were not running.
 func each(ctrs []*store.Container, fn func(*store.Container) error) error {
-	errs := make([]error, len(ctrs))
-	var wg sync.WaitGroup
-	for i, c := range ctrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(c); err != nil && !errors.Is(err, run.ErrNotRunning) {
-				errs[i] = err
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return run.Each(ctrs, func(c *store.Container) error {
+		if err := fn(c); !errors.Is(err, run.ErrNotRunning) {
+			return err
+		}
+		return nil
+	})
 }
 
 // Remove removes the pod with its containers. A running pod is refused

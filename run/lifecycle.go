@@ -661,3 +661,18 @@ func Ports(s *store.Store, c *store.Container) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+// Each runs fn on every container at once, and joins their errors.
+func Each(ctrs []*store.Container, fn func(*store.Container) error) error {
+	errs := make([]error, len(ctrs))
+	var wg sync.WaitGroup
+	for i, c := range ctrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(c)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -57,20 +57,11 @@ type apiFigures struct{ run, psNone, ps, psCanned float64 }
 // run, then its ps with fleet containers that e's own CLI started; it
 // removes them and stops the service after.
 func apiTimes(docker string, e engine, sock, ref string, runs, fleet int) (f apiFigures, err error) {
-	svc := e.cmd("system", "service", "--time", "0", "unix://"+sock)
-	if err := svc.Start(); err != nil {
+	stop, err := serveAPI(e, sock)
+	if err != nil {
 		return f, err
 	}
-	defer func() {
-		svc.Process.Signal(syscall.SIGTERM)
-		svc.Wait()
-	}()
-	for i := 0; i < 200; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	defer stop()
 	timeIt := func(runs int, args ...string) (float64, error) {
 		return dockerTimes(docker, e.name, sock, runs, args...)
 	}
@@ -95,6 +86,25 @@ func apiTimes(docker string, e engine, sock, ref string, runs, fleet int) (f api
 	}
 	f.psCanned, err = cannedPs(docker, sock, 3*runs)
 	return f, err
+}
+
+// serveAPI starts e's system service on sock, and returns once the
+// socket is there, with what stops it.
+func serveAPI(e engine, sock string) (stop func(), err error) {
+	svc := e.cmd("system", "service", "--time", "0", "unix://"+sock)
+	if err := svc.Start(); err != nil {
+		return nil, err
+	}
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return func() {
+		svc.Process.Signal(syscall.SIGTERM)
+		svc.Wait()
+	}, nil
 }
 
 // dockerTimes is the median time of the docker CLI's args against the

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -52,20 +51,11 @@ func benchCompose(tug, dir, reg string, runs int) error {
 	}
 	return withPodman(root, ref, func(p engine) error {
 		sock := filepath.Join(root, "podman.sock")
-		svc := p.cmd("system", "service", "--time", "0", "unix://"+sock)
-		if err := svc.Start(); err != nil {
+		stop, err := serveAPI(p, sock)
+		if err != nil {
 			return err
 		}
-		defer func() {
-			svc.Process.Signal(syscall.SIGTERM)
-			svc.Wait()
-		}()
-		for i := 0; i < 200; i++ {
-			if _, err := os.Stat(sock); err == nil {
-				break
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
+		defer stop()
 		secs, err := composeTimes(runs, func(args ...string) *exec.Cmd {
 			cmd := exec.Command(compose, append([]string{"-f", file, "-p", "bench"}, args...)...)
 			cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock)
