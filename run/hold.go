@@ -94,6 +94,11 @@ func holdFlags(cfg *Config) int {
 	return flags
 }
 
+// killSignal is what tug kill sends a keeper for SIGKILL, which it
+// cannot catch: the order to end as if killed (exit 137), yet after it
+// has undone its network, which a SIGKILL would leave behind.
+const killSignal = unix.SIGUSR2
+
 // hold is the monitor of a held container: it makes its namespaces,
 // plumbs its network, says it is ready, and keeps them until a stop
 // signal, then undoes it all and records the exit.
@@ -108,6 +113,10 @@ func hold(s *store.Store, c *store.Container, cfg *Config, ready *os.File, sigs 
 	textpages.Drop()
 	for sig := range sigs {
 		if sig == unix.SIGTERM || sig == unix.SIGINT || sig == unix.SIGHUP {
+			break
+		}
+		if sig == killSignal {
+			p.state.ExitCode = 128 + int(unix.SIGKILL)
 			break
 		}
 	}

@@ -82,7 +82,11 @@ func Signal(s *store.Store, c *store.Container, sig unix.Signal) error {
 		return fmt.Errorf("%s: %w", c.Name, ErrNotRunning)
 	}
 	defer unix.Close(fd)
-	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+	send := sig
+	if st.Holder != 0 && sig == unix.SIGKILL { // a keeper undoes its network first (hold.go)
+		send = killSignal
+	}
+	if err := unix.PidfdSendSignal(fd, send, nil, 0); err != nil {
 		return fmt.Errorf("signal %s: %w", c.Name, err)
 	}
 	emit(s, c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
@@ -113,6 +117,11 @@ func Stop(s *store.Store, c *store.Container, timeout time.Duration) error {
 		if cfg.StopTimeout != nil {
 			timeout = time.Duration(*cfg.StopTimeout) * time.Second
 		}
+	}
+	if st.Holder != 0 {
+		// a keeper ends on SIGTERM at once, once it has undone its
+		// network: it is killed only if that hangs
+		timeout = max(timeout, 10*time.Second)
 	}
 	if fd, err := pidfd(st.Pid, st.PidStart, st.BootID); err == nil {
 		unix.PidfdSendSignal(fd, sig, nil, 0)
