@@ -190,6 +190,20 @@ func bridgeMAC(name string) stdnet.HardwareAddr {
 	return append(stdnet.HardwareAddr{0x02, 0x42}, sum[:4]...) // locally administered, unicast
 }
 
+// ipMAC is the MAC of a container's interface with address ip,
+// docker's classic 02:42 followed by the IPv4 address: an address the
+// next container reuses comes with the same MAC, so the host's
+// neighbour entry for it, still reachable from the last one, stays
+// right. With a random MAC the host kept sending to the gone one for
+// up to half a minute. Not IPv4: nil, the kernel's random one.
+func ipMAC(ip netip.Addr) stdnet.HardwareAddr {
+	if !ip.Is4() {
+		return nil
+	}
+	a := ip.As4()
+	return stdnet.HardwareAddr{0x02, 0x42, a[0], a[1], a[2], a[3]}
+}
+
 // randomMAC is a random locally administered unicast Ethernet address.
 func randomMAC() (stdnet.HardwareAddr, error) {
 	mac := make(stdnet.HardwareAddr, 6)
@@ -201,10 +215,13 @@ func randomMAC() (stdnet.HardwareAddr, error) {
 }
 
 // plugVeth makes the veth pair, moves its peer into pid's namespace as
-// eth0 with addr, mac (the kernel's random one if nil) and a default
-// route (or, for a connected network, as the next free ethN), and
-// returns its MAC.
+// eth0 with addr, mac (if nil, one made of the address: ipMAC) and a
+// default route (or, for a connected network, as the next free ethN),
+// and returns its MAC.
 func plugVeth(n Network, ep endpoint, pid int, addr netip.Prefix, mac stdnet.HardwareAddr) (string, error) {
+	if mac == nil {
+		mac = ipMAC(addr.Addr())
+	}
 	br, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		return "", fmt.Errorf("bridge %s: %w", n.Bridge, err)
