@@ -123,7 +123,7 @@ func composePullCommand() *cli.Command {
 				return err
 			}
 			return composeImages(c, func(s *store.Store, svc plan.Service) error {
-				if svc.Build != nil && (c.Bool("ignore-buildable") || svc.Image == "") {
+				if svc.Build != nil && (c.Bool("ignore-buildable") || !svc.ImageSet) {
 					return nil
 				}
 				_, err := kubeImage(c, s, registries(cfg), svc.Image, string(pull.PullAlways))

@@ -100,7 +100,7 @@ func Stop(s *store.Store, ctrs []*store.Container, timeout time.Duration) error 
 func RemoveImages(s *store.Store, p *plan.Project, all bool, report func(kind, name, what string)) error {
 	var errs []error
 	for _, svc := range p.Services {
-		if !all && (svc.Build == nil || svc.Image != p.Name+"-"+svc.Name) {
+		if !all && (svc.Build == nil || svc.ImageSet) {
 			continue
 		}
 		_, err := s.RemoveImage(svc.Image, false)

@@ -50,7 +50,8 @@ type Volume struct {
 // Service is one service, its fields as tug run's flags take them.
 type Service struct {
 	Name          string       `json:"name"`
-	Image         string       `json:"image"` // the image's, or PROJECT-SERVICE for one built
+	Image         string       `json:"image"`               // the image's, or PROJECT-SERVICE for one built
+	ImageSet      bool         `json:"image_set,omitempty"` // the file names the image (else it is built, and named for the service)
 	Build         *Build       `json:"build,omitempty"`
 	Pull          string       `json:"pull,omitempty"` // pull_policy: always, missing, never or build
 	Scale         int          `json:"scale"`

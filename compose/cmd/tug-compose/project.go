@@ -102,7 +102,8 @@ func service(p *types.Project, s types.ServiceConfig, nets map[string]types.Netw
 	if s.Entrypoint != nil {
 		out.Entrypoint, out.EntrypointSet = s.Entrypoint, true
 	}
-	if out.Image == "" {
+	out.ImageSet = out.Image != ""
+	if !out.ImageSet {
 		out.Image = p.Name + "-" + s.Name // docker compose's name for a built image
 	}
 	if s.Build != nil {
