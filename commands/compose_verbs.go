@@ -306,14 +306,7 @@ func composeExecCommand() *cli.Command {
 			tty := !c.Bool("no-TTY") && !c.Bool("detach") && isTerminal(os.Stdin)
 			opt := run.ExecOptions{Args: c.Args().Tail(), Env: c.StringSlice("env"), Workdir: c.String("workdir"), User: c.String("user"),
 				Tty: tty, Interactive: !c.Bool("detach"), Detach: c.Bool("detach"), Privileged: c.Bool("privileged")}
-			code, err := run.Exec(s, ctr, opt, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return exitStatus(code)
-			}
-			return nil
+			return exited(run.Exec(s, ctr, opt, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 		},
 	}
 }

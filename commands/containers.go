@@ -529,14 +529,7 @@ func execCommand() *cli.Command {
 				Args: c.Args().Tail(), Env: c.StringSlice("env"), Workdir: c.String("workdir"), User: c.String("user"),
 				Tty: c.Bool("tty"), Interactive: c.Bool("interactive"), Detach: c.Bool("detach"), Privileged: c.Bool("privileged"),
 			}
-			code, err := run.Exec(s, ctr, opt, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return exitStatus(code)
-			}
-			return nil
+			return exited(run.Exec(s, ctr, opt, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 		},
 	}
 }
@@ -557,14 +550,7 @@ func attachCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			code, err := run.Attach(s, ctr, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, keys)
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return exitStatus(code)
-			}
-			return nil
+			return exited(run.Attach(s, ctr, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, keys))
 		},
 	}
 }

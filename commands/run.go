@@ -24,6 +24,18 @@ type exitStatus int
 func (e exitStatus) Error() string { return "" }
 func (e exitStatus) ExitCode() int { return int(e) }
 
+// exited is tug's end after a container's process ended with code (or
+// failed to run: err): its code, err, or nothing for 0.
+func exited(code int, err error) error {
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitStatus(code)
+	}
+	return nil
+}
+
 // containerFlags are the flags run and create share.
 func containerFlags() []cli.Flag {
 	return append([]cli.Flag{
@@ -288,14 +300,7 @@ func foreground(c *cli.Context, s *store.Store, ctr *store.Container, interactiv
 			return run.StartAttached(s, ctr, stdio, keys)
 		}
 	}
-	code, err := start(s, ctr, stdio)
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return exitStatus(code)
-	}
-	return nil
+	return exited(start(s, ctr, stdio))
 }
 
 // detachKeysFlag is --detach-keys of run, start and attach.
