@@ -151,7 +151,6 @@ func composeUpCommand() *cli.Command {
 			&cli.BoolFlag{Name: "wait", Usage: "wait until the services run and are healthy (implies -d)"},
 			&cli.IntFlag{Name: "wait-timeout", Usage: "seconds --wait waits (default: for ever)"},
 			&cli.BoolFlag{Name: "abort-on-container-exit", Usage: "stop all containers when one stops (attached)"},
-			&cli.BoolFlag{Name: "quiet-pull", Usage: "pull without progress"},
 		},
 		Action: func(c *cli.Context) error {
 			s, cfg, p, err := composeLoad(c)
