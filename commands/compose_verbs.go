@@ -1,11 +1,11 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -154,12 +154,12 @@ func composeAttached(c *cli.Context, s *store.Store, p *plan.Project, abort bool
 	go func() {
 		logged <- prefixedLogs(s, ctrs, run.LogOptions{Follow: true, Tail: -1}, composePrefix(ctrs, false, !isTerminal(os.Stdout)))
 	}()
-	exited := make(chan int, len(ctrs))
+	ended := make(chan int, len(ctrs))
 	if abort {
 		for _, ctr := range ctrs {
 			go func() {
 				code, _ := run.Wait(s, ctr)
-				exited <- code
+				ended <- code
 			}()
 		}
 	}
@@ -169,7 +169,7 @@ func composeAttached(c *cli.Context, s *store.Store, p *plan.Project, abort bool
 		return err
 	case <-sigs:
 		fmt.Fprintln(os.Stderr, "Gracefully stopping... (press Ctrl+C again to force)")
-	case code = <-exited:
+	case code = <-ended:
 		fmt.Fprintln(os.Stderr, "Aborting on container exit...")
 	}
 	stopped := make(chan error, 1)
@@ -187,7 +187,7 @@ func composeAttached(c *cli.Context, s *store.Store, p *plan.Project, abort bool
 
 // ignoreNotRunning is err, unless it says the container was not running.
 func ignoreNotRunning(err error) error {
-	if err != nil && strings.Contains(err.Error(), run.ErrNotRunning.Error()) {
+	if errors.Is(err, run.ErrNotRunning) {
 		return nil
 	}
 	return err
