@@ -365,3 +365,11 @@ func needArgs(c *cli.Context, min, max int) error {
 	help := helpName(c)
 	return usage(fmt.Errorf("%s: wants %s argument(s), got %d (see '%s --help')", strings.TrimPrefix(help, "tug "), want, n, help))
 }
+
+// configBase is what every container tug makes past run's own gets
+// from the config and --storage-driver: those of builds, kube play and
+// compose.
+func configBase(c *cli.Context, cfg config.Config) run.Options {
+	return run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver,
+		ForceDriver: c.String("storage-driver"), CgroupManager: cfg.Engine.CgroupManager}
+}

@@ -104,7 +104,7 @@ func buildAction(c *cli.Context) error {
 		Context: dir, Dockerfile: file, Name: name, Tags: tags, BuildArgs: keyValues(c.StringSlice("build-arg")),
 		Ephemeral: stdin, Target: c.String("target"), Labels: keyValues(c.StringSlice("label")), Network: c.String("network"), Platform: c.String("platform"), Format: c.String("format"), NoCache: c.Bool("no-cache") || !c.Bool("layers"), Out: out,
 		Base: func(ctx context.Context, ref string) (*store.Image, error) { return image(c, s, regs, ref) },
-		Run:  run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver, ForceDriver: c.String("storage-driver"), CgroupManager: cfg.Engine.CgroupManager},
+		Run:  configBase(c, cfg),
 	}
 	if opt.Epoch, opt.SetTimes, err = buildEpoch(c); err != nil {
 		return err

@@ -46,8 +46,8 @@ func composeRunCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			base := composeBase(c, cfg)
-			up := compose.UpOptions{Base: base, Subnet: cfg.Network.Subnet, Image: composeImage(c, s, cfg, base, c.Bool("build"), false), Report: composeReport(false)}
+			base := configBase(c, cfg)
+			up := compose.UpOptions{Base: base, Subnet: cfg.Network.Subnet, Image: composeImage(c, s, cfg, base, c.Bool("build"), false), Report: composeReport()}
 			opt := compose.RunOptions{Service: c.Args().First(), Cmd: c.Args().Tail(), Env: c.StringSlice("env"), Labels: c.StringSlice("label"),
 				Volumes: c.StringSlice("volume"), User: c.String("user"), Workdir: c.String("workdir"), Name: c.String("name"),
 				Publish: c.StringSlice("publish"), ServicePorts: c.Bool("service-ports"), Remove: c.Bool("rm"), NoDeps: c.Bool("no-deps"),
@@ -101,7 +101,7 @@ func composeBuildCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			base := composeBase(c, cfg)
+			base := configBase(c, cfg)
 			return composeImages(c, func(s *store.Store, svc plan.Service) error {
 				if svc.Build == nil {
 					return nil

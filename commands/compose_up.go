@@ -36,12 +36,9 @@ func composeLoad(c *cli.Context) (*store.Store, config.Config, *plan.Project, er
 }
 
 // composeReport prints up's and down's steps, as docker compose does.
-func composeReport(quiet bool) func(kind, name, what string) {
+func composeReport() func(kind, name, what string) {
 	var mu sync.Mutex
 	return func(kind, name, what string) {
-		if quiet {
-			return
-		}
 		mu.Lock()
 		defer mu.Unlock()
 		if kind == "Warning" {
@@ -50,13 +47,6 @@ func composeReport(quiet bool) func(kind, name, what string) {
 		}
 		fmt.Fprintf(os.Stderr, " %s %s  %s\n", kind, name, what)
 	}
-}
-
-// composeBase is what every container of the project gets from the
-// config, as run's do.
-func composeBase(c *cli.Context, cfg config.Config) run.Options {
-	return run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver,
-		ForceDriver: c.String("storage-driver"), CgroupManager: cfg.Engine.CgroupManager}
 }
 
 // composeImage resolves a service's image: built from its build section
@@ -97,22 +87,13 @@ func composeBuild(c *cli.Context, s *store.Store, regs pull.Registries, svc plan
 	if !filepath.IsAbs(file) {
 		file = filepath.Join(b.Context, file)
 	}
-	args, labels := map[string]string{}, map[string]string{}
-	for _, kv := range b.Args {
-		k, v, _ := strings.Cut(kv, "=")
-		args[k] = v
-	}
-	for _, kv := range b.Labels {
-		k, v, _ := strings.Cut(kv, "=")
-		labels[k] = v
-	}
 	policy := string(pull.PullMissing)
 	if b.Pull {
 		policy = string(pull.PullAlways)
 	}
 	return build.Build(c.Context, s, build.Options{
-		Context: b.Context, Dockerfile: file, Name: filepath.Base(file), Tags: []string{tag}, BuildArgs: args,
-		Target: b.Target, Labels: labels, NoCache: b.NoCache, Out: os.Stderr, Run: base,
+		Context: b.Context, Dockerfile: file, Name: filepath.Base(file), Tags: []string{tag}, BuildArgs: keyValues(b.Args),
+		Target: b.Target, Labels: keyValues(b.Labels), NoCache: b.NoCache, Out: os.Stderr, Run: base,
 		Base: func(ctx context.Context, from string) (*store.Image, error) {
 			return kubeImage(c, s, regs, from, policy)
 		},
@@ -161,20 +142,15 @@ func composeUpCommand() *cli.Command {
 			if err != nil {
 				return usage(err)
 			}
-			base := composeBase(c, cfg)
+			base := configBase(c, cfg)
 			opt := compose.UpOptions{
 				Services: c.Args().Slice(), NoDeps: c.Bool("no-deps"), ForceRecreate: c.Bool("force-recreate"), NoRecreate: c.Bool("no-recreate"),
 				RemoveOrphans: c.Bool("remove-orphans"), Scale: scale, NoStart: c.Bool("no-start"), Base: base, Subnet: cfg.Network.Subnet,
-				Image: composeImage(c, s, cfg, base, c.Bool("build"), c.Bool("no-build")), Report: composeReport(false),
+				Image: composeImage(c, s, cfg, base, c.Bool("build"), c.Bool("no-build")), Report: composeReport(),
 			}
-			if c.Bool("wait") {
-				opt.Wait = time.Duration(max(c.Int("wait-timeout"), 0)) * time.Second
-				if opt.Wait == 0 {
-					opt.Wait = 100 * 365 * 24 * time.Hour
-				}
-			}
+			opt.Wait, opt.WaitTimeout = c.Bool("wait"), time.Duration(max(c.Int("wait-timeout"), 0))*time.Second
 			if err := compose.Up(s, p, opt); err != nil {
-				if opt.Wait > 0 {
+				if opt.Wait {
 					composeFailedTails(s, p)
 				}
 				return tugFailed(err)
@@ -209,14 +185,10 @@ func composeDownCommand() *cli.Command {
 			if rmi != "" && rmi != "local" && rmi != "all" {
 				return usage(fmt.Errorf("--rmi %q: want local or all", rmi))
 			}
-			timeout := time.Duration(c.Int("timeout")) * time.Second
-			if c.Int("timeout") < 0 {
-				timeout = -1
-			}
 			err = compose.Down(s, p, compose.DownOptions{Volumes: c.Bool("volumes"), RemoveOrphans: c.Bool("remove-orphans"),
-				Timeout: timeout, Subnet: cfg.Network.Subnet, Report: composeReport(false)})
+				Timeout: stopWait(c), Subnet: cfg.Network.Subnet, Report: composeReport()})
 			if err == nil && rmi != "" {
-				err = compose.RemoveImages(s, p, rmi == "all", composeReport(false))
+				err = compose.RemoveImages(s, p, rmi == "all", composeReport())
 			}
 			return tugFailed(err)
 		},

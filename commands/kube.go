@@ -93,8 +93,7 @@ func kubePlayCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			base := run.Options{Subnet: cfg.Network.Subnet, StrictLimits: cfg.Rootless.StrictLimits, StorageDriver: cfg.Rootless.StorageDriver,
-				ForceDriver: c.String("storage-driver"), CgroupManager: cfg.Engine.CgroupManager}
+			base := configBase(c, cfg)
 			regs := registries(cfg)
 			opt := kube.Options{Replace: c.Bool("replace"), Network: c.String("network"), Start: c.Bool("start"), Base: base,
 				Image: func(ref, policy string) (*store.Image, error) {

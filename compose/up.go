@@ -23,7 +23,8 @@ type UpOptions struct {
 	NoRecreate    bool           // never recreate a container that exists
 	RemoveOrphans bool           // remove containers of services the files no longer have
 	Scale         map[string]int // --scale SERVICE=N, over the files' scale
-	Wait          time.Duration  // with --wait: how long to wait for running and healthy; 0 waits not
+	Wait          bool           // --wait: until the containers run, and are healthy where they have a healthcheck
+	WaitTimeout   time.Duration  // how long Wait waits; 0 for ever
 	NoStart       bool           // create, do not start
 	Base          run.Options    // what every container gets from the config
 	Subnet        string         // the config's default subnet, for networks
@@ -92,10 +93,10 @@ func Up(s *store.Store, p *plan.Project, opt UpOptions) error {
 			all = append(all, fmt.Errorf("service %s: %w", svc.Name, err))
 		}
 	}
-	if err := errors.Join(all...); err != nil || opt.Wait == 0 || opt.NoStart {
+	if err := errors.Join(all...); err != nil || !opt.Wait || opt.NoStart {
 		return err
 	}
-	return waitHealthy(s, p, services, opt.Wait)
+	return waitHealthy(s, p, services, opt.WaitTimeout)
 }
 
 // selected are the services up works on, in dependency order: names and

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -133,7 +134,7 @@ func service(p *types.Project, s types.ServiceConfig, nets map[string]types.Netw
 		out.Ulimits = append(out.Ulimits, ulimit(name, s.Ulimits[name]))
 	}
 	for _, d := range s.Devices {
-		out.Devices = append(out.Devices, d.Source+":"+d.Target+":"+cmpOr(d.Permissions, "rwm"))
+		out.Devices = append(out.Devices, d.Source+":"+d.Target+":"+cmp.Or(d.Permissions, "rwm"))
 	}
 	if s.Init != nil {
 		out.Init = *s.Init
@@ -155,13 +156,6 @@ func service(p *types.Project, s types.ServiceConfig, nets map[string]types.Netw
 	}
 	out.Health = healthcheck(s.HealthCheck)
 	return out, unsupported(s), nil
-}
-
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 func build(b *types.BuildConfig) *plan.Build {
@@ -263,7 +257,7 @@ func volumes(out *plan.Service, p *types.Project, s types.ServiceConfig) error {
 		if !ok || def.File == "" {
 			return fmt.Errorf("secret %s: only secrets from a file are supported", sec.Source)
 		}
-		target := cmpOr(sec.Target, sec.Source)
+		target := cmp.Or(sec.Target, sec.Source)
 		if !filepath.IsAbs(target) {
 			target = "/run/secrets/" + target
 		}
@@ -274,7 +268,7 @@ func volumes(out *plan.Service, p *types.Project, s types.ServiceConfig) error {
 		if !ok || def.File == "" {
 			return fmt.Errorf("config %s: only configs from a file are supported", cfg.Source)
 		}
-		out.Volumes = append(out.Volumes, def.File+":"+cmpOr(cfg.Target, "/"+cfg.Source)+":ro")
+		out.Volumes = append(out.Volumes, def.File+":"+cmp.Or(cfg.Target, "/"+cfg.Source)+":ro")
 	}
 	return nil
 }
