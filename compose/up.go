@@ -200,7 +200,7 @@ func ensureVolumes(s *store.Store, p *plan.Project, opt UpOptions) error {
 		}
 		lbls := map[string]string{LabelProject: p.Name, LabelVolume: v.Key, LabelVersion: version}
 		maps.Copy(lbls, v.Labels)
-		if _, err := s.CreateVolume(&store.Volume{Name: v.Name, Driver: "local", Labels: lbls}); err != nil {
+		if _, err := s.CreateVolume(&store.Volume{Name: v.Name, Driver: "local", Labels: lbls, Options: v.Options}); err != nil {
 			return fmt.Errorf("volume %s: %w", v.Name, err)
 		}
 		reportTo(opt.Report, "Volume", v.Name, "Created")

@@ -39,12 +39,14 @@ type Network struct {
 	Labels   map[string]string `json:"labels,omitempty"`
 }
 
-// Volume is a named volume of the project, as Network is a network.
+// Volume is a named volume of the project, as Network is a network;
+// Options are its driver_opts, the local driver's (volume create -o).
 type Volume struct {
 	Key      string            `json:"key"`
 	Name     string            `json:"name"`
 	External bool              `json:"external,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	Options  map[string]string `json:"options,omitempty"`
 }
 
 // Service is one service, its fields as tug run's flags take them.

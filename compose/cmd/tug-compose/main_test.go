@@ -97,6 +97,7 @@ services:
     healthcheck: {test: ["CMD", "true"], interval: 2s, retries: 3}
 volumes:
   data:
+    driver_opts: {type: tmpfs, device: tmpfs}
 networks:
   front:
 secrets:
@@ -132,6 +133,7 @@ secrets:
 		{"limits", web.Memory + " " + web.Cpus, "67108864 0.5"},
 		{"healthcheck", strings.Join(db.Health.Test, " ") + " " + db.Health.Interval, "CMD true 2s"},
 		{"scale", web.Scale, 1},
+		{"a volume's driver_opts", p.Volumes[0].Options["type"], "tmpfs"},
 		{"warning", strings.Join(p.Warnings, "\n"), "service web: domainname is not supported, and is left out"},
 	} {
 		if c.got != c.want {

@@ -49,7 +49,7 @@ func toPlan(p *types.Project) (*plan.Project, error) {
 		if v.Driver != "" && v.Driver != "local" {
 			out.Warnings = append(out.Warnings, fmt.Sprintf("volume %s: driver %s is not supported: a local volume is made", key, v.Driver))
 		}
-		out.Volumes = append(out.Volumes, plan.Volume{Key: key, Name: v.Name, External: bool(v.External), Labels: v.Labels})
+		out.Volumes = append(out.Volumes, plan.Volume{Key: key, Name: v.Name, External: bool(v.External), Labels: v.Labels, Options: v.DriverOpts})
 	}
 	return out, nil
 }
