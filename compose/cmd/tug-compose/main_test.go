@@ -84,7 +84,7 @@ services:
   web:
     image: busybox
     ports: ["127.0.0.1:8080:80", "53/udp"]
-    volumes: [data:/data, ./conf:/conf:ro, {type: tmpfs, target: /scratch}]
+    volumes: [data:/data, ./conf:/conf:ro, {type: tmpfs, target: /scratch}, {type: volume, source: data, target: /sub, volume: {subpath: x}}]
     networks:
       front: {aliases: [www]}
     depends_on:
@@ -125,7 +125,7 @@ secrets:
 		got, want any
 	}{
 		{"ports", strings.Join(web.Ports, " "), "127.0.0.1:8080:80 53/udp"},
-		{"volumes", strings.Join(web.Volumes, " "), "shop_data:/data " + dir + "/conf:/conf:ro " + dir + "/token.txt:/run/secrets/token:ro"},
+		{"volumes", strings.Join(web.Volumes, " "), "shop_data:/data " + dir + "/conf:/conf:ro shop_data:/sub " + dir + "/token.txt:/run/secrets/token:ro"},
 		{"mounts", strings.Join(web.Mounts, " "), "type=tmpfs,destination=/scratch"},
 		{"networks", web.Networks[0].Key + " " + strings.Join(web.Networks[0].Aliases, ","), "front www"},
 		{"db's network", db.Networks[0].Key, "default"},
@@ -134,7 +134,7 @@ secrets:
 		{"healthcheck", strings.Join(db.Health.Test, " ") + " " + db.Health.Interval, "CMD true 2s"},
 		{"scale", web.Scale, 1},
 		{"a volume's driver_opts", p.Volumes[0].Options["type"], "tmpfs"},
-		{"warning", strings.Join(p.Warnings, "\n"), "service web: domainname is not supported, and is left out"},
+		{"warning", strings.Join(p.Warnings, "\n"), "service web: domainname is not supported, and is left out\nservice web: volumes[/sub].volume.subpath is not supported, and is left out"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)

@@ -332,10 +332,11 @@ func healthcheck(h *types.HealthCheckConfig) *plan.Health {
 
 // unsupported names the fields of s that tug does not carry out.
 func unsupported(s types.ServiceConfig) []string {
-	fields := []struct {
+	type field struct {
 		name string
 		set  bool
-	}{
+	}
+	fields := []field{
 		{"cgroup_parent", s.CgroupParent != ""}, {"cgroup", s.Cgroup != ""}, {"cpu_count", s.CPUCount != 0},
 		{"cpu_percent", s.CPUPercent != 0}, {"cpu_period", s.CPUPeriod != 0}, {"cpu_quota", s.CPUQuota != 0},
 		{"cpu_rt_period", s.CPURTPeriod != 0}, {"cpu_rt_runtime", s.CPURTRuntime != 0}, {"cpuset", s.CPUSet != ""},
@@ -352,6 +353,23 @@ func unsupported(s types.ServiceConfig) []string {
 		{"blkio_config", s.BlkioConfig != nil}, {"models", len(s.Models) > 0}, {"provider", s.Provider != nil},
 		{"use_api_socket", s.UseAPISocket}, {"umask", s.Umask != nil}, {"pull_refresh_after", s.PullRefreshAfter != ""},
 		{"attach", s.Attach != nil}, {"log_opt", len(s.LogOpt) > 0}, {"pre_start", len(s.PreStart) > 0}, {"net", s.Net != ""},
+	}
+	for _, v := range s.Volumes {
+		fields = append(fields, []field{
+			{"volumes[" + v.Target + "].volume.nocopy", v.Volume != nil && v.Volume.NoCopy},
+			{"volumes[" + v.Target + "].volume.subpath", v.Volume != nil && v.Volume.Subpath != ""},
+			{"volumes[" + v.Target + "].bind.propagation", v.Bind != nil && v.Bind.Propagation != ""},
+			{"volumes[" + v.Target + "].bind.selinux", v.Bind != nil && v.Bind.SELinux != ""},
+			{"volumes[" + v.Target + "].tmpfs.mode", v.Tmpfs != nil && v.Tmpfs.Mode != 0},
+		}...)
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.Networks)) {
+		if n := s.Networks[key]; n != nil {
+			fields = append(fields, []field{
+				{"networks." + key + ".mac_address", n.MacAddress != ""}, {"networks." + key + ".ipv6_address", n.Ipv6Address != ""},
+				{"networks." + key + ".link_local_ips", len(n.LinkLocalIPs) > 0}, {"networks." + key + ".driver_opts", len(n.DriverOpts) > 0},
+			}...)
+		}
 	}
 	var out []string
 	for _, f := range fields {
