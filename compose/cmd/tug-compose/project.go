@@ -42,6 +42,9 @@ func toPlan(p *types.Project) (*plan.Project, error) {
 		if n.Driver != "" && n.Driver != "bridge" {
 			out.Warnings = append(out.Warnings, fmt.Sprintf("network %s: driver %s is not supported: a bridge network is made", key, n.Driver))
 		}
+		if len(n.DriverOpts) > 0 || n.EnableIPv6 != nil && *n.EnableIPv6 || len(n.Ipam.Config) > 1 {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("network %s: of its settings, only internal and the first ipam subnet and gateway are carried out", key))
+		}
 		out.Networks = append(out.Networks, pn)
 	}
 	for _, key := range slices.Sorted(maps.Keys(p.Volumes)) {
