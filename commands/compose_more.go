@@ -51,7 +51,7 @@ func composeRunCommand() *cli.Command {
 			opt := compose.RunOptions{Service: c.Args().First(), Cmd: c.Args().Tail(), Env: c.StringSlice("env"), Labels: c.StringSlice("label"),
 				Volumes: c.StringSlice("volume"), User: c.String("user"), Workdir: c.String("workdir"), Name: c.String("name"),
 				Publish: c.StringSlice("publish"), ServicePorts: c.Bool("service-ports"), Remove: c.Bool("rm"), NoDeps: c.Bool("no-deps"),
-				Interactive: !c.Bool("detach"), Tty: !c.Bool("no-TTY") && !c.Bool("detach") && isTerminal(os.Stdin)}
+				Interactive: !c.Bool("detach"), Tty: composeTty(c)}
 			if c.IsSet("entrypoint") {
 				opt.EntrypointSet, opt.Entrypoint = true, strings.Fields(c.String("entrypoint"))
 			}

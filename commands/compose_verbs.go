@@ -303,10 +303,16 @@ func composeExecCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			tty := !c.Bool("no-TTY") && !c.Bool("detach") && isTerminal(os.Stdin)
+			tty := composeTty(c)
 			opt := run.ExecOptions{Args: c.Args().Tail(), Env: c.StringSlice("env"), Workdir: c.String("workdir"), User: c.String("user"),
 				Tty: tty, Interactive: !c.Bool("detach"), Detach: c.Bool("detach"), Privileged: c.Bool("privileged")}
 			return exited(run.Exec(s, ctr, opt, run.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 		},
 	}
+}
+
+// composeTty is docker compose's choice for exec and run: a terminal
+// when stdin is one, unless -T or -d.
+func composeTty(c *cli.Context) bool {
+	return !c.Bool("no-TTY") && !c.Bool("detach") && isTerminal(os.Stdin)
 }
